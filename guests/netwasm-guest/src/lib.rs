@@ -1,0 +1,399 @@
+//! Write netwasm lab scripts in Rust.
+//!
+//! A lab script is a WebAssembly component (target `wasm32-wasip2`) that
+//! netwasm runs in its sandbox. This crate gives it the `netwasm:lab`
+//! bindings and a small builder API over them, with errors that work
+//! with `?`:
+//!
+//! ```no_run
+//! use netwasm_guest::{MacvlanMode, Namespace, Result};
+//!
+//! fn run(args: Vec<String>) -> Result<()> {
+//!     let prefix = args.first().map(String::as_str).unwrap_or("demo");
+//!     let host = Namespace::create(&format!("{prefix}-host"))?;
+//!     let child = Namespace::create(&format!("{prefix}-child"))?;
+//!     let lan = host.bridge("lan")?;
+//!     lan.addr("10.0.0.1/24")?.up()?;
+//!     // A macvlan on the bridge, created directly inside `child`:
+//!     // far cheaper than creating it next to its parent and moving it.
+//!     let mv = lan.macvlan("mv0").mode(MacvlanMode::Bridge).in_namespace(&child).create()?;
+//!     mv.addr("10.0.0.5/24")?.up()?;
+//!     child.lo_up()?;
+//!     child.default_route("10.0.0.1")?;
+//!     Ok(())
+//! }
+//!
+//! netwasm_guest::main!(run);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2` and run the
+//! `.wasm` with `netwasm run`.
+
+use std::fmt;
+
+/// The raw bindings generated from the `netwasm:lab` WIT package.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "netwasm:lab/lab",
+        pub_export_macro: true,
+        default_bindings_module: "netwasm_guest::bindings",
+    });
+}
+
+use bindings::netwasm::lab::{addr, link, namespace, route, types};
+
+pub use bindings::netwasm::lab::addr::AddressInfo;
+pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanMode, OperState};
+pub use bindings::netwasm::lab::route::RouteInfo;
+pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
+
+/// Why a lab step failed.
+#[derive(Debug, Clone)]
+pub enum Error {
+    /// The host refused or failed the operation; see the WIT `error` docs.
+    Lab(types::Error),
+    /// A condition of the script itself (bad arguments, a failed check).
+    Script(String),
+}
+
+impl Error {
+    /// The error of a script's own making.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error::Script(message.into())
+    }
+
+    /// Whether the host reported the object as already existing.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::Lab(types::Error::AlreadyExists(_)))
+    }
+
+    /// Whether the host reported the object as missing.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Lab(types::Error::NotFound(_)))
+    }
+
+    /// Whether the sandbox policy refused the operation.
+    pub fn is_denied(&self) -> bool {
+        matches!(self, Error::Lab(types::Error::Denied(_)))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use types::Error as E;
+        match self {
+            Error::Lab(E::NotFound(m)) => write!(f, "not found: {m}"),
+            Error::Lab(E::AlreadyExists(m)) => write!(f, "already exists: {m}"),
+            Error::Lab(E::InvalidArgument(m)) => write!(f, "invalid argument: {m}"),
+            Error::Lab(E::Busy(m)) => write!(f, "busy: {m}"),
+            Error::Lab(E::PermissionDenied(m)) => write!(f, "permission denied: {m}"),
+            Error::Lab(E::Denied(m)) => write!(f, "denied: {m}"),
+            Error::Lab(E::LimitReached(m)) => write!(f, "limit reached: {m}"),
+            Error::Lab(E::Kernel(k)) => write!(f, "kernel error: {}", k.message),
+            Error::Script(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<types::Error> for Error {
+    fn from(e: types::Error) -> Self {
+        Error::Lab(e)
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A network namespace the script holds.
+pub struct Namespace {
+    inner: namespace::Netns,
+}
+
+impl Namespace {
+    /// Creates a new namespace.
+    pub fn create(name: &str) -> Result<Self> {
+        Ok(Self { inner: namespace::create(name)? })
+    }
+
+    /// Opens an existing namespace (one this lab created earlier, or one the
+    /// policy grants).
+    pub fn open(name: &str) -> Result<Self> {
+        Ok(Self { inner: namespace::open(name)? })
+    }
+
+    /// Opens the root namespace (only when the policy grants root links).
+    pub fn root() -> Result<Self> {
+        Ok(Self { inner: namespace::root()? })
+    }
+
+    /// The names of the namespaces the script may see.
+    pub fn list() -> Result<Vec<String>> {
+        Ok(namespace::list()?)
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    /// Deletes the namespace and everything in it.
+    pub fn delete(self) -> Result<()> {
+        Ok(namespace::delete(self.inner)?)
+    }
+
+    /// The raw handle, for the generated bindings.
+    pub fn handle(&self) -> &namespace::Netns {
+        &self.inner
+    }
+
+    /// An existing link in this namespace, by name.
+    pub fn link(&self, name: &str) -> Result<Link> {
+        Ok(Link { inner: link::get(&self.inner, name)? })
+    }
+
+    /// Sets the loopback link up (a new namespace's `lo` is down).
+    pub fn lo_up(&self) -> Result<()> {
+        self.link("lo")?.up()?;
+        Ok(())
+    }
+
+    /// The facts about every link in this namespace.
+    pub fn links(&self) -> Result<Vec<LinkInfo>> {
+        Ok(link::list(&self.inner)?)
+    }
+
+    /// Creates a Linux bridge here.
+    pub fn bridge(&self, name: &str) -> Result<Link> {
+        Ok(Link { inner: link::add_bridge(&self.inner, name)? })
+    }
+
+    /// Creates a veth pair: `name` here, `peer_name` in `peer_ns`.
+    pub fn veth(&self, name: &str, peer_ns: &Namespace, peer_name: &str) -> Result<(Link, Link)> {
+        let (a, b) = link::add_veth(&self.inner, name, &peer_ns.inner, peer_name)?;
+        Ok((Link { inner: a }, Link { inner: b }))
+    }
+
+    /// Starts a macvlan on the link called `parent` in this namespace.
+    pub fn macvlan_on<'a>(&'a self, parent: &str, name: &str) -> Macvlan<'a> {
+        Macvlan::new(Parent::Named(self, parent.to_string()), name)
+    }
+
+    /// Adds a default route via `gateway` (IPv4 or IPv6).
+    pub fn default_route(&self, gateway: &str) -> Result<()> {
+        self.route("default").via(gateway).add()
+    }
+
+    /// Starts a route to `destination` (a prefix, an address, or `default`).
+    pub fn route<'a>(&'a self, destination: &str) -> Route<'a> {
+        Route {
+            ns: self,
+            spec: route::RouteSpec { destination: destination.to_string(), gateway: None, metric: None },
+            dev: None,
+        }
+    }
+
+    /// The routes of the main table.
+    pub fn routes(&self) -> Result<Vec<RouteInfo>> {
+        Ok(route::list(&self.inner)?)
+    }
+}
+
+/// A link the script holds. The handle follows the link when it is moved.
+pub struct Link {
+    inner: link::Link,
+}
+
+impl Link {
+    pub fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    /// The name of the namespace the link is in.
+    pub fn namespace(&self) -> String {
+        self.inner.namespace()
+    }
+
+    /// The kernel's current facts about the link.
+    pub fn info(&self) -> Result<LinkInfo> {
+        Ok(self.inner.info()?)
+    }
+
+    /// The raw handle, for the generated bindings.
+    pub fn handle(&self) -> &link::Link {
+        &self.inner
+    }
+
+    pub fn up(&self) -> Result<&Self> {
+        self.inner.set_up()?;
+        Ok(self)
+    }
+
+    pub fn down(&self) -> Result<&Self> {
+        self.inner.set_down()?;
+        Ok(self)
+    }
+
+    pub fn mtu(&self, mtu: u32) -> Result<&Self> {
+        self.inner.set_mtu(mtu)?;
+        Ok(self)
+    }
+
+    pub fn mac(&self, mac: &str) -> Result<&Self> {
+        self.inner.set_mac(mac)?;
+        Ok(self)
+    }
+
+    /// Makes this link a port of `bridge`.
+    pub fn master(&self, bridge: &Link) -> Result<&Self> {
+        self.inner.set_master(&bridge.inner)?;
+        Ok(self)
+    }
+
+    pub fn nomaster(&self) -> Result<&Self> {
+        self.inner.unset_master()?;
+        Ok(self)
+    }
+
+    /// Hairpin mode on a bridge port: frames may leave by the port they
+    /// came in on, as a VEPA-capable switch does.
+    pub fn hairpin(&self, on: bool) -> Result<&Self> {
+        self.inner.set_hairpin(on)?;
+        Ok(self)
+    }
+
+    /// Moves the link to `ns`, optionally renaming it. Prefer creating links
+    /// where they live: a move costs the kernel tens of milliseconds.
+    pub fn move_to(&self, ns: &Namespace, new_name: Option<&str>) -> Result<&Self> {
+        self.inner.move_to(&ns.inner, new_name)?;
+        Ok(self)
+    }
+
+    pub fn delete(self) -> Result<()> {
+        Ok(link::delete(self.inner)?)
+    }
+
+    /// Adds an address, `172.16.10.5/24` or `fd00::5/64`.
+    pub fn addr(&self, cidr: &str) -> Result<&Self> {
+        addr::add(&self.inner, cidr)?;
+        Ok(self)
+    }
+
+    pub fn del_addr(&self, cidr: &str) -> Result<&Self> {
+        addr::delete(&self.inner, cidr)?;
+        Ok(self)
+    }
+
+    pub fn addrs(&self) -> Result<Vec<AddressInfo>> {
+        Ok(addr::list(&self.inner)?)
+    }
+
+    /// Starts a macvlan child of this link.
+    pub fn macvlan<'a>(&'a self, name: &str) -> Macvlan<'a> {
+        Macvlan::new(Parent::Link(self), name)
+    }
+}
+
+enum Parent<'a> {
+    Link(&'a Link),
+    Named(&'a Namespace, String),
+}
+
+/// A macvlan to create; see [`Link::macvlan`].
+pub struct Macvlan<'a> {
+    parent: Parent<'a>,
+    config: link::MacvlanConfig,
+    target: Option<&'a Namespace>,
+}
+
+impl<'a> Macvlan<'a> {
+    fn new(parent: Parent<'a>, name: &str) -> Self {
+        Self {
+            parent,
+            config: link::MacvlanConfig { name: name.to_string(), mode: None, mac: None, mtu: None },
+            target: None,
+        }
+    }
+
+    /// The mode; without one the kernel default (vepa) applies.
+    pub fn mode(mut self, mode: MacvlanMode) -> Self {
+        self.config.mode = Some(mode);
+        self
+    }
+
+    pub fn mac(mut self, mac: &str) -> Self {
+        self.config.mac = Some(mac.to_string());
+        self
+    }
+
+    pub fn mtu(mut self, mtu: u32) -> Self {
+        self.config.mtu = Some(mtu);
+        self
+    }
+
+    /// Creates the macvlan directly in `ns` instead of next to its parent.
+    pub fn in_namespace(mut self, ns: &'a Namespace) -> Self {
+        self.target = Some(ns);
+        self
+    }
+
+    pub fn create(self) -> Result<Link> {
+        let target = self.target.map(|t| &t.inner);
+        let inner = match self.parent {
+            Parent::Link(p) => link::add_macvlan(&p.inner, &self.config, target)?,
+            Parent::Named(ns, p) => link::add_macvlan_on(&ns.inner, &p, &self.config, target)?,
+        };
+        Ok(Link { inner })
+    }
+}
+
+/// A route to add or delete; see [`Namespace::route`].
+pub struct Route<'a> {
+    ns: &'a Namespace,
+    spec: route::RouteSpec,
+    dev: Option<&'a Link>,
+}
+
+impl<'a> Route<'a> {
+    pub fn via(mut self, gateway: &str) -> Self {
+        self.spec.gateway = Some(gateway.to_string());
+        self
+    }
+
+    pub fn dev(mut self, link: &'a Link) -> Self {
+        self.dev = Some(link);
+        self
+    }
+
+    pub fn metric(mut self, metric: u32) -> Self {
+        self.spec.metric = Some(metric);
+        self
+    }
+
+    pub fn add(self) -> Result<()> {
+        Ok(route::add(&self.ns.inner, &self.spec, self.dev.map(|d| &d.inner))?)
+    }
+
+    pub fn delete(self) -> Result<()> {
+        Ok(route::delete(&self.ns.inner, &self.spec, self.dev.map(|d| &d.inner))?)
+    }
+}
+
+/// Exports `run` from a function `fn(Vec<String>) -> Result<(), E>` with `E:
+/// Display`: the one line a lab script needs.
+#[macro_export]
+macro_rules! main {
+    ($run:path) => {
+        struct __NetwasmLab;
+
+        impl $crate::bindings::Guest for __NetwasmLab {
+            fn run(args: ::std::vec::Vec<::std::string::String>) -> ::std::result::Result<(), ::std::string::String> {
+                $run(args).map_err(|e| e.to_string())
+            }
+        }
+
+        $crate::bindings::export!(__NetwasmLab with_types_in $crate::bindings);
+    };
+}

@@ -1,0 +1,106 @@
+//! `netwasm down`, `ls` and `status`: a lab's life after its run.
+
+use std::sync::Arc;
+
+use super::{DownArgs, Exit, StateArgs, fail};
+use crate::kernel::Kernel;
+use crate::kernel::netlink::Netlink;
+use crate::ledger::StateDir;
+use crate::ledger::undo::{self, Object};
+
+pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
+    crate::privileges::require(crate::privileges::FOR_LABS)?;
+    let state = StateDir::new(&args.state.state_dir);
+    let name = &args.name;
+    if !state.exists(name) {
+        eprintln!("netwasm: lab {name}: nothing recorded, nothing left to undo");
+        return Ok(Exit::Ok);
+    }
+    let _lock = state.lock(name).map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+    let journal = state.read(name)?;
+    let objects = undo::replay(&journal.entries);
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    let report = undo::undo(kernel.as_ref(), &objects).await;
+    eprintln!("netwasm: lab {name}: {}", report.summary());
+    if let Some(damage) = &journal.damage {
+        eprintln!(
+            "netwasm: lab {name}: the journal is damaged: {damage}; objects recorded there could not be undone"
+        );
+        return Ok(Exit::Incomplete);
+    }
+    if !report.is_complete() {
+        return Ok(Exit::Incomplete);
+    }
+    state.remove(name)?;
+    Ok(Exit::Ok)
+}
+
+pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
+    let state = StateDir::new(&args.state_dir);
+    let labs = state.labs()?;
+    if labs.is_empty() {
+        eprintln!("netwasm: no labs in {}", args.state_dir.display());
+        return Ok(Exit::Ok);
+    }
+    println!("{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}", "LAB", "STATE", "NS", "LINKS", "ADDRS", "ROUTES");
+    for name in labs {
+        let journal = state.read(&name)?;
+        let objects = undo::replay(&journal.entries);
+        let count = |f: fn(&Object) -> bool| objects.iter().filter(|o| f(o)).count();
+        let busy = state.lock(&name).is_err();
+        let last_end = journal.entries.iter().rev().find_map(|e| match e {
+            crate::ledger::Entry::End { outcome } => Some(outcome.clone()),
+            crate::ledger::Entry::Begin { .. } => Some(String::new()),
+            _ => None,
+        });
+        let st = if busy {
+            "running".to_string()
+        } else if journal.damage.is_some() {
+            "damaged".to_string()
+        } else {
+            match last_end.as_deref() {
+                Some("committed") => "up".into(),
+                Some("kept") => "kept".into(),
+                Some("rolled-back") => "rolled-back".into(),
+                // A run began and never ended: the process died.
+                Some("") => "interrupted".into(),
+                _ => "unknown".into(),
+            }
+        };
+        println!(
+            "{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}",
+            name,
+            st,
+            count(|o| matches!(o, Object::Ns { .. })),
+            count(|o| matches!(o, Object::Link { .. })),
+            count(|o| matches!(o, Object::Addr { .. })),
+            count(|o| matches!(o, Object::Route { .. })),
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+pub async fn status(args: DownArgs) -> anyhow::Result<Exit> {
+    crate::privileges::require(crate::privileges::FOR_LABS)?;
+    let state = StateDir::new(&args.state.state_dir);
+    let name = &args.name;
+    if !state.exists(name) {
+        return Err(fail(Exit::BadInput, format!("lab {name}: no such lab in {}", args.state.state_dir.display())));
+    }
+    let journal = state.read(name)?;
+    let objects = undo::replay(&journal.entries);
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    let drift = crate::ledger::drift::check(kernel.as_ref(), &objects).await;
+    for d in &drift {
+        println!("drift: {d}");
+    }
+    if let Some(damage) = &journal.damage {
+        println!("damaged journal: {damage}");
+    }
+    if drift.is_empty() && journal.damage.is_none() {
+        println!("lab {name}: {} objects, all as recorded", objects.len());
+        Ok(Exit::Ok)
+    } else {
+        Ok(Exit::Drift)
+    }
+}

@@ -1,0 +1,240 @@
+//! The command line: clap definitions (here), one module per command, and
+//! the exit codes.
+
+mod labs;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ledger::check_lab_name;
+
+/// Exit codes. Each outcome class has its own, so scripts can tell a lab
+/// that failed its checks from a guest that crashed from a typo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// The guest's `run` returned an error; the lab was rolled back.
+    GuestFailed = 1,
+    /// Bad input: usage, a guest file, a policy file, arguments.
+    BadInput = 2,
+    /// Refused: a guest importing what netwasm does not provide, or a lab
+    /// that is busy or already up.
+    Refused = 3,
+    /// The guest trapped or hit a limit; the lab was rolled back.
+    Stopped = 4,
+    /// netwasm lacks the privileges it needs.
+    Privileges = 5,
+    /// The lab's expectations were not met.
+    Expectations = 6,
+    /// `status`: the kernel has drifted from the ledger.
+    Drift = 7,
+    /// A teardown or rollback left objects behind.
+    Incomplete = 8,
+    /// netwasm itself failed (a bug, or the machine refused something).
+    Internal = 9,
+    /// Interrupted by SIGINT; the lab was rolled back.
+    Interrupted = 130,
+    /// Terminated by SIGTERM; the lab was rolled back.
+    Terminated = 143,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// An error that carries its own exit code.
+#[derive(Debug)]
+pub struct Failed {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
+    Failed { exit, message: message.into() }.into()
+}
+
+const ABOUT: &str = "Run WebAssembly lab scripts that build network labs on the real Linux kernel, in a capability sandbox";
+
+const LONG_ABOUT: &str = "\
+netwasm runs lab scripts — WebAssembly components written in Rust, Python, \
+JavaScript, C or any language with component-model support — that build \
+network labs (network namespaces, macvlan, veth and bridge links, addresses, \
+routes) on the real Linux kernel through in-process netlink.
+
+Guests run in a sandbox: a policy says which namespaces, links, address \
+ranges and operations a guest may touch; everything else is refused with an \
+error that names the policy entry that would allow it. Hard limits (memory, \
+time, CPU, handles, output) stop runaway guests.
+
+Every object a run creates is recorded in the lab's ledger before the guest \
+hears of it. A failed or interrupted run is rolled back; `netwasm down` \
+removes a lab from its ledger, even after a crash.";
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok; 1 the guest's run failed; 2 bad input; 3 refused (forbidden \
+import, lab busy or up); 4 the guest trapped or hit a limit; 5 missing \
+privileges; 6 expectations not met; 7 drift found; 8 teardown incomplete; \
+9 internal error; 130/143 interrupted by SIGINT/SIGTERM.";
+
+#[derive(Parser, Debug)]
+#[command(name = "netwasm", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a lab script (a WebAssembly component of world netwasm:lab/lab).
+    ///
+    /// Loads GUEST, checks its imports, and calls its `run` export with ARGS
+    /// under the policy (by default: the guest may create namespaces and do
+    /// anything inside them, nothing else). The guest's output is shown
+    /// prefixed with [guest]. On success the lab stays up, recorded in its
+    /// ledger; on failure, a trap, a limit or a signal, everything the run
+    /// created is undone.
+    Run(RunArgs),
+    /// Remove a lab: undo everything its ledger records.
+    ///
+    /// Works after a crash or SIGKILL. Idempotent: objects already gone
+    /// count as done, and a second `down` says there was nothing left.
+    Down(DownArgs),
+    /// List the labs recorded in the state directory.
+    Ls(StateArgs),
+    /// Compare a lab's ledger with the kernel and report drift.
+    ///
+    /// Exits 7 when an object is missing or differs from what was recorded.
+    Status(DownArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StateArgs {
+    /// Where lab ledgers are kept.
+    #[arg(long, value_name = "DIR", default_value = "/run/netwasm", env = "NETWASM_STATE_DIR")]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    /// The lab's name.
+    #[arg(value_name = "NAME", value_parser = lab_name)]
+    pub name: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The guest component (.wasm).
+    #[arg(value_name = "GUEST")]
+    pub guest: PathBuf,
+    /// Arguments passed to the guest's `run`.
+    #[arg(value_name = "ARGS", last = true)]
+    pub args: Vec<String>,
+    /// The lab's name (default: the guest's file name without .wasm).
+    #[arg(long, value_name = "NAME", value_parser = lab_name)]
+    pub lab: Option<String>,
+    /// The sandbox policy (TOML). Default: the safe lab policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// If the lab is up, tear it down first.
+    #[arg(long, conflicts_with = "attach")]
+    pub replace: bool,
+    /// If the lab is up, run against it: the guest holds the lab's recorded
+    /// objects as if it had created them (to change or tear them down).
+    #[arg(long)]
+    pub attach: bool,
+    /// On failure, keep what the run built (recorded in the ledger) instead
+    /// of rolling back, for debugging.
+    #[arg(long)]
+    pub keep_on_error: bool,
+    /// Write one JSON line per host call to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Where compiled guests are cached.
+    #[arg(long, value_name = "DIR", env = "NETWASM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled guests.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not show the guest's output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Overrides of the policy's [limits].
+#[derive(Args, Debug, Default, Clone)]
+pub struct LimitArgs {
+    /// Linear memory per guest, e.g. 64MiB.
+    #[arg(long, value_name = "SIZE")]
+    pub limit_memory: Option<String>,
+    /// Wall-clock time for the whole run, host calls included, e.g. 60s.
+    #[arg(long, value_name = "DURATION")]
+    pub limit_deadline: Option<String>,
+    /// Fuel (about one unit per WebAssembly instruction) for the whole run.
+    #[arg(long, value_name = "N")]
+    pub limit_fuel: Option<u64>,
+    /// Namespace and link handles held at once.
+    #[arg(long, value_name = "N")]
+    pub limit_handles: Option<u64>,
+    /// Bytes of stdout plus stderr, e.g. 1MiB.
+    #[arg(long, value_name = "SIZE")]
+    pub limit_output: Option<String>,
+    /// Bytes of guest arguments, e.g. 64KiB.
+    #[arg(long, value_name = "SIZE")]
+    pub limit_args: Option<String>,
+}
+
+fn lab_name(s: &str) -> Result<String, String> {
+    check_lab_name(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+/// Runs the parsed command line; returns the exit status or an error
+/// whose exit status is found by [`exit_for`].
+pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Down(args) => labs::down(args).await,
+        Command::Ls(args) => labs::ls(args),
+        Command::Status(args) => labs::status(args).await,
+    }
+}
+
+/// The exit status for an error that ended a command.
+pub fn exit_for(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failed>() {
+            return f.exit;
+        }
+        if cause.is::<crate::runtime::BadGuest>() || cause.is::<crate::policy::file::PolicyError>() {
+            return Exit::BadInput;
+        }
+        if cause.is::<crate::runtime::RefusedGuest>() {
+            return Exit::Refused;
+        }
+        if cause.is::<crate::privileges::MissingCapability>() {
+            return Exit::Privileges;
+        }
+    }
+    Exit::Internal
+}

@@ -1,0 +1,220 @@
+//! `netwasm run`: one run of a lab script, as a transaction.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Exit, LimitArgs, RunArgs, fail};
+use crate::kernel::Kernel;
+use crate::kernel::netlink::Netlink;
+use crate::lab::Lab;
+use crate::lab::audit::Audit;
+use crate::ledger::undo::{self, Object};
+use crate::ledger::{Entry, StateDir};
+use crate::policy::file::{self, PolicyError, parse_duration, parse_size};
+use crate::policy::{Limits, Policy};
+use crate::runtime::cache::{self, Cache};
+use crate::runtime::limits::bytes;
+use crate::runtime::stdio::GuestOutput;
+use crate::runtime::{Outcome, Runtime};
+
+/// The policy for a run: the file's, or the default, with CLI overrides.
+pub fn load_policy(path: Option<&Path>, limits: &LimitArgs) -> anyhow::Result<Policy> {
+    let mut policy = match path {
+        Some(p) => file::load(p)?,
+        None => Policy::default(),
+    };
+    apply_limit_args(&mut policy.limits, limits)?;
+    Ok(policy)
+}
+
+fn apply_limit_args(l: &mut Limits, a: &LimitArgs) -> anyhow::Result<()> {
+    let bad = |flag: &str, v: &str, want: &str| PolicyError(format!("--{flag} {v:?}: expected {want}"));
+    if let Some(v) = &a.limit_memory {
+        l.memory = parse_size(v).filter(|n| *n >= 1 << 16).ok_or_else(|| bad("limit-memory", v, "a size of at least 64KiB, like 64MiB"))?;
+    }
+    if let Some(v) = &a.limit_deadline {
+        l.deadline = parse_duration(v).filter(|d| !d.is_zero()).ok_or_else(|| bad("limit-deadline", v, "a duration like 60s or 500ms"))?;
+    }
+    if let Some(v) = a.limit_fuel {
+        if v == 0 {
+            return Err(bad("limit-fuel", "0", "a positive number").into());
+        }
+        l.fuel = v;
+    }
+    if let Some(v) = a.limit_handles {
+        if v == 0 {
+            return Err(bad("limit-handles", "0", "a positive number").into());
+        }
+        l.handles = v;
+    }
+    if let Some(v) = &a.limit_output {
+        l.output = parse_size(v).ok_or_else(|| bad("limit-output", v, "a size like 1MiB"))?;
+    }
+    if let Some(v) = &a.limit_args {
+        l.args = parse_size(v).ok_or_else(|| bad("limit-args", v, "a size like 64KiB"))?;
+    }
+    Ok(())
+}
+
+/// The default lab name: the guest's file name without `.wasm`, made safe.
+fn default_lab_name(guest: &Path) -> String {
+    let stem = guest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .take(64)
+        .collect();
+    if name.is_empty() || name == "." || name == ".." { "lab".into() } else { name }
+}
+
+pub fn make_cache(args: &RunArgs) -> Option<Cache> {
+    if args.no_cache {
+        return None;
+    }
+    Some(Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir)))
+}
+
+/// Waits for SIGINT or SIGTERM and says which.
+async fn signalled() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+fn say(msg: impl AsRef<str>) {
+    eprintln!("netwasm: {}", msg.as_ref());
+}
+
+fn summarize(objects: &[Object]) -> String {
+    let count = |f: fn(&Object) -> bool| objects.iter().filter(|o| f(o)).count();
+    format!(
+        "{} namespaces, {} links, {} addresses, {} routes",
+        count(|o| matches!(o, Object::Ns { .. })),
+        count(|o| matches!(o, Object::Link { .. })),
+        count(|o| matches!(o, Object::Addr { .. })),
+        count(|o| matches!(o, Object::Route { .. })),
+    )
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    // Everything about the input is checked before anything is created.
+    let policy = load_policy(args.policy.as_deref(), &args.limits)?;
+    let arg_bytes: u64 = args.args.iter().map(|a| a.len() as u64 + 1).sum();
+    if arg_bytes > policy.limits.args {
+        return Err(fail(
+            Exit::BadInput,
+            format!(
+                "the guest's arguments are {arg_bytes} bytes; its args limit is {} (raise it with --limit-args or [limits] args)",
+                bytes(policy.limits.args)
+            ),
+        ));
+    }
+    let runtime = Runtime::new(make_cache(&args))?;
+    let guest = runtime.load(&args.guest)?;
+    if guest.origin == cache::Origin::Compiled {
+        say(format!("compiled {} (cached for next time)", args.guest.display()));
+    }
+    crate::privileges::require(crate::privileges::FOR_LABS)?;
+
+    let lab_name = args.lab.clone().unwrap_or_else(|| default_lab_name(&args.guest));
+    let state = StateDir::new(&args.state.state_dir);
+    let lock = state.lock(&lab_name).map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+    let journal = state.read(&lab_name)?;
+    if let Some(damage) = &journal.damage {
+        say(format!("warning: lab {lab_name}: journal {}: {damage}", state.journal_path(&lab_name).display()));
+    }
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    let mut prior = undo::replay(&journal.entries);
+    let mut lock = lock;
+    if !prior.is_empty() {
+        if args.replace {
+            let report = undo::undo(kernel.as_ref(), &prior).await;
+            say(format!("lab {lab_name}: replaced: {}", report.summary()));
+            if !report.is_complete() {
+                return Err(fail(Exit::Incomplete, format!("lab {lab_name}: could not tear the old lab down; not running")));
+            }
+            state.remove(&lab_name)?;
+            prior.clear();
+            // The lock file went with the lab's directory; take a new one.
+            lock = state.lock(&lab_name).map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+        } else if !args.attach {
+            return Err(fail(
+                Exit::Refused,
+                format!(
+                    "lab {lab_name} is up ({}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach",
+                    summarize(&prior)
+                ),
+            ));
+        }
+    }
+    let mut ledger = state.ledger(&lab_name, &lock)?;
+    ledger.append(&Entry::Begin {
+        pid: std::process::id(),
+        guest: args.guest.display().to_string(),
+        args: args.args.clone(),
+        time: crate::time::unix_millis(),
+    })?;
+
+    let policy = Arc::new(policy);
+    let mut lab = Lab::new(kernel.clone(), policy.clone()).with_ledger(ledger);
+    lab.adopt(&prior);
+    if let Some(path) = &args.audit {
+        lab = lab.with_audit(Audit::create(path)?);
+    }
+    let output = GuestOutput::new(policy.limits.output, args.quiet);
+    let (outcome, mut lab) = runtime
+        .run(&guest, lab, args.args.clone(), &policy.limits, &output, signalled())
+        .await;
+    let mut ledger = lab.take_ledger().expect("the lab was given a ledger");
+    let created = undo::replay(ledger.this_run());
+    drop(lab);
+
+    let (exit, why) = match outcome {
+        Outcome::Success => {
+            ledger.append(&Entry::End { outcome: "committed".into() })?;
+            let all = undo::replay(&state.read(&lab_name)?.entries);
+            if all.is_empty() {
+                state.remove(&lab_name)?;
+                say(format!("lab {lab_name}: done; nothing is left up"));
+            } else {
+                say(format!("lab {lab_name} is up: {} (`netwasm down {lab_name}` removes it)", summarize(&all)));
+            }
+            return Ok(Exit::Ok);
+        }
+        Outcome::GuestError(msg) => (Exit::GuestFailed, format!("the guest's run failed: {}", crate::runtime::stdio::neutralise(msg.as_bytes()))),
+        Outcome::Limit(hit) => (Exit::Stopped, hit.to_string()),
+        Outcome::Trap(msg) => (Exit::Stopped, msg),
+        Outcome::HostError(e) => (Exit::Internal, format!("netwasm failed while running the guest: {e:#}")),
+        Outcome::Cancelled(sig) => (
+            if sig == "SIGTERM" { Exit::Terminated } else { Exit::Interrupted },
+            format!("interrupted by {sig}"),
+        ),
+    };
+    say(format!("lab {lab_name}: {why}"));
+    if args.keep_on_error {
+        ledger.append(&Entry::End { outcome: "kept".into() })?;
+        say(format!(
+            "lab {lab_name}: kept what the run built ({}) for debugging; `netwasm down {lab_name}` removes it",
+            summarize(&created)
+        ));
+        return Ok(exit);
+    }
+    let report = undo::undo(kernel.as_ref(), &created).await;
+    ledger.append(&Entry::End { outcome: "rolled-back".into() })?;
+    say(format!("lab {lab_name}: rolled back: {}", report.summary()));
+    if undo::replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
+        state.remove(&lab_name)?;
+    }
+    if !report.is_complete() {
+        return Ok(Exit::Incomplete);
+    }
+    Ok(exit)
+}

@@ -1,0 +1,224 @@
+//! The kernel boundary: typed network operations, and the netlink backend
+//! that performs them.
+//!
+//! Everything above this module (the sandbox, the WIT host, the ledger)
+//! speaks these types only. Netlink messages, sockets and namespace file
+//! descriptors stay below it, so a second backend — a simulated kernel for
+//! tests without privileges — can implement [`Kernel`] without touching the
+//! WIT layer. Errors here are plain `io::Error`s carrying the errno; the
+//! caller knows which object and operation to name in the message.
+
+pub mod netlink;
+pub mod netns;
+
+use std::io;
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+
+use crate::net::{Cidr, Mac};
+
+/// The name netwasm gives the root namespace (the one it runs in). No
+/// named namespace can be called this: names cannot contain `/`.
+pub const ROOT_NS: &str = "/";
+
+/// A namespace the backend has open. Ids are never reused within a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NsId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MacvlanMode {
+    Private,
+    Vepa,
+    Bridge,
+    Passthru,
+    Source,
+}
+
+impl MacvlanMode {
+    pub const ALL: [MacvlanMode; 5] = [
+        MacvlanMode::Private,
+        MacvlanMode::Vepa,
+        MacvlanMode::Bridge,
+        MacvlanMode::Passthru,
+        MacvlanMode::Source,
+    ];
+
+    /// The name `ip -d link` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MacvlanMode::Private => "private",
+            MacvlanMode::Vepa => "vepa",
+            MacvlanMode::Bridge => "bridge",
+            MacvlanMode::Passthru => "passthru",
+            MacvlanMode::Source => "source",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// RFC 2863 operational state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperState {
+    Unknown,
+    NotPresent,
+    Down,
+    LowerLayerDown,
+    Testing,
+    Dormant,
+    Up,
+}
+
+impl OperState {
+    /// The name `ip link` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperState::Unknown => "UNKNOWN",
+            OperState::NotPresent => "NOTPRESENT",
+            OperState::Down => "DOWN",
+            OperState::LowerLayerDown => "LOWERLAYERDOWN",
+            OperState::Testing => "TESTING",
+            OperState::Dormant => "DORMANT",
+            OperState::Up => "UP",
+        }
+    }
+}
+
+/// A link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    pub namespace: String,
+    pub kind: Option<String>,
+    pub mac: Option<Mac>,
+    pub mtu: u32,
+    pub admin_up: bool,
+    pub state: OperState,
+    pub parent_index: Option<u32>,
+    pub parent_name: Option<String>,
+    pub parent_namespace: Option<String>,
+    pub macvlan_mode: Option<MacvlanMode>,
+    pub master: Option<String>,
+    pub hairpin: Option<bool>,
+}
+
+/// Which kind of link to create, with its kind-specific settings.
+#[derive(Debug, Clone)]
+pub enum NewLinkKind {
+    /// A macvlan child of link `parent` (an index in namespace `parent_ns`).
+    Macvlan {
+        parent_ns: NsId,
+        parent: u32,
+        mode: Option<MacvlanMode>,
+    },
+    /// A veth pair; the peer is created directly in `peer_ns`.
+    Veth { peer_name: String, peer_ns: NsId },
+    Bridge,
+}
+
+/// A link to create, directly in namespace `ns`.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub name: String,
+    pub ns: NsId,
+    pub kind: NewLinkKind,
+    pub mac: Option<Mac>,
+    pub mtu: Option<u32>,
+}
+
+/// One change to an existing link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkChange {
+    Up,
+    Down,
+    Mtu(u32),
+    Mac(Mac),
+    /// Make the link a port of the bridge with this index, or of none.
+    Master(Option<u32>),
+    Hairpin(bool),
+}
+
+/// An address on a link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddrInfo {
+    pub index: u32,
+    pub cidr: Cidr,
+    pub scope: String,
+}
+
+/// A route to add or delete in the main table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteSpec {
+    pub destination: Cidr,
+    pub gateway: Option<IpAddr>,
+    pub dev: Option<u32>,
+    pub metric: Option<u32>,
+}
+
+/// A route as the kernel reports it (main table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteInfo {
+    pub destination: Cidr,
+    pub gateway: Option<IpAddr>,
+    pub dev_index: Option<u32>,
+    pub dev: Option<String>,
+    pub metric: Option<u32>,
+    pub protocol: String,
+    pub scope: String,
+    pub source: Option<IpAddr>,
+}
+
+/// The typed operations netwasm performs on the kernel.
+#[async_trait]
+pub trait Kernel: Send + Sync {
+    /// Creates and opens a new named namespace.
+    async fn ns_create(&self, name: &str) -> io::Result<NsId>;
+    /// Opens an existing named namespace.
+    async fn ns_open(&self, name: &str) -> io::Result<NsId>;
+    /// Opens the namespace this process runs in (the root namespace),
+    /// under the name [`ROOT_NS`].
+    async fn ns_open_root(&self) -> io::Result<NsId>;
+    /// Whether the namespace called `name` is the root namespace.
+    fn ns_is_root(&self, name: &str) -> io::Result<bool>;
+    /// Removes a namespace's name and closes everything held in it; the
+    /// kernel destroys it once no one else holds it.
+    async fn ns_delete(&self, ns: NsId) -> io::Result<()>;
+    /// Removes the namespace called `name` without opening it.
+    async fn ns_remove_by_name(&self, name: &str) -> io::Result<()>;
+    /// Closes what the backend holds in `ns` without deleting it.
+    fn ns_close(&self, ns: NsId);
+    fn ns_exists(&self, name: &str) -> bool;
+    fn ns_list(&self) -> io::Result<Vec<String>>;
+    /// The name `ns` was opened or created under.
+    fn ns_name(&self, ns: NsId) -> Option<String>;
+
+    /// Creates a link; returns it (and the peer, for a veth) as created.
+    async fn link_add(&self, link: &NewLink) -> io::Result<Vec<LinkInfo>>;
+    async fn link_by_index(&self, ns: NsId, index: u32) -> io::Result<LinkInfo>;
+    async fn link_by_name(&self, ns: NsId, name: &str) -> io::Result<LinkInfo>;
+    async fn link_list(&self, ns: NsId) -> io::Result<Vec<LinkInfo>>;
+    async fn link_set(&self, ns: NsId, index: u32, change: &LinkChange) -> io::Result<()>;
+    /// Moves a link to namespace `to`, optionally renaming it; returns it as
+    /// it is there.
+    async fn link_move(
+        &self,
+        ns: NsId,
+        index: u32,
+        to: NsId,
+        new_name: Option<&str>,
+    ) -> io::Result<LinkInfo>;
+    async fn link_del(&self, ns: NsId, index: u32) -> io::Result<()>;
+
+    async fn addr_add(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()>;
+    async fn addr_del(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()>;
+    /// The addresses in `ns`, of one link or of all.
+    async fn addr_list(&self, ns: NsId, index: Option<u32>) -> io::Result<Vec<AddrInfo>>;
+
+    async fn route_add(&self, ns: NsId, route: &RouteSpec) -> io::Result<()>;
+    async fn route_del(&self, ns: NsId, route: &RouteSpec) -> io::Result<()>;
+    async fn route_list(&self, ns: NsId) -> io::Result<Vec<RouteInfo>>;
+}

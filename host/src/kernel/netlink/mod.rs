@@ -1,0 +1,557 @@
+//! The real kernel: rtnetlink over one route socket per namespace.
+//!
+//! Each namespace's socket is opened once, inside that namespace, on the
+//! namespace thread (see [`super::netns`]), and reused for every operation of
+//! the run; the operations themselves are plain async requests on tokio.
+
+mod parse;
+mod request;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoPortKind, InfoVeth,
+    LinkAttribute, LinkInfo as NlInfo, LinkMessage,
+};
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::TokioSocket;
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
+
+use self::request::{CHANGE, CREATE, DUMP, GET, request};
+use super::netns::{self, NsThread};
+use super::{AddrInfo, Kernel, LinkChange, LinkInfo, NewLink, NewLinkKind, NsId, RouteInfo, RouteSpec};
+use crate::net::Cidr;
+
+/// One open namespace: its descriptor (which also keeps it alive while we
+/// work in it) and the netlink connection inside it.
+struct Space {
+    name: String,
+    fd: OwnedFd,
+    handle: Handle,
+    connection: tokio::task::AbortHandle,
+}
+
+impl Drop for Space {
+    fn drop(&mut self) {
+        // The socket holds a reference on the namespace; stop the connection
+        // so a deleted namespace is really released.
+        self.connection.abort();
+    }
+}
+
+pub struct Netlink {
+    thread: NsThread,
+    spaces: Mutex<HashMap<NsId, Arc<Space>>>,
+    next_id: AtomicU64,
+    /// (namespace, nsid seen from it) → the open namespace it denotes.
+    nsids: Mutex<HashMap<(NsId, i32), NsId>>,
+}
+
+impl Netlink {
+    pub fn new() -> io::Result<Self> {
+        Ok(Self {
+            thread: NsThread::spawn()?,
+            spaces: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            nsids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The namespace thread, for other sockets opened inside namespaces.
+    pub fn ns_thread(&self) -> &NsThread {
+        &self.thread
+    }
+
+    /// Runs `f` with the descriptor of namespace `ns`.
+    pub fn with_ns_fd<R>(&self, ns: NsId, f: impl FnOnce(&OwnedFd) -> R) -> io::Result<R> {
+        Ok(f(&self.space(ns)?.fd))
+    }
+
+    fn space(&self, ns: NsId) -> io::Result<Arc<Space>> {
+        self.spaces
+            .lock()
+            .unwrap()
+            .get(&ns)
+            .cloned()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+    }
+
+    fn add_space(&self, name: &str, opened: netns::NsOpened) -> NsId {
+        // SAFETY: the descriptor is a fresh netlink socket we own.
+        let socket = unsafe { TokioSocket::from_raw_fd(opened.netlink.into_raw_fd()) };
+        let (connection, handle, _) = rtnetlink::from_socket(socket);
+        let connection = tokio::spawn(connection).abort_handle();
+        let id = NsId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let space = Space {
+            name: name.to_string(),
+            fd: opened.fd,
+            handle,
+            connection,
+        };
+        self.spaces.lock().unwrap().insert(id, Arc::new(space));
+        id
+    }
+
+    async fn get_link(&self, space: &Space, msg: LinkMessage) -> io::Result<LinkMessage> {
+        let replies = request(&space.handle, RouteNetlinkMessage::GetLink(msg), GET).await?;
+        replies
+            .into_iter()
+            .find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l),
+                _ => None,
+            })
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))
+    }
+
+    async fn dump_links(&self, space: &Space) -> io::Result<Vec<LinkMessage>> {
+        let replies = request(
+            &space.handle,
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            DUMP,
+        )
+        .await?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Fills in the names behind a link's indices: its master (same
+    /// namespace) and its lower link, which may live in another namespace
+    /// this process holds.
+    async fn resolve(
+        &self,
+        ns: NsId,
+        space: &Space,
+        parsed: parse::ParsedLink,
+        same_ns: Option<&[LinkInfo]>,
+    ) -> LinkInfo {
+        let mut info = parsed.info;
+        let lookup = |list: &[LinkInfo], index: u32| {
+            list.iter().find(|l| l.index == index).map(|l| l.name.clone())
+        };
+        if let Some(master) = parsed.master_index {
+            info.master = match same_ns {
+                Some(list) => lookup(list, master),
+                None => self.name_of(space, master).await,
+            };
+        }
+        let Some(parent) = info.parent_index else {
+            return info;
+        };
+        match parsed.link_netnsid {
+            None => {
+                info.parent_name = match same_ns {
+                    Some(list) => lookup(list, parent),
+                    None => self.name_of(space, parent).await,
+                };
+            }
+            Some(nsid) => {
+                if let Some(other) = self.peer_space(ns, space, nsid).await {
+                    if let Ok(other_space) = self.space(other) {
+                        info.parent_name = self.name_of(&other_space, parent).await;
+                        info.parent_namespace = Some(other_space.name.clone());
+                    }
+                }
+            }
+        }
+        info
+    }
+
+    async fn name_of(&self, space: &Space, index: u32) -> Option<String> {
+        let msg = LinkUnspec::new_with_index(index).build();
+        let reply = self.get_link(space, msg).await.ok()?;
+        Some(parse::link(&reply, &space.name).info.name)
+    }
+
+    /// Which open namespace `ns` knows as `nsid`. Asks the kernel for the id
+    /// of each candidate as seen from `ns`, caching every answer.
+    async fn peer_space(&self, ns: NsId, space: &Space, nsid: i32) -> Option<NsId> {
+        if let Some(found) = self.nsids.lock().unwrap().get(&(ns, nsid)) {
+            return Some(*found);
+        }
+        let candidates: Vec<(NsId, Arc<Space>)> = {
+            let spaces = self.spaces.lock().unwrap();
+            let known: std::collections::HashSet<NsId> =
+                self.nsids.lock().unwrap().iter().filter(|((from, _), _)| *from == ns).map(|(_, v)| *v).collect();
+            spaces
+                .iter()
+                .filter(|(id, _)| **id != ns && !known.contains(id))
+                .map(|(id, s)| (*id, s.clone()))
+                .collect()
+        };
+        for (id, other) in candidates {
+            let mut msg = NsidMessage::default();
+            msg.attributes.push(NsidAttribute::Fd(other.fd.as_raw_fd() as u32));
+            let replies = request(&space.handle, RouteNetlinkMessage::GetNsId(msg), CHANGE).await;
+            let Ok(replies) = replies else {
+                continue;
+            };
+            let seen = replies.iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewNsId(r) => r.attributes.iter().find_map(|a| match a {
+                    NsidAttribute::Id(i) if *i >= 0 => Some(*i),
+                    _ => None,
+                }),
+                _ => None,
+            });
+            if let Some(seen) = seen {
+                self.nsids.lock().unwrap().insert((ns, seen), id);
+                if seen == nsid {
+                    return Some(id);
+                }
+            }
+        }
+        None
+    }
+
+    async fn set_link(&self, space: &Space, msg: LinkMessage) -> io::Result<()> {
+        request(&space.handle, RouteNetlinkMessage::NewLink(msg), CHANGE).await?;
+        Ok(())
+    }
+}
+
+fn addr_message(index: u32, cidr: Cidr) -> AddressMessage {
+    let mut msg = AddressMessage::default();
+    msg.header.index = index;
+    msg.header.prefix_len = cidr.prefix;
+    match cidr.addr {
+        IpAddr::V4(_) => {
+            msg.header.family = AddressFamily::Inet;
+            // As iproute2 does: IFA_LOCAL is the address, IFA_ADDRESS the
+            // same on a broadcast link.
+            msg.attributes.push(AddressAttribute::Local(cidr.addr));
+            msg.attributes.push(AddressAttribute::Address(cidr.addr));
+        }
+        IpAddr::V6(_) => {
+            msg.header.family = AddressFamily::Inet6;
+            msg.attributes.push(AddressAttribute::Address(cidr.addr));
+        }
+    }
+    msg
+}
+
+fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    let family = if route.destination.addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    msg.header = RouteHeader {
+        address_family: family,
+        destination_prefix_length: route.destination.prefix,
+        table: RouteHeader::RT_TABLE_MAIN,
+        protocol: if deleting { RouteProtocol::Unspec } else { RouteProtocol::Static },
+        // On delete, "nowhere" matches a route of any scope, as `ip route del`.
+        scope: if deleting {
+            RouteScope::NoWhere
+        } else if route.gateway.is_none() {
+            RouteScope::Link
+        } else {
+            RouteScope::Universe
+        },
+        kind: RouteType::Unicast,
+        ..Default::default()
+    };
+    if route.destination.prefix > 0 {
+        msg.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(route.destination.addr)));
+    }
+    if let Some(gw) = route.gateway {
+        msg.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gw)));
+    }
+    if let Some(dev) = route.dev {
+        msg.attributes.push(RouteAttribute::Oif(dev));
+    }
+    if let Some(metric) = route.metric {
+        msg.attributes.push(RouteAttribute::Priority(metric));
+    }
+    msg
+}
+
+#[async_trait]
+impl Kernel for Netlink {
+    async fn ns_create(&self, name: &str) -> io::Result<NsId> {
+        let owned = name.to_string();
+        let opened = self.thread.run(move |t| t.create(&owned)).await?;
+        Ok(self.add_space(name, opened))
+    }
+
+    async fn ns_open(&self, name: &str) -> io::Result<NsId> {
+        let path = netns::ns_path(name);
+        let opened = self.thread.run(move |t| t.open(&path)).await?;
+        Ok(self.add_space(name, opened))
+    }
+
+    async fn ns_open_root(&self) -> io::Result<NsId> {
+        let path = std::path::PathBuf::from("/proc/self/ns/net");
+        let opened = self.thread.run(move |t| t.open(&path)).await?;
+        Ok(self.add_space(super::ROOT_NS, opened))
+    }
+
+    fn ns_is_root(&self, name: &str) -> io::Result<bool> {
+        netns::is_home(name)
+    }
+
+    async fn ns_delete(&self, ns: NsId) -> io::Result<()> {
+        let space = self.space(ns)?;
+        netns::remove(&space.name)?;
+        self.ns_close(ns);
+        Ok(())
+    }
+
+    async fn ns_remove_by_name(&self, name: &str) -> io::Result<()> {
+        netns::remove(name)
+    }
+
+    fn ns_close(&self, ns: NsId) {
+        self.spaces.lock().unwrap().remove(&ns);
+        self.nsids.lock().unwrap().retain(|(from, _), to| *from != ns && *to != ns);
+    }
+
+    fn ns_exists(&self, name: &str) -> bool {
+        netns::exists(name)
+    }
+
+    fn ns_list(&self) -> io::Result<Vec<String>> {
+        netns::list()
+    }
+
+    fn ns_name(&self, ns: NsId) -> Option<String> {
+        self.space(ns).ok().map(|s| s.name.clone())
+    }
+
+    async fn link_add(&self, link: &NewLink) -> io::Result<Vec<LinkInfo>> {
+        let target = self.space(link.ns)?;
+        // A macvlan's parent index means something only in the parent's
+        // namespace, so the request goes there and names the target by fd:
+        // the kernel then creates the child directly in the target, which
+        // is far cheaper than creating it next to the parent and moving it.
+        let (via, info_data, kind, peer) = match &link.kind {
+            NewLinkKind::Macvlan { parent_ns, parent, mode } => {
+                let mut data = Vec::new();
+                if let Some(m) = mode {
+                    data.push(InfoMacVlan::Mode(parse::nl_macvlan_mode(*m)));
+                }
+                let via = self.space(*parent_ns)?;
+                (via, Some((InfoData::MacVlan(data), *parent)), InfoKind::MacVlan, None)
+            }
+            NewLinkKind::Veth { peer_name, peer_ns } => {
+                let peer_space = self.space(*peer_ns)?;
+                let mut peer_msg = LinkUnspec::new_with_name(peer_name).build();
+                if *peer_ns != link.ns {
+                    peer_msg
+                        .attributes
+                        .push(LinkAttribute::NetNsFd(peer_space.fd.as_raw_fd()));
+                }
+                let data = InfoData::Veth(InfoVeth::Peer(peer_msg));
+                (target.clone(), Some((data, 0)), InfoKind::Veth, Some((peer_space, peer_name.clone())))
+            }
+            NewLinkKind::Bridge => (target.clone(), None, InfoKind::Bridge, None),
+        };
+        let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(kind).name(link.name.clone());
+        if let Some((data, parent)) = info_data {
+            builder = builder.set_info_data(data);
+            if parent != 0 {
+                builder = builder.link(parent);
+            }
+        }
+        if let Some(mac) = link.mac {
+            builder = builder.address(mac.0.to_vec());
+        }
+        if let Some(mtu) = link.mtu {
+            builder = builder.mtu(mtu);
+        }
+        if !Arc::ptr_eq(&via, &target) {
+            builder = builder.setns_by_fd(target.fd.as_raw_fd());
+        }
+        request(&via.handle, RouteNetlinkMessage::NewLink(builder.build()), CREATE).await?;
+
+        let mut created = Vec::new();
+        let msg = self.get_link(&target, LinkUnspec::new_with_name(&link.name).build()).await?;
+        let mut info = parse::link(&msg, &target.name).info;
+        if let NewLinkKind::Macvlan { .. } = &link.kind {
+            // We know the parent; spare the lookup.
+            if !Arc::ptr_eq(&via, &target) {
+                info.parent_namespace = Some(via.name.clone());
+            }
+        }
+        created.push(info);
+        if let Some((peer_space, peer_name)) = peer {
+            let msg = self.get_link(&peer_space, LinkUnspec::new_with_name(&peer_name).build()).await?;
+            created.push(parse::link(&msg, &peer_space.name).info);
+        }
+        Ok(created)
+    }
+
+    async fn link_by_index(&self, ns: NsId, index: u32) -> io::Result<LinkInfo> {
+        let space = self.space(ns)?;
+        let msg = self.get_link(&space, LinkUnspec::new_with_index(index).build()).await?;
+        Ok(self.resolve(ns, &space, parse::link(&msg, &space.name), None).await)
+    }
+
+    async fn link_by_name(&self, ns: NsId, name: &str) -> io::Result<LinkInfo> {
+        let space = self.space(ns)?;
+        let msg = self.get_link(&space, LinkUnspec::new_with_name(name).build()).await?;
+        Ok(self.resolve(ns, &space, parse::link(&msg, &space.name), None).await)
+    }
+
+    async fn link_list(&self, ns: NsId) -> io::Result<Vec<LinkInfo>> {
+        let space = self.space(ns)?;
+        let parsed: Vec<_> = self
+            .dump_links(&space)
+            .await?
+            .iter()
+            .map(|m| parse::link(m, &space.name))
+            .collect();
+        let plain: Vec<LinkInfo> = parsed.iter().map(|p| p.info.clone()).collect();
+        let mut out = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            out.push(self.resolve(ns, &space, p, Some(&plain)).await);
+        }
+        out.sort_by_key(|l| l.index);
+        Ok(out)
+    }
+
+    async fn link_set(&self, ns: NsId, index: u32, change: &LinkChange) -> io::Result<()> {
+        let space = self.space(ns)?;
+        let b = LinkUnspec::new_with_index(index);
+        let msg = match change {
+            LinkChange::Up => b.up().build(),
+            LinkChange::Down => b.down().build(),
+            LinkChange::Mtu(m) => b.mtu(*m).build(),
+            LinkChange::Mac(mac) => b.address(mac.0.to_vec()).build(),
+            LinkChange::Master(Some(br)) => b.controller(*br).build(),
+            LinkChange::Master(None) => b.nocontroller().build(),
+            LinkChange::Hairpin(on) => {
+                let mut msg = b.build();
+                msg.attributes.push(LinkAttribute::LinkInfo(vec![
+                    NlInfo::PortKind(InfoPortKind::Bridge),
+                    NlInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(*on)])),
+                ]));
+                msg
+            }
+        };
+        self.set_link(&space, msg).await
+    }
+
+    async fn link_move(
+        &self,
+        ns: NsId,
+        index: u32,
+        to: NsId,
+        new_name: Option<&str>,
+    ) -> io::Result<LinkInfo> {
+        let space = self.space(ns)?;
+        let target = self.space(to)?;
+        let name = match new_name {
+            Some(n) => n.to_string(),
+            None => parse::link(&self.get_link(&space, LinkUnspec::new_with_index(index).build()).await?, "")
+                .info
+                .name,
+        };
+        let mut b = LinkUnspec::new_with_index(index).setns_by_fd(target.fd.as_raw_fd());
+        if let Some(n) = new_name {
+            b = b.name(n.to_string());
+        }
+        self.set_link(&space, b.build()).await?;
+        self.link_by_name(to, &name).await
+    }
+
+    async fn link_del(&self, ns: NsId, index: u32) -> io::Result<()> {
+        let space = self.space(ns)?;
+        let msg = LinkUnspec::new_with_index(index).build();
+        request(&space.handle, RouteNetlinkMessage::DelLink(msg), CHANGE).await?;
+        Ok(())
+    }
+
+    async fn addr_add(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()> {
+        let space = self.space(ns)?;
+        request(&space.handle, RouteNetlinkMessage::NewAddress(addr_message(index, cidr)), CREATE).await?;
+        Ok(())
+    }
+
+    async fn addr_del(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()> {
+        let space = self.space(ns)?;
+        request(&space.handle, RouteNetlinkMessage::DelAddress(addr_message(index, cidr)), CHANGE).await?;
+        Ok(())
+    }
+
+    async fn addr_list(&self, ns: NsId, index: Option<u32>) -> io::Result<Vec<AddrInfo>> {
+        let space = self.space(ns)?;
+        let replies = request(
+            &space.handle,
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            DUMP,
+        )
+        .await?;
+        let mut out: Vec<AddrInfo> = replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => parse::address(a),
+                _ => None,
+            })
+            .filter(|a| index.is_none_or(|i| a.index == i))
+            .collect();
+        out.sort_by_key(|a| (a.index, a.cidr.addr.is_ipv6()));
+        Ok(out)
+    }
+
+    async fn route_add(&self, ns: NsId, route: &RouteSpec) -> io::Result<()> {
+        let space = self.space(ns)?;
+        request(&space.handle, RouteNetlinkMessage::NewRoute(route_message(route, false)), CREATE).await?;
+        Ok(())
+    }
+
+    async fn route_del(&self, ns: NsId, route: &RouteSpec) -> io::Result<()> {
+        let space = self.space(ns)?;
+        request(&space.handle, RouteNetlinkMessage::DelRoute(route_message(route, true)), CHANGE).await?;
+        Ok(())
+    }
+
+    async fn route_list(&self, ns: NsId) -> io::Result<Vec<RouteInfo>> {
+        let space = self.space(ns)?;
+        let replies = request(
+            &space.handle,
+            RouteNetlinkMessage::GetRoute(RouteMessage::default()),
+            DUMP,
+        )
+        .await?;
+        let mut routes: Vec<RouteInfo> = replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => parse::route(r),
+                _ => None,
+            })
+            .collect();
+        if routes.iter().any(|r| r.dev_index.is_some()) {
+            let links = self.dump_links(&space).await?;
+            let names: HashMap<u32, String> = links
+                .iter()
+                .map(|l| {
+                    let p = parse::link(l, &space.name);
+                    (p.info.index, p.info.name)
+                })
+                .collect();
+            for r in &mut routes {
+                r.dev = r.dev_index.and_then(|i| names.get(&i).cloned());
+            }
+        }
+        routes.sort_by_key(|r| r.destination.addr.is_ipv6());
+        Ok(routes)
+    }
+}

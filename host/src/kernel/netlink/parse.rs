@@ -1,0 +1,224 @@
+//! Kernel messages to netwasm's typed facts.
+
+use std::net::IpAddr;
+
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, LinkAttribute, LinkFlags, LinkInfo as NlInfo,
+    LinkMessage, MacVlanMode as NlMode, State,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::AddressFamily;
+
+use crate::kernel::{AddrInfo, LinkInfo, MacvlanMode, OperState, RouteInfo};
+use crate::net::{Cidr, Mac};
+
+/// The main routing table's id.
+pub const RT_TABLE_MAIN: u32 = 254;
+
+/// A link message, parsed, with the references still to resolve.
+pub struct ParsedLink {
+    pub info: LinkInfo,
+    /// `IFLA_LINK_NETNSID`: the lower link lives in the namespace this
+    /// namespace knows by that id.
+    pub link_netnsid: Option<i32>,
+    pub master_index: Option<u32>,
+}
+
+pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
+    let mut info = LinkInfo {
+        index: msg.header.index,
+        name: String::new(),
+        namespace: namespace.to_string(),
+        kind: None,
+        mac: None,
+        mtu: 0,
+        admin_up: msg.header.flags.contains(LinkFlags::Up),
+        state: OperState::Unknown,
+        parent_index: None,
+        parent_name: None,
+        parent_namespace: None,
+        macvlan_mode: None,
+        master: None,
+        hairpin: None,
+    };
+    let mut link_netnsid = None;
+    let mut master_index = None;
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => info.name = n.clone(),
+            LinkAttribute::Address(a) => info.mac = Mac::from_slice(a),
+            LinkAttribute::Mtu(m) => info.mtu = *m,
+            LinkAttribute::OperState(s) => info.state = oper_state(s),
+            LinkAttribute::Link(i) => info.parent_index = Some(*i),
+            LinkAttribute::LinkNetNsId(id) => link_netnsid = Some(*id),
+            LinkAttribute::Controller(i) => master_index = Some(*i),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    match i {
+                        NlInfo::Kind(k) => info.kind = Some(k.to_string()),
+                        NlInfo::Data(InfoData::MacVlan(d)) => {
+                            for m in d {
+                                if let InfoMacVlan::Mode(mode) = m {
+                                    info.macvlan_mode = macvlan_mode(*mode);
+                                }
+                            }
+                        }
+                        NlInfo::PortData(InfoPortData::BridgePort(p)) => {
+                            for a in p {
+                                if let InfoBridgePort::HairpinMode(h) = a {
+                                    info.hairpin = Some(*h);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Index 0, or our own index within our own namespace, is no lower link.
+    // (Across namespaces the parent may well share our index number.)
+    if info.parent_index == Some(0) || (link_netnsid.is_none() && info.parent_index == Some(info.index)) {
+        info.parent_index = None;
+    }
+    ParsedLink { info, link_netnsid, master_index }
+}
+
+fn oper_state(s: &State) -> OperState {
+    match s {
+        State::NotPresent => OperState::NotPresent,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::Testing => OperState::Testing,
+        State::Dormant => OperState::Dormant,
+        State::Up => OperState::Up,
+        _ => OperState::Unknown,
+    }
+}
+
+fn macvlan_mode(m: NlMode) -> Option<MacvlanMode> {
+    Some(match m {
+        NlMode::Private => MacvlanMode::Private,
+        NlMode::Vepa => MacvlanMode::Vepa,
+        NlMode::Bridge => MacvlanMode::Bridge,
+        NlMode::Passthrough => MacvlanMode::Passthru,
+        NlMode::Source => MacvlanMode::Source,
+        _ => return None,
+    })
+}
+
+pub fn nl_macvlan_mode(m: MacvlanMode) -> NlMode {
+    match m {
+        MacvlanMode::Private => NlMode::Private,
+        MacvlanMode::Vepa => NlMode::Vepa,
+        MacvlanMode::Bridge => NlMode::Bridge,
+        MacvlanMode::Passthru => NlMode::Passthrough,
+        MacvlanMode::Source => NlMode::Source,
+    }
+}
+
+pub fn address(msg: &AddressMessage) -> Option<AddrInfo> {
+    // For IPv4 IFA_LOCAL is the interface's own address; IFA_ADDRESS is the
+    // peer on point-to-point links. IPv6 has only IFA_ADDRESS.
+    let mut local = None;
+    let mut addr = None;
+    for a in &msg.attributes {
+        match a {
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Address(ip) => addr = Some(*ip),
+            _ => {}
+        }
+    }
+    let ip: IpAddr = local.or(addr)?;
+    Some(AddrInfo {
+        index: msg.header.index,
+        cidr: Cidr::new(ip, msg.header.prefix_len),
+        scope: addr_scope(msg.header.scope),
+    })
+}
+
+fn addr_scope(s: AddressScope) -> String {
+    match s {
+        AddressScope::Universe => "global".into(),
+        AddressScope::Site => "site".into(),
+        AddressScope::Link => "link".into(),
+        AddressScope::Host => "host".into(),
+        AddressScope::Nowhere => "nowhere".into(),
+        AddressScope::Other(n) => n.to_string(),
+        _ => "unknown".into(),
+    }
+}
+
+/// Parses a route of the main table; other tables and non-unicast routes
+/// (local, broadcast, multicast) give `None`.
+pub fn route(msg: &RouteMessage) -> Option<RouteInfo> {
+    let mut table = msg.header.table as u32;
+    let mut dst = None;
+    let mut gateway = None;
+    let mut dev_index = None;
+    let mut metric = None;
+    let mut source = None;
+    for a in &msg.attributes {
+        match a {
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Destination(d) => dst = route_addr(d),
+            RouteAttribute::Gateway(g) => gateway = route_addr(g),
+            RouteAttribute::Oif(i) => dev_index = Some(*i),
+            RouteAttribute::Priority(p) => metric = Some(*p),
+            RouteAttribute::PrefSource(s) => source = route_addr(s),
+            _ => {}
+        }
+    }
+    if table != RT_TABLE_MAIN || msg.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let unspecified = match msg.header.address_family {
+        AddressFamily::Inet6 => IpAddr::V6(0.into()),
+        _ => IpAddr::V4(0.into()),
+    };
+    Some(RouteInfo {
+        destination: Cidr::new(dst.unwrap_or(unspecified), msg.header.destination_prefix_length),
+        gateway,
+        dev_index,
+        dev: None,
+        metric,
+        protocol: protocol_name(msg.header.protocol),
+        scope: route_scope(msg.header.scope),
+        source,
+    })
+}
+
+fn route_addr(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+fn protocol_name(p: RouteProtocol) -> String {
+    match p {
+        RouteProtocol::Kernel => "kernel".into(),
+        RouteProtocol::Boot => "boot".into(),
+        RouteProtocol::Static => "static".into(),
+        RouteProtocol::Ra => "ra".into(),
+        RouteProtocol::Dhcp => "dhcp".into(),
+        other => u8::from(other).to_string(),
+    }
+}
+
+fn route_scope(s: RouteScope) -> String {
+    match s {
+        RouteScope::Universe => "global".into(),
+        RouteScope::Site => "site".into(),
+        RouteScope::Link => "link".into(),
+        RouteScope::Host => "host".into(),
+        RouteScope::NoWhere => "nowhere".into(),
+        RouteScope::Other(n) => n.to_string(),
+        _ => "unknown".into(),
+    }
+}

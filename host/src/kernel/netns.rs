@@ -1,0 +1,295 @@
+//! Named network namespaces, made and entered without forking.
+//!
+//! `setns(2)` and `unshare(2)` change the namespace of the calling *thread*,
+//! so they run only on one dedicated OS thread, never on a tokio worker
+//! (whose other tasks would silently start working in the wrong namespace).
+//! That thread enters a namespace just long enough to open a socket there: a
+//! socket stays bound to the namespace it was created in, so the rest of the
+//! work runs anywhere.
+//!
+//! Names live under `/run/netns` as bind mounts of the namespace file, the
+//! same convention as iproute2, so `ip netns exec` sees what netwasm builds.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+use tokio::sync::oneshot;
+
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+type Job = Box<dyn FnOnce(&NsThreadState) + Send>;
+
+/// A handle to the dedicated namespace thread. Cheap to clone.
+#[derive(Clone)]
+pub struct NsThread {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// What the namespace thread owns: the namespace it must return to after
+/// every job.
+pub struct NsThreadState {
+    home: File,
+}
+
+/// A freshly created or opened namespace: a file descriptor that keeps it
+/// alive and identifies it (for `IFLA_NET_NS_FD`), and a route netlink socket
+/// opened inside it.
+pub struct NsOpened {
+    pub fd: OwnedFd,
+    pub netlink: OwnedFd,
+}
+
+impl NsThread {
+    /// Starts the thread. It remembers the namespace it starts in as "home".
+    pub fn spawn() -> io::Result<Self> {
+        let home = File::open("/proc/thread-self/ns/net")?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("netwasm-netns".into())
+            .spawn(move || {
+                let state = NsThreadState { home };
+                while let Ok(job) = rx.recv() {
+                    job(&state);
+                }
+            })?;
+        Ok(Self { jobs: tx })
+    }
+
+    /// Runs `f` on the namespace thread and waits for its result.
+    pub async fn run<R, F>(&self, f: F) -> io::Result<R>
+    where
+        F: FnOnce(&NsThreadState) -> io::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |state| {
+                let _ = tx.send(f(state));
+            }))
+            .map_err(|_| io::Error::other("the namespace thread has stopped"))?;
+        rx.await
+            .map_err(|_| io::Error::other("the namespace thread has stopped"))?
+    }
+}
+
+impl NsThreadState {
+    /// Creates namespace `name`: unshares a new one on this thread, pins it
+    /// under `/run/netns/NAME`, opens a netlink socket in it, and returns home.
+    pub fn create(&self, name: &str) -> io::Result<NsOpened> {
+        ensure_run_dir()?;
+        let path = ns_path(name);
+        // O_EXCL makes the name check and the claim one step, so two
+        // creators racing for one name cannot both win.
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let result = self.inside_new(|| {
+            bind_mount(Path::new("/proc/thread-self/ns/net"), &path)?;
+            let fd = open_fd(Path::new("/proc/thread-self/ns/net"))?;
+            let netlink = route_socket()?;
+            Ok(NsOpened { fd, netlink })
+        });
+        if result.is_err() {
+            let _ = unmount_and_remove(&path);
+        }
+        result
+    }
+
+    /// Opens the existing namespace at `path` and a netlink socket inside it.
+    pub fn open(&self, path: &Path) -> io::Result<NsOpened> {
+        let fd = open_fd(path)?;
+        let netlink = self.inside(&fd, route_socket)?;
+        Ok(NsOpened { fd, netlink })
+    }
+
+    /// Opens a socket of the given type inside the namespace `fd`.
+    pub fn socket_in(
+        &self,
+        fd: &OwnedFd,
+        domain: i32,
+        ty: i32,
+        protocol: i32,
+    ) -> io::Result<OwnedFd> {
+        self.inside(fd, || {
+            // SAFETY: plain socket(2) call; the result is checked below.
+            let raw = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) };
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `raw` is a fresh descriptor this function owns.
+            Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+        })
+    }
+
+    /// Runs `f` inside namespace `fd`, then returns home.
+    fn inside<R>(&self, fd: &OwnedFd, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        setns(fd.as_raw_fd())?;
+        let result = f();
+        self.go_home();
+        result
+    }
+
+    /// Runs `f` inside a brand-new namespace, then returns home.
+    fn inside_new<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        // SAFETY: unshare(2) affects only this thread's namespaces.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let result = f();
+        self.go_home();
+        result
+    }
+
+    fn go_home(&self) {
+        // Failing to return would leave every later job of this thread in the
+        // wrong namespace; nothing sane can continue from there.
+        if let Err(e) = setns(self.home.as_raw_fd()) {
+            eprintln!("netwasm: fatal: cannot return to the home network namespace: {e}");
+            std::process::abort();
+        }
+    }
+}
+
+/// Removes the name of namespace `name`. The kernel destroys the namespace
+/// once nothing else (a socket, a process, a file descriptor) holds it.
+pub fn remove(name: &str) -> io::Result<()> {
+    unmount_and_remove(&ns_path(name))
+}
+
+/// Whether a namespace called `name` exists.
+pub fn exists(name: &str) -> bool {
+    ns_path(name).exists()
+}
+
+/// The names of all namespaces under `/run/netns`, sorted.
+pub fn list() -> io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(NETNS_RUN_DIR) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        if let Some(name) = entry?.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+pub fn ns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name)
+}
+
+/// Makes `/run/netns` exist and be a shared mount, as iproute2 does, so that
+/// namespace mounts made here propagate to other mount namespaces.
+fn ensure_run_dir() -> io::Result<()> {
+    std::fs::create_dir_all(NETNS_RUN_DIR)?;
+    let dir = cstr(Path::new(NETNS_RUN_DIR))?;
+    let make_shared = || {
+        // SAFETY: valid C strings; mount(2) only changes propagation here.
+        unsafe {
+            libc::mount(
+                c"none".as_ptr(),
+                dir.as_ptr(),
+                std::ptr::null(),
+                libc::MS_SHARED | libc::MS_REC,
+                std::ptr::null(),
+            )
+        }
+    };
+    if make_shared() == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::EINVAL) {
+        return Err(err);
+    }
+    // EINVAL: not a mount point yet. Bind it onto itself, then share it.
+    bind_mount(Path::new(NETNS_RUN_DIR), Path::new(NETNS_RUN_DIR))?;
+    if make_shared() != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn bind_mount(from: &Path, to: &Path) -> io::Result<()> {
+    let from = cstr(from)?;
+    let to = cstr(to)?;
+    // SAFETY: valid C strings; a plain bind mount.
+    let rc = unsafe {
+        libc::mount(
+            from.as_ptr(),
+            to.as_ptr(),
+            c"none".as_ptr(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn unmount_and_remove(path: &Path) -> io::Result<()> {
+    let c = cstr(path)?;
+    // SAFETY: valid C string. MNT_DETACH so a busy mount does not block us;
+    // EINVAL means it was not mounted (a half-made entry), which is fine.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) {
+            return Err(err);
+        }
+    }
+    std::fs::remove_file(path)
+}
+
+fn open_fd(path: &Path) -> io::Result<OwnedFd> {
+    Ok(File::open(path)?.into())
+}
+
+fn setns(fd: i32) -> io::Result<()> {
+    // SAFETY: setns(2) on a namespace descriptor; affects only this thread.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn route_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked below.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor this function owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn cstr(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+/// Whether namespace `name` is the namespace this process runs in (the
+/// machine's root namespace, normally) under another name.
+pub fn is_home(name: &str) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let home = std::fs::metadata("/proc/self/ns/net")?;
+    let other = std::fs::metadata(ns_path(name))?;
+    Ok(home.dev() == other.dev() && home.ino() == other.ino())
+}

@@ -1,0 +1,68 @@
+//! The audit log (`netwasm run --audit FILE`): one JSON line per host call,
+//! written as the run goes, so a log of a run that was killed is complete up
+//! to the call in flight.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::error::{ErrorKind, Failure, HostResult};
+
+pub struct Audit {
+    file: File,
+    path: String,
+}
+
+impl Audit {
+    pub fn create(path: &Path) -> anyhow::Result<Self> {
+        let file = File::create(path).with_context(|| format!("audit log {}: cannot create", path.display()))?;
+        Ok(Self { file, path: path.display().to_string() })
+    }
+
+    /// Writes the line for one call. `result` is the call's outcome.
+    pub fn record<T>(&mut self, op: &str, args: Value, result: &HostResult<T>) -> anyhow::Result<()> {
+        let (decision, rule, outcome) = match result {
+            Ok(_) => ("allowed", Value::Null, json!("ok")),
+            Err(Failure::Op(e)) if matches!(e.kind, ErrorKind::Denied | ErrorKind::LimitReached) => {
+                ("denied", json!(e.message), json!({ "error": kind_name(e.kind) }))
+            }
+            Err(Failure::Op(e)) => (
+                "allowed",
+                Value::Null,
+                json!({ "error": kind_name(e.kind), "message": e.message, "errno": e.errno }),
+            ),
+            Err(Failure::Trap(e)) => ("allowed", Value::Null, json!({ "trap": format!("{e:#}") })),
+        };
+        let mut line = json!({
+            "time": crate::time::rfc3339_now(),
+            "op": op,
+            "args": args,
+            "decision": decision,
+            "result": outcome,
+        });
+        if !rule.is_null() {
+            line["rule"] = rule;
+        }
+        let mut text = line.to_string();
+        text.push('\n');
+        self.file
+            .write_all(text.as_bytes())
+            .with_context(|| format!("audit log {}: cannot write", self.path))
+    }
+}
+
+pub fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "not-found",
+        ErrorKind::AlreadyExists => "already-exists",
+        ErrorKind::InvalidArgument => "invalid-argument",
+        ErrorKind::Busy => "busy",
+        ErrorKind::PermissionDenied => "permission-denied",
+        ErrorKind::Denied => "denied",
+        ErrorKind::LimitReached => "limit-reached",
+        ErrorKind::Kernel => "kernel",
+    }
+}

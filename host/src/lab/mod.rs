@@ -1,0 +1,1077 @@
+//! One run of a lab script: the guest's view of the kernel, through the
+//! sandbox.
+//!
+//! Every operation a guest asks for goes through a [`Lab`] method, which in
+//! this order: counts it against the operation quota, checks it against the
+//! policy (a refusal changes nothing), asks the kernel, records what it
+//! created in the journal (before the guest hears of it), and writes the
+//! audit line. The WIT layer above only converts types and handles.
+
+pub mod audit;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::error::{ErrorKind, Failure, HostResult, OpError};
+use crate::kernel::{
+    AddrInfo, Kernel, LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS,
+    RouteInfo, RouteSpec,
+};
+use crate::ledger::{Entry, Ledger};
+use crate::net::{Cidr, Mac, check_link_name, check_mtu, check_ns_name};
+use crate::policy::{LinkKind, Policy};
+
+use self::audit::Audit;
+
+/// How the lab came to hold a namespace or link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Created by this lab (in this run, or recorded in its ledger).
+    Created,
+    /// Pre-existing, opened as the policy allows.
+    Granted,
+}
+
+#[derive(Debug)]
+struct NsEntry {
+    id: NsId,
+    origin: Origin,
+}
+
+/// A link the lab holds. Handles refer to it by [`LinkKey`], so every handle
+/// follows the link when it is renamed or moved.
+#[derive(Debug, Clone)]
+struct LinkEntry {
+    ns: String,
+    /// Interface indices are allocated per namespace from a counter that
+    /// only grows, so a stale index cannot silently denote a newer link.
+    index: u32,
+    name: String,
+    origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkKey(u64);
+
+/// Settings of a new macvlan.
+#[derive(Debug, Clone)]
+pub struct MacvlanConfig {
+    pub name: String,
+    pub mode: Option<MacvlanMode>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+/// What a run has used of its quotas.
+#[derive(Debug, Default, Clone)]
+pub struct Usage {
+    pub namespaces: u64,
+    pub links: u64,
+    pub addresses: u64,
+    pub routes: u64,
+    pub operations: u64,
+}
+
+pub struct Lab {
+    kernel: Arc<dyn Kernel>,
+    policy: Arc<Policy>,
+    namespaces: HashMap<String, NsEntry>,
+    links: HashMap<LinkKey, LinkEntry>,
+    next_link: u64,
+    /// Routes this lab added in namespaces it did not create, which it may
+    /// therefore delete again.
+    added_routes: HashSet<(String, RouteSpec)>,
+    /// Namespaces recorded as the lab's own by earlier runs (`--attach`).
+    adopted: HashSet<String>,
+    /// Links (namespace, name) recorded as the lab's own by earlier runs.
+    adopted_links: HashSet<(String, String)>,
+    /// Routes recorded by earlier runs, which an attached run may delete.
+    adopted_routes: Vec<(String, String, Option<String>, Option<String>, Option<u32>)>,
+    usage: Usage,
+    audit: Option<Audit>,
+    ledger: Option<Ledger>,
+}
+
+fn desc_ns(name: &str) -> String {
+    if name == ROOT_NS {
+        "the root namespace".to_string()
+    } else {
+        format!("namespace {name:?}")
+    }
+}
+
+impl Lab {
+    pub fn new(kernel: Arc<dyn Kernel>, policy: Arc<Policy>) -> Self {
+        Self {
+            kernel,
+            policy,
+            namespaces: HashMap::new(),
+            links: HashMap::new(),
+            next_link: 1,
+            added_routes: HashSet::new(),
+            adopted: HashSet::new(),
+            adopted_links: HashSet::new(),
+            adopted_routes: Vec::new(),
+            usage: Usage::default(),
+            audit: None,
+            ledger: None,
+        }
+    }
+
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
+    pub fn ledger_mut(&mut self) -> Option<&mut Ledger> {
+        self.ledger.as_mut()
+    }
+
+    pub fn take_ledger(&mut self) -> Option<Ledger> {
+        self.ledger.take()
+    }
+
+    /// Marks the objects earlier runs of this lab recorded as the lab's
+    /// own, so that an attached run may change and delete them.
+    pub fn adopt(&mut self, objects: &[crate::ledger::undo::Object]) {
+        use crate::ledger::undo::Object;
+        for o in objects {
+            match o {
+                Object::Ns { ns } => {
+                    self.adopted.insert(ns.clone());
+                }
+                Object::Link { ns, name, peer, peer_ns, .. } => {
+                    self.adopted_links.insert((ns.clone(), name.clone()));
+                    if let (Some(p), Some(pns)) = (peer, peer_ns) {
+                        self.adopted_links.insert((pns.clone(), p.clone()));
+                    }
+                }
+                Object::Route { ns, destination, gateway, dev, metric } => {
+                    self.adopted_routes.push((ns.clone(), destination.clone(), gateway.clone(), dev.clone(), *metric));
+                }
+                Object::Addr { .. } => {}
+            }
+        }
+    }
+
+    /// Runs one operation with its bookkeeping: the operation quota, the
+    /// policy's operation list, and the audit line.
+    async fn op<T>(
+        &mut self,
+        op: &'static str,
+        args: Value,
+        f: impl AsyncFnOnce(&mut Self) -> HostResult<T>,
+    ) -> HostResult<T> {
+        let result = self.gate(op, &args);
+        let result = match result {
+            Ok(()) => f(self).await,
+            Err(e) => Err(Failure::Op(e)),
+        };
+        if let Some(audit) = &mut self.audit {
+            audit.record(op, args, &result)?;
+        }
+        result
+    }
+
+    fn gate(&mut self, op: &'static str, args: &Value) -> Result<(), OpError> {
+        if self.usage.operations >= self.policy.quotas.operations {
+            return Err(OpError::limit(format!(
+                "{op}: the run has used its quota of {} operations ([quotas] operations in {})",
+                self.policy.quotas.operations, self.policy.source
+            )));
+        }
+        self.usage.operations += 1;
+        self.policy.check_operation(op, &args.to_string())
+    }
+
+    fn quota(&self, what: &str, used: u64, max: u64, key: &str) -> Result<(), OpError> {
+        if used >= max {
+            return Err(OpError::limit(format!(
+                "{what}: the run has used its quota of {max} {key} ([quotas] {key} in {})",
+                self.policy.source
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records a created object before the guest learns of it. A ledger
+    /// that cannot be written is a host failure: the run stops and rolls
+    /// back rather than build what it could not undo.
+    fn record(&mut self, entry: Entry) -> HostResult<()> {
+        if let Some(ledger) = &mut self.ledger {
+            ledger.append(&entry).map_err(Failure::Trap)?;
+        }
+        Ok(())
+    }
+
+    fn ns(&self, name: &str) -> Result<&NsEntry, OpError> {
+        self.namespaces
+            .get(name)
+            .ok_or_else(|| OpError::not_found(format!("{} was deleted", desc_ns(name))))
+    }
+
+    fn ns_id(&self, name: &str) -> Result<NsId, OpError> {
+        Ok(self.ns(name)?.id)
+    }
+
+    fn link(&self, key: LinkKey) -> Result<&LinkEntry, OpError> {
+        self.links
+            .get(&key)
+            .ok_or_else(|| OpError::not_found("the link was deleted"))
+    }
+
+    fn desc_link(&self, key: LinkKey) -> String {
+        match self.links.get(&key) {
+            Some(l) => format!("link {:?} in {}", l.name, desc_ns(&l.ns)),
+            None => "a deleted link".to_string(),
+        }
+    }
+
+    fn kernel_err(op: impl Into<String>, e: std::io::Error) -> Failure {
+        Failure::Op(OpError::io(op, &e))
+    }
+
+    /// May the lab change this link (state, MTU, MAC, addresses, delete)?
+    fn check_change(&self, key: LinkKey, action: &str) -> Result<(), OpError> {
+        let link = self.link(key)?;
+        if link.origin == Origin::Created {
+            return Ok(());
+        }
+        if link.ns == ROOT_NS {
+            return Err(OpError::denied(format!(
+                "{action} link {:?} in the root namespace: never allowed; the root namespace's links can only be macvlan parents",
+                link.name
+            )));
+        }
+        if self.ns(&link.ns)?.origin == Origin::Created {
+            return Ok(());
+        }
+        self.policy.check_manage(&link.ns, &link.name, action)
+    }
+
+    /// May the lab create links in (or move links into) this namespace?
+    fn check_target(&self, ns: &str, what: &str) -> Result<(), OpError> {
+        self.ns(ns)?;
+        if ns == ROOT_NS {
+            return Err(OpError::denied(format!(
+                "{what} in the root namespace: never allowed, whatever the policy"
+            )));
+        }
+        Ok(())
+    }
+
+    fn new_link_entry(&mut self, info: &LinkInfo, origin: Origin) -> LinkKey {
+        let key = LinkKey(self.next_link);
+        self.next_link += 1;
+        self.links.insert(
+            key,
+            LinkEntry {
+                ns: info.namespace.clone(),
+                index: info.index,
+                name: info.name.clone(),
+                origin,
+            },
+        );
+        key
+    }
+
+    /// The origin of an existing link found by name in a namespace of
+    /// origin `ns_origin`.
+    fn found_origin(&self, ns: &str, name: &str, ns_origin: Origin) -> Origin {
+        if ns_origin == Origin::Created || self.adopted_links.contains(&(ns.to_string(), name.to_string())) {
+            Origin::Created
+        } else {
+            Origin::Granted
+        }
+    }
+
+    /// The key of a link the lab already holds, if it holds it.
+    fn find_link(&self, ns: &str, index: u32) -> Option<LinkKey> {
+        self.links
+            .iter()
+            .find(|(_, l)| l.ns == ns && l.index == index)
+            .map(|(k, _)| *k)
+    }
+
+    // ---- namespaces ----------------------------------------------------
+
+    pub async fn ns_create(&mut self, name: &str) -> HostResult<String> {
+        self.op("namespace.create", json!({ "name": name }), async |lab| {
+            check_ns_name(name)?;
+            lab.policy.check_ns_create(name)?;
+            lab.quota(
+                &format!("create namespace {name:?}"),
+                lab.usage.namespaces,
+                lab.policy.quotas.namespaces,
+                "namespaces",
+            )?;
+            if lab.kernel.ns_exists(name) {
+                return Err(OpError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("create namespace {name:?}: a namespace of that name exists"),
+                )
+                .into());
+            }
+            let id = lab
+                .kernel
+                .ns_create(name)
+                .await
+                .map_err(|e| Self::kernel_err(format!("create namespace {name:?}"), e))?;
+            lab.usage.namespaces += 1;
+            lab.namespaces.insert(name.to_string(), NsEntry { id, origin: Origin::Created });
+            lab.record(Entry::NsCreate { ns: name.to_string() })?;
+            Ok(name.to_string())
+        })
+        .await
+    }
+
+    pub async fn ns_open(&mut self, name: &str) -> HostResult<String> {
+        self.op("namespace.open", json!({ "name": name }), async |lab| {
+            check_ns_name(name)?;
+            if lab.namespaces.contains_key(name) {
+                return Ok(name.to_string());
+            }
+            let adopted = lab.adopted.contains(name);
+            if !adopted {
+                lab.policy.check_ns_open(name)?;
+            }
+            if !lab.kernel.ns_exists(name) {
+                return Err(OpError::not_found(format!("open namespace {name:?}: no such namespace")).into());
+            }
+            if lab.kernel.ns_is_root(name).unwrap_or(true) {
+                lab.policy.check_root()?;
+            }
+            let id = lab
+                .kernel
+                .ns_open(name)
+                .await
+                .map_err(|e| Self::kernel_err(format!("open namespace {name:?}"), e))?;
+            let origin = if adopted { Origin::Created } else { Origin::Granted };
+            lab.namespaces.insert(name.to_string(), NsEntry { id, origin });
+            Ok(name.to_string())
+        })
+        .await
+    }
+
+    pub async fn ns_root(&mut self) -> HostResult<String> {
+        self.op("namespace.root", json!({}), async |lab| {
+            lab.policy.check_root()?;
+            if !lab.namespaces.contains_key(ROOT_NS) {
+                let id = lab
+                    .kernel
+                    .ns_open_root()
+                    .await
+                    .map_err(|e| Self::kernel_err("open the root namespace", e))?;
+                lab.namespaces.insert(ROOT_NS.to_string(), NsEntry { id, origin: Origin::Granted });
+            }
+            Ok(ROOT_NS.to_string())
+        })
+        .await
+    }
+
+    pub async fn ns_delete(&mut self, name: &str) -> HostResult<()> {
+        self.op("namespace.delete", json!({ "name": name }), async |lab| {
+            let entry = lab.ns(name)?;
+            if name == ROOT_NS {
+                return Err(OpError::denied("delete the root namespace: never allowed").into());
+            }
+            if entry.origin != Origin::Created {
+                lab.policy.check_ns_delete_opened(name)?;
+            }
+            let id = entry.id;
+            lab.kernel
+                .ns_delete(id)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete namespace {name:?}"), e))?;
+            lab.namespaces.remove(name);
+            lab.links.retain(|_, l| l.ns != name);
+            lab.added_routes.retain(|(ns, _)| ns != name);
+            lab.record(Entry::NsDelete { ns: name.to_string() })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn ns_list(&mut self) -> HostResult<Vec<String>> {
+        self.op("namespace.list", json!({}), async |lab| {
+            let all = lab
+                .kernel
+                .ns_list()
+                .map_err(|e| Self::kernel_err("list namespaces", e))?;
+            Ok(all
+                .into_iter()
+                .filter(|n| {
+                    lab.namespaces.contains_key(n)
+                        || lab.adopted.contains(n)
+                        || lab.policy.ns_open.iter().any(|g| g.matches(n))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    // ---- links ---------------------------------------------------------
+
+    pub async fn link_get(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
+        self.op("link.get", json!({ "namespace": ns, "name": name }), async |lab| {
+            check_link_name(name)?;
+            let entry = lab.ns(ns)?;
+            let (id, origin) = (entry.id, entry.origin);
+            if ns == ROOT_NS && !lab.policy.root_links.iter().any(|l| l == name) {
+                lab.policy.check_parent(ns, name, true)?;
+            }
+            let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
+                Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
+            })?;
+            if let Some(key) = lab.find_link(ns, info.index) {
+                return Ok(key);
+            }
+            // A link found in a namespace the lab created is the lab's: it
+            // lives and dies with the namespace (`lo`, for one).
+            let origin = lab.found_origin(ns, name, origin);
+            Ok(lab.new_link_entry(&info, origin))
+        })
+        .await
+    }
+
+    pub async fn link_list(&mut self, ns: &str) -> HostResult<Vec<LinkInfo>> {
+        self.op("link.list", json!({ "namespace": ns }), async |lab| {
+            let id = lab.ns_id(ns)?;
+            let mut links = lab
+                .kernel
+                .link_list(id)
+                .await
+                .map_err(|e| Self::kernel_err(format!("list links in {}", desc_ns(ns)), e))?;
+            if ns == ROOT_NS {
+                links.retain(|l| lab.policy.root_links.contains(&l.name));
+            }
+            Ok(links)
+        })
+        .await
+    }
+
+    pub async fn link_info(&mut self, key: LinkKey) -> HostResult<LinkInfo> {
+        let desc = self.desc_link(key);
+        self.op("link.info", json!({ "link": desc }), async |lab| {
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            lab.kernel
+                .link_by_index(id, link.index)
+                .await
+                .map_err(|e| Self::kernel_err(format!("get {desc}"), e))
+        })
+        .await
+    }
+
+    /// Name and namespace of a link handle, without asking the kernel.
+    pub fn link_names(&self, key: LinkKey) -> Result<(String, String), OpError> {
+        let l = self.link(key)?;
+        Ok((l.name.clone(), l.ns.clone()))
+    }
+
+    pub async fn add_macvlan(
+        &mut self,
+        parent: LinkKey,
+        config: MacvlanConfig,
+        target: Option<String>,
+    ) -> HostResult<LinkKey> {
+        let args = json!({
+            "parent": self.desc_link(parent),
+            "name": config.name,
+            "mode": config.mode.map(|m| m.as_str()),
+            "mac": config.mac,
+            "mtu": config.mtu,
+            "target": target,
+        });
+        self.op("link.add-macvlan", args, async |lab| lab.add_macvlan_inner(parent, config, target).await)
+            .await
+    }
+
+    pub async fn add_macvlan_on(
+        &mut self,
+        ns: &str,
+        parent: &str,
+        config: MacvlanConfig,
+        target: Option<String>,
+    ) -> HostResult<LinkKey> {
+        let args = json!({
+            "namespace": ns,
+            "parent": parent,
+            "name": config.name,
+            "mode": config.mode.map(|m| m.as_str()),
+            "mac": config.mac,
+            "mtu": config.mtu,
+            "target": target,
+        });
+        self.op("link.add-macvlan", args, async |lab| {
+            check_link_name(parent)?;
+            let id = lab.ns_id(ns)?;
+            if ns == ROOT_NS {
+                lab.policy.check_parent(ns, parent, true)?;
+            }
+            let info = lab.kernel.link_by_name(id, parent).await.map_err(|e| {
+                Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)
+            })?;
+            let key = match lab.find_link(ns, info.index) {
+                Some(k) => k,
+                None => {
+                    let origin = lab.found_origin(ns, parent, lab.ns(ns)?.origin);
+                    lab.new_link_entry(&info, origin)
+                }
+            };
+            lab.add_macvlan_inner(key, config, target).await
+        })
+        .await
+    }
+
+    async fn add_macvlan_inner(
+        &mut self,
+        parent: LinkKey,
+        config: MacvlanConfig,
+        target: Option<String>,
+    ) -> HostResult<LinkKey> {
+        let name = config.name.as_str();
+        check_link_name(name)?;
+        let mac = config.mac.as_deref().map(Mac::parse_unicast).transpose()?;
+        if let Some(mtu) = config.mtu {
+            check_mtu(mtu)?;
+        }
+        let p = self.link(parent)?.clone();
+        let target_ns = target.clone().unwrap_or_else(|| p.ns.clone());
+        self.policy.check_kind(LinkKind::Macvlan, name)?;
+        self.policy
+            .check_macvlan_mode(config.mode.unwrap_or(MacvlanMode::Vepa), name)?;
+        let parent_ns_origin = self.ns(&p.ns)?.origin;
+        if p.origin != Origin::Created && parent_ns_origin != Origin::Created {
+            self.policy.check_parent(&p.ns, &p.name, p.ns == ROOT_NS)?;
+        }
+        self.check_target(&target_ns, &format!("create macvlan {name:?}"))?;
+        self.quota(
+            &format!("create macvlan {name:?}"),
+            self.usage.links,
+            self.policy.quotas.links,
+            "links",
+        )?;
+        let spec = NewLink {
+            name: name.to_string(),
+            ns: self.ns_id(&target_ns)?,
+            kind: NewLinkKind::Macvlan {
+                parent_ns: self.ns_id(&p.ns)?,
+                parent: p.index,
+                mode: config.mode,
+            },
+            mac,
+            mtu: config.mtu,
+        };
+        let op = format!(
+            "create macvlan {name:?} on {:?} in {}{}",
+            p.name,
+            desc_ns(&p.ns),
+            if target_ns != p.ns { format!(" into {}", desc_ns(&target_ns)) } else { String::new() }
+        );
+        let created = self
+            .kernel
+            .link_add(&spec)
+            .await
+            .map_err(|e| Self::kernel_err(op, e))?;
+        self.usage.links += 1;
+        let info = &created[0];
+        let key = self.new_link_entry(info, Origin::Created);
+        self.record(Entry::LinkAdd {
+            ns: target_ns,
+            name: info.name.clone(),
+            kind: "macvlan".into(),
+            mode: config.mode.or(Some(MacvlanMode::Vepa)).map(|m| m.as_str().to_string()),
+            parent: Some(p.name.clone()),
+            parent_ns: Some(p.ns.clone()),
+            peer: None,
+            peer_ns: None,
+        })?;
+        Ok(key)
+    }
+
+    pub async fn add_veth(
+        &mut self,
+        ns: &str,
+        name: &str,
+        peer_ns: &str,
+        peer_name: &str,
+    ) -> HostResult<(LinkKey, LinkKey)> {
+        let args = json!({ "namespace": ns, "name": name, "peer-namespace": peer_ns, "peer-name": peer_name });
+        self.op("link.add-veth", args, async |lab| {
+            check_link_name(name)?;
+            check_link_name(peer_name)?;
+            if ns == peer_ns && name == peer_name {
+                return Err(OpError::invalid(format!(
+                    "create veth {name:?}: both ends have the same name in the same namespace"
+                ))
+                .into());
+            }
+            lab.policy.check_kind(LinkKind::Veth, name)?;
+            lab.check_target(ns, &format!("create veth {name:?}"))?;
+            lab.check_target(peer_ns, &format!("create veth peer {peer_name:?}"))?;
+            lab.quota(
+                &format!("create veth {name:?}"),
+                lab.usage.links + 1,
+                lab.policy.quotas.links,
+                "links",
+            )?;
+            let spec = NewLink {
+                name: name.to_string(),
+                ns: lab.ns_id(ns)?,
+                kind: NewLinkKind::Veth {
+                    peer_name: peer_name.to_string(),
+                    peer_ns: lab.ns_id(peer_ns)?,
+                },
+                mac: None,
+                mtu: None,
+            };
+            let op = format!(
+                "create veth {name:?} in {} with peer {peer_name:?} in {}",
+                desc_ns(ns),
+                desc_ns(peer_ns)
+            );
+            let created = lab.kernel.link_add(&spec).await.map_err(|e| Self::kernel_err(op, e))?;
+            lab.usage.links += 2;
+            let a = lab.new_link_entry(&created[0], Origin::Created);
+            let b = lab.new_link_entry(&created[1], Origin::Created);
+            lab.record(Entry::LinkAdd {
+                ns: ns.to_string(),
+                name: name.to_string(),
+                kind: "veth".into(),
+                mode: None,
+                parent: None,
+                parent_ns: None,
+                peer: Some(peer_name.to_string()),
+                peer_ns: Some(peer_ns.to_string()),
+            })?;
+            Ok((a, b))
+        })
+        .await
+    }
+
+    pub async fn add_bridge(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
+        self.op("link.add-bridge", json!({ "namespace": ns, "name": name }), async |lab| {
+            check_link_name(name)?;
+            lab.policy.check_kind(LinkKind::Bridge, name)?;
+            lab.check_target(ns, &format!("create bridge {name:?}"))?;
+            lab.quota(
+                &format!("create bridge {name:?}"),
+                lab.usage.links,
+                lab.policy.quotas.links,
+                "links",
+            )?;
+            let spec = NewLink {
+                name: name.to_string(),
+                ns: lab.ns_id(ns)?,
+                kind: NewLinkKind::Bridge,
+                mac: None,
+                mtu: None,
+            };
+            let op = format!("create bridge {name:?} in {}", desc_ns(ns));
+            let created = lab.kernel.link_add(&spec).await.map_err(|e| Self::kernel_err(op, e))?;
+            lab.usage.links += 1;
+            let key = lab.new_link_entry(&created[0], Origin::Created);
+            lab.record(Entry::LinkAdd {
+                ns: ns.to_string(),
+                name: name.to_string(),
+                kind: "bridge".into(),
+                mode: None,
+                parent: None,
+                parent_ns: None,
+                peer: None,
+                peer_ns: None,
+            })?;
+            Ok(key)
+        })
+        .await
+    }
+
+    /// Applies one change to a link the lab may change.
+    pub async fn link_set(&mut self, key: LinkKey, change: LinkChange) -> HostResult<()> {
+        let (op, action, arg) = match &change {
+            LinkChange::Up => ("link.set-up", "set up".to_string(), Value::Null),
+            LinkChange::Down => ("link.set-down", "set down".to_string(), Value::Null),
+            LinkChange::Mtu(m) => ("link.set-mtu", format!("set mtu {m} on"), json!(m)),
+            LinkChange::Mac(m) => ("link.set-mac", format!("set MAC {m} on"), json!(m.to_string())),
+            LinkChange::Hairpin(h) => (
+                "link.set-hairpin",
+                format!("set hairpin {} on", if *h { "on" } else { "off" }),
+                json!(h),
+            ),
+            LinkChange::Master(_) => ("link.unset-master", "remove from its bridge".to_string(), Value::Null),
+        };
+        let desc = self.desc_link(key);
+        self.op(op, json!({ "link": desc, "value": arg }), async |lab| {
+            if let LinkChange::Mtu(m) = change {
+                check_mtu(m)?;
+            }
+            lab.check_change(key, &action)?;
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            if let LinkChange::Hairpin(_) = change {
+                let info = lab
+                    .kernel
+                    .link_by_index(id, link.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("{action} {desc}"), e))?;
+                if info.master.is_none() {
+                    return Err(OpError::invalid(format!(
+                        "{action} {desc}: the link is not a bridge port; attach it with set-master first"
+                    ))
+                    .into());
+                }
+            }
+            lab.kernel
+                .link_set(id, link.index, &change)
+                .await
+                .map_err(|e| Self::kernel_err(format!("{action} {desc}"), e))?;
+            let change = match change {
+                LinkChange::Up => "up".to_string(),
+                LinkChange::Down => "down".to_string(),
+                LinkChange::Mtu(m) => format!("mtu={m}"),
+                LinkChange::Mac(m) => format!("mac={m}"),
+                LinkChange::Hairpin(h) => format!("hairpin={}", if h { "on" } else { "off" }),
+                LinkChange::Master(_) => "nomaster".to_string(),
+            };
+            lab.record(Entry::LinkSet { ns: link.ns.clone(), name: link.name.clone(), change })
+        })
+        .await
+    }
+
+    pub async fn link_set_master(&mut self, key: LinkKey, bridge: LinkKey) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        let bridge_desc = self.desc_link(bridge);
+        self.op("link.set-master", json!({ "link": desc, "bridge": bridge_desc }), async |lab| {
+            lab.check_change(key, "attach to a bridge")?;
+            lab.check_change(bridge, "attach a port to")?;
+            let link = lab.link(key)?.clone();
+            let br = lab.link(bridge)?.clone();
+            if link.ns != br.ns {
+                return Err(OpError::invalid(format!(
+                    "attach {desc} to {bridge_desc}: they are in different namespaces"
+                ))
+                .into());
+            }
+            let id = lab.ns_id(&link.ns)?;
+            let info = lab
+                .kernel
+                .link_by_index(id, br.index)
+                .await
+                .map_err(|e| Self::kernel_err(format!("get {bridge_desc}"), e))?;
+            if info.kind.as_deref() != Some("bridge") {
+                return Err(OpError::invalid(format!(
+                    "attach {desc} to {bridge_desc}: that link is not a bridge"
+                ))
+                .into());
+            }
+            lab.kernel
+                .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
+                .await
+                .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
+            lab.record(Entry::LinkSet {
+                ns: link.ns.clone(),
+                name: link.name.clone(),
+                change: format!("master={}", br.name),
+            })
+        })
+        .await
+    }
+
+    pub async fn link_move(&mut self, key: LinkKey, to: &str, new_name: Option<String>) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        self.op(
+            "link.move-to",
+            json!({ "link": desc, "namespace": to, "new-name": new_name }),
+            async |lab| {
+                if let Some(n) = &new_name {
+                    check_link_name(n)?;
+                }
+                lab.check_change(key, "move")?;
+                lab.check_target(to, &format!("move {desc}"))?;
+                let link = lab.link(key)?.clone();
+                let from = lab.ns_id(&link.ns)?;
+                let to_id = lab.ns_id(to)?;
+                let info = lab
+                    .kernel
+                    .link_move(from, link.index, to_id, new_name.as_deref())
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("move {desc} to {}", desc_ns(to)), e))?;
+                lab.record(Entry::LinkMove {
+                    from_ns: link.ns.clone(),
+                    name: link.name.clone(),
+                    to_ns: to.to_string(),
+                    new_name: info.name.clone(),
+                })?;
+                if let Some(entry) = lab.links.get_mut(&key) {
+                    entry.ns = to.to_string();
+                    entry.index = info.index;
+                    entry.name = info.name.clone();
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    pub async fn link_delete(&mut self, key: LinkKey) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        self.op("link.delete", json!({ "link": desc }), async |lab| {
+            lab.check_change(key, "delete")?;
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            let info = lab.kernel.link_by_index(id, link.index).await.ok();
+            lab.kernel
+                .link_del(id, link.index)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
+            lab.links.remove(&key);
+            // The kernel takes a veth's peer with it.
+            if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth")) {
+                if let (Some(pi), pns) = (info.parent_index, info.parent_namespace.unwrap_or(link.ns.clone())) {
+                    if let Some(peer) = lab.find_link(&pns, pi) {
+                        lab.links.remove(&peer);
+                    }
+                }
+            }
+            lab.record(Entry::LinkDelete { ns: link.ns.clone(), name: link.name.clone() })?;
+            Ok(())
+        })
+        .await
+    }
+
+    // ---- addresses -----------------------------------------------------
+
+    pub async fn addr_add(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        self.op("addr.add", json!({ "link": desc, "address": cidr }), async |lab| {
+            let c = Cidr::parse(cidr, "address", false)?;
+            lab.check_change(key, &format!("add address {c} to"))?;
+            lab.policy.check_address(&c)?;
+            lab.quota(
+                &format!("add address {c}"),
+                lab.usage.addresses,
+                lab.policy.quotas.addresses,
+                "addresses",
+            )?;
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            lab.kernel
+                .addr_add(id, link.index, c)
+                .await
+                .map_err(|e| Self::kernel_err(format!("add address {c} to {desc}"), e))?;
+            lab.usage.addresses += 1;
+            lab.record(Entry::AddrAdd { ns: link.ns.clone(), link: link.name.clone(), cidr: c.to_string() })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn addr_delete(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        self.op("addr.delete", json!({ "link": desc, "address": cidr }), async |lab| {
+            let c = Cidr::parse(cidr, "address", false)?;
+            lab.check_change(key, &format!("delete address {c} from"))?;
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            lab.kernel
+                .addr_del(id, link.index, c)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete address {c} from {desc}"), e))?;
+            lab.record(Entry::AddrDelete { ns: link.ns.clone(), link: link.name.clone(), cidr: c.to_string() })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn addr_list(&mut self, key: LinkKey) -> HostResult<Vec<AddrInfo>> {
+        let desc = self.desc_link(key);
+        self.op("addr.list", json!({ "link": desc }), async |lab| {
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            lab.kernel
+                .addr_list(id, Some(link.index))
+                .await
+                .map_err(|e| Self::kernel_err(format!("list addresses of {desc}"), e))
+        })
+        .await
+    }
+
+    // ---- routes --------------------------------------------------------
+
+    fn route_spec(
+        &self,
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+        dev: Option<LinkKey>,
+        ns: &str,
+    ) -> Result<RouteSpec, OpError> {
+        let gateway: Option<IpAddr> = gateway.map(|g| crate::net::parse_ip(g, "gateway")).transpose()?;
+        let dest = crate::net::parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))?;
+        if let Some(gw) = gateway {
+            if gw.is_ipv4() != dest.addr.is_ipv4() {
+                return Err(OpError::invalid(format!(
+                    "route to {dest} via {gw}: destination and gateway are of different IP families"
+                )));
+            }
+        }
+        let dev = match dev {
+            Some(k) => {
+                let l = self.link(k)?;
+                if l.ns != ns {
+                    return Err(OpError::invalid(format!(
+                        "route to {dest}: dev {:?} is in {}, not {}",
+                        l.name,
+                        desc_ns(&l.ns),
+                        desc_ns(ns)
+                    )));
+                }
+                Some(l.index)
+            }
+            None => None,
+        };
+        if gateway.is_none() && dev.is_none() {
+            return Err(OpError::invalid(format!(
+                "route to {dest}: give a gateway, a dev, or both"
+            )));
+        }
+        Ok(RouteSpec { destination: dest, gateway, dev, metric })
+    }
+
+    fn describe_route(r: &RouteSpec, ns: &str) -> String {
+        let mut s = format!("route to {}", if r.destination.is_default() { "default".to_string() } else { r.destination.to_string() });
+        if let Some(g) = r.gateway {
+            s += &format!(" via {g}");
+        }
+        if let Some(m) = r.metric {
+            s += &format!(" metric {m}");
+        }
+        s + &format!(" in {}", desc_ns(ns))
+    }
+
+    pub async fn route_add(
+        &mut self,
+        ns: &str,
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+        dev: Option<LinkKey>,
+    ) -> HostResult<()> {
+        let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
+        self.op("route.add", args, async |lab| {
+            let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
+            let what = Self::describe_route(&spec, ns);
+            let origin = lab.ns(ns)?.origin;
+            if ns == ROOT_NS {
+                return Err(OpError::denied(format!("add {what}: never allowed in the root namespace")).into());
+            }
+            lab.policy.check_route(&spec.destination, spec.gateway.as_ref())?;
+            lab.quota(&format!("add {what}"), lab.usage.routes, lab.policy.quotas.routes, "routes")?;
+            let id = lab.ns_id(ns)?;
+            lab.kernel
+                .route_add(id, &spec)
+                .await
+                .map_err(|e| Self::kernel_err(format!("add {what}"), e))?;
+            lab.usage.routes += 1;
+            if origin != Origin::Created {
+                lab.added_routes.insert((ns.to_string(), spec.clone()));
+            }
+            let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
+            lab.record(Entry::RouteAdd {
+                ns: ns.to_string(),
+                destination: spec.destination.to_string(),
+                gateway: spec.gateway.map(|g| g.to_string()),
+                dev: dev_name,
+                metric: spec.metric,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn route_delete(
+        &mut self,
+        ns: &str,
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+        dev: Option<LinkKey>,
+    ) -> HostResult<()> {
+        let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
+        self.op("route.delete", args, async |lab| {
+            let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
+            let what = Self::describe_route(&spec, ns);
+            let origin = lab.ns(ns)?.origin;
+            let adopted = lab.adopted_routes.iter().any(|(n, d, g, _, _)| {
+                n == ns
+                    && crate::net::parse_destination(d, false).ok().map(|c| c.to_string())
+                        == Some(spec.destination.to_string())
+                    && g.as_deref() == spec.gateway.map(|g| g.to_string()).as_deref()
+            });
+            if origin != Origin::Created && !adopted && !lab.added_routes.contains(&(ns.to_string(), spec.clone())) {
+                return Err(OpError::denied(format!(
+                    "delete {what}: the lab did not add this route and did not create the namespace; a policy cannot grant this"
+                ))
+                .into());
+            }
+            let id = lab.ns_id(ns)?;
+            lab.kernel
+                .route_del(id, &spec)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete {what}"), e))?;
+            lab.added_routes.remove(&(ns.to_string(), spec.clone()));
+            let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
+            lab.record(Entry::RouteDelete {
+                ns: ns.to_string(),
+                destination: spec.destination.to_string(),
+                gateway: spec.gateway.map(|g| g.to_string()),
+                dev: dev_name,
+                metric: spec.metric,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn route_list(&mut self, ns: &str) -> HostResult<Vec<RouteInfo>> {
+        self.op("route.list", json!({ "namespace": ns }), async |lab| {
+            let id = lab.ns_id(ns)?;
+            lab.kernel
+                .route_list(id)
+                .await
+                .map_err(|e| Self::kernel_err(format!("list routes in {}", desc_ns(ns)), e))
+        })
+        .await
+    }
+
+    /// Closes every namespace connection the run opened.
+    pub fn close(&mut self) {
+        for (_, ns) in self.namespaces.drain() {
+            self.kernel.ns_close(ns.id);
+        }
+        self.links.clear();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

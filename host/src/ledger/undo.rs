@@ -1,0 +1,407 @@
+//! From a journal to the objects that exist, and from those to a teardown.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::kernel::{Kernel, NsId, RouteSpec};
+use crate::net::{Cidr, parse_destination, parse_ip};
+
+use super::Entry;
+
+/// Properties recorded for drift checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkProps {
+    pub admin_up: Option<bool>,
+    pub mtu: Option<u32>,
+    pub mac: Option<String>,
+    pub master: Option<Option<String>>,
+    pub hairpin: Option<bool>,
+}
+
+/// One object the journal says the lab holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Ns {
+        ns: String,
+    },
+    Link {
+        ns: String,
+        name: String,
+        kind: String,
+        mode: Option<String>,
+        parent: Option<String>,
+        parent_ns: Option<String>,
+        peer: Option<String>,
+        peer_ns: Option<String>,
+        props: LinkProps,
+    },
+    Addr {
+        ns: String,
+        link: String,
+        cidr: String,
+    },
+    Route {
+        ns: String,
+        destination: String,
+        gateway: Option<String>,
+        dev: Option<String>,
+        metric: Option<u32>,
+    },
+}
+
+impl Object {
+    pub fn ns(&self) -> &str {
+        match self {
+            Object::Ns { ns } | Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } => ns,
+        }
+    }
+
+    /// A short description for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Object::Ns { ns } => format!("namespace {ns}"),
+            Object::Link { ns, name, kind, peer: Some(peer), peer_ns: Some(pns), .. } => {
+                format!("{kind} {name} in {ns} (peer {peer} in {pns})")
+            }
+            Object::Link { ns, name, kind, mode, .. } => match mode {
+                Some(m) => format!("{kind} {name} ({m}) in {ns}"),
+                None => format!("{kind} {name} in {ns}"),
+            },
+            Object::Addr { ns, link, cidr } => format!("address {cidr} on {link} in {ns}"),
+            Object::Route { ns, destination, gateway, .. } => match gateway {
+                Some(g) => format!("route {destination} via {g} in {ns}"),
+                None => format!("route {destination} in {ns}"),
+            },
+        }
+    }
+
+    /// Whether this object is (an end of) link `name` in `ns`.
+    fn is_link(&self, at_ns: &str, at_name: &str) -> bool {
+        match self {
+            Object::Link { ns, name, peer, peer_ns, .. } => {
+                (ns == at_ns && name == at_name)
+                    || (peer_ns.as_deref() == Some(at_ns) && peer.as_deref() == Some(at_name))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The objects a journal's entries leave in place, in creation order.
+pub fn replay(entries: &[Entry]) -> Vec<Object> {
+    let mut objs: Vec<Object> = Vec::new();
+    for e in entries {
+        match e {
+            Entry::Header { .. } | Entry::Begin { .. } | Entry::End { .. } => {}
+            Entry::NsCreate { ns } => objs.push(Object::Ns { ns: ns.clone() }),
+            Entry::NsDelete { ns } => {
+                // The namespace takes with it everything inside, veth pairs
+                // with an end inside, and macvlans whose parent was inside.
+                let gone = ns.clone();
+                objs.retain(|o| match o {
+                    Object::Link { ns, peer_ns, parent_ns, .. } => {
+                        *ns != gone && peer_ns.as_deref() != Some(&gone) && parent_ns.as_deref() != Some(&gone)
+                    }
+                    other => other.ns() != gone,
+                });
+            }
+            Entry::LinkAdd { ns, name, kind, mode, parent, parent_ns, peer, peer_ns } => objs.push(Object::Link {
+                ns: ns.clone(),
+                name: name.clone(),
+                kind: kind.clone(),
+                mode: mode.clone(),
+                parent: parent.clone(),
+                parent_ns: parent_ns.clone(),
+                peer: peer.clone(),
+                peer_ns: peer_ns.clone(),
+                props: LinkProps::default(),
+            }),
+            Entry::LinkDelete { ns, name } => {
+                // Its macvlan children, addresses and routes go with it.
+                objs.retain(|o| match o {
+                    Object::Link { parent, parent_ns, .. } => {
+                        !o.is_link(ns, name)
+                            && !(parent.as_deref() == Some(name) && parent_ns.as_deref() == Some(ns))
+                    }
+                    Object::Addr { ns: a, link, .. } => !(a == ns && link == name),
+                    Object::Route { ns: a, dev, .. } => !(a == ns && dev.as_deref() == Some(name)),
+                    Object::Ns { .. } => true,
+                });
+            }
+            Entry::LinkMove { from_ns, name, to_ns, new_name } => {
+                // Addresses do not survive a move; routes through it go too.
+                objs.retain(|o| match o {
+                    Object::Addr { ns, link, .. } => !(ns == from_ns && link == name),
+                    Object::Route { ns, dev, .. } => !(ns == from_ns && dev.as_deref() == Some(name)),
+                    _ => true,
+                });
+                for o in &mut objs {
+                    if let Object::Link { ns, name: n, peer, peer_ns, .. } = o {
+                        if ns == from_ns && n == name {
+                            *ns = to_ns.clone();
+                            *n = new_name.clone();
+                        } else if peer_ns.as_deref() == Some(from_ns) && peer.as_deref() == Some(name) {
+                            *peer_ns = Some(to_ns.clone());
+                            *peer = Some(new_name.clone());
+                        }
+                    }
+                    // Children follow their parent's new name.
+                    if let Object::Link { parent, parent_ns, .. } = o {
+                        if parent_ns.as_deref() == Some(from_ns) && parent.as_deref() == Some(name) {
+                            *parent_ns = Some(to_ns.clone());
+                            *parent = Some(new_name.clone());
+                        }
+                    }
+                }
+            }
+            Entry::LinkSet { ns, name, change } => {
+                for o in &mut objs {
+                    if let Object::Link { ns: n2, name: l, props, .. } = o {
+                        if n2 == ns && l == name {
+                            apply_change(props, change);
+                        }
+                    }
+                }
+            }
+            Entry::AddrAdd { ns, link, cidr } => objs.push(Object::Addr {
+                ns: ns.clone(),
+                link: link.clone(),
+                cidr: cidr.clone(),
+            }),
+            Entry::AddrDelete { ns, link, cidr } => {
+                objs.retain(|o| !matches!(o, Object::Addr { ns: a, link: b, cidr: c } if a == ns && b == link && c == cidr))
+            }
+            Entry::RouteAdd { ns, destination, gateway, dev, metric } => objs.push(Object::Route {
+                ns: ns.clone(),
+                destination: destination.clone(),
+                gateway: gateway.clone(),
+                dev: dev.clone(),
+                metric: *metric,
+            }),
+            Entry::RouteDelete { ns, destination, gateway, .. } => {
+                if let Some(pos) = objs.iter().position(|o| {
+                    matches!(o, Object::Route { ns: a, destination: d, gateway: g, .. }
+                        if a == ns && d == destination && g == gateway)
+                }) {
+                    objs.remove(pos);
+                }
+            }
+        }
+    }
+    objs
+}
+
+fn apply_change(props: &mut LinkProps, change: &str) {
+    match change.split_once('=') {
+        None if change == "up" => props.admin_up = Some(true),
+        None if change == "down" => props.admin_up = Some(false),
+        None if change == "nomaster" => props.master = Some(None),
+        Some(("mtu", v)) => props.mtu = v.parse().ok(),
+        Some(("mac", v)) => props.mac = Some(v.to_string()),
+        Some(("master", v)) => props.master = Some(Some(v.to_string())),
+        Some(("hairpin", v)) => props.hairpin = Some(v == "on"),
+        _ => {}
+    }
+}
+
+/// What a teardown did.
+#[derive(Debug, Default)]
+pub struct UndoReport {
+    /// Objects removed, described.
+    pub undone: Vec<String>,
+    /// Objects that were already gone.
+    pub gone: Vec<String>,
+    /// Objects that could not be removed, with why.
+    pub failed: Vec<String>,
+    /// Objects removed with their namespace, not one by one.
+    pub with_namespace: usize,
+}
+
+impl UndoReport {
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    /// One line saying what happened.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.undone.is_empty() {
+            let mut s = format!("undid {}", self.undone.join(", "));
+            if self.with_namespace > 0 {
+                s += &format!(" ({} more objects went with their namespaces)", self.with_namespace);
+            }
+            parts.push(s);
+        }
+        if !self.gone.is_empty() {
+            parts.push(format!("already gone: {}", self.gone.join(", ")));
+        }
+        if !self.failed.is_empty() {
+            parts.push(format!("could not undo: {}", self.failed.join("; ")));
+        }
+        if parts.is_empty() {
+            "nothing was left to undo".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Undoes `objects` (as [`replay`] returns them) in reverse order. Best
+/// effort and complete: a failing step is reported and the rest go on.
+/// Objects inside a namespace the lab created go with the namespace.
+pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
+    let mut report = UndoReport::default();
+    let created: HashSet<&str> = objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Ns { ns } => Some(ns.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut open: HashMap<String, NsId> = HashMap::new();
+    for obj in objects.iter().rev() {
+        let inside_created = match obj {
+            Object::Ns { .. } => false,
+            Object::Link { ns, peer_ns, .. } => {
+                created.contains(ns.as_str()) || peer_ns.as_deref().is_some_and(|p| created.contains(p))
+            }
+            other => created.contains(other.ns()),
+        };
+        if inside_created {
+            report.with_namespace += 1;
+            continue;
+        }
+        let what = obj.describe();
+        match undo_one(kernel, obj, &mut open).await {
+            Ok(true) => report.undone.push(what),
+            Ok(false) => report.gone.push(what),
+            Err(why) => report.failed.push(format!("{what}: {why}")),
+        }
+    }
+    for (_, id) in open {
+        kernel.ns_close(id);
+    }
+    report
+}
+
+/// Undoes one object: `Ok(true)` when removed, `Ok(false)` when it was
+/// already gone.
+async fn undo_one(
+    kernel: &dyn Kernel,
+    obj: &Object,
+    open: &mut HashMap<String, NsId>,
+) -> Result<bool, String> {
+    let gone = |e: &std::io::Error| {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
+        )
+    };
+    if let Object::Ns { ns } = obj {
+        if !kernel.ns_exists(ns) {
+            return Ok(false);
+        }
+        return match kernel.ns_remove_by_name(ns).await {
+            Ok(()) => Ok(true),
+            Err(e) if gone(&e) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    let ns = obj.ns().to_string();
+    if !kernel.ns_exists(&ns) {
+        return Ok(false);
+    }
+    let id = match open.get(&ns) {
+        Some(id) => *id,
+        None => {
+            let id = kernel.ns_open(&ns).await.map_err(|e| format!("open namespace {ns}: {e}"))?;
+            open.insert(ns.clone(), id);
+            id
+        }
+    };
+    let index_of = async |name: &str| kernel.link_by_name(id, name).await.map(|l| l.index);
+    let result = match obj {
+        Object::Link { name, .. } => match index_of(name).await {
+            Ok(i) => kernel.link_del(id, i).await,
+            Err(e) => Err(e),
+        },
+        Object::Addr { link, cidr, .. } => {
+            let cidr = Cidr::parse(cidr, "address", false).map_err(|e| e.message)?;
+            match index_of(link).await {
+                Ok(i) => kernel.addr_del(id, i, cidr).await,
+                Err(e) => Err(e),
+            }
+        }
+        Object::Route { destination, gateway, dev, metric, .. } => {
+            let gateway = gateway.as_deref().map(|g| parse_ip(g, "gateway")).transpose().map_err(|e| e.message)?;
+            let destination = parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))
+                .map_err(|e| e.message)?;
+            let dev = match dev {
+                Some(d) => match index_of(d).await {
+                    Ok(i) => Some(i),
+                    Err(e) if gone(&e) => return Ok(false),
+                    Err(e) => return Err(e.to_string()),
+                },
+                None => None,
+            };
+            kernel.route_del(id, &RouteSpec { destination, gateway, dev, metric: *metric }).await
+        }
+        Object::Ns { .. } => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if gone(&e) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(ns: &str, name: &str) -> Entry {
+        Entry::LinkAdd {
+            ns: ns.into(),
+            name: name.into(),
+            kind: "macvlan".into(),
+            mode: Some("vepa".into()),
+            parent: Some("eth0".into()),
+            parent_ns: Some("up".into()),
+            peer: None,
+            peer_ns: None,
+        }
+    }
+
+    #[test]
+    fn replay_follows_deletes_and_moves() {
+        let entries = vec![
+            Entry::NsCreate { ns: "a".into() },
+            Entry::NsCreate { ns: "b".into() },
+            link("a", "mv1"),
+            Entry::AddrAdd { ns: "a".into(), link: "mv1".into(), cidr: "10.0.0.1/24".into() },
+            Entry::LinkMove { from_ns: "a".into(), name: "mv1".into(), to_ns: "b".into(), new_name: "eth0".into() },
+            Entry::NsDelete { ns: "a".into() },
+        ];
+        let objs = replay(&entries);
+        assert_eq!(objs.len(), 2, "{objs:?}");
+        assert!(matches!(&objs[1], Object::Link { ns, name, .. } if ns == "b" && name == "eth0"));
+    }
+
+    #[test]
+    fn deleting_a_namespace_takes_veths_with_an_end_inside() {
+        let entries = vec![
+            Entry::NsCreate { ns: "a".into() },
+            Entry::LinkAdd {
+                ns: "up".into(),
+                name: "v0".into(),
+                kind: "veth".into(),
+                mode: None,
+                parent: None,
+                parent_ns: None,
+                peer: Some("v1".into()),
+                peer_ns: Some("a".into()),
+            },
+            Entry::NsDelete { ns: "a".into() },
+        ];
+        assert!(replay(&entries).is_empty());
+    }
+}

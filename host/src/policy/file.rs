@@ -1,0 +1,460 @@
+//! Policy files (TOML): parsing, and validation with errors that name the
+//! key and the line.
+//!
+//! Every section and key is optional; what a file leaves out keeps the value
+//! of the default policy. Unknown keys are errors, so a typo can never
+//! silently widen or narrow a grant.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Glob, LinkGrant, LinkKind, OPERATIONS, Policy, Source};
+use crate::kernel::MacvlanMode;
+use crate::net::{Cidr, check_link_name, check_ns_name};
+
+type S = Spanned<String>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    namespaces: Option<RawNamespaces>,
+    links: Option<RawLinks>,
+    addresses: Option<RawAllow>,
+    routes: Option<RawRoutes>,
+    root: Option<RawRoot>,
+    operations: Option<RawOperations>,
+    quotas: Option<RawQuotas>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawNamespaces {
+    create: Option<Vec<S>>,
+    open: Option<Vec<S>>,
+    delete_opened: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLinks {
+    kinds: Option<Vec<S>>,
+    macvlan_modes: Option<Vec<S>>,
+    parents: Option<Vec<RawLinkGrant>>,
+    manage: Option<Vec<RawLinkGrant>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLinkGrant {
+    namespace: S,
+    link: S,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAllow {
+    allow: Option<Vec<S>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRoutes {
+    destinations: Option<Vec<S>>,
+    gateways: Option<Vec<S>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRoot {
+    links: Option<Vec<S>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawOperations {
+    allow: Option<Vec<S>>,
+    deny: Option<Vec<S>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawQuotas {
+    namespaces: Option<Spanned<u64>>,
+    links: Option<Spanned<u64>>,
+    addresses: Option<Spanned<u64>>,
+    routes: Option<Spanned<u64>>,
+    operations: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    memory: Option<S>,
+    deadline: Option<S>,
+    fuel: Option<Spanned<u64>>,
+    handles: Option<Spanned<u64>>,
+    output: Option<S>,
+    args: Option<S>,
+}
+
+/// A policy file that could not be used: where, and what is wrong.
+#[derive(Debug)]
+pub struct PolicyError(pub String);
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Reads and validates the policy file at `path`.
+pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PolicyError(format!("policy {}: cannot read: {e}", path.display())))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses and validates policy text; `name` is used in messages.
+pub fn parse(text: &str, name: &str) -> Result<Policy, PolicyError> {
+    let ctx = Ctx { text, name };
+    let raw: Raw = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| ctx.line_of(s.start)).unwrap_or(0);
+        let msg = e.message().trim().replace('\n', " ");
+        PolicyError(format!("policy {name} line {line}: {msg}"))
+    })?;
+    ctx.build(raw)
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    name: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn err(&self, key: &str, value: &S, why: impl std::fmt::Display) -> PolicyError {
+        PolicyError(format!(
+            "policy {} line {}: {key}: {:?}: {why}",
+            self.name,
+            self.line_of(value.span().start),
+            value.get_ref()
+        ))
+    }
+
+    fn err_num(&self, key: &str, value: &Spanned<u64>, why: &str) -> PolicyError {
+        PolicyError(format!(
+            "policy {} line {}: {key}: {}: {why}",
+            self.name,
+            self.line_of(value.span().start),
+            value.get_ref()
+        ))
+    }
+
+    fn build(&self, raw: Raw) -> Result<Policy, PolicyError> {
+        let mut p = Policy {
+            source: Source::File(self.name.to_string()),
+            ..Policy::default()
+        };
+        if let Some(ns) = raw.namespaces {
+            if let Some(v) = ns.create {
+                p.ns_create = self.globs("[namespaces] create", v)?;
+            }
+            if let Some(v) = ns.open {
+                p.ns_open = self.globs("[namespaces] open", v)?;
+            }
+            if let Some(v) = ns.delete_opened {
+                p.ns_delete_opened = v;
+            }
+        }
+        if let Some(l) = raw.links {
+            if let Some(v) = l.kinds {
+                p.link_kinds = self.list("[links] kinds", v, |s| {
+                    LinkKind::parse(s).ok_or("expected one of macvlan, veth, bridge")
+                })?;
+            }
+            if let Some(v) = l.macvlan_modes {
+                p.macvlan_modes = self.list("[links] macvlan-modes", v, |s| {
+                    MacvlanMode::parse(s).ok_or("expected one of private, vepa, bridge, passthru, source")
+                })?;
+            }
+            if let Some(v) = l.parents {
+                p.parents = self.grants("[links] parents", v)?;
+            }
+            if let Some(v) = l.manage {
+                p.manage = self.grants("[links] manage", v)?;
+            }
+        }
+        if let Some(a) = raw.addresses {
+            if let Some(v) = a.allow {
+                p.addresses = self.prefixes("[addresses] allow", v)?;
+            }
+        }
+        if let Some(r) = raw.routes {
+            if let Some(v) = r.destinations {
+                p.route_destinations = self.prefixes("[routes] destinations", v)?;
+            }
+            if let Some(v) = r.gateways {
+                p.route_gateways = self.prefixes("[routes] gateways", v)?;
+            }
+        }
+        if let Some(r) = raw.root {
+            if let Some(v) = r.links {
+                p.root_links = self.list("[root] links", v, |s| {
+                    check_link_name(s).map(|_| s.to_string()).map_err(|e| e.message)
+                })?;
+            }
+        }
+        if let Some(o) = raw.operations {
+            if let Some(v) = o.allow {
+                p.ops_allow = self.operations("[operations] allow", v)?;
+            }
+            if let Some(v) = o.deny {
+                p.ops_deny = self.operations("[operations] deny", v)?;
+            }
+        }
+        if let Some(q) = raw.quotas {
+            let set = |slot: &mut u64, v: Option<Spanned<u64>>| {
+                if let Some(v) = v {
+                    *slot = *v.get_ref();
+                }
+            };
+            set(&mut p.quotas.namespaces, q.namespaces);
+            set(&mut p.quotas.links, q.links);
+            set(&mut p.quotas.addresses, q.addresses);
+            set(&mut p.quotas.routes, q.routes);
+            set(&mut p.quotas.operations, q.operations);
+        }
+        if let Some(l) = raw.limits {
+            if let Some(v) = l.memory {
+                p.limits.memory = self.size("[limits] memory", &v, 1 << 16, 4 << 30)?;
+            }
+            if let Some(v) = l.deadline {
+                p.limits.deadline = self.duration("[limits] deadline", &v)?;
+            }
+            if let Some(v) = l.fuel {
+                if *v.get_ref() == 0 {
+                    return Err(self.err_num("[limits] fuel", &v, "must be positive"));
+                }
+                p.limits.fuel = *v.get_ref();
+            }
+            if let Some(v) = l.handles {
+                if *v.get_ref() == 0 {
+                    return Err(self.err_num("[limits] handles", &v, "must be positive"));
+                }
+                p.limits.handles = *v.get_ref();
+            }
+            if let Some(v) = l.output {
+                p.limits.output = self.size("[limits] output", &v, 0, 1 << 30)?;
+            }
+            if let Some(v) = l.args {
+                p.limits.args = self.size("[limits] args", &v, 0, 16 << 20)?;
+            }
+        }
+        Ok(p)
+    }
+
+    fn list<T, E: std::fmt::Display>(
+        &self,
+        key: &str,
+        values: Vec<S>,
+        f: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<Vec<T>, PolicyError> {
+        values
+            .iter()
+            .map(|v| f(v.get_ref()).map_err(|why| self.err(key, v, why)))
+            .collect()
+    }
+
+    fn globs(&self, key: &str, values: Vec<S>) -> Result<Vec<Glob>, PolicyError> {
+        self.list(key, values, |s| {
+            if s.is_empty() || s.contains(['/', '\0']) {
+                Err("a namespace name pattern must be non-empty and contain no '/'")
+            } else {
+                Ok(Glob::new(s))
+            }
+        })
+    }
+
+    fn operations(&self, key: &str, values: Vec<S>) -> Result<Vec<Glob>, PolicyError> {
+        self.list(key, values, |s| {
+            let g = Glob::new(s);
+            if OPERATIONS.iter().any(|op| g.matches(op)) {
+                Ok(g)
+            } else {
+                Err(format!(
+                    "matches no operation; operations are named like \"link.add-macvlan\" or \"route.*\" ({})",
+                    OPERATIONS.join(", ")
+                ))
+            }
+        })
+    }
+
+    fn prefixes(&self, key: &str, values: Vec<S>) -> Result<Vec<Cidr>, PolicyError> {
+        self.list(key, values, |s| {
+            let c = Cidr::parse(s, "prefix", false).map_err(|e| e.message)?;
+            if c.network() != c {
+                return Err(format!("has host bits set; did you mean {}?", c.network()));
+            }
+            Ok(c)
+        })
+    }
+
+    fn grants(&self, key: &str, values: Vec<RawLinkGrant>) -> Result<Vec<LinkGrant>, PolicyError> {
+        values
+            .into_iter()
+            .map(|g| {
+                check_ns_name(g.namespace.get_ref())
+                    .map_err(|e| self.err(&format!("{key} namespace"), &g.namespace, e.message))?;
+                check_link_name(g.link.get_ref())
+                    .map_err(|e| self.err(&format!("{key} link"), &g.link, e.message))?;
+                Ok(LinkGrant {
+                    namespace: g.namespace.into_inner(),
+                    link: g.link.into_inner(),
+                })
+            })
+            .collect()
+    }
+
+    fn size(&self, key: &str, v: &S, min: u64, max: u64) -> Result<u64, PolicyError> {
+        let n = parse_size(v.get_ref())
+            .ok_or_else(|| self.err(key, v, "expected a size like 64MiB, 512KiB or 1048576"))?;
+        if n < min || n > max {
+            return Err(self.err(key, v, format!("must be between {min} and {max} bytes")));
+        }
+        Ok(n)
+    }
+
+    fn duration(&self, key: &str, v: &S) -> Result<Duration, PolicyError> {
+        let d = parse_duration(v.get_ref())
+            .ok_or_else(|| self.err(key, v, "expected a duration like 60s, 500ms or 5m"))?;
+        if d.is_zero() || d > Duration::from_secs(24 * 3600) {
+            return Err(self.err(key, v, "must be between 1ms and 24h"));
+        }
+        Ok(d)
+    }
+}
+
+/// Parses `64MiB`, `512KiB`, `1GiB`, `10MB`, `4096` (bytes).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses `60s`, `500ms`, `5m`, `1h`, `1.5s`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_example_parses() {
+        let p = parse(
+            r#"
+[namespaces]
+create = ["lab-*"]
+open = ["upstream"]
+delete-opened = false
+
+[links]
+kinds = ["macvlan", "veth"]
+macvlan-modes = ["bridge", "vepa"]
+parents = [{ namespace = "upstream", link = "eth0" }]
+
+[addresses]
+allow = ["172.16.10.0/24"]
+
+[routes]
+destinations = ["0.0.0.0/0"]
+gateways = ["172.16.10.1/32"]
+
+[operations]
+deny = ["link.move-to"]
+
+[quotas]
+namespaces = 4
+
+[limits]
+memory = "32MiB"
+deadline = "10s"
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(p.quotas.namespaces, 4);
+        assert_eq!(p.limits.memory, 32 << 20);
+        assert_eq!(p.limits.deadline, Duration::from_secs(10));
+        assert!(p.check_ns_create("lab-x").is_ok());
+        assert!(p.check_ns_create("prod").is_err());
+        assert!(p.check_operation("link.move-to", "x").is_err());
+        assert!(p.check_operation("link.add-veth", "x").is_ok());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = parse("[namespaces]\ncreate = [\"a\"]\ncreat = [\"b\"]\n", "t.toml").unwrap_err();
+        assert!(e.0.contains("line 3"), "{e}");
+        assert!(e.0.contains("creat"), "{e}");
+        assert!(!e.0.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_key_and_line() {
+        let e = parse("[addresses]\nallow = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/40\",\n]\n", "t.toml").unwrap_err();
+        assert_eq!(
+            e.0,
+            "policy t.toml line 4: [addresses] allow: \"10.0.0.0/40\": prefix \"10.0.0.0/40\": prefix length must be 0 to 32"
+        );
+        let e = parse("[limits]\nmemory = \"lots\"\n", "t.toml").unwrap_err();
+        assert!(e.0.starts_with("policy t.toml line 2: [limits] memory: \"lots\""), "{e}");
+        let e = parse("[operations]\nallow = [\"link.teleport\"]\n", "t.toml").unwrap_err();
+        assert!(e.0.contains("line 2") && e.0.contains("link.teleport"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("64MiB"), Some(64 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("1XB"), None);
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+    }
+}

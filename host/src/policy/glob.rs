@@ -1,0 +1,59 @@
+//! Name patterns: `*` matches any run of characters, `?` any one.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(String);
+
+impl Glob {
+    pub fn new(pattern: &str) -> Self {
+        Self(pattern.to_string())
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        let p: Vec<char> = self.0.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        // Iterative matcher with one backtrack point: linear in practice,
+        // never exponential on hostile patterns.
+        let (mut pi, mut ti) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+                pi += 1;
+                ti += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ti));
+                pi += 1;
+            } else if let Some((sp, st)) = star {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|c| *c == '*')
+    }
+}
+
+impl fmt::Display for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Glob;
+
+    #[test]
+    fn matching() {
+        assert!(Glob::new("*").matches(""));
+        assert!(Glob::new("lab-*").matches("lab-ns1"));
+        assert!(!Glob::new("lab-*").matches("prod-ns1"));
+        assert!(Glob::new("a?c").matches("abc"));
+        assert!(Glob::new("*-ns*").matches("x-ns-ns2"));
+        assert!(!Glob::new("exact").matches("exactly"));
+        assert!(Glob::new("link.*").matches("link.add-veth"));
+    }
+}

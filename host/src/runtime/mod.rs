@@ -1,0 +1,289 @@
+//! The WebAssembly side of a run: the engine, loading and checking a guest,
+//! and calling its `run` inside its limits.
+
+pub mod cache;
+pub mod imports;
+pub mod limits;
+pub mod stdio;
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::lab::Lab;
+use crate::policy::Limits;
+use crate::wit::{LabState, LabView, bindings};
+
+use self::cache::Cache;
+use self::limits::{LimitHit, Limiter, bytes};
+use self::stdio::{GuestOutput, Which};
+
+/// How often the epoch advances: the granularity of deadlines and of
+/// cancelling a guest stuck in a loop.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Deep enough for real programs, and the recursion-bomb guard.
+const MAX_WASM_STACK: usize = 1 << 20;
+
+/// A guest the user gave us that cannot be run, and why. Each is the
+/// guest's fault, not the host's.
+#[derive(Debug)]
+pub struct BadGuest(pub String);
+
+impl std::fmt::Display for BadGuest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadGuest {}
+
+/// A guest refused by the sandbox before it starts (a forbidden import).
+#[derive(Debug)]
+pub struct RefusedGuest(pub String);
+
+impl std::fmt::Display for RefusedGuest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedGuest {}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<Cache>,
+}
+
+/// A loaded, checked guest.
+pub struct Guest {
+    pub component: Component,
+    pub origin: cache::Origin,
+    pub imports: Vec<String>,
+    pub pre: bindings::LabPre<RunState>,
+}
+
+/// Everything a guest's store holds.
+pub struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    lab: LabState,
+    limiter: Limiter,
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `run` returned `ok`.
+    Success,
+    /// `run` returned `err` with this message.
+    GuestError(String),
+    /// The guest hit a hard limit.
+    Limit(LimitHit),
+    /// The guest trapped (a panic, an invalid handle, ...): the message.
+    Trap(String),
+    /// The host failed; not the guest's doing.
+    HostError(anyhow::Error),
+    /// Cancelled from outside (a signal), with its name.
+    Cancelled(&'static str),
+}
+
+impl Runtime {
+    pub fn new(cache: Option<Cache>) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(true)
+            .max_wasm_stack(MAX_WASM_STACK);
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("cannot configure the WebAssembly engine")?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("netwasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .context("cannot start the epoch thread")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        crate::wit::add_to_linker(&mut linker, |s: &mut RunState| LabView {
+            table: &mut s.table,
+            state: &mut s.lab,
+        })?;
+        Ok(Self { engine, linker, cache })
+    }
+
+    /// Reads, checks and compiles (or loads from cache) the guest at `path`.
+    pub fn load(&self, path: &Path) -> anyhow::Result<Guest> {
+        let shown = path.display();
+        let wasm = std::fs::read(path).map_err(|e| BadGuest(format!("{shown}: cannot read: {e}")))?;
+        check_header(&wasm, &shown.to_string())?;
+        let (component, origin) = match &self.cache {
+            Some(cache) => cache.load(&self.engine, &wasm),
+            None => Component::new(&self.engine, &wasm)
+                .map(|c| (c, cache::Origin::Uncached))
+                .map_err(anyhow::Error::from),
+        }
+        .map_err(|e| BadGuest(format!("{shown}: not a valid WebAssembly component: {}", one_line(&e))))?;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        if let Some(bad) = imports::first_disallowed(imports.iter().map(String::as_str)) {
+            return Err(RefusedGuest(format!(
+                "{shown} imports `{bad}`, which netwasm does not provide to guests (allowed: {})",
+                imports::describe()
+            ))
+            .into());
+        }
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        match ty.get_export(&self.engine, "run").map(|e| e.ty) {
+            Some(ComponentItem::ComponentFunc(_)) => {}
+            _ => {
+                return Err(BadGuest(format!(
+                    "{shown} is not a netwasm lab: it does not export `run: func(args: list<string>) -> result<_, string>` of world netwasm:lab/lab (its exports: {})",
+                    if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
+                ))
+                .into());
+            }
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::LabPre::new)
+            .map_err(|e| BadGuest(format!("{shown} does not fit world netwasm:lab/lab: {}", one_line(&e))))?;
+        Ok(Guest { component, origin, imports, pre })
+    }
+
+    /// Instantiates `guest` with `lab` and calls its `run`, within `limits`,
+    /// until it returns or `cancel` resolves. Returns the lab back for
+    /// whatever comes next (commit or rollback).
+    pub async fn run(
+        &self,
+        guest: &Guest,
+        lab: Lab,
+        args: Vec<String>,
+        limits: &Limits,
+        output: &GuestOutput,
+        cancel: impl Future<Output = &'static str>,
+    ) -> (Outcome, Lab) {
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.stream(Which::Stdout))
+            .stderr(output.stream(Which::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        let state = RunState {
+            wasi,
+            table: ResourceTable::new(),
+            lab: LabState::new(lab),
+            limiter: Limiter { memory: limits.memory },
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let fuel_set = store.set_fuel(limits.fuel);
+        // Yield to tokio at every epoch tick, so deadlines and signals are
+        // honoured even while the guest spins.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+
+        let call = async {
+            fuel_set?;
+            let instance = guest.pre.instantiate_async(&mut store).await?;
+            instance.call_run(&mut store, &args).await
+        };
+        let deadline = tokio::time::sleep(limits.deadline);
+        let outcome = tokio::select! {
+            r = call => match r {
+                Ok(Ok(())) => Outcome::Success,
+                Ok(Err(msg)) => Outcome::GuestError(msg),
+                Err(e) => classify(e, limits, output),
+            },
+            () = deadline => Outcome::Limit(LimitHit {
+                limit: "deadline",
+                value: format!("{:?}", limits.deadline),
+                detail: "the run did not finish in time".into(),
+            }),
+            sig = cancel => Outcome::Cancelled(sig),
+        };
+        output.flush();
+        let RunState { lab, .. } = store.into_data();
+        (outcome, lab.lab)
+    }
+}
+
+/// Turns a trap into an outcome that names its cause.
+fn classify(e: wasmtime::Error, limits: &Limits, output: &GuestOutput) -> Outcome {
+    if let Some(hit) = e.downcast_ref::<LimitHit>() {
+        return Outcome::Limit(hit.clone());
+    }
+    if output.exceeded() {
+        return Outcome::Limit(LimitHit {
+            limit: "output",
+            value: bytes(limits.output),
+            detail: "it wrote more to stdout and stderr than allowed".into(),
+        });
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Outcome::Limit(LimitHit {
+            limit: "fuel",
+            value: limits.fuel.to_string(),
+            detail: "it ran out of fuel (CPU)".into(),
+        }),
+        Some(Trap::StackOverflow) => Outcome::Limit(LimitHit {
+            limit: "stack",
+            value: bytes(MAX_WASM_STACK as u64),
+            detail: "it overflowed its call stack (runaway recursion?)".into(),
+        }),
+        Some(trap) => Outcome::Trap(format!("the guest trapped: {trap}")),
+        None => {
+            let msg = one_line(&e);
+            // Resource-handle misuse and similar are the guest's doing.
+            if msg.contains("unknown handle index") || msg.contains("handle") && msg.contains("index") {
+                Outcome::Trap(format!("the guest used an invalid handle: {msg}"))
+            } else {
+                Outcome::HostError(anyhow::Error::from(e))
+            }
+        }
+    }
+}
+
+/// The first line of an error chain: traps carry multi-line backtraces.
+pub fn one_line(e: &dyn std::fmt::Display) -> String {
+    let full = format!("{e:#}");
+    full.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// Checks the 8-byte header: wasm at all, and a component, not a module.
+fn check_header(wasm: &[u8], shown: &str) -> Result<(), BadGuest> {
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(BadGuest(format!(
+            "{shown}: not a WebAssembly file (it does not start with the \\0asm header)"
+        )));
+    }
+    // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
+    if wasm[6..8] == [0, 0] {
+        return Err(BadGuest(format!(
+            "{shown}: a core WebAssembly module, not a component; build for wasm32-wasip2, or wrap it with `wasm-tools component new`"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! `netwasm:lab/link`.
+
+use wasmtime::component::Resource;
+
+use super::bindings::netwasm::lab::link::{
+    Host, HostLink, LinkInfo, MacvlanConfig, MacvlanMode, OperState,
+};
+use super::{LabView, LinkHandle, NsHandle};
+use crate::error::{Failure, HostResult};
+use crate::kernel::{self, LinkChange};
+use crate::lab;
+use crate::net::Mac;
+
+fn mode_in(m: MacvlanMode) -> kernel::MacvlanMode {
+    match m {
+        MacvlanMode::Private => kernel::MacvlanMode::Private,
+        MacvlanMode::Vepa => kernel::MacvlanMode::Vepa,
+        MacvlanMode::Bridge => kernel::MacvlanMode::Bridge,
+        MacvlanMode::Passthru => kernel::MacvlanMode::Passthru,
+        MacvlanMode::Source => kernel::MacvlanMode::Source,
+    }
+}
+
+fn mode_out(m: kernel::MacvlanMode) -> MacvlanMode {
+    match m {
+        kernel::MacvlanMode::Private => MacvlanMode::Private,
+        kernel::MacvlanMode::Vepa => MacvlanMode::Vepa,
+        kernel::MacvlanMode::Bridge => MacvlanMode::Bridge,
+        kernel::MacvlanMode::Passthru => MacvlanMode::Passthru,
+        kernel::MacvlanMode::Source => MacvlanMode::Source,
+    }
+}
+
+fn state_out(s: kernel::OperState) -> OperState {
+    match s {
+        kernel::OperState::Unknown => OperState::Unknown,
+        kernel::OperState::NotPresent => OperState::NotPresent,
+        kernel::OperState::Down => OperState::Down,
+        kernel::OperState::LowerLayerDown => OperState::LowerLayerDown,
+        kernel::OperState::Testing => OperState::Testing,
+        kernel::OperState::Dormant => OperState::Dormant,
+        kernel::OperState::Up => OperState::Up,
+    }
+}
+
+fn info_out(i: kernel::LinkInfo) -> LinkInfo {
+    LinkInfo {
+        index: i.index,
+        name: i.name,
+        namespace: i.namespace,
+        kind: i.kind,
+        mac: i.mac.map(|m| m.to_string()),
+        mtu: i.mtu,
+        admin_up: i.admin_up,
+        state: state_out(i.state),
+        parent_index: i.parent_index,
+        parent_name: i.parent_name,
+        parent_namespace: i.parent_namespace,
+        macvlan_mode: i.macvlan_mode.map(mode_out),
+        master: i.master,
+        hairpin: i.hairpin,
+    }
+}
+
+fn config_in(c: MacvlanConfig) -> lab::MacvlanConfig {
+    lab::MacvlanConfig {
+        name: c.name,
+        mode: c.mode.map(mode_in),
+        mac: c.mac,
+        mtu: c.mtu,
+    }
+}
+
+impl LabView<'_> {
+    fn target(&self, target: &Option<Resource<NsHandle>>) -> HostResult<Option<String>> {
+        target.as_ref().map(|t| self.ns_name(t)).transpose()
+    }
+
+    async fn set(&mut self, link: Resource<LinkHandle>, change: LinkChange) -> HostResult<()> {
+        let key = self.link_key(&link)?;
+        self.lab().link_set(key, change).await
+    }
+}
+
+impl HostLink for LabView<'_> {
+    async fn name(&mut self, link: Resource<LinkHandle>) -> wasmtime::Result<String> {
+        let key = self.table.get(&link)?.key;
+        Ok(self.lab().link_names(key).map(|(n, _)| n).unwrap_or_default())
+    }
+
+    async fn namespace(&mut self, link: Resource<LinkHandle>) -> wasmtime::Result<String> {
+        let key = self.table.get(&link)?.key;
+        Ok(self.lab().link_names(key).map(|(_, ns)| ns).unwrap_or_default())
+    }
+
+    async fn info(&mut self, link: Resource<LinkHandle>) -> HostResult<LinkInfo> {
+        let key = self.link_key(&link)?;
+        Ok(info_out(self.lab().link_info(key).await?))
+    }
+
+    async fn set_up(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
+        self.set(link, LinkChange::Up).await
+    }
+
+    async fn set_down(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
+        self.set(link, LinkChange::Down).await
+    }
+
+    async fn set_mtu(&mut self, link: Resource<LinkHandle>, mtu: u32) -> HostResult<()> {
+        self.set(link, LinkChange::Mtu(mtu)).await
+    }
+
+    async fn set_mac(&mut self, link: Resource<LinkHandle>, mac: String) -> HostResult<()> {
+        let mac = Mac::parse_unicast(&mac)?;
+        self.set(link, LinkChange::Mac(mac)).await
+    }
+
+    async fn set_master(
+        &mut self,
+        link: Resource<LinkHandle>,
+        bridge: Resource<LinkHandle>,
+    ) -> HostResult<()> {
+        let key = self.link_key(&link)?;
+        let bridge = self.link_key(&bridge)?;
+        self.lab().link_set_master(key, bridge).await
+    }
+
+    async fn unset_master(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
+        self.set(link, LinkChange::Master(None)).await
+    }
+
+    async fn set_hairpin(&mut self, link: Resource<LinkHandle>, on: bool) -> HostResult<()> {
+        self.set(link, LinkChange::Hairpin(on)).await
+    }
+
+    async fn move_to(
+        &mut self,
+        link: Resource<LinkHandle>,
+        ns: Resource<NsHandle>,
+        new_name: Option<String>,
+    ) -> HostResult<()> {
+        let key = self.link_key(&link)?;
+        let ns = self.ns_name(&ns)?;
+        self.lab().link_move(key, &ns, new_name).await
+    }
+
+    async fn drop(&mut self, link: Resource<LinkHandle>) -> wasmtime::Result<()> {
+        self.drop_handle(link)
+    }
+}
+
+impl Host for LabView<'_> {
+    async fn add_macvlan(
+        &mut self,
+        parent: Resource<LinkHandle>,
+        config: MacvlanConfig,
+        target: Option<Resource<NsHandle>>,
+    ) -> HostResult<Resource<LinkHandle>> {
+        let parent = self.link_key(&parent)?;
+        let target = self.target(&target)?;
+        let key = self.lab().add_macvlan(parent, config_in(config), target).await?;
+        self.push_link(key)
+    }
+
+    async fn add_macvlan_on(
+        &mut self,
+        ns: Resource<NsHandle>,
+        parent: String,
+        config: MacvlanConfig,
+        target: Option<Resource<NsHandle>>,
+    ) -> HostResult<Resource<LinkHandle>> {
+        let ns = self.ns_name(&ns)?;
+        let target = self.target(&target)?;
+        let key = self
+            .lab()
+            .add_macvlan_on(&ns, &parent, config_in(config), target)
+            .await?;
+        self.push_link(key)
+    }
+
+    async fn add_veth(
+        &mut self,
+        ns: Resource<NsHandle>,
+        name: String,
+        peer_ns: Resource<NsHandle>,
+        peer_name: String,
+    ) -> HostResult<(Resource<LinkHandle>, Resource<LinkHandle>)> {
+        let ns = self.ns_name(&ns)?;
+        let peer_ns = self.ns_name(&peer_ns)?;
+        let (a, b) = self.lab().add_veth(&ns, &name, &peer_ns, &peer_name).await?;
+        Ok((self.push_link(a)?, self.push_link(b)?))
+    }
+
+    async fn add_bridge(&mut self, ns: Resource<NsHandle>, name: String) -> HostResult<Resource<LinkHandle>> {
+        let ns = self.ns_name(&ns)?;
+        let key = self.lab().add_bridge(&ns, &name).await?;
+        self.push_link(key)
+    }
+
+    async fn get(&mut self, ns: Resource<NsHandle>, name: String) -> HostResult<Resource<LinkHandle>> {
+        let ns = self.ns_name(&ns)?;
+        let key = self.lab().link_get(&ns, &name).await?;
+        self.push_link(key)
+    }
+
+    async fn list(&mut self, ns: Resource<NsHandle>) -> HostResult<Vec<LinkInfo>> {
+        let ns = self.ns_name(&ns)?;
+        Ok(self.lab().link_list(&ns).await?.into_iter().map(info_out).collect())
+    }
+
+    async fn delete(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
+        let key = self.link_key(&link)?;
+        let result = self.lab().link_delete(key).await;
+        self.drop_handle(link).map_err(|e| Failure::Trap(e.into()))?;
+        result
+    }
+}

@@ -1,0 +1,129 @@
+//! The WIT package `netwasm:lab` on the host side: the generated bindings
+//! (here, and nowhere else), and one module per interface that implements
+//! it by converting WIT values and handles to [`Lab`] calls.
+//!
+//! Guest mistakes come back to the guest as `error` values; traps are kept
+//! for host failures and for hard limits, which end the run.
+
+mod addr;
+mod link;
+mod namespace;
+mod route;
+mod types;
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use crate::error::{Failure, HostResult};
+use crate::lab::{Lab, LinkKey};
+use crate::runtime::limits::LimitHit;
+
+/// The generated bindings. `bindings::Lab` is the guest's world.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "lab",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    trappable_error_type: {
+        "netwasm:lab/types.error" => crate::error::Failure,
+    },
+    with: {
+        "netwasm:lab/namespace.netns": crate::wit::NsHandle,
+        "netwasm:lab/link.link": crate::wit::LinkHandle,
+    },
+    });
+}
+
+/// The host side of a `netns` handle.
+pub struct NsHandle {
+    name: String,
+}
+
+/// The host side of a `link` handle.
+pub struct LinkHandle {
+    key: LinkKey,
+}
+
+/// What the WIT host needs from the store: the lab, and the handle count.
+pub struct LabState {
+    pub lab: Lab,
+    handles: u64,
+    max_handles: u64,
+}
+
+impl LabState {
+    pub fn new(lab: Lab) -> Self {
+        let max_handles = lab.policy().limits.handles;
+        Self { lab, handles: 0, max_handles }
+    }
+}
+
+/// A borrow of the store's lab state and resource table, for one call.
+pub struct LabView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub state: &'a mut LabState,
+}
+
+struct HasLab;
+
+impl HasData for HasLab {
+    type Data<'a> = LabView<'a>;
+}
+
+/// Adds every `netwasm:lab` interface to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> LabView<'_>,
+) -> wasmtime::Result<()> {
+    bindings::Lab::add_to_linker::<T, HasLab>(linker, get)
+}
+
+impl LabView<'_> {
+    fn lab(&mut self) -> &mut Lab {
+        &mut self.state.lab
+    }
+
+    fn count_handle(&mut self) -> HostResult<()> {
+        if self.state.handles >= self.state.max_handles {
+            // A guest hoarding handles is stopped, not warned.
+            return Err(Failure::Trap(
+                LimitHit {
+                    limit: "handles",
+                    value: self.state.max_handles.to_string(),
+                    detail: "it tried to hold one more namespace or link handle".into(),
+                }
+                .into(),
+            ));
+        }
+        self.state.handles += 1;
+        Ok(())
+    }
+
+    fn push_ns(&mut self, name: String) -> HostResult<Resource<NsHandle>> {
+        self.count_handle()?;
+        self.table
+            .push(NsHandle { name })
+            .map_err(|e| Failure::Trap(e.into()))
+    }
+
+    fn push_link(&mut self, key: LinkKey) -> HostResult<Resource<LinkHandle>> {
+        self.count_handle()?;
+        self.table
+            .push(LinkHandle { key })
+            .map_err(|e| Failure::Trap(e.into()))
+    }
+
+    fn ns_name(&self, r: &Resource<NsHandle>) -> HostResult<String> {
+        Ok(self.table.get(r).map_err(|e| Failure::Trap(e.into()))?.name.clone())
+    }
+
+    fn link_key(&self, r: &Resource<LinkHandle>) -> HostResult<LinkKey> {
+        Ok(self.table.get(r).map_err(|e| Failure::Trap(e.into()))?.key)
+    }
+
+    fn drop_handle<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        self.state.handles = self.state.handles.saturating_sub(1);
+        Ok(())
+    }
+}
