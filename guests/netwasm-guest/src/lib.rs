@@ -41,11 +41,13 @@ pub mod bindings {
     });
 }
 
-use bindings::netwasm::lab::{addr, link, namespace, route, types};
+use bindings::netwasm::lab::{addr, link, namespace, probe, route, types, verify};
 
 pub use bindings::netwasm::lab::addr::AddressInfo;
 pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanMode, OperState};
+pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
 pub use bindings::netwasm::lab::route::RouteInfo;
+pub use bindings::netwasm::lab::verify::Outcome;
 pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
 
 /// Why a lab step failed.
@@ -199,6 +201,40 @@ impl Namespace {
     pub fn routes(&self) -> Result<Vec<RouteInfo>> {
         Ok(route::list(&self.inner)?)
     }
+
+    /// Turns IP forwarding on or off here (a router namespace).
+    pub fn forwarding(&self, on: bool) -> Result<()> {
+        Ok(self.inner.set_forwarding(on)?)
+    }
+
+    /// Pings `to` from inside this namespace: `count` requests, waiting up
+    /// to `timeout_ms` after the last. Loss shows in the result, not as an
+    /// error.
+    pub fn ping(&self, to: &str, count: u32, timeout_ms: u32) -> Result<PingResult> {
+        Ok(probe::ping(&self.inner, to, count, timeout_ms)?)
+    }
+
+    /// This namespace's ARP and NDP entries.
+    pub fn neighbors(&self) -> Result<Vec<Neighbor>> {
+        Ok(probe::neighbors(&self.inner)?)
+    }
+
+    /// States that `to` must answer pings from here; checked by [`check`]
+    /// or when `run` returns, and the run fails if it does not.
+    pub fn expect_reachable(&self, to: &str, label: &str) -> Result<()> {
+        Ok(verify::expect(&self.inner, to, true, label)?)
+    }
+
+    /// States that `to` must not answer pings from here.
+    pub fn expect_unreachable(&self, to: &str, label: &str) -> Result<()> {
+        Ok(verify::expect(&self.inner, to, false, label)?)
+    }
+}
+
+/// Checks every pending expectation now (netwasm prints the matrix) and
+/// returns the outcomes. Unmet ones still fail the run when it ends.
+pub fn check() -> Result<Vec<Outcome>> {
+    Ok(verify::check()?)
 }
 
 /// A link the script holds. The handle follows the link when it is moved.

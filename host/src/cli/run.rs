@@ -173,11 +173,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let (outcome, mut lab) = runtime
         .run(&guest, lab, args.args.clone(), &policy.limits, &output, signalled())
         .await;
+    // Expectations still pending when `run` returns are checked now; any
+    // unmet one fails the run.
+    let unmet = match outcome {
+        Outcome::Success => lab.finish_expectations().await.len(),
+        _ => 0,
+    };
     let mut ledger = lab.take_ledger().expect("the lab was given a ledger");
     let created = undo::replay(ledger.this_run());
     drop(lab);
 
     let (exit, why) = match outcome {
+        Outcome::Success if unmet > 0 => (
+            Exit::Expectations,
+            format!("{unmet} reachability expectation{} not met", if unmet == 1 { " was" } else { "s were" }),
+        ),
         Outcome::Success => {
             ledger.append(&Entry::End { outcome: "committed".into() })?;
             let all = undo::replay(&state.read(&lab_name)?.entries);

@@ -8,6 +8,7 @@
 //! WIT layer. Errors here are plain `io::Error`s carrying the errno; the
 //! caller knows which object and operation to name in the message.
 
+pub mod icmp;
 pub mod netlink;
 pub mod netns;
 
@@ -172,6 +173,26 @@ pub struct RouteInfo {
     pub source: Option<IpAddr>,
 }
 
+/// What a ping saw.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PingStats {
+    pub sent: u32,
+    pub received: u32,
+    pub rtt_min_us: Option<u32>,
+    pub rtt_avg_us: Option<u32>,
+    pub rtt_max_us: Option<u32>,
+}
+
+/// One neighbour-table entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbor {
+    pub address: IpAddr,
+    pub mac: Option<Mac>,
+    pub dev: String,
+    /// `ip neigh` state name, lower case: reachable, stale, failed, ...
+    pub state: String,
+}
+
 /// The typed operations netwasm performs on the kernel.
 #[async_trait]
 pub trait Kernel: Send + Sync {
@@ -221,4 +242,12 @@ pub trait Kernel: Send + Sync {
     async fn route_add(&self, ns: NsId, route: &RouteSpec) -> io::Result<()>;
     async fn route_del(&self, ns: NsId, route: &RouteSpec) -> io::Result<()>;
     async fn route_list(&self, ns: NsId) -> io::Result<Vec<RouteInfo>>;
+
+    /// Turns IPv4 and IPv6 forwarding on or off in `ns`.
+    async fn ns_set_forwarding(&self, ns: NsId, on: bool) -> io::Result<()>;
+
+    /// ICMP echo from inside `ns` to `to`.
+    async fn ping(&self, ns: NsId, to: IpAddr, count: u32, timeout: std::time::Duration) -> io::Result<PingStats>;
+    /// The neighbour tables (ARP and NDP) of `ns`.
+    async fn neighbors(&self, ns: NsId) -> io::Result<Vec<Neighbor>>;
 }

@@ -127,6 +127,13 @@ impl NsThreadState {
         })
     }
 
+    /// Writes `value` to the sysctl at `path` (under /proc/sys/net) as seen
+    /// from inside namespace `fd`: /proc/sys/net shows the opening thread's
+    /// namespace.
+    pub fn sysctl_in(&self, fd: &OwnedFd, path: &str, value: &str) -> io::Result<()> {
+        self.inside(fd, || std::fs::write(path, value))
+    }
+
     /// Runs `f` inside namespace `fd`, then returns home.
     fn inside<R>(&self, fd: &OwnedFd, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
         setns(fd.as_raw_fd())?;

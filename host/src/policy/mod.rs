@@ -177,6 +177,7 @@ pub const OPERATIONS: &[&str] = &[
     "namespace.root",
     "namespace.delete",
     "namespace.list",
+    "namespace.set-forwarding",
     "link.add-macvlan",
     "link.add-veth",
     "link.add-bridge",

@@ -8,6 +8,7 @@
 mod addr;
 mod link;
 mod namespace;
+mod probe;
 mod route;
 mod types;
 

@@ -11,6 +11,11 @@ impl HostNetns for LabView<'_> {
         Ok(self.table.get(&ns)?.name.clone())
     }
 
+    async fn set_forwarding(&mut self, ns: Resource<NsHandle>, on: bool) -> HostResult<()> {
+        let name = self.ns_name(&ns)?;
+        self.lab().ns_set_forwarding(&name, on).await
+    }
+
     async fn drop(&mut self, ns: Resource<NsHandle>) -> wasmtime::Result<()> {
         self.drop_handle(ns)
     }

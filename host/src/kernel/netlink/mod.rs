@@ -30,7 +30,10 @@ use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
 
 use self::request::{CHANGE, CREATE, DUMP, GET, request};
 use super::netns::{self, NsThread};
-use super::{AddrInfo, Kernel, LinkChange, LinkInfo, NewLink, NewLinkKind, NsId, RouteInfo, RouteSpec};
+use super::{
+    AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats, RouteInfo,
+    RouteSpec,
+};
 use crate::net::Cidr;
 
 /// One open namespace: its descriptor (which also keeps it alive while we
@@ -553,5 +556,51 @@ impl Kernel for Netlink {
         }
         routes.sort_by_key(|r| r.destination.addr.is_ipv6());
         Ok(routes)
+    }
+
+    async fn ns_set_forwarding(&self, ns: NsId, on: bool) -> io::Result<()> {
+        let fd = self.space(ns)?.fd.try_clone()?;
+        let value = if on { "1" } else { "0" };
+        self.thread
+            .run(move |t| {
+                t.sysctl_in(&fd, "/proc/sys/net/ipv4/ip_forward", value)?;
+                t.sysctl_in(&fd, "/proc/sys/net/ipv6/conf/all/forwarding", value)
+            })
+            .await
+    }
+
+    async fn ping(&self, ns: NsId, to: IpAddr, count: u32, timeout: std::time::Duration) -> io::Result<PingStats> {
+        let fd = self.space(ns)?.fd.try_clone()?;
+        let (domain, protocol) = super::icmp::socket_kind(&to);
+        let socket = self
+            .thread
+            .run(move |t| t.socket_in(&fd, domain, libc::SOCK_RAW, protocol))
+            .await?;
+        super::icmp::ping(socket, to, count, timeout).await
+    }
+
+    async fn neighbors(&self, ns: NsId) -> io::Result<Vec<Neighbor>> {
+        let space = self.space(ns)?;
+        let replies = request(
+            &space.handle,
+            RouteNetlinkMessage::GetNeighbour(Default::default()),
+            DUMP,
+        )
+        .await?;
+        let links = self.dump_links(&space).await?;
+        let names: HashMap<u32, String> = links
+            .iter()
+            .map(|l| {
+                let p = parse::link(l, &space.name);
+                (p.info.index, p.info.name)
+            })
+            .collect();
+        Ok(replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n) => parse::neighbor(n, &names),
+                _ => None,
+            })
+            .collect())
     }
 }

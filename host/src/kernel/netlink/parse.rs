@@ -12,7 +12,11 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::AddressFamily;
 
-use crate::kernel::{AddrInfo, LinkInfo, MacvlanMode, OperState, RouteInfo};
+use std::collections::HashMap;
+
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
+
+use crate::kernel::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, OperState, RouteInfo};
 use crate::net::{Cidr, Mac};
 
 /// The main routing table's id.
@@ -221,4 +225,35 @@ fn route_scope(s: RouteScope) -> String {
         RouteScope::Other(n) => n.to_string(),
         _ => "unknown".into(),
     }
+}
+
+/// A neighbour entry; multicast and other non-IP entries give `None`.
+pub fn neighbor(msg: &NeighbourMessage, names: &HashMap<u32, String>) -> Option<Neighbor> {
+    let mut address = None;
+    let mut mac = None;
+    for a in &msg.attributes {
+        match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => address = Some(IpAddr::V4(*v4)),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => address = Some(IpAddr::V6(*v6)),
+            NeighbourAttribute::LinkLayerAddress(l) => mac = Mac::from_slice(l),
+            _ => {}
+        }
+    }
+    let state = match msg.header.state {
+        NeighbourState::Incomplete => "incomplete",
+        NeighbourState::Reachable => "reachable",
+        NeighbourState::Stale => "stale",
+        NeighbourState::Delay => "delay",
+        NeighbourState::Probe => "probe",
+        NeighbourState::Failed => "failed",
+        NeighbourState::Noarp => "noarp",
+        NeighbourState::Permanent => "permanent",
+        _ => "none",
+    };
+    Some(Neighbor {
+        address: address?,
+        mac,
+        dev: names.get(&msg.header.ifindex).cloned().unwrap_or_else(|| msg.header.ifindex.to_string()),
+        state: state.to_string(),
+    })
 }
