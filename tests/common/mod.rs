@@ -1,0 +1,249 @@
+//! Shared helpers for netwasm's integration tests: building guests, running
+//! the real `netwasm` binary, unique names, independent checks of the kernel
+//! with `ip -j`, and cleanup that happens even when a test panics.
+//!
+//! Every test builds its world in namespaces named under its own unique
+//! prefix and never touches the root namespace; [`World`]'s `Drop` removes
+//! whatever is left under the prefix.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Whether privileged tests can run. Outside CI a non-root run skips them
+/// with a message; in CI (which runs as root) not being root is a failure,
+/// so a privileged test can never skip silently there.
+pub fn root_or_skip() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("this privileged test must run as root in CI");
+    }
+    eprintln!("SKIPPED: this test needs root (namespaces and netlink); run the suite as root, as CI does");
+    false
+}
+
+/// Builds the Rust guest crate `package` for wasm32-wasip2 (once per test
+/// process) and returns the component's path.
+pub fn rust_guest(package: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(package) {
+        return p.clone();
+    }
+    let target_dir = root().join("target").join("guests");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", package])
+        .status()
+        .expect("run cargo to build a guest");
+    assert!(status.success(), "building guest {package} failed");
+    let path = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.exists(), "guest {package} built but {} is missing", path.display());
+    built.insert(package.to_string(), path.clone());
+    path
+}
+
+/// The seed example guest.
+pub fn seed_guest() -> PathBuf {
+    rust_guest("seed-macvlan")
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The start of every name this test process makes.
+pub fn process_prefix() -> String {
+    format!("nw{:x}x", std::process::id())
+}
+
+/// One test's world: a unique name prefix, a private state directory, and
+/// cleanup of both on drop.
+pub struct World {
+    pub prefix: String,
+    pub state_dir: PathBuf,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("{}{n:x}", process_prefix());
+        let state_dir = std::env::temp_dir().join(format!("netwasm-test-{prefix}"));
+        std::fs::create_dir_all(&state_dir).unwrap();
+        Self { prefix, state_dir }
+    }
+
+    /// The namespace `PREFIX-suffix`.
+    pub fn ns(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.prefix)
+    }
+
+    /// A `netwasm` command using this world's state directory and the
+    /// shared compile cache.
+    pub fn netwasm(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_netwasm"));
+        cmd.env("NETWASM_STATE_DIR", &self.state_dir)
+            .env("NETWASM_CACHE_DIR", root().join("target").join("netwasm-cache"));
+        cmd
+    }
+
+    /// Runs `netwasm ARGS` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.netwasm().args(args).output().expect("run netwasm")
+    }
+
+    /// The namespaces under this world's prefix that exist now.
+    pub fn namespaces(&self) -> Vec<String> {
+        let p = format!("{}-", self.prefix);
+        netns_list().into_iter().filter(|n| n.starts_with(&p)).collect()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for ns in self.namespaces() {
+            let _ = Command::new("ip").args(["netns", "delete", &ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+/// Every named network namespace, as `ip netns list` shows them.
+pub fn netns_list() -> Vec<String> {
+    let out = Command::new("ip").args(["-j", "netns", "list"]).output().expect("run ip netns list");
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    let v: Value = serde_json::from_str(&text).expect("ip -j netns list is JSON");
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `ip -j [-n NS] ARGS` as JSON.
+pub fn ip_json(ns: Option<&str>, args: &[&str]) -> Value {
+    let mut cmd = Command::new("ip");
+    cmd.arg("-j");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    let out = cmd.args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Array(Vec::new()))
+}
+
+/// The link called `name` in `ns`, with details (`ip -j -d link show`).
+pub fn link(ns: &str, name: &str) -> Value {
+    let v = ip_json(Some(ns), &["-d", "link", "show", "dev", name]);
+    v[0].clone()
+}
+
+/// The IPv4 addresses (`a.b.c.d/len`) on `dev` in `ns`.
+pub fn addrs4(ns: &str, dev: &str) -> Vec<String> {
+    let v = ip_json(Some(ns), &["-4", "addr", "show", "dev", dev]);
+    v[0]["addr_info"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| format!("{}/{}", i["local"].as_str().unwrap(), i["prefixlen"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The IPv4 default route's gateway in `ns`, if any.
+pub fn default_gateway(ns: &str) -> Option<String> {
+    let v = ip_json(Some(ns), &["-4", "route", "show", "default"]);
+    v.as_array()?.first()?["gateway"].as_str().map(str::to_string)
+}
+
+/// One ping from inside `ns` to `addr`, with `ip netns exec` and the real
+/// `ping`: an independent check of what netwasm built.
+pub fn ping(ns: &str, addr: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", addr])
+        .output()
+        .expect("run ping (Debian package iputils-ping)")
+        .status
+        .success()
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A test's view of the machine outside its own world: the named
+/// namespaces, and the root namespace's links and addresses. Taken before
+/// and after a guest runs, to prove it changed nothing it was not granted.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub namespaces: Vec<String>,
+    pub root_links: Vec<(String, String, String)>,
+    pub root_addrs: Vec<String>,
+}
+
+impl Snapshot {
+    /// Everything but the namespaces of this test process's worlds (tests
+    /// run in parallel threads).
+    pub fn take() -> Self {
+        let own = process_prefix();
+        let mut namespaces: Vec<String> = netns_list().into_iter().filter(|n| !n.starts_with(&own)).collect();
+        namespaces.sort();
+        let links = ip_json(None, &["link", "show"]);
+        let mut root_links: Vec<(String, String, String)> = links
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["ifname"].as_str().unwrap_or("").to_string(),
+                    l["address"].as_str().unwrap_or("").to_string(),
+                    l["flags"].to_string(),
+                )
+            })
+            .collect();
+        root_links.sort();
+        let addrs = ip_json(None, &["addr", "show"]);
+        let mut root_addrs: Vec<String> = addrs
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| {
+                let dev = l["ifname"].as_str().unwrap_or("").to_string();
+                l["addr_info"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |a| format!("{dev} {}/{}", a["local"].as_str().unwrap_or(""), a["prefixlen"]))
+            })
+            .collect();
+        root_addrs.sort();
+        Self { namespaces, root_links, root_addrs }
+    }
+}
