@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the Python seed lab into build/seed-macvlan-py.wasm with
+# componentize-py (pinned; installed by scripts/install-guest-tools.sh).
+# Prints the component's path. Exit 127 when the tool is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+want=0.25.1
+python=${PYTHON:-python3}
+have=$("$python" -c 'import importlib.metadata as m; print(m.version("componentize-py"))' 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+    echo "build.sh: componentize-py $want wanted, found ${have:-none}; run scripts/install-guest-tools.sh py" >&2
+    exit 127
+fi
+mkdir -p build
+# Called through the interpreter, so no PATH entry (or pyenv shim) is needed.
+"$python" -c 'import sys; from componentize_py import script; sys.argv[0] = "componentize-py"; sys.exit(script())' \
+    -d ../../wit -w netwasm:lab/lab componentize app -o build/seed-macvlan-py.wasm.tmp >&2
+rm -rf __pycache__
+mv build/seed-macvlan-py.wasm.tmp build/seed-macvlan-py.wasm
+echo "$PWD/build/seed-macvlan-py.wasm"
