@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the JavaScript seed lab into build/seed-macvlan-js.wasm with
+# componentize-js (pinned in package.json / package-lock.json; `npm ci`
+# runs here when node_modules is missing or older than the lock file).
+# Exit 127 when a tool is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+for tool in node npm; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "build.sh: $tool not found; install Node.js 20 and npm" >&2
+        exit 127
+    fi
+done
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+    npm ci --no-audit --no-fund >&2
+fi
+mkdir -p build
+# -d http fetch-event: leave out StarlingMonkey's fetch() support, which
+# would make the component import wasi:http (netwasm refuses that).
+node node_modules/@bytecodealliance/componentize-js/src/cli.js seed-macvlan.js \
+    --wit ../../wit --world-name netwasm:lab/lab \
+    -d http fetch-event \
+    -o build/seed-macvlan-js.wasm.tmp >&2
+mv build/seed-macvlan-js.wasm.tmp build/seed-macvlan-js.wasm
+echo "$PWD/build/seed-macvlan-js.wasm"
