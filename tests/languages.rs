@@ -1,0 +1,363 @@
+//! The seed macvlan lab written in Python, JavaScript and C (issue 6): each
+//! guest is built from source by its example's `build.sh`, run with the real
+//! `netwasm` under the default policy, and must leave the kernel in exactly
+//! the state the Rust guest leaves (apart from the names' prefix, MAC
+//! addresses and interface indexes), then tear it all down again.
+//!
+//! The tools come from `scripts/install-guest-tools.sh`. A build script
+//! exits 127 when a tool is missing: that fails the test in CI and skips it,
+//! with a message, elsewhere.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{Value, json};
+
+use common::{World, ip_json, root, root_or_skip, seed_guest, stderr, stdout};
+
+/// The namespaces the seed lab builds, as `PREFIX-suffix`.
+const SUFFIXES: [&str; 5] = ["lan", "test", "net1", "ns1", "ns2"];
+
+/// The modes the tests run each guest in.
+const MODES: [&str; 2] = ["vepa", "bridge"];
+
+/// Builds the guest of `examples/DIR` with its `build.sh` and returns the
+/// component's path (the script's last line of output); `None` when a tool
+/// is missing outside CI.
+fn build(dir: &str) -> Option<PathBuf> {
+    let script = root().join("examples").join(dir).join("build.sh");
+    let started = std::time::Instant::now();
+    let out = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    if out.status.code() == Some(127) {
+        let why = format!(
+            "{dir}: a build tool is missing (see above); run scripts/install-guest-tools.sh"
+        );
+        if std::env::var_os("CI").is_some() {
+            panic!("{why}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "{} failed: {:?}",
+        script.display(),
+        out.status
+    );
+    let text = stdout(&out);
+    let path = PathBuf::from(text.lines().last().unwrap_or_default().trim());
+    assert!(
+        path.is_file(),
+        "{} did not produce a component (printed {text:?})",
+        script.display()
+    );
+    eprintln!(
+        "{dir}: built {} in {:.1?}",
+        path.display(),
+        started.elapsed()
+    );
+    Some(path)
+}
+
+/// `ip -j -n NS netns list-id`: the namespace's ids for its peers, by name.
+fn nsids(ns: &str) -> HashMap<u64, String> {
+    ip_json(Some(ns), &["netns", "list-id"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| Some((e["nsid"].as_u64()?, e["name"].as_str()?.to_string())))
+        .collect()
+}
+
+/// `name` without the lab's prefix: `PREFIX-net1` is `net1`; a name from
+/// outside the lab is kept whole (and so differs between two labs).
+fn unprefixed(prefix: &str, name: &str) -> String {
+    name.strip_prefix(&format!("{prefix}-"))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("outside:{name}"))
+}
+
+/// Sorted strings, as a JSON array.
+fn sorted(mut v: Vec<String>) -> Value {
+    v.sort();
+    json!(v)
+}
+
+/// What the lab under `prefix` is, in terms that do not depend on the
+/// prefix, MAC addresses or interface indexes: per namespace, its links
+/// (kind, macvlan mode, parent, master, flags, MTU, state), its addresses
+/// (but IPv6 link-local ones, which derive from the MAC) and its main-table
+/// routes, from `ip -j -d`.
+fn lab_state(prefix: &str) -> Value {
+    let links_of: HashMap<&str, Value> = SUFFIXES
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                ip_json(Some(&format!("{prefix}-{s}")), &["-d", "link", "show"]),
+            )
+        })
+        .collect();
+    // (suffix, ifindex) -> ifname, to name parents and veth peers.
+    let mut by_index: HashMap<(String, u64), String> = HashMap::new();
+    for (s, links) in &links_of {
+        for l in links.as_array().unwrap() {
+            by_index.insert(
+                (s.to_string(), l["ifindex"].as_u64().unwrap()),
+                l["ifname"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    let mut state = BTreeMap::new();
+    for s in SUFFIXES {
+        let ns = format!("{prefix}-{s}");
+        let ids = nsids(&ns);
+        let mut links = Vec::new();
+        for l in links_of[s].as_array().unwrap() {
+            let info = &l["linkinfo"];
+            let parent = l["link_index"].as_u64().map(|index| {
+                let there = match l["link_netnsid"].as_u64() {
+                    Some(id) => ids
+                        .get(&id)
+                        .map(|n| unprefixed(prefix, n))
+                        .unwrap_or_else(|| format!("nsid {id}")),
+                    None => s.to_string(),
+                };
+                let name = by_index
+                    .get(&(there.clone(), index))
+                    .cloned()
+                    .unwrap_or_else(|| "?".into());
+                format!("{there}/{name}")
+            });
+            let mut flags: Vec<String> = l["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_string())
+                .collect();
+            flags.sort();
+            links.push(json!({
+                "name": l["ifname"],
+                "kind": info["info_kind"],
+                "parent": parent,
+                "macvlan_mode": if info["info_kind"] == "macvlan" { info["info_data"]["mode"].clone() } else { Value::Null },
+                "stp_state": if info["info_kind"] == "bridge" { info["info_data"]["stp_state"].clone() } else { Value::Null },
+                "master": l["master"],
+                "port_kind": info["info_slave_kind"],
+                "port_state": info["info_slave_data"]["state"],
+                "hairpin": info["info_slave_data"]["hairpin"],
+                "flags": flags,
+                "mtu": l["mtu"],
+                "operstate": l["operstate"],
+                "link_type": l["link_type"],
+            }));
+        }
+        links.sort_by_key(|l| l["name"].as_str().unwrap().to_string());
+
+        let mut addrs = Vec::new();
+        for l in ip_json(Some(&ns), &["addr", "show"]).as_array().unwrap() {
+            for a in l["addr_info"].as_array().cloned().unwrap_or_default() {
+                if a["family"] == "inet6" && a["scope"] == "link" {
+                    continue;
+                }
+                addrs.push(format!(
+                    "{} {} {}/{} scope {}",
+                    l["ifname"].as_str().unwrap(),
+                    a["family"].as_str().unwrap(),
+                    a["local"].as_str().unwrap(),
+                    a["prefixlen"],
+                    a["scope"].as_str().unwrap_or("?"),
+                ));
+            }
+        }
+
+        let mut routes = Vec::new();
+        for family in ["-4", "-6"] {
+            for r in ip_json(Some(&ns), &[family, "route", "show"])
+                .as_array()
+                .unwrap()
+            {
+                let field = |k: &str| match &r[k] {
+                    Value::Null => String::new(),
+                    Value::String(v) => format!(" {k} {v}"),
+                    v => format!(" {k} {v}"),
+                };
+                routes.push(format!(
+                    "{}{}{}{}{}{}{}",
+                    r["dst"].as_str().unwrap_or("?"),
+                    field("gateway"),
+                    field("dev"),
+                    field("protocol"),
+                    field("scope"),
+                    field("prefsrc"),
+                    field("metric"),
+                ));
+            }
+        }
+
+        state.insert(
+            s.to_string(),
+            json!({ "links": links, "addrs": sorted(addrs), "routes": sorted(routes) }),
+        );
+    }
+    json!(state)
+}
+
+/// Runs `up PREFIX MODE` with `guest` in a fresh world and returns the
+/// world (still up) after checking the run succeeded.
+fn up(guest: &Path, mode: &str) -> World {
+    let world = World::new();
+    let out = world.run(&[
+        "run",
+        guest.to_str().unwrap(),
+        "--",
+        "up",
+        &world.prefix,
+        mode,
+    ]);
+    assert!(
+        out.status.success(),
+        "{} up {mode} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        guest.display(),
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        world.namespaces().len(),
+        SUFFIXES.len(),
+        "{}: namespaces after up",
+        guest.display()
+    );
+    world
+}
+
+/// Tears the world's lab down with the guest's own `down` (attached to the
+/// lab that is up) and checks that nothing is left: no namespace, no ledger.
+fn down(world: &World, guest: &Path) {
+    let out = world.run(&[
+        "run",
+        "--attach",
+        guest.to_str().unwrap(),
+        "--",
+        "down",
+        &world.prefix,
+    ]);
+    assert!(
+        out.status.success(),
+        "{} down failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        guest.display(),
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        world.namespaces(),
+        Vec::<String>::new(),
+        "{}: namespaces left after down",
+        guest.display()
+    );
+    let ls = world.run(&["ls"]);
+    assert!(ls.status.success());
+    assert!(
+        stdout(&ls).trim().is_empty(),
+        "{}: a lab is still recorded after down:\n{}",
+        guest.display(),
+        stdout(&ls)
+    );
+}
+
+/// The state the Rust seed guest leaves in `mode`, computed once per test
+/// process and checked against the chapter's topology on the way.
+fn reference(mode: &str) -> Value {
+    static REFERENCE: OnceLock<Mutex<HashMap<String, Value>>> = OnceLock::new();
+    let mut cache = REFERENCE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = cache.get(mode) {
+        return v.clone();
+    }
+    let guest = seed_guest();
+    let world = up(&guest, mode);
+    let state = lab_state(&world.prefix);
+    down(&world, &guest);
+
+    // The reference itself is what the chapter builds.
+    let link = |ns: &str, name: &str| -> Value {
+        state[ns]["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    for (ns, child) in [("ns1", "macvlan1"), ("ns2", "macvlan2")] {
+        let l = link(ns, child);
+        assert_eq!(l["kind"], "macvlan", "reference {mode}: {ns}/{child}: {l}");
+        assert_eq!(
+            l["macvlan_mode"], mode,
+            "reference {mode}: {ns}/{child}: {l}"
+        );
+        assert_eq!(
+            l["parent"], "net1/eth0",
+            "reference {mode}: {ns}/{child}: {l}"
+        );
+    }
+    assert_eq!(link("lan", "net1")["master"], "br0");
+    assert_eq!(link("lan", "br0")["kind"], "bridge");
+    assert_eq!(link("net1", "eth0")["parent"], "lan/net1");
+    let routes = state["ns1"]["routes"].to_string();
+    assert!(
+        routes.contains("default gateway 172.16.10.1 dev macvlan1"),
+        "reference {mode}: ns1 routes {routes}"
+    );
+
+    cache.insert(mode.to_string(), state.clone());
+    state
+}
+
+/// The whole check for the guest of `examples/DIR`.
+fn language(dir: &str) {
+    if !root_or_skip() {
+        return;
+    }
+    let Some(guest) = build(dir) else { return };
+    for mode in MODES {
+        let want = reference(mode);
+        let world = up(&guest, mode);
+        let got = lab_state(&world.prefix);
+        assert_eq!(
+            serde_json::to_string_pretty(&got).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap(),
+            "{dir} ({mode}): the kernel state differs from the Rust guest's (left: {dir}, right: Rust)"
+        );
+        down(&world, &guest);
+    }
+}
+
+#[test]
+fn python_guest_builds_the_same_lab_as_rust() {
+    language("seed-macvlan-py");
+}
+
+#[test]
+fn javascript_guest_builds_the_same_lab_as_rust() {
+    language("seed-macvlan-js");
+}
+
+#[test]
+fn c_guest_builds_the_same_lab_as_rust() {
+    language("seed-macvlan-c");
+}
