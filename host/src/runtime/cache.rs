@@ -7,18 +7,37 @@
 //! stale code. Each entry ends with the SHA-256 of its contents; an entry
 //! that fails it (a torn write, a flipped bit) is ignored and rebuilt,
 //! because wasmtime trusts what it deserializes.
+//!
+//! That checksum proves integrity, not origin: whoever can write an entry
+//! can make netwasm (root) run native code of their choosing. So an entry is
+//! used only when it and its directory belong to the user netwasm runs as
+//! and nobody else may write them; the directory is created private (0700).
+//!
+//! Guests built by componentize-py or componentize-js differ byte for byte
+//! on every build (and each is compiled to ~40 MB), so entries pile up: the
+//! cache keeps at most [`DEFAULT_MAX_BYTES`], dropping the least recently
+//! used entries (a hit refreshes an entry's mtime) after each compile.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// The most the cache keeps on disk by default.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// A temporary file older than this is a leftover of a crashed write.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
 pub struct Cache {
     dir: PathBuf,
+    max_bytes: u64,
 }
 
 /// How a component was obtained.
@@ -36,7 +55,16 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+
+    /// The same cache with another size bound.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// The default location: `$XDG_CACHE_HOME/netwasm`, else
@@ -66,17 +94,28 @@ impl Cache {
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<(Component, Origin)> {
         let path = self.dir.join(format!("{}.cwasm", Self::key(engine, wasm)));
         if let Some(c) = self.read(engine, &path) {
+            // Recently used: the last entry to be pruned.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(SystemTime::now()));
             return Ok((c, Origin::Cached));
         }
         let component = Component::new(engine, wasm)?;
         match self.write(&path, &component) {
-            Ok(()) => Ok((component, Origin::Compiled)),
+            Ok(()) => {
+                self.prune(&path);
+                Ok((component, Origin::Compiled))
+            }
             // A cache we cannot write costs time, not correctness.
             Err(_) => Ok((component, Origin::Uncached)),
         }
     }
 
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        if !private(&self.dir, true) || !private(path, false) {
+            return None;
+        }
         let mut bytes = std::fs::read(path).ok()?;
         if bytes.len() < 32 {
             return None;
@@ -100,18 +139,255 @@ impl Cache {
     }
 
     fn write(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
             .with_context(|| format!("cache {}: cannot create", self.dir.display()))?;
+        // Entries in a directory others can write could not be trusted
+        // when read back; do not write them either.
+        anyhow::ensure!(
+            private(&self.dir, true),
+            "cache {}: not private to this user",
+            self.dir.display()
+        );
         let mut bytes = component.serialize()?;
         let sum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&sum);
         // Write to a private temporary name, then rename: readers see a
         // whole entry or none.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
+        let written = (|| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_data()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if written.is_err() {
+            // A full disk must not leave half an entry behind for good.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(written?)
+    }
+
+    /// Drops the least recently used entries until the cache fits its
+    /// bound (never `keep`, the entry just written), and leftovers of
+    /// crashed writes. Only files named like entries, and owned by this
+    /// user, are touched: the directory may be one the user shares.
+    fn prune(&self, keep: &Path) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        let mut entries = Vec::new();
+        for e in dir.flatten() {
+            let path = e.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Ok(meta) = e.metadata() else { continue };
+            if !meta.is_file() || meta.uid() != euid() {
+                continue;
+            }
+            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if is_tmp_name(name) {
+                if now.duration_since(mtime).is_ok_and(|age| age > STALE_TMP) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            } else if is_entry_name(name) {
+                entries.push((mtime, meta.len(), path));
+            }
+        }
+        let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
+        entries.sort();
+        for (_, len, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if path != keep && std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether `path` (not a symlink) belongs to this user and no one else can
+/// write it. Root also trusts directories root owns.
+fn private(path: &Path, dir: bool) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
+    kind_ok && meta.uid() == euid() && meta.mode() & 0o022 == 0
+}
+
+/// `<64 hex>-<16 hex>.cwasm`, as [`Cache::key`] names entries.
+fn is_entry_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".cwasm") else {
+        return false;
+    };
+    let Some((sha, cfg)) = stem.split_once('-') else {
+        return false;
+    };
+    sha.len() == 64 && cfg.len() == 16 && stem.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+}
+
+/// `<key>.tmp<pid>`, a write in progress (or a crashed one).
+fn is_tmp_name(name: &str) -> bool {
+    name.rsplit_once(".tmp").is_some_and(|(stem, pid)| {
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && is_entry_name(&format!("{stem}.cwasm"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest component: the header alone.
+    const EMPTY: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("netwasm-cache-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn compiles_once_then_hits() {
+        let dir = scratch("hit");
+        let engine = Engine::default();
+        let cache = Cache::new(&dir);
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Compiled);
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Cached);
+        let meta = std::fs::metadata(&dir).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o700, "the cache directory is private");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_or_truncated_entries_are_rebuilt() {
+        let dir = scratch("corrupt");
+        let engine = Engine::default();
+        let cache = Cache::new(&dir);
+        cache.load(&engine, EMPTY).unwrap();
+        let entry = entries(&dir).pop().unwrap();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        std::fs::write(&entry, &bytes).unwrap();
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Compiled);
+        std::fs::write(&entry, &bytes[..10]).unwrap();
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Compiled);
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Cached);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn entries_others_can_write_are_not_trusted() {
+        let dir = scratch("untrusted");
+        let engine = Engine::default();
+        let cache = Cache::new(&dir);
+        cache.load(&engine, EMPTY).unwrap();
+        let entry = entries(&dir).pop().unwrap();
+        chmod(&entry, 0o666);
+        // Recompiled, and replaced by a private entry.
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Compiled);
+        assert_eq!(std::fs::metadata(&entry).unwrap().mode() & 0o022, 0);
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Cached);
+        // A directory others can write is used for nothing.
+        chmod(&dir, 0o777);
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Uncached);
+        chmod(&dir, 0o700);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn prunes_least_recently_used_entries_and_stale_temporaries() {
+        let dir = scratch("prune");
+        std::fs::create_dir_all(&dir).unwrap();
+        chmod(&dir, 0o700);
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        let fake = |n: u8, age: u64| {
+            let path = dir.join(format!(
+                "{}-{}.cwasm",
+                format!("{n:02x}").repeat(32),
+                "0".repeat(16)
+            ));
+            std::fs::write(&path, vec![0u8; 1000]).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(old + Duration::from_secs(age)).unwrap();
+            path
+        };
+        let oldest = fake(1, 0);
+        let middle = fake(2, 10);
+        let stale_tmp = dir.join(format!("{}-{}.tmp123", "ab".repeat(32), "0".repeat(16)));
+        std::fs::write(&stale_tmp, b"half").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&stale_tmp)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let unrelated = dir.join("notes.txt");
+        std::fs::write(&unrelated, vec![0u8; 5000]).unwrap();
+
+        // The new entry plus one old one fit; the oldest goes.
+        let engine = Engine::default();
+        let probe = scratch("prune-probe");
+        Cache::new(&probe).load(&engine, EMPTY).unwrap();
+        let new_len = std::fs::metadata(entries(&probe).pop().unwrap())
+            .unwrap()
+            .len();
+        std::fs::remove_dir_all(&probe).unwrap();
+        let cache = Cache::new(&dir).with_max_bytes(new_len + 1500);
+        assert_eq!(cache.load(&engine, EMPTY).unwrap().1, Origin::Compiled);
+        let left = entries(&dir);
+        assert!(
+            !left.contains(&oldest),
+            "the least recently used entry was pruned: {left:?}"
+        );
+        assert!(left.contains(&middle), "{left:?}");
+        assert!(
+            !left.contains(&stale_tmp),
+            "a crashed write's leftover was removed: {left:?}"
+        );
+        assert!(
+            left.contains(&unrelated),
+            "files that are not entries are left alone: {left:?}"
+        );
+        assert_eq!(left.len(), 3, "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names() {
+        let key = format!("{}-{}", "a".repeat(64), "0".repeat(16));
+        assert!(is_entry_name(&format!("{key}.cwasm")));
+        assert!(is_tmp_name(&format!("{key}.tmp42")));
+        assert!(!is_entry_name("x.cwasm"));
+        assert!(!is_tmp_name(&format!("{key}.tmp")));
+        assert!(!is_entry_name(&format!("{key}.cwasm.bak")));
     }
 }
