@@ -26,6 +26,13 @@ command -v wasm-tools >/dev/null || missing "wasm-tools not found"
 have=$(wit-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 [ "$have" = "$wit_bindgen_version" ] || missing "wit-bindgen $wit_bindgen_version wanted, found ${have:-none}"
 
+# Up to date (newer than every input)? Then there is nothing to do;
+# FORCE=1 rebuilds all the same.
+out=build/seed-macvlan-c.wasm
+if [ -z "${FORCE:-}" ] && [ -f "$out" ] && [ -z "$(find seed-macvlan.c build.sh ../../wit ../../guests/wasi-adapter -newer "$out" -print -quit)" ]; then
+    echo "$PWD/$out"
+    exit 0
+fi
 mkdir -p build/gen
 # 1. Bindings.
 wit-bindgen c ../../wit --world netwasm:lab/lab --out-dir build/gen >/dev/null

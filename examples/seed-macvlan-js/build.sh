@@ -15,6 +15,13 @@ stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
     npm ci --no-audit --no-fund >&2
 fi
+# Up to date (newer than every input)? Then there is nothing to do;
+# FORCE=1 rebuilds all the same.
+out=build/seed-macvlan-js.wasm
+if [ -z "${FORCE:-}" ] && [ -f "$out" ] && [ -z "$(find seed-macvlan.js package-lock.json build.sh ../../wit -newer "$out" -print -quit)" ]; then
+    echo "$PWD/$out"
+    exit 0
+fi
 mkdir -p build
 # -d http fetch-event: leave out StarlingMonkey's fetch() support, which
 # would make the component import wasi:http (netwasm refuses that).

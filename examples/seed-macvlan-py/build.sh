@@ -11,6 +11,13 @@ if [ "$have" != "$want" ]; then
     echo "build.sh: componentize-py $want wanted, found ${have:-none}; run scripts/install-guest-tools.sh py" >&2
     exit 127
 fi
+# Up to date (newer than every input)? Then there is nothing to do;
+# FORCE=1 rebuilds all the same.
+out=build/seed-macvlan-py.wasm
+if [ -z "${FORCE:-}" ] && [ -f "$out" ] && [ -z "$(find app.py build.sh ../../wit -newer "$out" -print -quit)" ]; then
+    echo "$PWD/$out"
+    exit 0
+fi
 mkdir -p build
 # Called through the interpreter, so no PATH entry (or pyenv shim) is needed.
 "$python" -c 'import sys; from componentize_py import script; sys.argv[0] = "componentize-py"; sys.exit(script())' \
