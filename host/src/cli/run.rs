@@ -195,6 +195,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
                 state.remove(&lab_name)?;
                 say(format!("lab {lab_name}: done; nothing is left up"));
             } else {
+                ledger.sync()?;
                 say(format!("lab {lab_name} is up: {} (`netwasm down {lab_name}` removes it)", summarize(&all)));
             }
             return Ok(Exit::Ok);
@@ -211,6 +212,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     say(format!("lab {lab_name}: {why}"));
     if args.keep_on_error {
         ledger.append(&Entry::End { outcome: "kept".into() })?;
+        ledger.sync()?;
         say(format!(
             "lab {lab_name}: kept what the run built ({}) for debugging; `netwasm down {lab_name}` removes it",
             summarize(&created)
@@ -222,6 +224,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     say(format!("lab {lab_name}: rolled back: {}", report.summary()));
     if undo::replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
         state.remove(&lab_name)?;
+    } else {
+        ledger.sync()?;
     }
     if !report.is_complete() {
         return Ok(Exit::Incomplete);

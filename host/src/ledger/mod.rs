@@ -11,10 +11,25 @@
 //! Journal format, version 1: each line is `CRC JSON\n`, where JSON is one
 //! [`Entry`] object and CRC its CRC-32 (IEEE) in 8 lowercase hex digits. The
 //! first entry is always `{"op":"header","version":1,...}`. An entry is
-//! written and synced before the guest hears that the operation succeeded,
-//! so after a crash the journal lists at least everything that exists. A
-//! line with a bad checksum or cut short ends the readable part: what came
-//! before it is still used, and the damage is reported.
+//! written before the guest hears that the operation succeeded, so after a
+//! crash the journal lists at least everything that exists. A line with a
+//! bad checksum or cut short ends the readable part: what came before it is
+//! still used, and the damage is reported.
+//!
+//! Durability: an entry is durable once `write(2)` returns, not `fsync(2)`.
+//! Everything a journal records (namespaces, links, addresses, routes, and
+//! the `/run/netns` mounts that name namespaces) lives in the running
+//! kernel's memory. The failures the ledger exists for are this process
+//! dying (a crash, SIGKILL, the OOM killer): the written bytes are then in
+//! the page cache, and every later reader (`netwasm down`) sees them. The
+//! failures an fsync adds protection against, a kernel crash or a power
+//! loss, destroy every recorded object along with the page cache, so after
+//! them there is nothing left to undo — on tmpfs (the usual `/run`) an
+//! fsync does nothing at all. Syncing each entry costs milliseconds where
+//! the state directory is on a disk, more than the kernel operation it
+//! records, so entries are only written; [`Ledger::sync`] flushes a journal
+//! that outlives its run, so that after a power loss it reads back whole
+//! rather than cut short.
 
 pub mod drift;
 pub mod undo;
@@ -227,11 +242,8 @@ impl StateDir {
             .with_context(|| format!("lab {lab}: cannot open journal {}", path.display()))?;
         let mut ledger = Ledger { file, lab: lab.to_string(), written: Vec::new() };
         if fresh {
+            // No directory fsync: see "Durability" above.
             ledger.append(&Entry::Header { version: JOURNAL_VERSION, lab: lab.to_string() })?;
-            // Make the new directory entry itself durable.
-            if let Ok(dir) = File::open(self.lab_dir(lab)) {
-                let _ = dir.sync_all();
-            }
         }
         Ok(ledger)
     }
@@ -291,14 +303,24 @@ impl Ledger {
         &self.lab
     }
 
-    /// Appends one entry and syncs it to stable storage.
+    /// Appends one entry. It is durable when this returns: see "Durability"
+    /// in the module documentation for why that needs no fsync.
     pub fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
+        // One write(2) of the whole line (the file is O_APPEND).
         self.file
             .write_all(encode(entry).as_bytes())
-            .and_then(|()| self.file.sync_data())
             .with_context(|| format!("lab {}: cannot write its journal", self.lab))?;
         self.written.push(entry.clone());
         Ok(())
+    }
+
+    /// Flushes the journal to stable storage, for a journal that outlives
+    /// its run (a lab left up or kept), so that after a power loss it reads
+    /// back whole instead of cut short.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        self.file
+            .sync_data()
+            .with_context(|| format!("lab {}: cannot write its journal", self.lab))
     }
 
     /// The entries this process appended since its last `Begin`: what its
