@@ -2,7 +2,8 @@
 //!
 //! Each namespace's socket is opened once, inside that namespace, on the
 //! namespace thread (see [`super::netns`]), and reused for every operation of
-//! the run; the operations themselves are plain async requests on tokio.
+//! the run; the operations themselves are plain async requests on tokio, each
+//! a send and a receive on the caller's thread (see [`request`]).
 
 mod parse;
 mod request;
@@ -10,7 +11,7 @@ mod request;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,10 +26,9 @@ use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_sys::TokioSocket;
-use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
-use self::request::{CHANGE, CREATE, DUMP, GET, request};
+use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
 use super::netns::{self, NsThread};
 use super::{
     AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats, RouteInfo,
@@ -37,20 +37,12 @@ use super::{
 use crate::net::Cidr;
 
 /// One open namespace: its descriptor (which also keeps it alive while we
-/// work in it) and the netlink connection inside it.
+/// work in it) and the netlink socket inside it. Dropping it closes both,
+/// so a deleted namespace is really released.
 struct Space {
     name: String,
     fd: OwnedFd,
-    handle: Handle,
-    connection: tokio::task::AbortHandle,
-}
-
-impl Drop for Space {
-    fn drop(&mut self) {
-        // The socket holds a reference on the namespace; stop the connection
-        // so a deleted namespace is really released.
-        self.connection.abort();
-    }
+    socket: Socket,
 }
 
 pub struct Netlink {
@@ -91,23 +83,19 @@ impl Netlink {
     }
 
     fn add_space(&self, name: &str, opened: netns::NsOpened) -> NsId {
-        // SAFETY: the descriptor is a fresh netlink socket we own.
-        let socket = unsafe { TokioSocket::from_raw_fd(opened.netlink.into_raw_fd()) };
-        let (connection, handle, _) = rtnetlink::from_socket(socket);
-        let connection = tokio::spawn(connection).abort_handle();
+        let socket = Socket::new(opened.netlink);
         let id = NsId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let space = Space {
             name: name.to_string(),
             fd: opened.fd,
-            handle,
-            connection,
+            socket,
         };
         self.spaces.lock().unwrap().insert(id, Arc::new(space));
         id
     }
 
     async fn get_link(&self, space: &Space, msg: LinkMessage) -> io::Result<LinkMessage> {
-        let replies = request(&space.handle, RouteNetlinkMessage::GetLink(msg), GET).await?;
+        let replies = request(&space.socket, RouteNetlinkMessage::GetLink(msg), GET).await?;
         replies
             .into_iter()
             .find_map(|m| match m {
@@ -119,7 +107,7 @@ impl Netlink {
 
     async fn dump_links(&self, space: &Space) -> io::Result<Vec<LinkMessage>> {
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetLink(LinkMessage::default()),
             DUMP,
         )
@@ -200,7 +188,7 @@ impl Netlink {
         for (id, other) in candidates {
             let mut msg = NsidMessage::default();
             msg.attributes.push(NsidAttribute::Fd(other.fd.as_raw_fd() as u32));
-            let replies = request(&space.handle, RouteNetlinkMessage::GetNsId(msg), CHANGE).await;
+            let replies = request(&space.socket, RouteNetlinkMessage::GetNsId(msg), CHANGE).await;
             let Ok(replies) = replies else {
                 continue;
             };
@@ -222,7 +210,7 @@ impl Netlink {
     }
 
     async fn set_link(&self, space: &Space, msg: LinkMessage) -> io::Result<()> {
-        request(&space.handle, RouteNetlinkMessage::NewLink(msg), CHANGE).await?;
+        request(&space.socket, RouteNetlinkMessage::NewLink(msg), CHANGE).await?;
         Ok(())
     }
 }
@@ -382,7 +370,7 @@ impl Kernel for Netlink {
         if !Arc::ptr_eq(&via, &target) {
             builder = builder.setns_by_fd(target.fd.as_raw_fd());
         }
-        request(&via.handle, RouteNetlinkMessage::NewLink(builder.build()), CREATE).await?;
+        request(&via.socket, RouteNetlinkMessage::NewLink(builder.build()), CREATE).await?;
 
         let mut created = Vec::new();
         let msg = self.get_link(&target, LinkUnspec::new_with_name(&link.name).build()).await?;
@@ -478,26 +466,26 @@ impl Kernel for Netlink {
     async fn link_del(&self, ns: NsId, index: u32) -> io::Result<()> {
         let space = self.space(ns)?;
         let msg = LinkUnspec::new_with_index(index).build();
-        request(&space.handle, RouteNetlinkMessage::DelLink(msg), CHANGE).await?;
+        request(&space.socket, RouteNetlinkMessage::DelLink(msg), CHANGE).await?;
         Ok(())
     }
 
     async fn addr_add(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::NewAddress(addr_message(index, cidr)), CREATE).await?;
+        request(&space.socket, RouteNetlinkMessage::NewAddress(addr_message(index, cidr)), CREATE).await?;
         Ok(())
     }
 
     async fn addr_del(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::DelAddress(addr_message(index, cidr)), CHANGE).await?;
+        request(&space.socket, RouteNetlinkMessage::DelAddress(addr_message(index, cidr)), CHANGE).await?;
         Ok(())
     }
 
     async fn addr_list(&self, ns: NsId, index: Option<u32>) -> io::Result<Vec<AddrInfo>> {
         let space = self.space(ns)?;
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             DUMP,
         )
@@ -516,20 +504,20 @@ impl Kernel for Netlink {
 
     async fn route_add(&self, ns: NsId, route: &RouteSpec) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::NewRoute(route_message(route, false)), CREATE).await?;
+        request(&space.socket, RouteNetlinkMessage::NewRoute(route_message(route, false)), CREATE).await?;
         Ok(())
     }
 
     async fn route_del(&self, ns: NsId, route: &RouteSpec) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::DelRoute(route_message(route, true)), CHANGE).await?;
+        request(&space.socket, RouteNetlinkMessage::DelRoute(route_message(route, true)), CHANGE).await?;
         Ok(())
     }
 
     async fn route_list(&self, ns: NsId) -> io::Result<Vec<RouteInfo>> {
         let space = self.space(ns)?;
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetRoute(RouteMessage::default()),
             DUMP,
         )
@@ -582,7 +570,7 @@ impl Kernel for Netlink {
     async fn neighbors(&self, ns: NsId) -> io::Result<Vec<Neighbor>> {
         let space = self.space(ns)?;
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetNeighbour(Default::default()),
             DUMP,
         )
