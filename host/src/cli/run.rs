@@ -77,6 +77,22 @@ pub fn make_cache(args: &RunArgs) -> Option<Cache> {
     Some(Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir)))
 }
 
+/// Raises the soft limit on open files to the hard limit. A run holds two
+/// descriptors per namespace it has open (the namespace and a netlink socket
+/// inside it), so a lab of a thousand namespaces needs more than the common
+/// default soft limit of 1024. Best effort: at worst a big lab fails with
+/// EMFILE, as before.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain getrlimit/setrlimit calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// Waits for SIGINT or SIGTERM and says which.
 async fn signalled() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
@@ -117,6 +133,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             ),
         ));
     }
+    raise_fd_limit();
     let runtime = Runtime::new(make_cache(&args))?;
     let guest = runtime.load(&args.guest)?;
     if guest.origin == cache::Origin::Compiled {
