@@ -87,19 +87,29 @@ def sh(*cmd: str, check: bool = True, capture: bool = False, **kw) -> subprocess
     )
 
 
+MEASURE: list[str] = []  # the native binary's `measure` subcommand, once built
+
+
 def timed(cmd: list[str]) -> tuple[float, int]:
-    """Runs cmd; returns (wall seconds, peak RSS in KiB of that process)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-    if p.stderr:
-        p.stderr.close()
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {err.strip()[-2000:]}")
-    return wall, usage.ru_maxrss
+    """Runs cmd; returns (wall seconds, peak RSS in KiB of that process).
+
+    The command runs under `netwasm-bench-native measure`, a small process
+    that times it and reads its peak RSS with wait4: measured from Python,
+    the peak RSS would include the Python image that the child's exec
+    replaced."""
+    fd, out = tempfile.mkstemp(prefix="nwb-measure-", dir="/run")
+    os.close(fd)
+    try:
+        p = subprocess.run(
+            [*MEASURE, out, "--", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-2000:]}")
+        with open(out) as f:
+            m = json.load(f)
+        return m["wall_s"], m["maxrss_kib"]
+    finally:
+        os.unlink(out)
 
 
 # ---- installation and build -------------------------------------------
@@ -591,6 +601,7 @@ def main() -> int:
     if not args.no_build:
         build()
     target = target_dir()
+    MEASURE[:] = [str(target / "release" / "netwasm-bench-native"), "measure"]
     leftovers = our_namespaces()
     if leftovers:
         log(f"removing {len(leftovers)} namespaces left by an earlier run ({NS_PREFIX}*)")

@@ -20,6 +20,12 @@
 //! default route via `NET.{i/250}.1`; exactly what `bench/guest` builds.
 //! `--inflight K` keeps K units in progress at once (default 1: sequential,
 //! the fair baseline for a sequential guest).
+//!
+//! `netwasm-bench-native measure OUT -- CMD...` runs CMD and writes its wall
+//! time, exit code and peak RSS to OUT as JSON: the benchmark runs every
+//! variant through it. The peak RSS a parent reads with `wait4` includes
+//! the memory of the process image the child replaced by `exec`, so it is
+//! only the command's own when the parent is as small as this program.
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -62,7 +68,10 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        _ => bail!("usage: up PHY_NS PARENT PREFIX COUNT NET [--inflight K] | down PREFIX COUNT"),
+        ["measure", out, "--", cmd @ ..] if !cmd.is_empty() => measure(out, cmd),
+        _ => bail!(
+            "usage: up PHY_NS PARENT PREFIX COUNT NET [--inflight K] | down PREFIX COUNT | measure OUT -- CMD..."
+        ),
     }
 }
 
@@ -147,6 +156,38 @@ async fn up(
             .await?;
     }
     Ok(())
+}
+
+/// Runs `cmd` (its stdout to /dev/null), then writes `{"wall_s", "exit",
+/// "maxrss_kib"}` to `out`; exits with the command's status.
+fn measure(out: &str, cmd: &[&str]) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let child = std::process::Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {}", cmd[0]))?;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into locals.
+    if unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) } < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let exit = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    std::fs::write(
+        out,
+        format!(
+            "{{\"wall_s\": {wall}, \"exit\": {exit}, \"maxrss_kib\": {}}}\n",
+            usage.ru_maxrss
+        ),
+    )?;
+    std::process::exit(exit);
 }
 
 fn connect(sock: OwnedFd) -> Handle {
