@@ -197,7 +197,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         _ => 0,
     };
     let mut ledger = lab.take_ledger().expect("the lab was given a ledger");
-    let created = undo::replay(ledger.this_run());
     drop(lab);
 
     let (exit, why) = match outcome {
@@ -207,7 +206,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ),
         Outcome::Success => {
             ledger.append(&Entry::End { outcome: "committed".into() })?;
-            let all = undo::replay(&state.read(&lab_name)?.entries);
+            // What the whole journal leaves up. Replay is a fold from
+            // nothing, so when the earlier runs left nothing up it is what
+            // this run's entries leave up: no need to read the journal back.
+            let all = if prior.is_empty() {
+                undo::replay(ledger.this_run())
+            } else {
+                undo::replay(&state.read(&lab_name)?.entries)
+            };
             if all.is_empty() {
                 state.remove(&lab_name)?;
                 say(format!("lab {lab_name}: done; nothing is left up"));
@@ -227,6 +233,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ),
     };
     say(format!("lab {lab_name}: {why}"));
+    let created = undo::replay(ledger.this_run());
     if args.keep_on_error {
         ledger.append(&Entry::End { outcome: "kept".into() })?;
         ledger.sync()?;
