@@ -496,8 +496,10 @@ def markdown(res: dict) -> str:
         "# netwasm lab-setup benchmark",
         "",
         f"Machine: {m['nproc']} cores, {m['cpu']}, {m['memory_mib'] // 1024} GiB, kernel {m['kernel']}; "
-        f"{m['iproute2']}; Python {m['python']}, pyroute2 {m['pyroute2']}; netwasm state dir on {m['state_dir_fs']}. "
-        f"Run {m['date']} with `{res['command']}`.",
+        f"{m['iproute2']}; Python {m['python']}, pyroute2 {m['pyroute2']}; netwasm state dir and /run/netns on {m['state_dir_fs']}. "
+        f"Run {m['date']} with `{res['command']}`, in {res.get('duration_s', 0):.0f} s; "
+        f"1-minute load average {m.get('loadavg_at_start', 0):.1f} at the start and {m.get('loadavg_at_end', 0):.1f} at the end "
+        "(the machine is shared: wall-clock numbers are noisy).",
         "",
         "A unit: a namespace; a bridge-mode macvlan on a shared parent (a veth in a namespace of the benchmark), "
         "created directly in the unit's namespace; `lo` and the macvlan up; a /24 address; a default route. "
