@@ -53,9 +53,13 @@ pub fn rust_guest(package: &str) -> PathBuf {
         .status()
         .expect("run cargo to build a guest");
     assert!(status.success(), "building guest {package} failed");
-    let path = target_dir
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", package.replace('-', "_")));
+    // Libraries are named with underscores; binaries as declared.
+    let dir = target_dir.join("wasm32-wasip2/release");
+    let path = [package.replace('-', "_"), package.to_string()]
+        .iter()
+        .map(|n| dir.join(format!("{n}.wasm")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dir.join(format!("{package}.wasm")));
     assert!(path.exists(), "guest {package} built but {} is missing", path.display());
     built.insert(package.to_string(), path.clone());
     path
