@@ -10,7 +10,10 @@ use common::*;
 /// The single `netwasm: error:` line of a failed command.
 fn error_line(out: &Output) -> String {
     let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("netwasm: error:")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("netwasm: error:"))
+        .collect();
     assert_eq!(lines.len(), 1, "exactly one error line expected:\n{err}");
     lines[0].to_string()
 }
@@ -35,8 +38,18 @@ fn help_is_documentation() {
     }
     let out = w.run(&["run", "--help"]);
     let text = stdout(&out);
-    for needle in ["--policy", "--attach", "--keep-on-error", "--audit", "--limit-memory", "GUEST"] {
-        assert!(text.contains(needle), "run --help mentions {needle}:\n{text}");
+    for needle in [
+        "--policy",
+        "--attach",
+        "--keep-on-error",
+        "--audit",
+        "--limit-memory",
+        "GUEST",
+    ] {
+        assert!(
+            text.contains(needle),
+            "run --help mentions {needle}:\n{text}"
+        );
     }
 }
 
@@ -47,7 +60,10 @@ fn missing_file() {
     let out = w.run(&["run", "/nonexistent/lab.wasm", "--", "up", &w.prefix]);
     assert_eq!(out.status.code(), Some(2));
     let line = error_line(&out);
-    assert!(line.contains("/nonexistent/lab.wasm: cannot read"), "{line}");
+    assert!(
+        line.contains("/nonexistent/lab.wasm: cannot read"),
+        "{line}"
+    );
     assert_nothing_created(&w, &before);
 }
 
@@ -59,7 +75,11 @@ fn not_wasm_and_core_module() {
     std::fs::write(&text, "this is not wasm\n").unwrap();
     let out = w.run(&["run", text.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(error_line(&out).contains("not a WebAssembly file"), "{}", stderr(&out));
+    assert!(
+        error_line(&out).contains("not a WebAssembly file"),
+        "{}",
+        stderr(&out)
+    );
 
     // The smallest core module: magic, version 1.
     let core = w.state_dir.join("core.wasm");
@@ -67,7 +87,10 @@ fn not_wasm_and_core_module() {
     let out = w.run(&["run", core.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let line = error_line(&out);
-    assert!(line.contains("a core WebAssembly module, not a component"), "{line}");
+    assert!(
+        line.contains("a core WebAssembly module, not a component"),
+        "{line}"
+    );
     assert_nothing_created(&w, &before);
 }
 
@@ -79,8 +102,14 @@ fn component_of_another_world() {
     let out = w.run(&["run", guest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let line = error_line(&out);
-    assert!(line.contains("is not a netwasm lab: it does not export `run"), "{line}");
-    assert!(line.contains("wasi:cli/run"), "names what it does export: {line}");
+    assert!(
+        line.contains("is not a netwasm lab: it does not export `run"),
+        "{line}"
+    );
+    assert!(
+        line.contains("wasi:cli/run"),
+        "names what it does export: {line}"
+    );
     assert_nothing_created(&w, &before);
 }
 
@@ -94,12 +123,23 @@ fn guest_error_is_shown_and_rolled_back() {
     let seed = seed_guest();
     let out = w.run(&["run", seed.to_str().unwrap(), "--", "sideways"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("the guest's run failed: usage: up PREFIX"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the guest's run failed: usage: up PREFIX"),
+        "{}",
+        stderr(&out)
+    );
 
     // A guest that fails after building something: all of it is undone.
     let kit = rust_guest("testkit");
     let a = w.ns("a");
-    let out = w.run(&["run", kit.to_str().unwrap(), "--", &format!("ns {a}"), "bridge x", "fail the second step broke"]);
+    let out = w.run(&[
+        "run",
+        kit.to_str().unwrap(),
+        "--",
+        &format!("ns {a}"),
+        "bridge x",
+        "fail the second step broke",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("rolled back: undid namespace"), "{err}");
@@ -143,7 +183,11 @@ fn missing_privileges_are_named() {
     let before = netns_list();
     let seed = seed_guest();
     // Run as an unprivileged user: no capabilities at all.
-    std::fs::set_permissions(&w.state_dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        &w.state_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_netwasm"))
@@ -154,7 +198,10 @@ fn missing_privileges_are_named() {
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let line = error_line(&out);
-    assert!(line.contains("CAP_SYS_ADMIN (to create, name and enter network namespaces)"), "{line}");
+    assert!(
+        line.contains("CAP_SYS_ADMIN (to create, name and enter network namespaces)"),
+        "{line}"
+    );
     assert!(line.contains("CAP_NET_ADMIN"), "{line}");
     assert_nothing_created(&w, &before);
 }

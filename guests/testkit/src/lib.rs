@@ -4,7 +4,8 @@
 //! ns NAME                      create a namespace       open NAME    open one
 //! root                         open the root namespace  del-ns NAME  delete one
 //! list-ns                      print visible namespaces
-//! many N PREFIX                create PREFIX-0 .. PREFIX-(N-1)
+//! many N PREFIX [MS [PNS PARENT]]  create PREFIX-0 .. PREFIX-(N-1), MS ms apart,
+//!                              each with a macvlan mv0 on PARENT in PNS
 //! bridge NS NAME               veth NS NAME PEERNS PEER
 //! macvlan NS PARENT NAME [MODE|-] [TARGETNS]
 //! up NS LINK | down NS LINK | mtu NS LINK N | mac NS LINK MAC
@@ -42,16 +43,22 @@ fn mode(s: &str) -> Result<Option<MacvlanMode>> {
 }
 
 fn arg<'a>(words: &[&'a str], i: usize) -> Result<&'a str> {
-    words
-        .get(i)
-        .copied()
-        .ok_or_else(|| Error::msg(format!("statement {:?}: missing argument {i}", words.join(" "))))
+    words.get(i).copied().ok_or_else(|| {
+        Error::msg(format!(
+            "statement {:?}: missing argument {i}",
+            words.join(" ")
+        ))
+    })
 }
 
 impl Kit {
     fn ns(&mut self, name: &str) -> Result<&Namespace> {
         if !self.spaces.contains_key(name) {
-            let ns = if name == "/" { Namespace::root()? } else { Namespace::open(name)? };
+            let ns = if name == "/" {
+                Namespace::root()?
+            } else {
+                Namespace::open(name)?
+            };
             self.spaces.insert(name.to_string(), ns);
         }
         Ok(&self.spaces[name])
@@ -71,7 +78,13 @@ impl Kit {
             match w[i] {
                 "via" => via = Some(arg(w, i + 1)?),
                 "dev" => dev = Some(ns.link(arg(w, i + 1)?)?),
-                "metric" => metric = Some(arg(w, i + 1)?.parse().map_err(|_| Error::msg("bad metric"))?),
+                "metric" => {
+                    metric = Some(
+                        arg(w, i + 1)?
+                            .parse()
+                            .map_err(|_| Error::msg("bad metric"))?,
+                    )
+                }
                 other => return Err(Error::msg(format!("route: unknown word {other}"))),
             }
             i += 2;
@@ -111,10 +124,25 @@ impl Kit {
             "list-ns" => println!("namespaces: {}", Namespace::list()?.join(" ")),
             "many" => {
                 let n: u32 = arg(&w, 1)?.parse().map_err(|_| Error::msg("bad count"))?;
+                let pause: u64 = w
+                    .get(3)
+                    .map_or(Ok(0), |v| v.parse())
+                    .map_err(|_| Error::msg("bad pause"))?;
                 for i in 0..n {
                     let name = format!("{}-{i}", arg(&w, 2)?);
                     let ns = Namespace::create(&name)?;
+                    if let (Some(pns), Some(parent)) = (w.get(4), w.get(5)) {
+                        self.ns(pns)?;
+                        self.spaces[*pns]
+                            .macvlan_on(parent, "mv0")
+                            .mode(MacvlanMode::Bridge)
+                            .in_namespace(&ns)
+                            .create()?;
+                    }
                     self.spaces.insert(name, ns);
+                    if pause > 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(pause));
+                    }
                 }
             }
             "bridge" => {
@@ -159,7 +187,8 @@ impl Kit {
                 self.link(arg(&w, 1)?, arg(&w, 2)?)?.master(&br)?;
             }
             "hairpin" => {
-                self.link(arg(&w, 1)?, arg(&w, 2)?)?.hairpin(arg(&w, 3)? == "on")?;
+                self.link(arg(&w, 1)?, arg(&w, 2)?)?
+                    .hairpin(arg(&w, 3)? == "on")?;
             }
             "move" => {
                 self.ns(arg(&w, 3)?)?;
@@ -196,7 +225,13 @@ impl Kit {
             }
             "neigh" => {
                 for n in self.ns(arg(&w, 1)?)?.neighbors()? {
-                    println!("neigh {} {} {:?} {}", n.address, n.mac.unwrap_or_default(), n.state, n.dev);
+                    println!(
+                        "neigh {} {} {:?} {}",
+                        n.address,
+                        n.mac.unwrap_or_default(),
+                        n.state,
+                        n.dev
+                    );
                 }
             }
             "expect" => {
@@ -212,16 +247,16 @@ impl Kit {
                 println!("checked: {met} met");
             }
             "sleep" => {
-                let ms = arg(&w, 1)?.parse().map_err(|_| Error::msg("bad duration"))?;
+                let ms = arg(&w, 1)?
+                    .parse()
+                    .map_err(|_| Error::msg("bad duration"))?;
                 std::thread::sleep(std::time::Duration::from_millis(ms));
             }
             "fail" => return Err(Error::msg(w[1..].join(" "))),
-            "try" => {
-                match self.exec(&w[1..].join(" ")) {
-                    Ok(()) => println!("ok"),
-                    Err(e) => println!("error: {e}"),
-                }
-            }
+            "try" => match self.exec(&w[1..].join(" ")) {
+                Ok(()) => println!("ok"),
+                Err(e) => println!("error: {e}"),
+            },
             other => return Err(Error::msg(format!("unknown statement {other:?}"))),
         }
         Ok(())
