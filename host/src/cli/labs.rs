@@ -67,6 +67,7 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
                 Some("committed") => "up".into(),
                 Some("kept") => "kept".into(),
                 Some("rolled-back") => "rolled-back".into(),
+                Some("rollback-incomplete") => "rollback-incomplete".into(),
                 // A run began and never ended: the process died.
                 Some("") => "interrupted".into(),
                 _ => "unknown".into(),

@@ -284,8 +284,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         return Ok(exit);
     }
     let report = undo::undo(kernel.as_ref(), &created).await;
+    // Only a complete rollback cancels the run's entries; otherwise what is
+    // left stays recorded for `netwasm down` to retry.
+    let outcome = if report.is_complete() {
+        "rolled-back"
+    } else {
+        "rollback-incomplete"
+    };
     ledger.append(&Entry::End {
-        outcome: "rolled-back".into(),
+        outcome: outcome.into(),
     })?;
     say(format!("lab {lab_name}: rolled back: {}", report.summary()));
     if undo::replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {

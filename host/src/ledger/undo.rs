@@ -113,14 +113,36 @@ impl Object {
     }
 }
 
-/// The entries that took effect: each `abort` cancels the entry before it.
+/// The entries that took effect: each `abort` cancels the entry before it,
+/// and a completed rollback (`end` with outcome `rolled-back`) cancels what
+/// its run created. (Deletions stay: the run really did them.)
 fn effective(entries: &[Entry]) -> Vec<&Entry> {
     let mut out: Vec<&Entry> = Vec::with_capacity(entries.len());
     for e in entries {
-        if matches!(e, Entry::Abort) {
-            out.pop();
-        } else {
-            out.push(e);
+        match e {
+            Entry::Abort => {
+                out.pop();
+            }
+            Entry::End { outcome } if outcome == "rolled-back" => {
+                let begin = out
+                    .iter()
+                    .rposition(|e| matches!(e, Entry::Begin { .. }))
+                    .unwrap_or(0);
+                let mut position = 0;
+                out.retain(|e| {
+                    position += 1;
+                    position <= begin + 1
+                        || !matches!(
+                            e,
+                            Entry::NsCreate { .. }
+                                | Entry::LinkAdd { .. }
+                                | Entry::AddrAdd { .. }
+                                | Entry::RouteAdd { .. }
+                        )
+                });
+                out.push(e);
+            }
+            _ => out.push(e),
         }
     }
     out
@@ -470,6 +492,32 @@ mod tests {
         let objs = replay(&entries);
         assert_eq!(objs.len(), 2);
         assert!(!objs.iter().any(|o| o.ns() == "taken"));
+    }
+
+    #[test]
+    fn a_completed_rollback_cancels_its_run() {
+        let begin = || Entry::Begin {
+            pid: 1,
+            guest: "g".into(),
+            args: vec![],
+            time: 0,
+        };
+        let entries = vec![
+            begin(),
+            Entry::NsCreate { ns: "kept".into() },
+            Entry::End {
+                outcome: "committed".into(),
+            },
+            begin(),
+            Entry::NsCreate {
+                ns: "undone".into(),
+            },
+            link("kept", "mv1"),
+            Entry::End {
+                outcome: "rolled-back".into(),
+            },
+        ];
+        assert_eq!(replay(&entries), vec![Object::Ns { ns: "kept".into() }]);
     }
 
     #[test]

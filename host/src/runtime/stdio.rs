@@ -182,7 +182,7 @@ mod tests {
         let out = GuestOutput::new(10, true);
         let a = out.stream(Which::Stdout);
         let b = out.stream(Which::Stderr);
-        assert!(a.write_bytes(b"12345\n").is_ok());
+        assert!(a.write_bytes(b"1234\n").is_ok());
         assert!(b.write_bytes(b"1234\n").is_ok());
         assert!(b.write_bytes(b"x").is_err());
         assert!(out.exceeded());
