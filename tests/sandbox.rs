@@ -552,3 +552,16 @@ fn check_says_whether_a_guest_can_run() {
     let err = stderr(&out);
     assert!(err.contains("line 3") && err.contains("opne"), "{err}");
 }
+
+#[test]
+fn oversized_arguments_are_refused_before_start() {
+    let w = World::new();
+    let before = netns_list();
+    let seed = seed_guest();
+    let big = "x".repeat(2048);
+    let out = w.run(&["run", "--limit-args", "1KiB", seed.to_str().unwrap(), "--", "up", &big]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("the guest's arguments are 2052 bytes; its args limit is 1KiB"), "{err}");
+    assert_eq!(netns_list(), before);
+}
