@@ -559,9 +559,53 @@ fn oversized_arguments_are_refused_before_start() {
     let before = netns_list();
     let seed = seed_guest();
     let big = "x".repeat(2048);
-    let out = w.run(&["run", "--limit-args", "1KiB", seed.to_str().unwrap(), "--", "up", &big]);
+    let out = w.run(&[
+        "run",
+        "--limit-args",
+        "1KiB",
+        seed.to_str().unwrap(),
+        "--",
+        "up",
+        &big,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("the guest's arguments are 2052 bytes; its args limit is 1KiB"), "{err}");
+    assert!(
+        err.contains("the guest's arguments are 2052 bytes; its args limit is 1KiB"),
+        "{err}"
+    );
     assert_eq!(netns_list(), before);
+}
+
+#[test]
+fn guest_output_cannot_drive_the_terminal() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let (out, _) = run_guarded(&w, &[], &hostile(), &["ansi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !stream.contains(&0x1b),
+            "no raw escape reaches the terminal"
+        );
+        assert!(!stream.contains(&0x07) && !stream.contains(&b'\r'));
+        assert!(!String::from_utf8_lossy(stream).contains('\u{9b}'));
+    }
+    let text = stdout(&out);
+    assert!(
+        text.contains("[guest] \\u{1b}[2J\\u{1b}]0;pwned\\u{7}clear\\rnetwasm: error: fake"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("[guest:stderr] \\u{1b}[31mred"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out)
+            .lines()
+            .any(|l| l.starts_with("netwasm: error"))
+    );
 }

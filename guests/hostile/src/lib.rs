@@ -38,6 +38,13 @@ fn run(args: Vec<String>) -> Result<()> {
             println!("{}", dive(0, limit));
             Ok(())
         }
+        // Clear the user's terminal, retitle it, and fake netwasm's own
+        // messages.
+        "ansi" => {
+            println!("\x1b[2J\x1b]0;pwned\x07clear\rnetwasm: error: fake");
+            eprintln!("\x1b[31mred\x1b[0m\u{9b}31m");
+            Ok(())
+        }
         // Print without end: the output limit.
         "flood" => loop {
             println!("{}", "flood ".repeat(100));
