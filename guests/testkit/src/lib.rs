@@ -11,6 +11,7 @@
 //! up NS LINK | down NS LINK | mtu NS LINK N | mac NS LINK MAC
 //! master NS LINK BRIDGE | hairpin NS LINK on|off
 //! move NS LINK TONS [NEWNAME] | del-link NS LINK | info NS LINK
+//! links NS | addrs NS LINK | routes NS   print what the host reports
 //! addr NS LINK CIDR | del-addr NS LINK CIDR
 //! route NS DEST [via GW] [dev LINK] [metric N] | del-route (same)
 //! forward NS on|off | ping NS ADDR | neigh NS
@@ -209,6 +210,46 @@ impl Kit {
                     i.mtu,
                     i.admin_up
                 );
+            }
+            "links" => {
+                for l in self.ns(arg(&w, 1)?)?.links()? {
+                    println!(
+                        "link {} {} kind={} mode={:?} parent={}@{} master={} mtu={} mac={} up={} state={:?} hairpin={:?}",
+                        l.index,
+                        l.name,
+                        l.kind.unwrap_or_default(),
+                        l.macvlan_mode,
+                        l.parent_name.unwrap_or_default(),
+                        l.parent_namespace.unwrap_or_default(),
+                        l.master.unwrap_or_default(),
+                        l.mtu,
+                        l.mac.unwrap_or_default(),
+                        l.admin_up,
+                        l.state,
+                        l.hairpin
+                    );
+                }
+            }
+            "addrs" => {
+                for a in self.link(arg(&w, 1)?, arg(&w, 2)?)?.addrs()? {
+                    println!(
+                        "address {}/{} {:?} {}",
+                        a.address, a.prefix_len, a.family, a.scope
+                    );
+                }
+            }
+            "routes" => {
+                for r in self.ns(arg(&w, 1)?)?.routes()? {
+                    println!(
+                        "route {} via={} dev={} metric={:?} proto={} scope={}",
+                        r.destination,
+                        r.gateway.unwrap_or_default(),
+                        r.dev.unwrap_or_default(),
+                        r.metric,
+                        r.protocol,
+                        r.scope
+                    );
+                }
             }
             "addr" => {
                 self.link(arg(&w, 1)?, arg(&w, 2)?)?.addr(arg(&w, 3)?)?;
