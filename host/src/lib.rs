@@ -2,6 +2,7 @@
 //! Linux kernel, inside a capability sandbox.
 
 pub mod error;
+pub mod inspect;
 pub mod kernel;
 pub mod lab;
 pub mod ledger;

@@ -120,6 +120,18 @@ pub enum Command {
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
     Status(DownArgs),
+    /// Show a lab as it is in the kernel now: its namespaces, links,
+    /// addresses and routes.
+    ///
+    /// Covers every namespace the lab's ledger holds: those it created (all
+    /// their links) and those where it only created links (just those
+    /// links). For each link: kind, macvlan mode, parent or veth peer as
+    /// NAME@NAMESPACE (ifINDEX@? when netwasm cannot tell), bridge master,
+    /// MAC, MTU, admin and operational state, and addresses; then the
+    /// namespace's main routing table. A namespace that is gone is reported
+    /// as missing, not an error. --json prints the same for scripts, in the
+    /// stable schema netwasm.show/1 (docs/show-json.md).
+    Show(crate::inspect::ShowArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -217,6 +229,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Down(args) => labs::down(args).await,
         Command::Ls(args) => labs::ls(args),
         Command::Status(args) => labs::status(args).await,
+        Command::Show(args) => crate::inspect::show(args).await,
     }
 }
 

@@ -1,0 +1,71 @@
+//! Inspection commands: `netwasm show` (a lab as it is in the kernel now)
+//! and `netwasm graph` (its topology as a picture).
+//!
+//! Both read the lab's ledger for the namespaces it holds, then ask the
+//! kernel what is there ([`view::gather`]); neither changes anything, and
+//! neither takes the lab's lock, so they work while a run is going on.
+
+pub mod show;
+pub mod view;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::{Exit, StateArgs, fail};
+use crate::kernel::Kernel;
+use crate::kernel::netlink::Netlink;
+use crate::ledger::StateDir;
+use crate::ledger::undo;
+
+fn lab_name(s: &str) -> Result<String, String> {
+    crate::ledger::check_lab_name(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The lab's name.
+    #[arg(value_name = "NAME", value_parser = lab_name)]
+    pub name: String,
+    /// Print JSON for scripts instead of tables: schema "netwasm.show/1",
+    /// every field documented in docs/show-json.md.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Reads the lab's ledger and the kernel.
+async fn view(name: &str, state: &StateArgs) -> anyhow::Result<view::LabView> {
+    crate::privileges::require(crate::privileges::FOR_LABS)?;
+    let dir = StateDir::new(&state.state_dir);
+    if !dir.exists(name) {
+        return Err(fail(
+            Exit::BadInput,
+            format!("lab {name}: no such lab in {}", state.state_dir.display()),
+        ));
+    }
+    let journal = dir
+        .read(name)
+        .with_context(|| format!("lab {name}: cannot read its journal"))?;
+    let objects = undo::replay(&journal.entries);
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    Ok(view::gather(kernel.as_ref(), name, &objects, journal.damage).await)
+}
+
+/// `netwasm show`.
+pub async fn show(args: ShowArgs) -> anyhow::Result<Exit> {
+    let v = view(&args.name, &args.state).await?;
+    let out = if args.json {
+        show::json(&v)
+    } else {
+        show::table(&v)
+    };
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .context("cannot write to standard output")?;
+    Ok(Exit::Ok)
+}
