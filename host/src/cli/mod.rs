@@ -132,6 +132,14 @@ pub enum Command {
     /// as missing, not an error. --json prints the same for scripts, in the
     /// stable schema netwasm.show/1 (docs/show-json.md).
     Show(crate::inspect::ShowArgs),
+    /// Draw a lab's topology as SVG (the default), Graphviz DOT or Mermaid.
+    ///
+    /// Namespaces are boxes holding their links; edges join the two ends of
+    /// each veth pair, a macvlan's parent to it (labelled with the mode),
+    /// and each bridge, drawn as a switch, to its ports. Links show their
+    /// global addresses. The SVG is laid out and drawn by netwasm itself:
+    /// no Graphviz needed, and any browser opens it.
+    Graph(crate::inspect::GraphArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -230,6 +238,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Ls(args) => labs::ls(args),
         Command::Status(args) => labs::status(args).await,
         Command::Show(args) => crate::inspect::show(args).await,
+        Command::Graph(args) => crate::inspect::graph(args).await,
     }
 }
 

@@ -5,14 +5,18 @@
 //! kernel what is there ([`view::gather`]); neither changes anything, and
 //! neither takes the lab's lock, so they work while a run is going on.
 
+pub mod graph;
+pub mod layout;
 pub mod show;
+pub mod svg;
 pub mod view;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::cli::{Exit, StateArgs, fail};
 use crate::kernel::Kernel;
@@ -34,6 +38,31 @@ pub struct ShowArgs {
     /// every field documented in docs/show-json.md.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (render with `dot -Tsvg`).
+    Dot,
+    /// A Mermaid flowchart (GitHub and many Markdown viewers render it).
+    Mermaid,
+    /// A self-contained SVG drawn by netwasm itself; open it in a browser.
+    Svg,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    /// The lab's name.
+    #[arg(value_name = "NAME", value_parser = lab_name)]
+    pub name: String,
+    /// The output format.
+    #[arg(long, short, value_enum, default_value_t = GraphFormat::Svg)]
+    pub format: GraphFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -67,5 +96,34 @@ pub async fn show(args: ShowArgs) -> anyhow::Result<Exit> {
     std::io::stdout()
         .write_all(out.as_bytes())
         .context("cannot write to standard output")?;
+    Ok(Exit::Ok)
+}
+
+/// `netwasm graph`.
+pub async fn graph(args: GraphArgs) -> anyhow::Result<Exit> {
+    let v = view(&args.name, &args.state).await?;
+    let t = graph::Topology::from_view(&v);
+    let out = match args.format {
+        GraphFormat::Dot => graph::dot(&t),
+        GraphFormat::Mermaid => graph::mermaid(&t),
+        GraphFormat::Svg => svg::svg(&t),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, out).map_err(|e| {
+            fail(
+                Exit::BadInput,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?,
+        None => std::io::stdout()
+            .write_all(out.as_bytes())
+            .context("cannot write to standard output")?,
+    }
+    for ns in v.namespaces.iter().filter(|n| !n.present) {
+        eprintln!(
+            "netwasm: lab {}: namespace {} is missing from the kernel",
+            v.lab, ns.name
+        );
+    }
     Ok(Exit::Ok)
 }
