@@ -339,14 +339,11 @@ fn dot_edges(dot: &str) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
-/// The nodes, clusters and edges of a Mermaid flowchart, by name.
-fn mermaid_parts(
-    m: &str,
-) -> (
-    BTreeSet<String>,
-    BTreeSet<String>,
-    BTreeSet<(String, String, String, String)>,
-) {
+/// A Mermaid edge: (from, arrow, label, to), the nodes as `namespace/link`.
+type MermaidEdge = (String, String, String, String);
+
+/// The clusters, nodes and edges of a Mermaid flowchart, by name.
+fn mermaid_parts(m: &str) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<MermaidEdge>) {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut clusters = BTreeSet::new();
     let mut current = String::new();
@@ -447,7 +444,7 @@ fn graph_draws_the_seed_lab() {
     }
     assert_eq!(nodes.len(), 7, "{nodes:?}");
     assert!(nodes.contains(&id("ns2", "macvlan2")), "{nodes:?}");
-    let want: BTreeSet<(String, String, String, String)> = [
+    let want: BTreeSet<MermaidEdge> = [
         (
             id("net1", "eth0"),
             "-.->",

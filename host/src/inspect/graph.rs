@@ -248,20 +248,20 @@ impl Topology {
                     });
                 }
             }
-            if let Some(m) = &l.master {
-                if let Some(&bridge) = by_name.get(&(ns.name.clone(), m.clone())) {
-                    let label = if self.nodes[bridge].kind == NodeKind::Bridge {
-                        "port"
-                    } else {
-                        "master"
-                    };
-                    self.edges.push(Edge {
-                        from: bridge,
-                        to: me,
-                        kind: EdgeKind::Port,
-                        label: label.into(),
-                    });
-                }
+            if let Some(m) = &l.master
+                && let Some(&bridge) = by_name.get(&(ns.name.clone(), m.clone()))
+            {
+                let label = if self.nodes[bridge].kind == NodeKind::Bridge {
+                    "port"
+                } else {
+                    "master"
+                };
+                self.edges.push(Edge {
+                    from: bridge,
+                    to: me,
+                    kind: EdgeKind::Port,
+                    label: label.into(),
+                });
             }
         }
     }

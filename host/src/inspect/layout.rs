@@ -210,6 +210,25 @@ struct Work<'a> {
 
 /// Lays a topology out.
 pub fn layout(t: &Topology) -> Layout {
+    // A namespace too narrow for its title beside the edges coming in from
+    // above is widened, and the whole layout done again.
+    let mut extra = vec![0.0; t.clusters.len()];
+    for _ in 0..4 {
+        let (l, short) = layout_with(t, &extra);
+        if short.is_empty() {
+            return l;
+        }
+        for (c, d) in short {
+            extra[c] += d;
+        }
+    }
+    layout_with(t, &extra).0
+}
+
+/// Lays a topology out with namespaces widened by `extra`; also returns
+/// the namespaces whose titles had to sit in an edge's way, with how much
+/// wider they need to be.
+fn layout_with(t: &Topology, extra: &[f64]) -> (Layout, Vec<(usize, f64)>) {
     let nn = t.nodes.len();
     let nc = t.clusters.len();
     let cl = |n: usize| t.nodes[n].cluster;
@@ -371,10 +390,10 @@ pub fn layout(t: &Topology) -> Layout {
         let members: Vec<usize> = (0..nn).filter(|&n| cl(n) == c).collect();
         let max_rank = members.iter().map(|&n| rank[n]).max().unwrap_or(0);
         for &n in &members {
-            let has_in = internal.iter().any(|&(_, b)| b == n);
+            // A link with neighbours only below and nothing under it in
+            // its own namespace goes to the bottom row.
             let has_out = internal.iter().any(|&(a, _)| a == n);
-            let only_down = ext_down[n] && !ext_up[n];
-            if (!has_in && !has_out && only_down) || (has_in && !has_out && only_down) {
+            if !has_out && ext_down[n] && !ext_up[n] {
                 rank[n] = max_rank;
             }
         }
@@ -407,7 +426,7 @@ pub fn layout(t: &Topology) -> Layout {
                 }
             }
             (
-                (w + 2.0 * CLUSTER_PAD).max(CLUSTER_MIN_W).ceil(),
+                ((w + 2.0 * CLUSTER_PAD).max(CLUSTER_MIN_W) + extra[c]).ceil(),
                 h + CLUSTER_PAD,
             )
         })
@@ -442,7 +461,7 @@ pub fn layout(t: &Topology) -> Layout {
         };
         let (lt, lb) = (layer[cl(top)], layer[cl(bottom)]);
         let mut prev = (cluster_block[cl(top)], Some(top));
-        for l in lt + 1..lb {
+        for layer_blocks in layers.iter_mut().take(lb).skip(lt + 1) {
             let key = (ca.min(cb)) as f64 + 0.5;
             blocks.push(Block {
                 kind: BlockKind::Dummy,
@@ -452,7 +471,7 @@ pub fn layout(t: &Topology) -> Layout {
                 key,
             });
             let b = blocks.len() - 1;
-            layers[l].push(b);
+            layer_blocks.push(b);
             dummies[ei].push(b);
             links.push(Link {
                 upper: prev.0,
@@ -717,7 +736,7 @@ impl Work<'_> {
     }
 
     /// Final coordinates, edge routes, titles and labels.
-    fn finish(self, layer: &[usize], dummies: &[Vec<usize>]) -> Layout {
+    fn finish(self, layer: &[usize], dummies: &[Vec<usize>]) -> (Layout, Vec<(usize, f64)>) {
         let t = self.t;
         let nl = self.layers.len();
         let cl = |n: usize| t.nodes[n].cluster;
@@ -849,7 +868,10 @@ impl Work<'_> {
             })
             .collect();
         let dummy_cx = |b: usize| block_x(b) + self.blocks[b].w / 2.0;
-        let mut attach: HashMap<(usize, bool), Vec<(f64, usize, bool)>> = HashMap::new();
+        // (node, on its top side) -> (x of the next point, edge, whether
+        // the node is the edge's upper end)
+        type Attachments = HashMap<(usize, bool), Vec<(f64, usize, bool)>>;
+        let mut attach: Attachments = HashMap::new();
         for (ei, en) in ends.iter().enumerate() {
             let first_dummy = dummies[ei].first().map(|&b| dummy_cx(b));
             let last_dummy = dummies[ei].last().map(|&b| dummy_cx(b));
@@ -881,6 +903,7 @@ impl Work<'_> {
             }
         }
         let mut free: HashMap<usize, (f64, f64)> = HashMap::new();
+        let mut short: Vec<(usize, f64)> = Vec::new();
         let titles: Vec<Rect> = t
             .clusters
             .iter()
@@ -912,6 +935,18 @@ impl Work<'_> {
                         chosen = Some(x);
                         break;
                     }
+                }
+                if chosen.is_none() {
+                    // With the title on the left: how far the links coming
+                    // in fall short of clearing it. Widening the box by
+                    // twice that moves its centred rows far enough right.
+                    let need = entering[c]
+                        .iter()
+                        .map(|&(n, k)| {
+                            r.x + 10.0 + w + 8.0 + 6.0 * (k as f64 - 1.0) - (nodes[n].right() - 6.0)
+                        })
+                        .fold(0.0, f64::max);
+                    short.push((c, 2.0 * need + 4.0));
                 }
                 Rect {
                     x: chosen.unwrap_or(r.x + 10.0),
@@ -1111,14 +1146,15 @@ impl Work<'_> {
             }
         }
         let legend = p(MARGIN, content_bottom + 24.0);
-        Layout {
+        let layout = Layout {
             width,
             height: (legend.y + LEGEND_H).ceil(),
             clusters,
             nodes,
             edges,
             legend,
-        }
+        };
+        (layout, short)
     }
 }
 
@@ -1144,7 +1180,8 @@ mod tests {
     fn check(t: &Topology, l: &Layout) {
         // NETWASM_SVG_DUMP=DIR writes each drawing there, to look at.
         if let Some(dir) = std::env::var_os("NETWASM_SVG_DUMP") {
-            let name = format!("{}-{}.svg", t.lab, t.nodes.len());
+            let first = t.clusters.first().map_or("", |c| c.name.as_str());
+            let name = format!("{}-{first}-{}.svg", t.lab, t.nodes.len());
             std::fs::write(
                 std::path::Path::new(&dir).join(name),
                 super::super::svg::render(t, l),
@@ -1279,11 +1316,18 @@ mod tests {
 
     #[test]
     fn seed_lab_in_both_modes() {
-        for mode in ["bridge", "vepa"] {
-            let t = Topology::from_view(&seed_view("lab1", mode));
+        // Short and long names: titles wider than the links below them.
+        for (prefix, mode) in [
+            ("lab1", "bridge"),
+            ("lab1", "vepa"),
+            ("insp-bridge", "bridge"),
+            ("a-much-longer-lab-prefix", "vepa"),
+        ] {
+            let t = Topology::from_view(&seed_view(prefix, mode));
             let l = layout(&t);
             check(&t, &l);
             let c = |name: &str| {
+                let name = name.replace("lab1", prefix);
                 l.clusters[t.clusters.iter().position(|c| c.name == name).unwrap()].rect
             };
             // The switch on top, the hosts below it, the children below theirs.
