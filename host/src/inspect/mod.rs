@@ -30,6 +30,9 @@ fn lab_name(s: &str) -> Result<String, String> {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    netwasm show mylab\n  \
+    netwasm show mylab --json | jq '.namespaces[].links[] | select(.kind == \"macvlan\") | .parent'")]
 pub struct ShowArgs {
     /// The lab's name.
     #[arg(value_name = "NAME", value_parser = lab_name)]
@@ -53,6 +56,10 @@ pub enum GraphFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    netwasm graph mylab -o mylab.svg      (then open mylab.svg in a browser)\n  \
+    netwasm graph mylab -f dot | dot -Tpng -o mylab.png\n  \
+    netwasm graph mylab -f mermaid > mylab.mmd")]
 pub struct GraphArgs {
     /// The lab's name.
     #[arg(value_name = "NAME", value_parser = lab_name)]
