@@ -539,6 +539,18 @@ pub fn mermaid(t: &Topology) -> String {
     for (i, e) in t.edges.iter().enumerate() {
         let _ = writeln!(s, "  linkStyle {i} stroke:{}", edge_colour(e.kind));
     }
+    for (c, cluster) in t.clusters.iter().enumerate() {
+        let style = match cluster.state {
+            ClusterState::Lab => "fill:#f6f8fa,stroke:#8c959f",
+            ClusterState::Held | ClusterState::External => {
+                "fill:#ffffff,stroke:#8c959f,stroke-dasharray:5 4"
+            }
+            ClusterState::Missing | ClusterState::Unreadable(_) => {
+                "fill:#fff5f5,stroke:#cf222e,stroke-dasharray:5 4"
+            }
+        };
+        let _ = writeln!(s, "  style ns{c} {style}");
+    }
     s
 }
 
