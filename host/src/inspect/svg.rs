@@ -300,7 +300,7 @@ fn legend(s: &mut String, at: P) {
             edge_style(kind)
         );
         text(s, x + 42.0, y, "", label);
-        x += 42.0 + label.chars().count() as f64 * 6.8 + 24.0;
+        x += 42.0 + label.chars().count() as f64 * layout::LABEL_CHAR_W + 24.0;
     }
     let dashed = Rect {
         x,
