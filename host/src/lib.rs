@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod inspect;
 pub mod kernel;
 pub mod lab;
 pub mod ledger;

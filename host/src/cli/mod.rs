@@ -131,6 +131,26 @@ pub enum Command {
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
     Status(DownArgs),
+    /// Show a lab as it is in the kernel now: its namespaces, links,
+    /// addresses and routes.
+    ///
+    /// Covers every namespace the lab's ledger holds: those it created (all
+    /// their links) and those where it only created links (just those
+    /// links). For each link: kind, macvlan mode, parent or veth peer as
+    /// NAME@NAMESPACE (ifINDEX@? when netwasm cannot tell), bridge master,
+    /// MAC, MTU, admin and operational state, and addresses; then the
+    /// namespace's main routing table. A namespace that is gone is reported
+    /// as missing, not an error. --json prints the same for scripts, in the
+    /// stable schema netwasm.show/1 (docs/show-json.md).
+    Show(crate::inspect::ShowArgs),
+    /// Draw a lab's topology as SVG (the default), Graphviz DOT or Mermaid.
+    ///
+    /// Namespaces are boxes holding their links; edges join the two ends of
+    /// each veth pair, a macvlan's parent to it (labelled with the mode),
+    /// and each bridge, drawn as a switch, to its ports. Links show their
+    /// global addresses. The SVG is laid out and drawn by netwasm itself:
+    /// no Graphviz needed, and any browser opens it.
+    Graph(crate::inspect::GraphArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -244,6 +264,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Down(args) => labs::down(args).await,
         Command::Ls(args) => labs::ls(args),
         Command::Status(args) => labs::status(args).await,
+        Command::Show(args) => crate::inspect::show(args).await,
+        Command::Graph(args) => crate::inspect::graph(args).await,
     }
 }
 
