@@ -20,9 +20,10 @@ echo "== netwasm ls"
 $netwasm ls
 echo "== netwasm status seed"
 $netwasm status seed
-if $netwasm show --help >/dev/null 2>&1; then
-    echo "== netwasm show seed"
-    $netwasm show seed
-fi
+echo "== netwasm show seed"
+$netwasm show seed
+$netwasm graph seed --format svg -o target/seed-lab.svg
+echo "== netwasm graph seed: drawn in target/seed-lab.svg"
+$netwasm graph seed --format mermaid
 echo "== netwasm down seed"
 $netwasm down seed
