@@ -19,12 +19,12 @@ fn error_line(out: &Output) -> String {
 }
 
 fn assert_nothing_created(w: &World, before: &[String]) {
-    assert!(w.namespaces().is_empty());
-    let mut now = netns_list();
-    now.sort();
-    let mut before = before.to_vec();
-    before.sort();
-    assert_eq!(now, before, "no namespace was created");
+    assert_eq!(
+        w.namespaces(),
+        Vec::<String>::new(),
+        "no namespace was created"
+    );
+    assert_eq!(foreign_namespaces(), before, "no namespace was created");
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn help_is_documentation() {
 #[test]
 fn missing_file() {
     let w = World::new();
-    let before = netns_list();
+    let before = foreign_namespaces();
     let out = w.run(&["run", "/nonexistent/lab.wasm", "--", "up", &w.prefix]);
     assert_eq!(out.status.code(), Some(2));
     let line = error_line(&out);
@@ -70,7 +70,7 @@ fn missing_file() {
 #[test]
 fn not_wasm_and_core_module() {
     let w = World::new();
-    let before = netns_list();
+    let before = foreign_namespaces();
     let text = w.state_dir.join("notes.wasm");
     std::fs::write(&text, "this is not wasm\n").unwrap();
     let out = w.run(&["run", text.to_str().unwrap()]);
@@ -97,7 +97,7 @@ fn not_wasm_and_core_module() {
 #[test]
 fn component_of_another_world() {
     let w = World::new();
-    let before = netns_list();
+    let before = foreign_namespaces();
     let guest = rust_guest("wrong-world");
     let out = w.run(&["run", guest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -119,7 +119,7 @@ fn guest_error_is_shown_and_rolled_back() {
         return;
     }
     let w = World::new();
-    let before = netns_list();
+    let before = foreign_namespaces();
     let seed = seed_guest();
     let out = w.run(&["run", seed.to_str().unwrap(), "--", "sideways"]);
     assert_eq!(out.status.code(), Some(1));
@@ -152,7 +152,7 @@ fn kernel_refusal_names_object_operation_and_errno() {
         return;
     }
     let w = World::new();
-    let before = netns_list();
+    let before = foreign_namespaces();
     let kit = rust_guest("testkit");
     let a = w.ns("a");
     // A macvlan cannot have a larger MTU than its parent: the kernel says EINVAL.
@@ -180,7 +180,7 @@ fn missing_privileges_are_named() {
         return;
     }
     let w = World::new();
-    let before = netns_list();
+    let before = foreign_namespaces();
     let seed = seed_guest();
     // Run as an unprivileged user: no capabilities at all.
     std::fs::set_permissions(

@@ -237,6 +237,20 @@ pub fn stdout(out: &Output) -> String {
 /// A test's view of the machine outside its own world: the named
 /// namespaces, and the root namespace's links and addresses. Taken before
 /// and after a guest runs, to prove it changed nothing it was not granted.
+/// Every named namespace except those of this test process's worlds: tests
+/// run in parallel threads, so a sibling test's namespaces come and go while
+/// another test compares before and after. Pair it with
+/// [`World::namespaces`] to see what one test's run created.
+pub fn foreign_namespaces() -> Vec<String> {
+    let own = process_prefix();
+    let mut names: Vec<String> = netns_list()
+        .into_iter()
+        .filter(|n| !n.starts_with(&own))
+        .collect();
+    names.sort();
+    names
+}
+
 #[derive(Debug, PartialEq)]
 pub struct Snapshot {
     pub namespaces: Vec<String>,
@@ -248,12 +262,7 @@ impl Snapshot {
     /// Everything but the namespaces of this test process's worlds (tests
     /// run in parallel threads).
     pub fn take() -> Self {
-        let own = process_prefix();
-        let mut namespaces: Vec<String> = netns_list()
-            .into_iter()
-            .filter(|n| !n.starts_with(&own))
-            .collect();
-        namespaces.sort();
+        let namespaces = foreign_namespaces();
         let links = ip_json(None, &["link", "show"]);
         let mut root_links: Vec<(String, String, String)> = links
             .as_array()
