@@ -1,28 +1,22 @@
 //! Named network namespaces, made and entered without forking.
 //!
-//! `setns(2)` and `unshare(2)` change the namespace of the calling *thread*.
-//! A thread enters a namespace just long enough to open a socket there: a
+//! `setns(2)` and `unshare(2)` change the namespace of the calling *thread*,
+//! so they run only on one dedicated OS thread, never on a tokio worker
+//! (whose other tasks would silently start working in the wrong namespace).
+//! That thread enters a namespace just long enough to open a socket there: a
 //! socket stays bound to the namespace it was created in, so the rest of the
-//! work runs anywhere. Entering happens on one dedicated OS thread, never on
-//! a tokio worker (whose other tasks would silently start working in the
-//! wrong namespace) — with one exception, creating a namespace, which is on
-//! the hot path of every lab: [`NsThread::create`] runs on the calling
-//! thread, synchronously, between `unshare` and the return home there is no
-//! await point at which another task could run on that thread, and a guard
-//! returns home even if a step panics. It saves two thread hand-offs per
-//! namespace, which cost from 0.1 ms on an idle machine to over 1 ms on a
-//! busy one: more than the rest of the namespace's setup.
+//! work runs anywhere.
 //!
 //! Names live under `/run/netns` as bind mounts of the namespace file, the
 //! same convention as iproute2, so `ip netns exec` sees what netwasm builds.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::thread;
 
 use tokio::sync::oneshot;
@@ -35,23 +29,16 @@ type Job = Box<dyn FnOnce(&NsThreadState) + Send>;
 #[derive(Clone)]
 pub struct NsThread {
     jobs: mpsc::Sender<Job>,
-    shared: Arc<Shared>,
-}
-
-/// What creating a namespace on any thread needs.
-struct Shared {
-    /// The namespace this process started in.
-    home: File,
-    /// Whether `/run/netns` has been made a shared mount point. Once is
-    /// enough; doing it per namespace would cost a recursive propagation
-    /// change over every namespace mounted there, quadratic in a big lab.
-    run_dir_ready: AtomicBool,
 }
 
 /// What the namespace thread owns: the namespace it must return to after
 /// every job.
 pub struct NsThreadState {
     home: File,
+    /// Whether this thread has made `/run/netns` a shared mount point. Once
+    /// is enough; doing it per namespace would cost a recursive propagation
+    /// change over every namespace mounted there, quadratic in a big lab.
+    run_dir_ready: Cell<bool>,
 }
 
 /// A freshly created or opened namespace: a file descriptor that keeps it
@@ -66,20 +53,19 @@ impl NsThread {
     /// Starts the thread. It remembers the namespace it starts in as "home".
     pub fn spawn() -> io::Result<Self> {
         let home = File::open("/proc/thread-self/ns/net")?;
-        let shared = Arc::new(Shared {
-            home: home.try_clone()?,
-            run_dir_ready: AtomicBool::new(false),
-        });
         let (tx, rx) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("netwasm-netns".into())
             .spawn(move || {
-                let state = NsThreadState { home };
+                let state = NsThreadState {
+                    home,
+                    run_dir_ready: Cell::new(false),
+                };
                 while let Ok(job) = rx.recv() {
                     job(&state);
                 }
             })?;
-        Ok(Self { jobs: tx, shared })
+        Ok(Self { jobs: tx })
     }
 
     /// Runs `f` on the namespace thread and waits for its result.
@@ -97,14 +83,15 @@ impl NsThread {
         rx.await
             .map_err(|_| io::Error::other("the namespace thread has stopped"))?
     }
+}
 
-    /// Creates namespace `name` on the calling thread: unshares a new one,
-    /// pins it under `/run/netns/NAME`, opens a netlink socket in it, and
-    /// returns home, all before returning (see the module documentation).
+impl NsThreadState {
+    /// Creates namespace `name`: unshares a new one on this thread, pins it
+    /// under `/run/netns/NAME`, opens a netlink socket in it, and returns home.
     pub fn create(&self, name: &str) -> io::Result<NsOpened> {
-        if !self.shared.run_dir_ready.load(Ordering::Relaxed) {
+        if !self.run_dir_ready.get() {
             ensure_run_dir()?;
-            self.shared.run_dir_ready.store(true, Ordering::Relaxed);
+            self.run_dir_ready.set(true);
         }
         let path = ns_path(name);
         // O_EXCL makes the name check and the claim one step, so two
@@ -118,7 +105,7 @@ impl NsThread {
             ensure_run_dir()?;
             claim()?;
         }
-        let result = inside_new(&self.shared.home, || {
+        let result = self.inside_new(|| {
             bind_mount(Path::new("/proc/thread-self/ns/net"), &path)?;
             let fd = open_fd(Path::new("/proc/thread-self/ns/net"))?;
             let netlink = route_socket()?;
@@ -130,29 +117,9 @@ impl NsThread {
         result
     }
 
-    /// Whether namespace `name` is the namespace this process started in
-    /// (the machine's root namespace, normally) under another name.
-    pub fn is_home(&self, name: &str) -> io::Result<bool> {
-        use std::os::unix::fs::MetadataExt;
-        let home = self.shared.home.metadata()?;
-        let other = std::fs::metadata(ns_path(name))?;
-        Ok(home.dev() == other.dev() && home.ino() == other.ino())
-    }
-
-    /// A descriptor of the namespace this process started in.
-    pub fn home(&self) -> io::Result<OwnedFd> {
-        Ok(self.shared.home.try_clone()?.into())
-    }
-}
-
-impl NsThreadState {
     /// Opens the existing namespace at `path` and a netlink socket inside it.
     pub fn open(&self, path: &Path) -> io::Result<NsOpened> {
-        self.open_fd(open_fd(path)?)
-    }
-
-    /// Opens a netlink socket inside the namespace `fd` refers to.
-    pub fn open_fd(&self, fd: OwnedFd) -> io::Result<NsOpened> {
+        let fd = open_fd(path)?;
         let netlink = self.inside(&fd, route_socket)?;
         Ok(NsOpened { fd, netlink })
     }
@@ -191,36 +158,25 @@ impl NsThreadState {
         result
     }
 
+    /// Runs `f` inside a brand-new namespace, then returns home.
+    fn inside_new<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        // SAFETY: unshare(2) affects only this thread's namespaces.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let result = f();
+        self.go_home();
+        result
+    }
+
     fn go_home(&self) {
-        go_home(&self.home);
-    }
-}
-
-/// Returns the calling thread to namespace `home`. Failing to would leave
-/// the thread's later work in the wrong namespace; nothing sane can continue
-/// from there.
-fn go_home(home: &File) {
-    if let Err(e) = setns(home.as_raw_fd()) {
-        eprintln!("netwasm: fatal: cannot return to the home network namespace: {e}");
-        std::process::abort();
-    }
-}
-
-/// Runs `f` inside a brand-new namespace on the calling thread, then returns
-/// to `home`, also if `f` panics.
-fn inside_new<R>(home: &File, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-    struct ReturnHome<'a>(&'a File);
-    impl Drop for ReturnHome<'_> {
-        fn drop(&mut self) {
-            go_home(self.0);
+        // Failing to return would leave every later job of this thread in the
+        // wrong namespace; nothing sane can continue from there.
+        if let Err(e) = setns(self.home.as_raw_fd()) {
+            eprintln!("netwasm: fatal: cannot return to the home network namespace: {e}");
+            std::process::abort();
         }
     }
-    // SAFETY: unshare(2) affects only this thread's namespaces.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let _home = ReturnHome(home);
-    f()
 }
 
 /// Removes the name of namespace `name`. The kernel destroys the namespace
@@ -350,4 +306,13 @@ fn route_socket() -> io::Result<OwnedFd> {
 fn cstr(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+/// Whether namespace `name` is the namespace this process runs in (the
+/// machine's root namespace, normally) under another name.
+pub fn is_home(name: &str) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let home = std::fs::metadata("/proc/self/ns/net")?;
+    let other = std::fs::metadata(ns_path(name))?;
+    Ok(home.dev() == other.dev() && home.ino() == other.ino())
 }

@@ -293,7 +293,8 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
 #[async_trait]
 impl Kernel for Netlink {
     async fn ns_create(&self, name: &str) -> io::Result<NsId> {
-        let opened = self.thread.create(name)?;
+        let owned = name.to_string();
+        let opened = self.thread.run(move |t| t.create(&owned)).await?;
         Ok(self.add_space(name, opened))
     }
 
@@ -304,13 +305,13 @@ impl Kernel for Netlink {
     }
 
     async fn ns_open_root(&self) -> io::Result<NsId> {
-        let home = self.thread.home()?;
-        let opened = self.thread.run(move |t| t.open_fd(home)).await?;
+        let path = std::path::PathBuf::from("/proc/self/ns/net");
+        let opened = self.thread.run(move |t| t.open(&path)).await?;
         Ok(self.add_space(super::ROOT_NS, opened))
     }
 
     fn ns_is_root(&self, name: &str) -> io::Result<bool> {
-        self.thread.is_home(name)
+        netns::is_home(name)
     }
 
     async fn ns_delete(&self, ns: NsId) -> io::Result<()> {
