@@ -172,8 +172,14 @@ mod tests {
     fn errno_maps_to_kind_and_names_the_operation() {
         let e = OpError::errno("create macvlan \"mv1\" in \"ns1\"", libc::EEXIST);
         assert_eq!(e.kind, ErrorKind::AlreadyExists);
-        assert_eq!(e.message, "create macvlan \"mv1\" in \"ns1\": File exists (EEXIST)");
+        assert_eq!(
+            e.message,
+            "create macvlan \"mv1\" in \"ns1\": File exists (EEXIST)"
+        );
         assert_eq!(OpError::errno("x", libc::EINVAL).kind, ErrorKind::Kernel);
-        assert_eq!(OpError::errno("x", libc::EPERM).kind, ErrorKind::PermissionDenied);
+        assert_eq!(
+            OpError::errno("x", libc::EPERM).kind,
+            ErrorKind::PermissionDenied
+        );
     }
 }

@@ -42,7 +42,8 @@ pub fn check_link_name(name: &str) -> OpResult<()> {
     if name == "." || name == ".." {
         return bad("is not a valid interface name");
     }
-    if name.contains(['/', ':', '\0']) || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if name.contains(['/', ':', '\0']) || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return bad("contains '/', ':', whitespace or control characters");
     }
     Ok(())
@@ -51,7 +52,9 @@ pub fn check_link_name(name: &str) -> OpResult<()> {
 /// Checks an MTU against what any Linux link accepts.
 pub fn check_mtu(mtu: u32) -> OpResult<()> {
     if !(68..=65535).contains(&mtu) {
-        return Err(OpError::invalid(format!("MTU {mtu}: must be between 68 and 65535")));
+        return Err(OpError::invalid(format!(
+            "MTU {mtu}: must be between 68 and 65535"
+        )));
     }
     Ok(())
 }
@@ -64,7 +67,9 @@ impl Mac {
     /// Parses a unicast MAC address given by a guest.
     pub fn parse_unicast(s: &str) -> OpResult<Mac> {
         let mac: Mac = s.parse().map_err(|()| {
-            OpError::invalid(format!("MAC address {s:?}: expected six hex pairs like 02:00:00:00:00:01"))
+            OpError::invalid(format!(
+                "MAC address {s:?}: expected six hex pairs like 02:00:00:00:00:01"
+            ))
         })?;
         if mac.0[0] & 1 == 1 {
             return Err(OpError::invalid(format!("MAC address {s:?}: is multicast")));
@@ -102,7 +107,11 @@ impl FromStr for Mac {
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -143,7 +152,11 @@ impl Cidr {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| bad(format!("prefix length must be 0 to {max}")))?,
             None if host_default => max,
-            None => return Err(bad("a prefix length is required, like 172.16.10.5/24".into())),
+            None => {
+                return Err(bad(
+                    "a prefix length is required, like 172.16.10.5/24".into()
+                ));
+            }
         };
         Ok(Cidr { addr, prefix })
     }
@@ -160,7 +173,10 @@ impl Cidr {
                 IpAddr::V6((u128::from(a) & mask).into())
             }
         };
-        Cidr { addr, prefix: self.prefix }
+        Cidr {
+            addr,
+            prefix: self.prefix,
+        }
     }
 
     /// Whether `other` (an address or a whole prefix) lies inside this prefix.
@@ -231,7 +247,10 @@ mod tests {
 
     #[test]
     fn macs() {
-        assert_eq!(Mac::parse_unicast("02:00:00:00:00:0a").unwrap().to_string(), "02:00:00:00:00:0a");
+        assert_eq!(
+            Mac::parse_unicast("02:00:00:00:00:0a").unwrap().to_string(),
+            "02:00:00:00:00:0a"
+        );
         assert!(Mac::parse_unicast("01:00:5e:00:00:01").is_err());
         assert!(Mac::parse_unicast("02:00:00:00:00").is_err());
         assert!(Mac::parse_unicast("zz:00:00:00:00:00").is_err());

@@ -67,7 +67,11 @@ fn effective() -> u64 {
 /// Fails unless this process has every capability in `caps`.
 pub fn require(caps: &[Capability]) -> Result<(), MissingCapability> {
     let eff = effective();
-    let missing: Vec<Capability> = caps.iter().copied().filter(|c| eff & (1 << c.bit) == 0).collect();
+    let missing: Vec<Capability> = caps
+        .iter()
+        .copied()
+        .filter(|c| eff & (1 << c.bit) == 0)
+        .collect();
     if missing.is_empty() {
         Ok(())
     } else {

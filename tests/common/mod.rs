@@ -18,7 +18,10 @@ use serde_json::Value;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Whether privileged tests can run. Outside CI a non-root run skips them
@@ -32,7 +35,9 @@ pub fn root_or_skip() -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("this privileged test must run as root in CI");
     }
-    eprintln!("SKIPPED: this test needs root (namespaces and netlink); run the suite as root, as CI does");
+    eprintln!(
+        "SKIPPED: this test needs root (namespaces and netlink); run the suite as root, as CI does"
+    );
     false
 }
 
@@ -49,14 +54,30 @@ pub fn rust_guest(package: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .current_dir(root())
         .env("CARGO_TARGET_DIR", &target_dir)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", package])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            package,
+        ])
         .status()
         .expect("run cargo to build a guest");
     assert!(status.success(), "building guest {package} failed");
-    let path = target_dir
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", package.replace('-', "_")));
-    assert!(path.exists(), "guest {package} built but {} is missing", path.display());
+    // Libraries are named with underscores; binaries as declared.
+    let dir = target_dir.join("wasm32-wasip2/release");
+    let path = [package.replace('-', "_"), package.to_string()]
+        .iter()
+        .map(|n| dir.join(format!("{n}.wasm")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dir.join(format!("{package}.wasm")));
+    assert!(
+        path.exists(),
+        "guest {package} built but {} is missing",
+        path.display()
+    );
     built.insert(package.to_string(), path.clone());
     path
 }
@@ -98,8 +119,10 @@ impl World {
     /// shared compile cache.
     pub fn netwasm(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_netwasm"));
-        cmd.env("NETWASM_STATE_DIR", &self.state_dir)
-            .env("NETWASM_CACHE_DIR", root().join("target").join("netwasm-cache"));
+        cmd.env("NETWASM_STATE_DIR", &self.state_dir).env(
+            "NETWASM_CACHE_DIR",
+            root().join("target").join("netwasm-cache"),
+        );
         cmd
     }
 
@@ -111,7 +134,10 @@ impl World {
     /// The namespaces under this world's prefix that exist now.
     pub fn namespaces(&self) -> Vec<String> {
         let p = format!("{}-", self.prefix);
-        netns_list().into_iter().filter(|n| n.starts_with(&p)).collect()
+        netns_list()
+            .into_iter()
+            .filter(|n| n.starts_with(&p))
+            .collect()
     }
 }
 
@@ -126,7 +152,10 @@ impl Drop for World {
 
 /// Every named network namespace, as `ip netns list` shows them.
 pub fn netns_list() -> Vec<String> {
-    let out = Command::new("ip").args(["-j", "netns", "list"]).output().expect("run ip netns list");
+    let out = Command::new("ip")
+        .args(["-j", "netns", "list"])
+        .output()
+        .expect("run ip netns list");
     let text = String::from_utf8_lossy(&out.stdout);
     if text.trim().is_empty() {
         return Vec::new();
@@ -147,7 +176,11 @@ pub fn ip_json(ns: Option<&str>, args: &[&str]) -> Value {
         cmd.args(["-n", ns]);
     }
     let out = cmd.args(args).output().expect("run ip");
-    assert!(out.status.success(), "ip {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Array(Vec::new()))
 }
 
@@ -173,14 +206,18 @@ pub fn addrs4(ns: &str, dev: &str) -> Vec<String> {
 /// The IPv4 default route's gateway in `ns`, if any.
 pub fn default_gateway(ns: &str) -> Option<String> {
     let v = ip_json(Some(ns), &["-4", "route", "show", "default"]);
-    v.as_array()?.first()?["gateway"].as_str().map(str::to_string)
+    v.as_array()?.first()?["gateway"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// One ping from inside `ns` to `addr`, with `ip netns exec` and the real
 /// `ping`: an independent check of what netwasm built.
 pub fn ping(ns: &str, addr: &str) -> bool {
     Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", addr])
+        .args([
+            "netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", addr,
+        ])
         .output()
         .expect("run ping (Debian package iputils-ping)")
         .status
@@ -200,6 +237,20 @@ pub fn stdout(out: &Output) -> String {
 /// A test's view of the machine outside its own world: the named
 /// namespaces, and the root namespace's links and addresses. Taken before
 /// and after a guest runs, to prove it changed nothing it was not granted.
+/// Every named namespace except those of this test process's worlds: tests
+/// run in parallel threads, so a sibling test's namespaces come and go while
+/// another test compares before and after. Pair it with
+/// [`World::namespaces`] to see what one test's run created.
+pub fn foreign_namespaces() -> Vec<String> {
+    let own = process_prefix();
+    let mut names: Vec<String> = netns_list()
+        .into_iter()
+        .filter(|n| !n.starts_with(&own))
+        .collect();
+    names.sort();
+    names
+}
+
 #[derive(Debug, PartialEq)]
 pub struct Snapshot {
     pub namespaces: Vec<String>,
@@ -211,9 +262,7 @@ impl Snapshot {
     /// Everything but the namespaces of this test process's worlds (tests
     /// run in parallel threads).
     pub fn take() -> Self {
-        let own = process_prefix();
-        let mut namespaces: Vec<String> = netns_list().into_iter().filter(|n| !n.starts_with(&own)).collect();
-        namespaces.sort();
+        let namespaces = foreign_namespaces();
         let links = ip_json(None, &["link", "show"]);
         let mut root_links: Vec<(String, String, String)> = links
             .as_array()
@@ -240,10 +289,20 @@ impl Snapshot {
                     .cloned()
                     .unwrap_or_default()
                     .into_iter()
-                    .map(move |a| format!("{dev} {}/{}", a["local"].as_str().unwrap_or(""), a["prefixlen"]))
+                    .map(move |a| {
+                        format!(
+                            "{dev} {}/{}",
+                            a["local"].as_str().unwrap_or(""),
+                            a["prefixlen"]
+                        )
+                    })
             })
             .collect();
         root_addrs.sort();
-        Self { namespaces, root_links, root_addrs }
+        Self {
+            namespaces,
+            root_links,
+            root_addrs,
+        }
     }
 }

@@ -47,8 +47,8 @@ pub use bindings::netwasm::lab::addr::AddressInfo;
 pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanMode, OperState};
 pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
 pub use bindings::netwasm::lab::route::RouteInfo;
-pub use bindings::netwasm::lab::verify::Outcome;
 pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
+pub use bindings::netwasm::lab::verify::Outcome;
 
 /// Why a lab step failed.
 #[derive(Debug, Clone)]
@@ -117,18 +117,24 @@ pub struct Namespace {
 impl Namespace {
     /// Creates a new namespace.
     pub fn create(name: &str) -> Result<Self> {
-        Ok(Self { inner: namespace::create(name)? })
+        Ok(Self {
+            inner: namespace::create(name)?,
+        })
     }
 
     /// Opens an existing namespace (one this lab created earlier, or one the
     /// policy grants).
     pub fn open(name: &str) -> Result<Self> {
-        Ok(Self { inner: namespace::open(name)? })
+        Ok(Self {
+            inner: namespace::open(name)?,
+        })
     }
 
     /// Opens the root namespace (only when the policy grants root links).
     pub fn root() -> Result<Self> {
-        Ok(Self { inner: namespace::root()? })
+        Ok(Self {
+            inner: namespace::root()?,
+        })
     }
 
     /// The names of the namespaces the script may see.
@@ -153,7 +159,9 @@ impl Namespace {
 
     /// An existing link in this namespace, by name.
     pub fn link(&self, name: &str) -> Result<Link> {
-        Ok(Link { inner: link::get(&self.inner, name)? })
+        Ok(Link {
+            inner: link::get(&self.inner, name)?,
+        })
     }
 
     /// Sets the loopback link up (a new namespace's `lo` is down).
@@ -169,7 +177,9 @@ impl Namespace {
 
     /// Creates a Linux bridge here.
     pub fn bridge(&self, name: &str) -> Result<Link> {
-        Ok(Link { inner: link::add_bridge(&self.inner, name)? })
+        Ok(Link {
+            inner: link::add_bridge(&self.inner, name)?,
+        })
     }
 
     /// Creates a veth pair: `name` here, `peer_name` in `peer_ns`.
@@ -192,7 +202,11 @@ impl Namespace {
     pub fn route<'a>(&'a self, destination: &str) -> Route<'a> {
         Route {
             ns: self,
-            spec: route::RouteSpec { destination: destination.to_string(), gateway: None, metric: None },
+            spec: route::RouteSpec {
+                destination: destination.to_string(),
+                gateway: None,
+                metric: None,
+            },
             dev: None,
         }
     }
@@ -348,7 +362,12 @@ impl<'a> Macvlan<'a> {
     fn new(parent: Parent<'a>, name: &str) -> Self {
         Self {
             parent,
-            config: link::MacvlanConfig { name: name.to_string(), mode: None, mac: None, mtu: None },
+            config: link::MacvlanConfig {
+                name: name.to_string(),
+                mode: None,
+                mac: None,
+                mtu: None,
+            },
             target: None,
         }
     }
@@ -409,11 +428,19 @@ impl<'a> Route<'a> {
     }
 
     pub fn add(self) -> Result<()> {
-        Ok(route::add(&self.ns.inner, &self.spec, self.dev.map(|d| &d.inner))?)
+        Ok(route::add(
+            &self.ns.inner,
+            &self.spec,
+            self.dev.map(|d| &d.inner),
+        )?)
     }
 
     pub fn delete(self) -> Result<()> {
-        Ok(route::delete(&self.ns.inner, &self.spec, self.dev.map(|d| &d.inner))?)
+        Ok(route::delete(
+            &self.ns.inner,
+            &self.spec,
+            self.dev.map(|d| &d.inner),
+        )?)
     }
 }
 

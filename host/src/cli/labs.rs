@@ -16,7 +16,9 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
         eprintln!("netwasm: lab {name}: nothing recorded, nothing left to undo");
         return Ok(Exit::Ok);
     }
-    let _lock = state.lock(name).map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+    let _lock = state
+        .lock(name)
+        .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
     let journal = state.read(name)?;
     let objects = undo::replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
@@ -42,7 +44,10 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
         eprintln!("netwasm: no labs in {}", args.state_dir.display());
         return Ok(Exit::Ok);
     }
-    println!("{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}", "LAB", "STATE", "NS", "LINKS", "ADDRS", "ROUTES");
+    println!(
+        "{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}",
+        "LAB", "STATE", "NS", "LINKS", "ADDRS", "ROUTES"
+    );
     for name in labs {
         let journal = state.read(&name)?;
         let objects = undo::replay(&journal.entries);
@@ -62,6 +67,7 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
                 Some("committed") => "up".into(),
                 Some("kept") => "kept".into(),
                 Some("rolled-back") => "rolled-back".into(),
+                Some("rollback-incomplete") => "rollback-incomplete".into(),
                 // A run began and never ended: the process died.
                 Some("") => "interrupted".into(),
                 _ => "unknown".into(),
@@ -85,7 +91,13 @@ pub async fn status(args: DownArgs) -> anyhow::Result<Exit> {
     let state = StateDir::new(&args.state.state_dir);
     let name = &args.name;
     if !state.exists(name) {
-        return Err(fail(Exit::BadInput, format!("lab {name}: no such lab in {}", args.state.state_dir.display())));
+        return Err(fail(
+            Exit::BadInput,
+            format!(
+                "lab {name}: no such lab in {}",
+                args.state.state_dir.display()
+            ),
+        ));
     }
     let journal = state.read(name)?;
     let objects = undo::replay(&journal.entries);

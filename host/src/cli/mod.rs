@@ -1,6 +1,7 @@
 //! The command line: clap definitions (here), one module per command, and
 //! the exit codes.
 
+mod check;
 mod labs;
 mod run;
 
@@ -65,7 +66,11 @@ impl std::fmt::Display for Failed {
 impl std::error::Error for Failed {}
 
 pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
-    Failed { exit, message: message.into() }.into()
+    Failed {
+        exit,
+        message: message.into(),
+    }
+    .into()
 }
 
 const ABOUT: &str = "Run WebAssembly lab scripts that build network labs on the real Linux kernel, in a capability sandbox";
@@ -108,7 +113,13 @@ pub enum Command {
     /// prefixed with [guest]. On success the lab stays up, recorded in its
     /// ledger; on failure, a trap, a limit or a signal, everything the run
     /// created is undone.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Check whether a guest can run under a policy, without running it.
+    ///
+    /// Validates the policy (the default one without --policy), lists the
+    /// guest's imports against what netwasm provides, and says whether it
+    /// can run. Needs no privileges. Exits 0 when it can.
+    Check(CheckArgs),
     /// Remove a lab: undo everything its ledger records.
     ///
     /// Works after a crash or SIGKILL. Idempotent: objects already gone
@@ -120,12 +131,37 @@ pub enum Command {
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
     Status(DownArgs),
+    /// Show a lab as it is in the kernel now: its namespaces, links,
+    /// addresses and routes.
+    ///
+    /// Covers every namespace the lab's ledger holds: those it created (all
+    /// their links) and those where it only created links (just those
+    /// links). For each link: kind, macvlan mode, parent or veth peer as
+    /// NAME@NAMESPACE (ifINDEX@? when netwasm cannot tell), bridge master,
+    /// MAC, MTU, admin and operational state, and addresses; then the
+    /// namespace's main routing table. A namespace that is gone is reported
+    /// as missing, not an error. --json prints the same for scripts, in the
+    /// stable schema netwasm.show/1 (docs/show-json.md).
+    Show(crate::inspect::ShowArgs),
+    /// Draw a lab's topology as SVG (the default), Graphviz DOT or Mermaid.
+    ///
+    /// Namespaces are boxes holding their links; edges join the two ends of
+    /// each veth pair, a macvlan's parent to it (labelled with the mode),
+    /// and each bridge, drawn as a switch, to its ports. Links show their
+    /// global addresses. The SVG is laid out and drawn by netwasm itself:
+    /// no Graphviz needed, and any browser opens it.
+    Graph(crate::inspect::GraphArgs),
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct StateArgs {
     /// Where lab ledgers are kept.
-    #[arg(long, value_name = "DIR", default_value = "/run/netwasm", env = "NETWASM_STATE_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/run/netwasm",
+        env = "NETWASM_STATE_DIR"
+    )]
     pub state_dir: PathBuf,
 }
 
@@ -136,6 +172,16 @@ pub struct DownArgs {
     pub name: String,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The guest component (.wasm).
+    #[arg(value_name = "GUEST")]
+    pub guest: PathBuf,
+    /// The sandbox policy (TOML). Default: the safe lab policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -213,10 +259,13 @@ fn lab_name(s: &str) -> Result<String, String> {
 /// whose exit status is found by [`exit_for`].
 pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => run::run(*args).await,
+        Command::Check(args) => check::check(args),
         Command::Down(args) => labs::down(args).await,
         Command::Ls(args) => labs::ls(args),
         Command::Status(args) => labs::status(args).await,
+        Command::Show(args) => crate::inspect::show(args).await,
+        Command::Graph(args) => crate::inspect::graph(args).await,
     }
 }
 
@@ -226,7 +275,8 @@ pub fn exit_for(err: &anyhow::Error) -> Exit {
         if let Some(f) = cause.downcast_ref::<Failed>() {
             return f.exit;
         }
-        if cause.is::<crate::runtime::BadGuest>() || cause.is::<crate::policy::file::PolicyError>() {
+        if cause.is::<crate::runtime::BadGuest>() || cause.is::<crate::policy::file::PolicyError>()
+        {
             return Exit::BadInput;
         }
         if cause.is::<crate::runtime::RefusedGuest>() {

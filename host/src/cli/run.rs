@@ -28,12 +28,17 @@ pub fn load_policy(path: Option<&Path>, limits: &LimitArgs) -> anyhow::Result<Po
 }
 
 fn apply_limit_args(l: &mut Limits, a: &LimitArgs) -> anyhow::Result<()> {
-    let bad = |flag: &str, v: &str, want: &str| PolicyError(format!("--{flag} {v:?}: expected {want}"));
+    let bad =
+        |flag: &str, v: &str, want: &str| PolicyError(format!("--{flag} {v:?}: expected {want}"));
     if let Some(v) = &a.limit_memory {
-        l.memory = parse_size(v).filter(|n| *n >= 1 << 16).ok_or_else(|| bad("limit-memory", v, "a size of at least 64KiB, like 64MiB"))?;
+        l.memory = parse_size(v)
+            .filter(|n| *n >= 1 << 16)
+            .ok_or_else(|| bad("limit-memory", v, "a size of at least 64KiB, like 64MiB"))?;
     }
     if let Some(v) = &a.limit_deadline {
-        l.deadline = parse_duration(v).filter(|d| !d.is_zero()).ok_or_else(|| bad("limit-deadline", v, "a duration like 60s or 500ms"))?;
+        l.deadline = parse_duration(v)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| bad("limit-deadline", v, "a duration like 60s or 500ms"))?;
     }
     if let Some(v) = a.limit_fuel {
         if v == 0 {
@@ -64,23 +69,58 @@ fn default_lab_name(guest: &Path) -> String {
         .unwrap_or_default();
     let name: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
-    if name.is_empty() || name == "." || name == ".." { "lab".into() } else { name }
+    if name.is_empty() || name == "." || name == ".." {
+        "lab".into()
+    } else {
+        name
+    }
 }
 
 pub fn make_cache(args: &RunArgs) -> Option<Cache> {
     if args.no_cache {
         return None;
     }
-    Some(Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir)))
+    Some(Cache::new(
+        args.cache_dir.clone().unwrap_or_else(Cache::default_dir),
+    ))
+}
+
+/// Raises the soft limit on open files to the hard limit. A run holds two
+/// descriptors per namespace it has open (the namespace and a netlink socket
+/// inside it), so a lab of a thousand namespaces needs more than the common
+/// default soft limit of 1024. Best effort: at worst a big lab fails with
+/// EMFILE, as before.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// Waits for SIGINT or SIGTERM and says which.
 async fn signalled() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {
@@ -117,19 +157,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             ),
         ));
     }
+    raise_fd_limit();
     let runtime = Runtime::new(make_cache(&args))?;
     let guest = runtime.load(&args.guest)?;
     if guest.origin == cache::Origin::Compiled {
-        say(format!("compiled {} (cached for next time)", args.guest.display()));
+        say(format!(
+            "compiled {} (cached for next time)",
+            args.guest.display()
+        ));
     }
     crate::privileges::require(crate::privileges::FOR_LABS)?;
 
-    let lab_name = args.lab.clone().unwrap_or_else(|| default_lab_name(&args.guest));
+    let lab_name = args
+        .lab
+        .clone()
+        .unwrap_or_else(|| default_lab_name(&args.guest));
     let state = StateDir::new(&args.state.state_dir);
-    let lock = state.lock(&lab_name).map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+    let lock = state
+        .lock(&lab_name)
+        .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
     let journal = state.read(&lab_name)?;
     if let Some(damage) = &journal.damage {
-        say(format!("warning: lab {lab_name}: journal {}: {damage}", state.journal_path(&lab_name).display()));
+        say(format!(
+            "warning: lab {lab_name}: journal {}: {damage}",
+            state.journal_path(&lab_name).display()
+        ));
     }
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
     let mut prior = undo::replay(&journal.entries);
@@ -139,12 +191,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             let report = undo::undo(kernel.as_ref(), &prior).await;
             say(format!("lab {lab_name}: replaced: {}", report.summary()));
             if !report.is_complete() {
-                return Err(fail(Exit::Incomplete, format!("lab {lab_name}: could not tear the old lab down; not running")));
+                return Err(fail(
+                    Exit::Incomplete,
+                    format!("lab {lab_name}: could not tear the old lab down; not running"),
+                ));
             }
             state.remove(&lab_name)?;
             prior.clear();
             // The lock file went with the lab's directory; take a new one.
-            lock = state.lock(&lab_name).map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+            lock = state
+                .lock(&lab_name)
+                .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
         } else if !args.attach {
             return Err(fail(
                 Exit::Refused,
@@ -171,7 +228,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     }
     let output = GuestOutput::new(policy.limits.output, args.quiet);
     let (outcome, mut lab) = runtime
-        .run(&guest, lab, args.args.clone(), &policy.limits, &output, signalled())
+        .run(
+            &guest,
+            lab,
+            args.args.clone(),
+            &policy.limits,
+            &output,
+            signalled(),
+        )
         .await;
     // Expectations still pending when `run` returns are checked now; any
     // unmet one fails the run.
@@ -180,37 +244,69 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         _ => 0,
     };
     let mut ledger = lab.take_ledger().expect("the lab was given a ledger");
-    let created = undo::replay(ledger.this_run());
     drop(lab);
 
     let (exit, why) = match outcome {
         Outcome::Success if unmet > 0 => (
             Exit::Expectations,
-            format!("{unmet} reachability expectation{} not met", if unmet == 1 { " was" } else { "s were" }),
+            format!(
+                "{unmet} reachability expectation{} not met",
+                if unmet == 1 { " was" } else { "s were" }
+            ),
         ),
         Outcome::Success => {
-            ledger.append(&Entry::End { outcome: "committed".into() })?;
-            let all = undo::replay(&state.read(&lab_name)?.entries);
+            ledger.append(&Entry::End {
+                outcome: "committed".into(),
+            })?;
+            // What the whole journal leaves up. Replay is a fold from
+            // nothing, so when the earlier runs left nothing up it is what
+            // this run's entries leave up: no need to read the journal back.
+            let all = if prior.is_empty() {
+                undo::replay(ledger.this_run())
+            } else {
+                undo::replay(&state.read(&lab_name)?.entries)
+            };
             if all.is_empty() {
                 state.remove(&lab_name)?;
                 say(format!("lab {lab_name}: done; nothing is left up"));
             } else {
-                say(format!("lab {lab_name} is up: {} (`netwasm down {lab_name}` removes it)", summarize(&all)));
+                ledger.sync()?;
+                say(format!(
+                    "lab {lab_name} is up: {} (`netwasm down {lab_name}` removes it)",
+                    summarize(&all)
+                ));
             }
             return Ok(Exit::Ok);
         }
-        Outcome::GuestError(msg) => (Exit::GuestFailed, format!("the guest's run failed: {}", crate::runtime::stdio::neutralise(msg.as_bytes()))),
+        Outcome::GuestError(msg) => (
+            Exit::GuestFailed,
+            format!(
+                "the guest's run failed: {}",
+                crate::runtime::stdio::neutralise(msg.as_bytes())
+            ),
+        ),
         Outcome::Limit(hit) => (Exit::Stopped, hit.to_string()),
         Outcome::Trap(msg) => (Exit::Stopped, msg),
-        Outcome::HostError(e) => (Exit::Internal, format!("netwasm failed while running the guest: {e:#}")),
+        Outcome::HostError(e) => (
+            Exit::Internal,
+            format!("netwasm failed while running the guest: {e:#}"),
+        ),
         Outcome::Cancelled(sig) => (
-            if sig == "SIGTERM" { Exit::Terminated } else { Exit::Interrupted },
+            if sig == "SIGTERM" {
+                Exit::Terminated
+            } else {
+                Exit::Interrupted
+            },
             format!("interrupted by {sig}"),
         ),
     };
     say(format!("lab {lab_name}: {why}"));
+    let created = undo::replay(ledger.this_run());
     if args.keep_on_error {
-        ledger.append(&Entry::End { outcome: "kept".into() })?;
+        ledger.append(&Entry::End {
+            outcome: "kept".into(),
+        })?;
+        ledger.sync()?;
         say(format!(
             "lab {lab_name}: kept what the run built ({}) for debugging; `netwasm down {lab_name}` removes it",
             summarize(&created)
@@ -218,10 +314,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         return Ok(exit);
     }
     let report = undo::undo(kernel.as_ref(), &created).await;
-    ledger.append(&Entry::End { outcome: "rolled-back".into() })?;
+    // Only a complete rollback cancels the run's entries; otherwise what is
+    // left stays recorded for `netwasm down` to retry.
+    let outcome = if report.is_complete() {
+        "rolled-back"
+    } else {
+        "rollback-incomplete"
+    };
+    ledger.append(&Entry::End {
+        outcome: outcome.into(),
+    })?;
     say(format!("lab {lab_name}: rolled back: {}", report.summary()));
     if undo::replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
         state.remove(&lab_name)?;
+    } else {
+        ledger.sync()?;
     }
     if !report.is_complete() {
         return Ok(Exit::Incomplete);

@@ -39,7 +39,11 @@ pub fn socket_kind(to: &IpAddr) -> (i32, i32) {
 fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from(chunk[0]) << 8 };
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            u16::from(chunk[0]) << 8
+        };
         sum += u32::from(word);
     }
     while sum >> 16 != 0 {
@@ -72,14 +76,18 @@ fn sockaddr(to: &IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
             let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.octets()) };
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.octets()),
+            };
             size_of::<libc::sockaddr_in>()
         }
         IpAddr::V6(a) => {
             // SAFETY: as above, for sockaddr_in6.
             let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_addr = libc::in6_addr { s6_addr: a.octets() };
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.octets(),
+            };
             size_of::<libc::sockaddr_in6>()
         }
     };
@@ -91,7 +99,9 @@ fn source_of(storage: &libc::sockaddr_storage) -> Option<IpAddr> {
         libc::AF_INET => {
             // SAFETY: the family says this is a sockaddr_in.
             let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))))
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                sin.sin_addr.s_addr,
+            ))))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says this is a sockaddr_in6.
@@ -105,7 +115,12 @@ fn source_of(storage: &libc::sockaddr_storage) -> Option<IpAddr> {
 /// Sends `count` echo requests to `to` on `socket` (a raw ICMP socket of the
 /// right family, opened in the namespace to probe from) and collects replies
 /// until `timeout` after the last request.
-pub async fn ping(socket: OwnedFd, to: IpAddr, count: u32, timeout: Duration) -> io::Result<PingStats> {
+pub async fn ping(
+    socket: OwnedFd,
+    to: IpAddr,
+    count: u32,
+    timeout: Duration,
+) -> io::Result<PingStats> {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
         let flags = libc::fcntl(socket.as_raw_fd(), libc::F_GETFL);
@@ -130,8 +145,10 @@ pub async fn ping(socket: OwnedFd, to: IpAddr, count: u32, timeout: Duration) ->
         if sent == count && (now >= end || rtts.len() as u32 == count) {
             break;
         }
-        if let Some(at) = next_send {
-            if now >= at {
+        if let Some(at) = next_send
+            && now >= at
+        {
+            {
                 let pkt = echo_request(v6, id, sent as u16);
                 // SAFETY: valid buffer and sockaddr of the given length.
                 let rc = unsafe {
@@ -148,7 +165,10 @@ pub async fn ping(socket: OwnedFd, to: IpAddr, count: u32, timeout: Duration) ->
                     let err = io::Error::last_os_error();
                     // No route at all is the caller's business; a full
                     // buffer or a transient error just loses that packet.
-                    if matches!(err.raw_os_error(), Some(libc::ENETUNREACH | libc::EINVAL | libc::EAFNOSUPPORT)) {
+                    if matches!(
+                        err.raw_os_error(),
+                        Some(libc::ENETUNREACH | libc::EINVAL | libc::EAFNOSUPPORT)
+                    ) {
                         return Err(err);
                     }
                 } else {

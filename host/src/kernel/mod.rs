@@ -117,7 +117,10 @@ pub enum NewLinkKind {
         mode: Option<MacvlanMode>,
     },
     /// A veth pair; the peer is created directly in `peer_ns`.
-    Veth { peer_name: String, peer_ns: NsId },
+    Veth {
+        peer_name: String,
+        peer_ns: NsId,
+    },
     Bridge,
 }
 
@@ -247,7 +250,13 @@ pub trait Kernel: Send + Sync {
     async fn ns_set_forwarding(&self, ns: NsId, on: bool) -> io::Result<()>;
 
     /// ICMP echo from inside `ns` to `to`.
-    async fn ping(&self, ns: NsId, to: IpAddr, count: u32, timeout: std::time::Duration) -> io::Result<PingStats>;
+    async fn ping(
+        &self,
+        ns: NsId,
+        to: IpAddr,
+        count: u32,
+        timeout: std::time::Duration,
+    ) -> io::Result<PingStats>;
     /// The neighbour tables (ARP and NDP) of `ns`.
     async fn neighbors(&self, ns: NsId) -> io::Result<Vec<Neighbor>>;
 }

@@ -10,6 +10,7 @@
 //! Names live under `/run/netns` as bind mounts of the namespace file, the
 //! same convention as iproute2, so `ip netns exec` sees what netwasm builds.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -34,6 +35,10 @@ pub struct NsThread {
 /// every job.
 pub struct NsThreadState {
     home: File,
+    /// Whether this thread has made `/run/netns` a shared mount point. Once
+    /// is enough; doing it per namespace would cost a recursive propagation
+    /// change over every namespace mounted there, quadratic in a big lab.
+    run_dir_ready: Cell<bool>,
 }
 
 /// A freshly created or opened namespace: a file descriptor that keeps it
@@ -52,7 +57,10 @@ impl NsThread {
         thread::Builder::new()
             .name("netwasm-netns".into())
             .spawn(move || {
-                let state = NsThreadState { home };
+                let state = NsThreadState {
+                    home,
+                    run_dir_ready: Cell::new(false),
+                };
                 while let Ok(job) = rx.recv() {
                     job(&state);
                 }
@@ -81,14 +89,22 @@ impl NsThreadState {
     /// Creates namespace `name`: unshares a new one on this thread, pins it
     /// under `/run/netns/NAME`, opens a netlink socket in it, and returns home.
     pub fn create(&self, name: &str) -> io::Result<NsOpened> {
-        ensure_run_dir()?;
+        if !self.run_dir_ready.get() {
+            ensure_run_dir()?;
+            self.run_dir_ready.set(true);
+        }
         let path = ns_path(name);
         // O_EXCL makes the name check and the claim one step, so two
         // creators racing for one name cannot both win.
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+        let claim = || OpenOptions::new().write(true).create_new(true).open(&path);
+        if let Err(e) = claim() {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            // Someone removed /run/netns since we made it: make it again.
+            ensure_run_dir()?;
+            claim()?;
+        }
         let result = self.inside_new(|| {
             bind_mount(Path::new("/proc/thread-self/ns/net"), &path)?;
             let fd = open_fd(Path::new("/proc/thread-self/ns/net"))?;

@@ -18,16 +18,31 @@ pub struct Audit {
 
 impl Audit {
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        let file = File::create(path).with_context(|| format!("audit log {}: cannot create", path.display()))?;
-        Ok(Self { file, path: path.display().to_string() })
+        let file = File::create(path)
+            .with_context(|| format!("audit log {}: cannot create", path.display()))?;
+        Ok(Self {
+            file,
+            path: path.display().to_string(),
+        })
     }
 
     /// Writes the line for one call. `result` is the call's outcome.
-    pub fn record<T>(&mut self, op: &str, args: Value, result: &HostResult<T>) -> anyhow::Result<()> {
+    pub fn record<T>(
+        &mut self,
+        op: &str,
+        args: Value,
+        result: &HostResult<T>,
+    ) -> anyhow::Result<()> {
         let (decision, rule, outcome) = match result {
             Ok(_) => ("allowed", Value::Null, json!("ok")),
-            Err(Failure::Op(e)) if matches!(e.kind, ErrorKind::Denied | ErrorKind::LimitReached) => {
-                ("denied", json!(e.message), json!({ "error": kind_name(e.kind) }))
+            Err(Failure::Op(e))
+                if matches!(e.kind, ErrorKind::Denied | ErrorKind::LimitReached) =>
+            {
+                (
+                    "denied",
+                    json!(e.message),
+                    json!({ "error": kind_name(e.kind) }),
+                )
             }
             Err(Failure::Op(e)) => (
                 "allowed",

@@ -26,6 +26,9 @@ use crate::policy::{LinkKind, Policy};
 
 use self::audit::Audit;
 
+/// A route recorded by an earlier run: namespace, destination, gateway.
+type AdoptedRoute = (String, String, Option<String>);
+
 /// How the lab came to hold a namespace or link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -118,7 +121,7 @@ pub struct Lab {
     /// Links (namespace, name) recorded as the lab's own by earlier runs.
     adopted_links: HashSet<(String, String)>,
     /// Routes recorded by earlier runs, which an attached run may delete.
-    adopted_routes: Vec<(String, String, Option<String>, Option<String>, Option<u32>)>,
+    adopted_routes: Vec<AdoptedRoute>,
     usage: Usage,
     pending: Vec<Expectation>,
     checked: Vec<Checked>,
@@ -189,14 +192,26 @@ impl Lab {
                 Object::Ns { ns } => {
                     self.adopted.insert(ns.clone());
                 }
-                Object::Link { ns, name, peer, peer_ns, .. } => {
+                Object::Link {
+                    ns,
+                    name,
+                    peer,
+                    peer_ns,
+                    ..
+                } => {
                     self.adopted_links.insert((ns.clone(), name.clone()));
                     if let (Some(p), Some(pns)) = (peer, peer_ns) {
                         self.adopted_links.insert((pns.clone(), p.clone()));
                     }
                 }
-                Object::Route { ns, destination, gateway, dev, metric } => {
-                    self.adopted_routes.push((ns.clone(), destination.clone(), gateway.clone(), dev.clone(), *metric));
+                Object::Route {
+                    ns,
+                    destination,
+                    gateway,
+                    ..
+                } => {
+                    self.adopted_routes
+                        .push((ns.clone(), destination.clone(), gateway.clone()));
                 }
                 Object::Addr { .. } => {}
             }
@@ -253,6 +268,27 @@ impl Lab {
         Ok(())
     }
 
+    /// Runs a kernel operation that creates or moves something, journaling
+    /// it first (write-ahead): a crash at any instant then leaves the ledger
+    /// listing at least everything that exists, and teardown finds the rest
+    /// already gone. If the kernel refuses, an `abort` entry cancels the
+    /// entry.
+    async fn journaled<T>(
+        &mut self,
+        entry: Entry,
+        op: String,
+        kernel_op: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> HostResult<T> {
+        self.record(entry)?;
+        match kernel_op.await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.record(Entry::Abort)?;
+                Err(Self::kernel_err(op, e))
+            }
+        }
+    }
+
     fn ns(&self, name: &str) -> Result<&NsEntry, OpError> {
         self.namespaces
             .get(name)
@@ -303,7 +339,7 @@ impl Lab {
         self.ns(ns)?;
         if ns == ROOT_NS {
             return Err(OpError::denied(format!(
-                "{what} in the root namespace: never allowed, whatever the policy"
+                "{what}: nothing is ever created in or moved into the root namespace, whatever the policy"
             )));
         }
         Ok(())
@@ -327,7 +363,11 @@ impl Lab {
     /// The origin of an existing link found by name in a namespace of
     /// origin `ns_origin`.
     fn found_origin(&self, ns: &str, name: &str, ns_origin: Origin) -> Origin {
-        if ns_origin == Origin::Created || self.adopted_links.contains(&(ns.to_string(), name.to_string())) {
+        if ns_origin == Origin::Created
+            || self
+                .adopted_links
+                .contains(&(ns.to_string(), name.to_string()))
+        {
             Origin::Created
         } else {
             Origin::Granted
@@ -361,14 +401,25 @@ impl Lab {
                 )
                 .into());
             }
+            let k = lab.kernel.clone();
+            let entry = Entry::NsCreate {
+                ns: name.to_string(),
+            };
             let id = lab
-                .kernel
-                .ns_create(name)
-                .await
-                .map_err(|e| Self::kernel_err(format!("create namespace {name:?}"), e))?;
+                .journaled(
+                    entry,
+                    format!("create namespace {name:?}"),
+                    k.ns_create(name),
+                )
+                .await?;
             lab.usage.namespaces += 1;
-            lab.namespaces.insert(name.to_string(), NsEntry { id, origin: Origin::Created });
-            lab.record(Entry::NsCreate { ns: name.to_string() })?;
+            lab.namespaces.insert(
+                name.to_string(),
+                NsEntry {
+                    id,
+                    origin: Origin::Created,
+                },
+            );
             Ok(name.to_string())
         })
         .await
@@ -385,7 +436,10 @@ impl Lab {
                 lab.policy.check_ns_open(name)?;
             }
             if !lab.kernel.ns_exists(name) {
-                return Err(OpError::not_found(format!("open namespace {name:?}: no such namespace")).into());
+                return Err(OpError::not_found(format!(
+                    "open namespace {name:?}: no such namespace"
+                ))
+                .into());
             }
             if lab.kernel.ns_is_root(name).unwrap_or(true) {
                 lab.policy.check_root()?;
@@ -395,8 +449,13 @@ impl Lab {
                 .ns_open(name)
                 .await
                 .map_err(|e| Self::kernel_err(format!("open namespace {name:?}"), e))?;
-            let origin = if adopted { Origin::Created } else { Origin::Granted };
-            lab.namespaces.insert(name.to_string(), NsEntry { id, origin });
+            let origin = if adopted {
+                Origin::Created
+            } else {
+                Origin::Granted
+            };
+            lab.namespaces
+                .insert(name.to_string(), NsEntry { id, origin });
             Ok(name.to_string())
         })
         .await
@@ -411,7 +470,13 @@ impl Lab {
                     .ns_open_root()
                     .await
                     .map_err(|e| Self::kernel_err("open the root namespace", e))?;
-                lab.namespaces.insert(ROOT_NS.to_string(), NsEntry { id, origin: Origin::Granted });
+                lab.namespaces.insert(
+                    ROOT_NS.to_string(),
+                    NsEntry {
+                        id,
+                        origin: Origin::Granted,
+                    },
+                );
             }
             Ok(ROOT_NS.to_string())
         })
@@ -435,7 +500,9 @@ impl Lab {
             lab.namespaces.remove(name);
             lab.links.retain(|_, l| l.ns != name);
             lab.added_routes.retain(|(ns, _)| ns != name);
-            lab.record(Entry::NsDelete { ns: name.to_string() })?;
+            lab.record(Entry::NsDelete {
+                ns: name.to_string(),
+            })?;
             Ok(())
         })
         .await
@@ -481,24 +548,28 @@ impl Lab {
     // ---- links ---------------------------------------------------------
 
     pub async fn link_get(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
-        self.op("link.get", json!({ "namespace": ns, "name": name }), async |lab| {
-            check_link_name(name)?;
-            let entry = lab.ns(ns)?;
-            let (id, origin) = (entry.id, entry.origin);
-            if ns == ROOT_NS && !lab.policy.root_links.iter().any(|l| l == name) {
-                lab.policy.check_parent(ns, name, true)?;
-            }
-            let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
-                Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
-            })?;
-            if let Some(key) = lab.find_link(ns, info.index) {
-                return Ok(key);
-            }
-            // A link found in a namespace the lab created is the lab's: it
-            // lives and dies with the namespace (`lo`, for one).
-            let origin = lab.found_origin(ns, name, origin);
-            Ok(lab.new_link_entry(&info, origin))
-        })
+        self.op(
+            "link.get",
+            json!({ "namespace": ns, "name": name }),
+            async |lab| {
+                check_link_name(name)?;
+                let entry = lab.ns(ns)?;
+                let (id, origin) = (entry.id, entry.origin);
+                if ns == ROOT_NS && !lab.policy.root_links.iter().any(|l| l == name) {
+                    lab.policy.check_parent(ns, name, true)?;
+                }
+                let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
+                    Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
+                })?;
+                if let Some(key) = lab.find_link(ns, info.index) {
+                    return Ok(key);
+                }
+                // A link found in a namespace the lab created is the lab's: it
+                // lives and dies with the namespace (`lo`, for one).
+                let origin = lab.found_origin(ns, name, origin);
+                Ok(lab.new_link_entry(&info, origin))
+            },
+        )
         .await
     }
 
@@ -551,8 +622,10 @@ impl Lab {
             "mtu": config.mtu,
             "target": target,
         });
-        self.op("link.add-macvlan", args, async |lab| lab.add_macvlan_inner(parent, config, target).await)
-            .await
+        self.op("link.add-macvlan", args, async |lab| {
+            lab.add_macvlan_inner(parent, config, target).await
+        })
+        .await
     }
 
     pub async fn add_macvlan_on(
@@ -635,27 +708,29 @@ impl Lab {
             "create macvlan {name:?} on {:?} in {}{}",
             p.name,
             desc_ns(&p.ns),
-            if target_ns != p.ns { format!(" into {}", desc_ns(&target_ns)) } else { String::new() }
+            if target_ns != p.ns {
+                format!(" into {}", desc_ns(&target_ns))
+            } else {
+                String::new()
+            }
         );
-        let created = self
-            .kernel
-            .link_add(&spec)
-            .await
-            .map_err(|e| Self::kernel_err(op, e))?;
-        self.usage.links += 1;
-        let info = &created[0];
-        let key = self.new_link_entry(info, Origin::Created);
-        self.record(Entry::LinkAdd {
+        let entry = Entry::LinkAdd {
             ns: target_ns,
-            name: info.name.clone(),
+            name: name.to_string(),
             kind: "macvlan".into(),
-            mode: config.mode.or(Some(MacvlanMode::Vepa)).map(|m| m.as_str().to_string()),
+            mode: config
+                .mode
+                .or(Some(MacvlanMode::Vepa))
+                .map(|m| m.as_str().to_string()),
             parent: Some(p.name.clone()),
             parent_ns: Some(p.ns.clone()),
             peer: None,
             peer_ns: None,
-        })?;
-        Ok(key)
+        };
+        let k = self.kernel.clone();
+        let created = self.journaled(entry, op, k.link_add(&spec)).await?;
+        self.usage.links += 1;
+        Ok(self.new_link_entry(&created[0], Origin::Created))
     }
 
     pub async fn add_veth(
@@ -699,11 +774,7 @@ impl Lab {
                 desc_ns(ns),
                 desc_ns(peer_ns)
             );
-            let created = lab.kernel.link_add(&spec).await.map_err(|e| Self::kernel_err(op, e))?;
-            lab.usage.links += 2;
-            let a = lab.new_link_entry(&created[0], Origin::Created);
-            let b = lab.new_link_entry(&created[1], Origin::Created);
-            lab.record(Entry::LinkAdd {
+            let entry = Entry::LinkAdd {
                 ns: ns.to_string(),
                 name: name.to_string(),
                 kind: "veth".into(),
@@ -712,46 +783,55 @@ impl Lab {
                 parent_ns: None,
                 peer: Some(peer_name.to_string()),
                 peer_ns: Some(peer_ns.to_string()),
-            })?;
+            };
+            let k = lab.kernel.clone();
+            let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
+            lab.usage.links += 2;
+            let a = lab.new_link_entry(&created[0], Origin::Created);
+            let b = lab.new_link_entry(&created[1], Origin::Created);
             Ok((a, b))
         })
         .await
     }
 
     pub async fn add_bridge(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
-        self.op("link.add-bridge", json!({ "namespace": ns, "name": name }), async |lab| {
-            check_link_name(name)?;
-            lab.policy.check_kind(LinkKind::Bridge, name)?;
-            lab.check_target(ns, &format!("create bridge {name:?}"))?;
-            lab.quota(
-                &format!("create bridge {name:?}"),
-                lab.usage.links,
-                lab.policy.quotas.links,
-                "links",
-            )?;
-            let spec = NewLink {
-                name: name.to_string(),
-                ns: lab.ns_id(ns)?,
-                kind: NewLinkKind::Bridge,
-                mac: None,
-                mtu: None,
-            };
-            let op = format!("create bridge {name:?} in {}", desc_ns(ns));
-            let created = lab.kernel.link_add(&spec).await.map_err(|e| Self::kernel_err(op, e))?;
-            lab.usage.links += 1;
-            let key = lab.new_link_entry(&created[0], Origin::Created);
-            lab.record(Entry::LinkAdd {
-                ns: ns.to_string(),
-                name: name.to_string(),
-                kind: "bridge".into(),
-                mode: None,
-                parent: None,
-                parent_ns: None,
-                peer: None,
-                peer_ns: None,
-            })?;
-            Ok(key)
-        })
+        self.op(
+            "link.add-bridge",
+            json!({ "namespace": ns, "name": name }),
+            async |lab| {
+                check_link_name(name)?;
+                lab.policy.check_kind(LinkKind::Bridge, name)?;
+                lab.check_target(ns, &format!("create bridge {name:?}"))?;
+                lab.quota(
+                    &format!("create bridge {name:?}"),
+                    lab.usage.links,
+                    lab.policy.quotas.links,
+                    "links",
+                )?;
+                let spec = NewLink {
+                    name: name.to_string(),
+                    ns: lab.ns_id(ns)?,
+                    kind: NewLinkKind::Bridge,
+                    mac: None,
+                    mtu: None,
+                };
+                let op = format!("create bridge {name:?} in {}", desc_ns(ns));
+                let entry = Entry::LinkAdd {
+                    ns: ns.to_string(),
+                    name: name.to_string(),
+                    kind: "bridge".into(),
+                    mode: None,
+                    parent: None,
+                    parent_ns: None,
+                    peer: None,
+                    peer_ns: None,
+                };
+                let k = lab.kernel.clone();
+                let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
+                lab.usage.links += 1;
+                Ok(lab.new_link_entry(&created[0], Origin::Created))
+            },
+        )
         .await
     }
 
@@ -761,13 +841,21 @@ impl Lab {
             LinkChange::Up => ("link.set-up", "set up".to_string(), Value::Null),
             LinkChange::Down => ("link.set-down", "set down".to_string(), Value::Null),
             LinkChange::Mtu(m) => ("link.set-mtu", format!("set mtu {m} on"), json!(m)),
-            LinkChange::Mac(m) => ("link.set-mac", format!("set MAC {m} on"), json!(m.to_string())),
+            LinkChange::Mac(m) => (
+                "link.set-mac",
+                format!("set MAC {m} on"),
+                json!(m.to_string()),
+            ),
             LinkChange::Hairpin(h) => (
                 "link.set-hairpin",
                 format!("set hairpin {} on", if *h { "on" } else { "off" }),
                 json!(h),
             ),
-            LinkChange::Master(_) => ("link.unset-master", "remove from its bridge".to_string(), Value::Null),
+            LinkChange::Master(_) => (
+                "link.unset-master",
+                "remove from its bridge".to_string(),
+                Value::Null,
+            ),
         };
         let desc = self.desc_link(key);
         self.op(op, json!({ "link": desc, "value": arg }), async |lab| {
@@ -810,43 +898,52 @@ impl Lab {
     pub async fn link_set_master(&mut self, key: LinkKey, bridge: LinkKey) -> HostResult<()> {
         let desc = self.desc_link(key);
         let bridge_desc = self.desc_link(bridge);
-        self.op("link.set-master", json!({ "link": desc, "bridge": bridge_desc }), async |lab| {
-            lab.check_change(key, "attach to a bridge")?;
-            lab.check_change(bridge, "attach a port to")?;
-            let link = lab.link(key)?.clone();
-            let br = lab.link(bridge)?.clone();
-            if link.ns != br.ns {
-                return Err(OpError::invalid(format!(
-                    "attach {desc} to {bridge_desc}: they are in different namespaces"
-                ))
-                .into());
-            }
-            let id = lab.ns_id(&link.ns)?;
-            let info = lab
-                .kernel
-                .link_by_index(id, br.index)
-                .await
-                .map_err(|e| Self::kernel_err(format!("get {bridge_desc}"), e))?;
-            if info.kind.as_deref() != Some("bridge") {
-                return Err(OpError::invalid(format!(
-                    "attach {desc} to {bridge_desc}: that link is not a bridge"
-                ))
-                .into());
-            }
-            lab.kernel
-                .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
-                .await
-                .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
-            lab.record(Entry::LinkSet {
-                ns: link.ns.clone(),
-                name: link.name.clone(),
-                change: format!("master={}", br.name),
-            })
-        })
+        self.op(
+            "link.set-master",
+            json!({ "link": desc, "bridge": bridge_desc }),
+            async |lab| {
+                lab.check_change(key, "attach to a bridge")?;
+                lab.check_change(bridge, "attach a port to")?;
+                let link = lab.link(key)?.clone();
+                let br = lab.link(bridge)?.clone();
+                if link.ns != br.ns {
+                    return Err(OpError::invalid(format!(
+                        "attach {desc} to {bridge_desc}: they are in different namespaces"
+                    ))
+                    .into());
+                }
+                let id = lab.ns_id(&link.ns)?;
+                let info = lab
+                    .kernel
+                    .link_by_index(id, br.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("get {bridge_desc}"), e))?;
+                if info.kind.as_deref() != Some("bridge") {
+                    return Err(OpError::invalid(format!(
+                        "attach {desc} to {bridge_desc}: that link is not a bridge"
+                    ))
+                    .into());
+                }
+                lab.kernel
+                    .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
+                lab.record(Entry::LinkSet {
+                    ns: link.ns.clone(),
+                    name: link.name.clone(),
+                    change: format!("master={}", br.name),
+                })
+            },
+        )
         .await
     }
 
-    pub async fn link_move(&mut self, key: LinkKey, to: &str, new_name: Option<String>) -> HostResult<()> {
+    pub async fn link_move(
+        &mut self,
+        key: LinkKey,
+        to: &str,
+        new_name: Option<String>,
+    ) -> HostResult<()> {
         let desc = self.desc_link(key);
         self.op(
             "link.move-to",
@@ -860,17 +957,21 @@ impl Lab {
                 let link = lab.link(key)?.clone();
                 let from = lab.ns_id(&link.ns)?;
                 let to_id = lab.ns_id(to)?;
-                let info = lab
-                    .kernel
-                    .link_move(from, link.index, to_id, new_name.as_deref())
-                    .await
-                    .map_err(|e| Self::kernel_err(format!("move {desc} to {}", desc_ns(to)), e))?;
-                lab.record(Entry::LinkMove {
+                let entry = Entry::LinkMove {
                     from_ns: link.ns.clone(),
                     name: link.name.clone(),
                     to_ns: to.to_string(),
-                    new_name: info.name.clone(),
-                })?;
+                    new_name: new_name.clone().unwrap_or_else(|| link.name.clone()),
+                };
+                let k = lab.kernel.clone();
+                let op = format!("move {desc} to {}", desc_ns(to));
+                let info = lab
+                    .journaled(
+                        entry,
+                        op,
+                        k.link_move(from, link.index, to_id, new_name.as_deref()),
+                    )
+                    .await?;
                 if let Some(entry) = lab.links.get_mut(&key) {
                     entry.ns = to.to_string();
                     entry.index = info.index;
@@ -895,14 +996,17 @@ impl Lab {
                 .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
             lab.links.remove(&key);
             // The kernel takes a veth's peer with it.
-            if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth")) {
-                if let (Some(pi), pns) = (info.parent_index, info.parent_namespace.unwrap_or(link.ns.clone())) {
-                    if let Some(peer) = lab.find_link(&pns, pi) {
-                        lab.links.remove(&peer);
-                    }
-                }
+            if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth"))
+                && let Some(pi) = info.parent_index
+                && let Some(peer) =
+                    lab.find_link(&info.parent_namespace.unwrap_or(link.ns.clone()), pi)
+            {
+                lab.links.remove(&peer);
             }
-            lab.record(Entry::LinkDelete { ns: link.ns.clone(), name: link.name.clone() })?;
+            lab.record(Entry::LinkDelete {
+                ns: link.ns.clone(),
+                name: link.name.clone(),
+            })?;
             Ok(())
         })
         .await
@@ -912,43 +1016,59 @@ impl Lab {
 
     pub async fn addr_add(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {
         let desc = self.desc_link(key);
-        self.op("addr.add", json!({ "link": desc, "address": cidr }), async |lab| {
-            let c = Cidr::parse(cidr, "address", false)?;
-            lab.check_change(key, &format!("add address {c} to"))?;
-            lab.policy.check_address(&c)?;
-            lab.quota(
-                &format!("add address {c}"),
-                lab.usage.addresses,
-                lab.policy.quotas.addresses,
-                "addresses",
-            )?;
-            let link = lab.link(key)?.clone();
-            let id = lab.ns_id(&link.ns)?;
-            lab.kernel
-                .addr_add(id, link.index, c)
-                .await
-                .map_err(|e| Self::kernel_err(format!("add address {c} to {desc}"), e))?;
-            lab.usage.addresses += 1;
-            lab.record(Entry::AddrAdd { ns: link.ns.clone(), link: link.name.clone(), cidr: c.to_string() })?;
-            Ok(())
-        })
+        self.op(
+            "addr.add",
+            json!({ "link": desc, "address": cidr }),
+            async |lab| {
+                let c = Cidr::parse(cidr, "address", false)?;
+                lab.check_change(key, &format!("add address {c} to"))?;
+                lab.policy.check_address(&c)?;
+                lab.quota(
+                    &format!("add address {c}"),
+                    lab.usage.addresses,
+                    lab.policy.quotas.addresses,
+                    "addresses",
+                )?;
+                let link = lab.link(key)?.clone();
+                let id = lab.ns_id(&link.ns)?;
+                let entry = Entry::AddrAdd {
+                    ns: link.ns.clone(),
+                    link: link.name.clone(),
+                    cidr: c.to_string(),
+                };
+                let k = lab.kernel.clone();
+                let op = format!("add address {c} to {desc}");
+                lab.journaled(entry, op, k.addr_add(id, link.index, c))
+                    .await?;
+                lab.usage.addresses += 1;
+                Ok(())
+            },
+        )
         .await
     }
 
     pub async fn addr_delete(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {
         let desc = self.desc_link(key);
-        self.op("addr.delete", json!({ "link": desc, "address": cidr }), async |lab| {
-            let c = Cidr::parse(cidr, "address", false)?;
-            lab.check_change(key, &format!("delete address {c} from"))?;
-            let link = lab.link(key)?.clone();
-            let id = lab.ns_id(&link.ns)?;
-            lab.kernel
-                .addr_del(id, link.index, c)
-                .await
-                .map_err(|e| Self::kernel_err(format!("delete address {c} from {desc}"), e))?;
-            lab.record(Entry::AddrDelete { ns: link.ns.clone(), link: link.name.clone(), cidr: c.to_string() })?;
-            Ok(())
-        })
+        self.op(
+            "addr.delete",
+            json!({ "link": desc, "address": cidr }),
+            async |lab| {
+                let c = Cidr::parse(cidr, "address", false)?;
+                lab.check_change(key, &format!("delete address {c} from"))?;
+                let link = lab.link(key)?.clone();
+                let id = lab.ns_id(&link.ns)?;
+                lab.kernel
+                    .addr_del(id, link.index, c)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("delete address {c} from {desc}"), e))?;
+                lab.record(Entry::AddrDelete {
+                    ns: link.ns.clone(),
+                    link: link.name.clone(),
+                    cidr: c.to_string(),
+                })?;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -975,14 +1095,17 @@ impl Lab {
         dev: Option<LinkKey>,
         ns: &str,
     ) -> Result<RouteSpec, OpError> {
-        let gateway: Option<IpAddr> = gateway.map(|g| crate::net::parse_ip(g, "gateway")).transpose()?;
-        let dest = crate::net::parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))?;
-        if let Some(gw) = gateway {
-            if gw.is_ipv4() != dest.addr.is_ipv4() {
-                return Err(OpError::invalid(format!(
-                    "route to {dest} via {gw}: destination and gateway are of different IP families"
-                )));
-            }
+        let gateway: Option<IpAddr> = gateway
+            .map(|g| crate::net::parse_ip(g, "gateway"))
+            .transpose()?;
+        let dest =
+            crate::net::parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))?;
+        if let Some(gw) = gateway
+            && gw.is_ipv4() != dest.addr.is_ipv4()
+        {
+            return Err(OpError::invalid(format!(
+                "route to {dest} via {gw}: destination and gateway are of different IP families"
+            )));
         }
         let dev = match dev {
             Some(k) => {
@@ -1004,11 +1127,23 @@ impl Lab {
                 "route to {dest}: give a gateway, a dev, or both"
             )));
         }
-        Ok(RouteSpec { destination: dest, gateway, dev, metric })
+        Ok(RouteSpec {
+            destination: dest,
+            gateway,
+            dev,
+            metric,
+        })
     }
 
     fn describe_route(r: &RouteSpec, ns: &str) -> String {
-        let mut s = format!("route to {}", if r.destination.is_default() { "default".to_string() } else { r.destination.to_string() });
+        let mut s = format!(
+            "route to {}",
+            if r.destination.is_default() {
+                "default".to_string()
+            } else {
+                r.destination.to_string()
+            }
+        );
         if let Some(g) = r.gateway {
             s += &format!(" via {g}");
         }
@@ -1032,27 +1167,35 @@ impl Lab {
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
             if ns == ROOT_NS {
-                return Err(OpError::denied(format!("add {what}: never allowed in the root namespace")).into());
+                return Err(OpError::denied(format!(
+                    "add {what}: never allowed in the root namespace"
+                ))
+                .into());
             }
-            lab.policy.check_route(&spec.destination, spec.gateway.as_ref())?;
-            lab.quota(&format!("add {what}"), lab.usage.routes, lab.policy.quotas.routes, "routes")?;
+            lab.policy
+                .check_route(&spec.destination, spec.gateway.as_ref())?;
+            lab.quota(
+                &format!("add {what}"),
+                lab.usage.routes,
+                lab.policy.quotas.routes,
+                "routes",
+            )?;
             let id = lab.ns_id(ns)?;
-            lab.kernel
-                .route_add(id, &spec)
-                .await
-                .map_err(|e| Self::kernel_err(format!("add {what}"), e))?;
-            lab.usage.routes += 1;
-            if origin != Origin::Created {
-                lab.added_routes.insert((ns.to_string(), spec.clone()));
-            }
             let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
-            lab.record(Entry::RouteAdd {
+            let entry = Entry::RouteAdd {
                 ns: ns.to_string(),
                 destination: spec.destination.to_string(),
                 gateway: spec.gateway.map(|g| g.to_string()),
                 dev: dev_name,
                 metric: spec.metric,
-            })?;
+            };
+            let k = lab.kernel.clone();
+            lab.journaled(entry, format!("add {what}"), k.route_add(id, &spec))
+                .await?;
+            lab.usage.routes += 1;
+            if origin != Origin::Created {
+                lab.added_routes.insert((ns.to_string(), spec.clone()));
+            }
             Ok(())
         })
         .await
@@ -1071,7 +1214,7 @@ impl Lab {
             let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
-            let adopted = lab.adopted_routes.iter().any(|(n, d, g, _, _)| {
+            let adopted = lab.adopted_routes.iter().any(|(n, d, g)| {
                 n == ns
                     && crate::net::parse_destination(d, false).ok().map(|c| c.to_string())
                         == Some(spec.destination.to_string())
@@ -1119,7 +1262,9 @@ impl Lab {
     fn check_probe_from(&self, ns: &str) -> Result<NsId, OpError> {
         let id = self.ns_id(ns)?;
         if ns == ROOT_NS {
-            return Err(OpError::denied("probe from the root namespace: never allowed"));
+            return Err(OpError::denied(
+                "probe from the root namespace: never allowed",
+            ));
         }
         Ok(id)
     }
@@ -1135,10 +1280,15 @@ impl Lab {
         self.op("probe.ping", args, async |lab| {
             let addr = crate::net::parse_ip(to, "ping destination")?;
             if !(1..=100).contains(&count) {
-                return Err(OpError::invalid(format!("ping count {count}: must be 1 to 100")).into());
+                return Err(
+                    OpError::invalid(format!("ping count {count}: must be 1 to 100")).into(),
+                );
             }
             if !(1..=60_000).contains(&timeout_ms) {
-                return Err(OpError::invalid(format!("ping timeout {timeout_ms} ms: must be 1 to 60000")).into());
+                return Err(OpError::invalid(format!(
+                    "ping timeout {timeout_ms} ms: must be 1 to 60000"
+                ))
+                .into());
             }
             let id = lab.check_probe_from(ns)?;
             let timeout = std::time::Duration::from_millis(u64::from(timeout_ms));
@@ -1161,7 +1311,13 @@ impl Lab {
         .await
     }
 
-    pub async fn verify_expect(&mut self, ns: &str, to: &str, reachable: bool, label: &str) -> HostResult<()> {
+    pub async fn verify_expect(
+        &mut self,
+        ns: &str,
+        to: &str,
+        reachable: bool,
+        label: &str,
+    ) -> HostResult<()> {
         let args = json!({ "namespace": ns, "to": to, "reachable": reachable, "label": label });
         self.op("verify.expect", args, async |lab| {
             let addr = crate::net::parse_ip(to, "expected address")?;
@@ -1178,9 +1334,11 @@ impl Lab {
     }
 
     pub async fn verify_check(&mut self) -> HostResult<Vec<Checked>> {
-        self.op("verify.check", json!({ "pending": self.pending.len() }), async |lab| {
-            Ok(lab.run_pending().await)
-        })
+        self.op(
+            "verify.check",
+            json!({ "pending": self.pending.len() }),
+            async |lab| Ok(lab.run_pending().await),
+        )
         .await
     }
 
@@ -1218,10 +1376,16 @@ impl Lab {
                         ),
                     ),
                     Ok(s) => (false, format!("0/{} replies", s.sent)),
-                    Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) => (false, "no route".to_string()),
+                    Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) => {
+                        (false, "no route".to_string())
+                    }
                     Err(e) => (false, format!("probe failed: {e}")),
                 };
-                Checked { expectation, actual, detail }
+                Checked {
+                    expectation,
+                    actual,
+                    detail,
+                }
             })
             .collect();
         print_matrix(&checked);
@@ -1261,13 +1425,30 @@ pub fn print_matrix(checked: &[Checked]) {
         checked.len() - unmet,
         unmet
     );
-    let w_from = checked.iter().map(|c| c.expectation.from.len()).max().unwrap_or(4).max(4);
-    let w_to = checked.iter().map(|c| c.expectation.to.to_string().len()).max().unwrap_or(2).max(2);
-    out += &format!("      {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}\n", "FROM", "TO", "EXPECTED", "ACTUAL", "DETAIL");
+    let w_from = checked
+        .iter()
+        .map(|c| c.expectation.from.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let w_to = checked
+        .iter()
+        .map(|c| c.expectation.to.to_string().len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    out += &format!(
+        "      {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}\n",
+        "FROM", "TO", "EXPECTED", "ACTUAL", "DETAIL"
+    );
     for c in checked {
         let e = &c.expectation;
         let mark = if c.met() { " ok " } else { "FAIL" };
-        let label = if e.label.is_empty() { String::new() } else { format!("  ({})", e.label) };
+        let label = if e.label.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", e.label)
+        };
         out += &format!(
             " {mark} {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}{label}\n",
             e.from,

@@ -16,7 +16,11 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
     for obj in objects {
         let ns = obj.ns().to_string();
         if !open.contains_key(&ns) {
-            let id = if kernel.ns_exists(&ns) { kernel.ns_open(&ns).await.ok() } else { None };
+            let id = if kernel.ns_exists(&ns) {
+                kernel.ns_open(&ns).await.ok()
+            } else {
+                None
+            };
             if id.is_none() {
                 out.push(format!("namespace {ns} is missing"));
             }
@@ -29,7 +33,13 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
         let here = &links[&ns];
         match obj {
             Object::Ns { .. } => {}
-            Object::Link { name, kind, mode, props, .. } => {
+            Object::Link {
+                name,
+                kind,
+                mode,
+                props,
+                ..
+            } => {
                 let Some(l) = here.iter().find(|l| &l.name == name) else {
                     out.push(format!("{} is missing", obj.describe()));
                     continue;
@@ -44,18 +54,34 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                 if let Some(m) = mode {
                     let now = l.macvlan_mode.map(|m| m.as_str()).unwrap_or("none");
                     if now != m {
-                        out.push(format!("{}: macvlan mode is {now}, recorded {m}", obj.describe()));
+                        out.push(format!(
+                            "{}: macvlan mode is {now}, recorded {m}",
+                            obj.describe()
+                        ));
                     }
                 }
-                if let Some(up) = props.admin_up {
-                    if l.admin_up != up {
+                if let Some(up) = props.admin_up
+                    && l.admin_up != up
+                {
+                    {
                         let s = |b: bool| if b { "up" } else { "down" };
-                        out.push(format!("{}: is {}, recorded {}", obj.describe(), s(l.admin_up), s(up)));
+                        out.push(format!(
+                            "{}: is {}, recorded {}",
+                            obj.describe(),
+                            s(l.admin_up),
+                            s(up)
+                        ));
                     }
                 }
-                if let Some(mtu) = props.mtu {
-                    if l.mtu != mtu {
-                        out.push(format!("{}: mtu is {}, recorded {mtu}", obj.describe(), l.mtu));
+                if let Some(mtu) = props.mtu
+                    && l.mtu != mtu
+                {
+                    {
+                        out.push(format!(
+                            "{}: mtu is {}, recorded {mtu}",
+                            obj.describe(),
+                            l.mtu
+                        ));
                     }
                 }
                 if let Some(mac) = &props.mac {
@@ -64,8 +90,10 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                         out.push(format!("{}: MAC is {now}, recorded {mac}", obj.describe()));
                     }
                 }
-                if let Some(master) = &props.master {
-                    if &l.master != master {
+                if let Some(master) = &props.master
+                    && &l.master != master
+                {
+                    {
                         out.push(format!(
                             "{}: master is {}, recorded {}",
                             obj.describe(),
@@ -81,21 +109,41 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                     continue;
                 };
                 let want = Cidr::parse(cidr, "address", false).ok();
-                let have = kernel.addr_list(id, Some(l.index)).await.unwrap_or_default();
+                let have = kernel
+                    .addr_list(id, Some(l.index))
+                    .await
+                    .unwrap_or_default();
                 if !have.iter().any(|a| Some(a.cidr) == want) {
-                    let now: Vec<String> = have.iter().filter(|a| a.scope == "global").map(|a| a.cidr.to_string()).collect();
+                    let now: Vec<String> = have
+                        .iter()
+                        .filter(|a| a.scope == "global")
+                        .map(|a| a.cidr.to_string())
+                        .collect();
                     out.push(format!(
                         "{} is missing (the link has {})",
                         obj.describe(),
-                        if now.is_empty() { "no global addresses".to_string() } else { now.join(", ") }
+                        if now.is_empty() {
+                            "no global addresses".to_string()
+                        } else {
+                            now.join(", ")
+                        }
                     ));
                 }
             }
-            Object::Route { destination, gateway, .. } => {
+            Object::Route {
+                destination,
+                gateway,
+                ..
+            } => {
                 let gw = gateway.as_deref().and_then(|g| g.parse().ok());
-                let want = parse_destination(destination, matches!(gw, Some(std::net::IpAddr::V6(_)))).ok();
+                let want =
+                    parse_destination(destination, matches!(gw, Some(std::net::IpAddr::V6(_))))
+                        .ok();
                 let have = kernel.route_list(id).await.unwrap_or_default();
-                if !have.iter().any(|r| Some(r.destination) == want && r.gateway == gw) {
+                if !have
+                    .iter()
+                    .any(|r| Some(r.destination) == want && r.gateway == gw)
+                {
                     out.push(format!("{} is missing", obj.describe()));
                 }
             }

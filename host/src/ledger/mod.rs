@@ -11,10 +11,27 @@
 //! Journal format, version 1: each line is `CRC JSON\n`, where JSON is one
 //! [`Entry`] object and CRC its CRC-32 (IEEE) in 8 lowercase hex digits. The
 //! first entry is always `{"op":"header","version":1,...}`. An entry is
-//! written and synced before the guest hears that the operation succeeded,
-//! so after a crash the journal lists at least everything that exists. A
-//! line with a bad checksum or cut short ends the readable part: what came
-//! before it is still used, and the damage is reported.
+//! written before the guest hears that the operation succeeded, so after a
+//! crash the journal lists at least everything that exists. Creations and
+//! moves are written *before* the kernel acts (write-ahead), followed by an
+//! `abort` entry if the kernel refuses; deletions after. A line with a bad
+//! checksum or cut short ends the readable part: what came before it is
+//! still used, and the damage is reported.
+//!
+//! Durability: an entry is durable once `write(2)` returns, not `fsync(2)`.
+//! Everything a journal records (namespaces, links, addresses, routes, and
+//! the `/run/netns` mounts that name namespaces) lives in the running
+//! kernel's memory. The failures the ledger exists for are this process
+//! dying (a crash, SIGKILL, the OOM killer): the written bytes are then in
+//! the page cache, and every later reader (`netwasm down`) sees them. The
+//! failures an fsync adds protection against, a kernel crash or a power
+//! loss, destroy every recorded object along with the page cache, so after
+//! them there is nothing left to undo — on tmpfs (the usual `/run`) an
+//! fsync does nothing at all. Syncing each entry costs milliseconds where
+//! the state directory is on a disk, more than the kernel operation it
+//! records, so entries are only written; [`Ledger::sync`] flushes a journal
+//! that outlives its run, so that after a power loss it reads back whole
+//! rather than cut short.
 
 pub mod drift;
 pub mod undo;
@@ -33,7 +50,10 @@ pub const JOURNAL_VERSION: u32 = 1;
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Entry {
     /// First entry of every journal.
-    Header { version: u32, lab: String },
+    Header {
+        version: u32,
+        lab: String,
+    },
     /// A run started.
     Begin {
         pid: u32,
@@ -42,11 +62,20 @@ pub enum Entry {
         /// Milliseconds since the Unix epoch.
         time: u64,
     },
+    /// The entry before this one did not happen: the kernel refused it.
+    /// (Creations are journaled before the kernel acts; see `Lab`.)
+    Abort,
     /// A run ended: `committed` (the lab is up), `kept` (failed, kept by
     /// `--keep-on-error`), or `rolled-back`.
-    End { outcome: String },
-    NsCreate { ns: String },
-    NsDelete { ns: String },
+    End {
+        outcome: String,
+    },
+    NsCreate {
+        ns: String,
+    },
+    NsDelete {
+        ns: String,
+    },
     LinkAdd {
         ns: String,
         name: String,
@@ -62,13 +91,33 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer_ns: Option<String>,
     },
-    LinkMove { from_ns: String, name: String, to_ns: String, new_name: String },
+    LinkMove {
+        from_ns: String,
+        name: String,
+        to_ns: String,
+        new_name: String,
+    },
     /// A property change worth checking for drift: `up`, `down`,
     /// `mtu=N`, `mac=M`, `master=BR`, `nomaster`, `hairpin=on|off`.
-    LinkSet { ns: String, name: String, change: String },
-    LinkDelete { ns: String, name: String },
-    AddrAdd { ns: String, link: String, cidr: String },
-    AddrDelete { ns: String, link: String, cidr: String },
+    LinkSet {
+        ns: String,
+        name: String,
+        change: String,
+    },
+    LinkDelete {
+        ns: String,
+        name: String,
+    },
+    AddrAdd {
+        ns: String,
+        link: String,
+        cidr: String,
+    },
+    AddrDelete {
+        ns: String,
+        link: String,
+        cidr: String,
+    },
     RouteAdd {
         ns: String,
         destination: String,
@@ -132,9 +181,7 @@ pub fn check_lab_name(name: &str) -> anyhow::Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !ok {
-        anyhow::bail!(
-            "lab name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
-        );
+        anyhow::bail!("lab name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'");
     }
     Ok(())
 }
@@ -167,10 +214,10 @@ impl StateDir {
         let mut out = Vec::new();
         for e in entries {
             let e = e?;
-            if e.path().join("journal").exists() {
-                if let Some(n) = e.file_name().to_str() {
-                    out.push(n.to_string());
-                }
+            if e.path().join("journal").exists()
+                && let Some(n) = e.file_name().to_str()
+            {
+                out.push(n.to_string());
             }
         }
         out.sort();
@@ -225,13 +272,17 @@ impl StateDir {
             .append(true)
             .open(&path)
             .with_context(|| format!("lab {lab}: cannot open journal {}", path.display()))?;
-        let mut ledger = Ledger { file, lab: lab.to_string(), written: Vec::new() };
+        let mut ledger = Ledger {
+            file,
+            lab: lab.to_string(),
+            written: Vec::new(),
+        };
         if fresh {
-            ledger.append(&Entry::Header { version: JOURNAL_VERSION, lab: lab.to_string() })?;
-            // Make the new directory entry itself durable.
-            if let Ok(dir) = File::open(self.lab_dir(lab)) {
-                let _ = dir.sync_all();
-            }
+            // No directory fsync: see "Durability" above.
+            ledger.append(&Entry::Header {
+                version: JOURNAL_VERSION,
+                lab: lab.to_string(),
+            })?;
         }
         Ok(ledger)
     }
@@ -291,14 +342,24 @@ impl Ledger {
         &self.lab
     }
 
-    /// Appends one entry and syncs it to stable storage.
+    /// Appends one entry. It is durable when this returns: see "Durability"
+    /// in the module documentation for why that needs no fsync.
     pub fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
+        // One write(2) of the whole line (the file is O_APPEND).
         self.file
             .write_all(encode(entry).as_bytes())
-            .and_then(|()| self.file.sync_data())
             .with_context(|| format!("lab {}: cannot write its journal", self.lab))?;
         self.written.push(entry.clone());
         Ok(())
+    }
+
+    /// Flushes the journal to stable storage, for a journal that outlives
+    /// its run (a lab left up or kept), so that after a power loss it reads
+    /// back whole instead of cut short.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        self.file
+            .sync_data()
+            .with_context(|| format!("lab {}: cannot write its journal", self.lab))
     }
 
     /// The entries this process appended since its last `Begin`: what its
@@ -319,9 +380,16 @@ mod tests {
 
     fn sample() -> Vec<Entry> {
         vec![
-            Entry::Header { version: 1, lab: "t".into() },
+            Entry::Header {
+                version: 1,
+                lab: "t".into(),
+            },
             Entry::NsCreate { ns: "a".into() },
-            Entry::AddrAdd { ns: "a".into(), link: "eth0".into(), cidr: "10.0.0.1/24".into() },
+            Entry::AddrAdd {
+                ns: "a".into(),
+                link: "eth0".into(),
+                cidr: "10.0.0.1/24".into(),
+            },
         ]
     }
 
@@ -339,7 +407,14 @@ mod tests {
         let cut = &text.as_bytes()[..text.len() - 7];
         let j = parse_journal(cut);
         assert_eq!(j.entries, sample()[..2].to_vec());
-        assert!(j.damage.as_deref().unwrap().starts_with("line 3 is cut short"), "{:?}", j.damage);
+        assert!(
+            j.damage
+                .as_deref()
+                .unwrap()
+                .starts_with("line 3 is cut short"),
+            "{:?}",
+            j.damage
+        );
     }
 
     #[test]

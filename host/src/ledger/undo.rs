@@ -51,7 +51,10 @@ pub enum Object {
 impl Object {
     pub fn ns(&self) -> &str {
         match self {
-            Object::Ns { ns } | Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } => ns,
+            Object::Ns { ns }
+            | Object::Link { ns, .. }
+            | Object::Addr { ns, .. }
+            | Object::Route { ns, .. } => ns,
         }
     }
 
@@ -59,15 +62,33 @@ impl Object {
     pub fn describe(&self) -> String {
         match self {
             Object::Ns { ns } => format!("namespace {ns}"),
-            Object::Link { ns, name, kind, peer: Some(peer), peer_ns: Some(pns), .. } => {
+            Object::Link {
+                ns,
+                name,
+                kind,
+                peer: Some(peer),
+                peer_ns: Some(pns),
+                ..
+            } => {
                 format!("{kind} {name} in {ns} (peer {peer} in {pns})")
             }
-            Object::Link { ns, name, kind, mode, .. } => match mode {
+            Object::Link {
+                ns,
+                name,
+                kind,
+                mode,
+                ..
+            } => match mode {
                 Some(m) => format!("{kind} {name} ({m}) in {ns}"),
                 None => format!("{kind} {name} in {ns}"),
             },
             Object::Addr { ns, link, cidr } => format!("address {cidr} on {link} in {ns}"),
-            Object::Route { ns, destination, gateway, .. } => match gateway {
+            Object::Route {
+                ns,
+                destination,
+                gateway,
+                ..
+            } => match gateway {
                 Some(g) => format!("route {destination} via {g} in {ns}"),
                 None => format!("route {destination} in {ns}"),
             },
@@ -77,7 +98,13 @@ impl Object {
     /// Whether this object is (an end of) link `name` in `ns`.
     fn is_link(&self, at_ns: &str, at_name: &str) -> bool {
         match self {
-            Object::Link { ns, name, peer, peer_ns, .. } => {
+            Object::Link {
+                ns,
+                name,
+                peer,
+                peer_ns,
+                ..
+            } => {
                 (ns == at_ns && name == at_name)
                     || (peer_ns.as_deref() == Some(at_ns) && peer.as_deref() == Some(at_name))
             }
@@ -86,12 +113,47 @@ impl Object {
     }
 }
 
+/// The entries that took effect: each `abort` cancels the entry before it,
+/// and a completed rollback (`end` with outcome `rolled-back`) cancels what
+/// its run created. (Deletions stay: the run really did them.)
+fn effective(entries: &[Entry]) -> Vec<&Entry> {
+    let mut out: Vec<&Entry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e {
+            Entry::Abort => {
+                out.pop();
+            }
+            Entry::End { outcome } if outcome == "rolled-back" => {
+                let begin = out
+                    .iter()
+                    .rposition(|e| matches!(e, Entry::Begin { .. }))
+                    .unwrap_or(0);
+                let mut position = 0;
+                out.retain(|e| {
+                    position += 1;
+                    position <= begin + 1
+                        || !matches!(
+                            e,
+                            Entry::NsCreate { .. }
+                                | Entry::LinkAdd { .. }
+                                | Entry::AddrAdd { .. }
+                                | Entry::RouteAdd { .. }
+                        )
+                });
+                out.push(e);
+            }
+            _ => out.push(e),
+        }
+    }
+    out
+}
+
 /// The objects a journal's entries leave in place, in creation order.
 pub fn replay(entries: &[Entry]) -> Vec<Object> {
     let mut objs: Vec<Object> = Vec::new();
-    for e in entries {
+    for e in effective(entries) {
         match e {
-            Entry::Header { .. } | Entry::Begin { .. } | Entry::End { .. } => {}
+            Entry::Header { .. } | Entry::Begin { .. } | Entry::End { .. } | Entry::Abort => {}
             Entry::NsCreate { ns } => objs.push(Object::Ns { ns: ns.clone() }),
             Entry::NsDelete { ns } => {
                 // The namespace takes with it everything inside, veth pairs
@@ -119,8 +181,8 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 // Its macvlan children, addresses and routes go with it.
                 objs.retain(|o| match o {
                     Object::Link { parent, parent_ns, .. } => {
-                        !o.is_link(ns, name)
-                            && !(parent.as_deref() == Some(name) && parent_ns.as_deref() == Some(ns))
+                        let child_of_it = parent.as_deref() == Some(name) && parent_ns.as_deref() == Some(ns);
+                        !(o.is_link(ns, name) || child_of_it)
                     }
                     Object::Addr { ns: a, link, .. } => !(a == ns && link == name),
                     Object::Route { ns: a, dev, .. } => !(a == ns && dev.as_deref() == Some(name)),
@@ -145,21 +207,19 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                         }
                     }
                     // Children follow their parent's new name.
-                    if let Object::Link { parent, parent_ns, .. } = o {
-                        if parent_ns.as_deref() == Some(from_ns) && parent.as_deref() == Some(name) {
+                    if let Object::Link { parent, parent_ns, .. } = o
+                        && parent_ns.as_deref() == Some(from_ns) && parent.as_deref() == Some(name) {
                             *parent_ns = Some(to_ns.clone());
                             *parent = Some(new_name.clone());
                         }
-                    }
                 }
             }
             Entry::LinkSet { ns, name, change } => {
                 for o in &mut objs {
-                    if let Object::Link { ns: n2, name: l, props, .. } = o {
-                        if n2 == ns && l == name {
+                    if let Object::Link { ns: n2, name: l, props, .. } = o
+                        && n2 == ns && l == name {
                             apply_change(props, change);
                         }
-                    }
                 }
             }
             Entry::AddrAdd { ns, link, cidr } => objs.push(Object::Addr {
@@ -227,7 +287,10 @@ impl UndoReport {
         if !self.undone.is_empty() {
             let mut s = format!("undid {}", self.undone.join(", "));
             if self.with_namespace > 0 {
-                s += &format!(" ({} more objects went with their namespaces)", self.with_namespace);
+                s += &format!(
+                    " ({} more objects went with their namespaces)",
+                    self.with_namespace
+                );
             }
             parts.push(s);
         }
@@ -262,7 +325,8 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
         let inside_created = match obj {
             Object::Ns { .. } => false,
             Object::Link { ns, peer_ns, .. } => {
-                created.contains(ns.as_str()) || peer_ns.as_deref().is_some_and(|p| created.contains(p))
+                created.contains(ns.as_str())
+                    || peer_ns.as_deref().is_some_and(|p| created.contains(p))
             }
             other => created.contains(other.ns()),
         };
@@ -297,9 +361,8 @@ async fn undo_one(
         )
     };
     if let Object::Ns { ns } = obj {
-        if !kernel.ns_exists(ns) {
-            return Ok(false);
-        }
+        // No existence check first: removal goes through the namespace
+        // thread, after any creation still in flight there.
         return match kernel.ns_remove_by_name(ns).await {
             Ok(()) => Ok(true),
             Err(e) if gone(&e) => Ok(false),
@@ -313,7 +376,10 @@ async fn undo_one(
     let id = match open.get(&ns) {
         Some(id) => *id,
         None => {
-            let id = kernel.ns_open(&ns).await.map_err(|e| format!("open namespace {ns}: {e}"))?;
+            let id = kernel
+                .ns_open(&ns)
+                .await
+                .map_err(|e| format!("open namespace {ns}: {e}"))?;
             open.insert(ns.clone(), id);
             id
         }
@@ -331,8 +397,18 @@ async fn undo_one(
                 Err(e) => Err(e),
             }
         }
-        Object::Route { destination, gateway, dev, metric, .. } => {
-            let gateway = gateway.as_deref().map(|g| parse_ip(g, "gateway")).transpose().map_err(|e| e.message)?;
+        Object::Route {
+            destination,
+            gateway,
+            dev,
+            metric,
+            ..
+        } => {
+            let gateway = gateway
+                .as_deref()
+                .map(|g| parse_ip(g, "gateway"))
+                .transpose()
+                .map_err(|e| e.message)?;
             let destination = parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))
                 .map_err(|e| e.message)?;
             let dev = match dev {
@@ -343,7 +419,17 @@ async fn undo_one(
                 },
                 None => None,
             };
-            kernel.route_del(id, &RouteSpec { destination, gateway, dev, metric: *metric }).await
+            kernel
+                .route_del(
+                    id,
+                    &RouteSpec {
+                        destination,
+                        gateway,
+                        dev,
+                        metric: *metric,
+                    },
+                )
+                .await
         }
         Object::Ns { .. } => unreachable!("handled above"),
     };
@@ -377,13 +463,61 @@ mod tests {
             Entry::NsCreate { ns: "a".into() },
             Entry::NsCreate { ns: "b".into() },
             link("a", "mv1"),
-            Entry::AddrAdd { ns: "a".into(), link: "mv1".into(), cidr: "10.0.0.1/24".into() },
-            Entry::LinkMove { from_ns: "a".into(), name: "mv1".into(), to_ns: "b".into(), new_name: "eth0".into() },
+            Entry::AddrAdd {
+                ns: "a".into(),
+                link: "mv1".into(),
+                cidr: "10.0.0.1/24".into(),
+            },
+            Entry::LinkMove {
+                from_ns: "a".into(),
+                name: "mv1".into(),
+                to_ns: "b".into(),
+                new_name: "eth0".into(),
+            },
             Entry::NsDelete { ns: "a".into() },
         ];
         let objs = replay(&entries);
         assert_eq!(objs.len(), 2, "{objs:?}");
         assert!(matches!(&objs[1], Object::Link { ns, name, .. } if ns == "b" && name == "eth0"));
+    }
+
+    #[test]
+    fn an_abort_cancels_the_entry_before_it() {
+        let entries = vec![
+            Entry::NsCreate { ns: "a".into() },
+            Entry::NsCreate { ns: "taken".into() },
+            Entry::Abort,
+            link("a", "mv1"),
+        ];
+        let objs = replay(&entries);
+        assert_eq!(objs.len(), 2);
+        assert!(!objs.iter().any(|o| o.ns() == "taken"));
+    }
+
+    #[test]
+    fn a_completed_rollback_cancels_its_run() {
+        let begin = || Entry::Begin {
+            pid: 1,
+            guest: "g".into(),
+            args: vec![],
+            time: 0,
+        };
+        let entries = vec![
+            begin(),
+            Entry::NsCreate { ns: "kept".into() },
+            Entry::End {
+                outcome: "committed".into(),
+            },
+            begin(),
+            Entry::NsCreate {
+                ns: "undone".into(),
+            },
+            link("kept", "mv1"),
+            Entry::End {
+                outcome: "rolled-back".into(),
+            },
+        ];
+        assert_eq!(replay(&entries), vec![Object::Ns { ns: "kept".into() }]);
     }
 
     #[test]

@@ -138,7 +138,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     fn err(&self, key: &str, value: &S, why: impl std::fmt::Display) -> PolicyError {
@@ -183,7 +186,8 @@ impl Ctx<'_> {
             }
             if let Some(v) = l.macvlan_modes {
                 p.macvlan_modes = self.list("[links] macvlan-modes", v, |s| {
-                    MacvlanMode::parse(s).ok_or("expected one of private, vepa, bridge, passthru, source")
+                    MacvlanMode::parse(s)
+                        .ok_or("expected one of private, vepa, bridge, passthru, source")
                 })?;
             }
             if let Some(v) = l.parents {
@@ -193,10 +197,10 @@ impl Ctx<'_> {
                 p.manage = self.grants("[links] manage", v)?;
             }
         }
-        if let Some(a) = raw.addresses {
-            if let Some(v) = a.allow {
-                p.addresses = self.prefixes("[addresses] allow", v)?;
-            }
+        if let Some(a) = raw.addresses
+            && let Some(v) = a.allow
+        {
+            p.addresses = self.prefixes("[addresses] allow", v)?;
         }
         if let Some(r) = raw.routes {
             if let Some(v) = r.destinations {
@@ -206,12 +210,14 @@ impl Ctx<'_> {
                 p.route_gateways = self.prefixes("[routes] gateways", v)?;
             }
         }
-        if let Some(r) = raw.root {
-            if let Some(v) = r.links {
-                p.root_links = self.list("[root] links", v, |s| {
-                    check_link_name(s).map(|_| s.to_string()).map_err(|e| e.message)
-                })?;
-            }
+        if let Some(r) = raw.root
+            && let Some(v) = r.links
+        {
+            p.root_links = self.list("[root] links", v, |s| {
+                check_link_name(s)
+                    .map(|_| s.to_string())
+                    .map_err(|e| e.message)
+            })?;
         }
         if let Some(o) = raw.operations {
             if let Some(v) = o.allow {
@@ -365,7 +371,9 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// Parses `60s`, `500ms`, `5m`, `1h`, `1.5s`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
@@ -430,7 +438,11 @@ deadline = "10s"
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let e = parse("[namespaces]\ncreate = [\"a\"]\ncreat = [\"b\"]\n", "t.toml").unwrap_err();
+        let e = parse(
+            "[namespaces]\ncreate = [\"a\"]\ncreat = [\"b\"]\n",
+            "t.toml",
+        )
+        .unwrap_err();
         assert!(e.0.contains("line 3"), "{e}");
         assert!(e.0.contains("creat"), "{e}");
         assert!(!e.0.contains('\n'), "{e}");
@@ -438,15 +450,25 @@ deadline = "10s"
 
     #[test]
     fn bad_value_names_key_and_line() {
-        let e = parse("[addresses]\nallow = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/40\",\n]\n", "t.toml").unwrap_err();
+        let e = parse(
+            "[addresses]\nallow = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/40\",\n]\n",
+            "t.toml",
+        )
+        .unwrap_err();
         assert_eq!(
             e.0,
             "policy t.toml line 4: [addresses] allow: \"10.0.0.0/40\": prefix \"10.0.0.0/40\": prefix length must be 0 to 32"
         );
         let e = parse("[limits]\nmemory = \"lots\"\n", "t.toml").unwrap_err();
-        assert!(e.0.starts_with("policy t.toml line 2: [limits] memory: \"lots\""), "{e}");
+        assert!(
+            e.0.starts_with("policy t.toml line 2: [limits] memory: \"lots\""),
+            "{e}"
+        );
         let e = parse("[operations]\nallow = [\"link.teleport\"]\n", "t.toml").unwrap_err();
-        assert!(e.0.contains("line 2") && e.0.contains("link.teleport"), "{e}");
+        assert!(
+            e.0.contains("line 2") && e.0.contains("link.teleport"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -306,23 +306,32 @@ impl Policy {
         let fix = if root {
             format!("add {link:?} to [root] links")
         } else {
-            format!(
-                "add {{ namespace = {namespace:?}, link = {link:?} }} to [links] parents"
-            )
+            format!("add {{ namespace = {namespace:?}, link = {link:?} }} to [links] parents")
+        };
+        let place = if root {
+            "the root namespace".to_string()
+        } else {
+            format!("namespace {namespace:?}")
         };
         Err(self.deny(
-            format!("use link {link:?} in namespace {namespace:?} as a macvlan parent (the lab did not create it)"),
+            format!("use link {link:?} in {place} as a macvlan parent (the lab did not create it)"),
             fix,
         ))
     }
 
     /// A change to a pre-existing link.
     pub fn check_manage(&self, namespace: &str, link: &str, action: &str) -> OpResult<()> {
-        if self.manage.iter().any(|g| g.namespace == namespace && g.link == link) {
+        if self
+            .manage
+            .iter()
+            .any(|g| g.namespace == namespace && g.link == link)
+        {
             return Ok(());
         }
         Err(self.deny(
-            format!("{action} link {link:?} in namespace {namespace:?} (the lab did not create it)"),
+            format!(
+                "{action} link {link:?} in namespace {namespace:?} (the lab did not create it)"
+            ),
             format!("add {{ namespace = {namespace:?}, link = {link:?} }} to [links] manage"),
         ))
     }
@@ -337,20 +346,28 @@ impl Policy {
         ))
     }
 
-    pub fn check_route(&self, destination: &Cidr, gateway: Option<&std::net::IpAddr>) -> OpResult<()> {
-        if !self.route_destinations.iter().any(|p| p.contains(destination)) {
+    pub fn check_route(
+        &self,
+        destination: &Cidr,
+        gateway: Option<&std::net::IpAddr>,
+    ) -> OpResult<()> {
+        if !self
+            .route_destinations
+            .iter()
+            .any(|p| p.contains(destination))
+        {
             return Err(self.deny(
                 format!("add route to {destination}"),
                 format!("add a prefix containing {destination} to [routes] destinations"),
             ));
         }
-        if let Some(gw) = gateway {
-            if !self.route_gateways.iter().any(|p| p.contains_addr(gw)) {
-                return Err(self.deny(
-                    format!("add route to {destination} via {gw}"),
-                    format!("add a prefix containing {gw} to [routes] gateways"),
-                ));
-            }
+        if let Some(gw) = gateway
+            && !self.route_gateways.iter().any(|p| p.contains_addr(gw))
+        {
+            return Err(self.deny(
+                format!("add route to {destination} via {gw}"),
+                format!("add a prefix containing {gw} to [routes] gateways"),
+            ));
         }
         Ok(())
     }

@@ -5,12 +5,21 @@
 /// Interface prefixes a guest may import, with why each is there.
 pub const ALLOWED: &[(&str, &str)] = &[
     ("netwasm:lab/", "the lab API"),
-    ("wasi:cli/", "stdout and stderr (shown to the user); no arguments, environment or stdin"),
+    (
+        "wasi:cli/",
+        "stdout and stderr (shown to the user); no arguments, environment or stdin",
+    ),
     ("wasi:io/", "streams for stdout and stderr"),
     ("wasi:clocks/", "clocks"),
     ("wasi:random/", "random numbers"),
-    ("wasi:filesystem/", "linked but empty: no directories are preopened"),
-    ("wasi:sockets/", "linked but empty: every address is refused, no name lookups"),
+    (
+        "wasi:filesystem/",
+        "linked but empty: no directories are preopened",
+    ),
+    (
+        "wasi:sockets/",
+        "linked but empty: every address is refused, no name lookups",
+    ),
 ];
 
 /// The first import outside the allow-list, if any.
@@ -46,10 +55,22 @@ mod tests {
 
     #[test]
     fn allow_list() {
-        assert_eq!(first_disallowed(["netwasm:lab/link@0.1.0", "wasi:cli/stdout@0.2.3"]), None);
-        assert_eq!(first_disallowed(["wasi:http/types@0.2.0"]), Some("wasi:http/types@0.2.0"));
-        assert_eq!(first_disallowed(["evil:escape/api"]), Some("evil:escape/api"));
-        assert_eq!(first_disallowed(["netwasm:lab/link@0.2.0"]), Some("netwasm:lab/link@0.2.0"));
+        assert_eq!(
+            first_disallowed(["netwasm:lab/link@0.1.0", "wasi:cli/stdout@0.2.3"]),
+            None
+        );
+        assert_eq!(
+            first_disallowed(["wasi:http/types@0.2.0"]),
+            Some("wasi:http/types@0.2.0")
+        );
+        assert_eq!(
+            first_disallowed(["evil:escape/api"]),
+            Some("evil:escape/api")
+        );
+        assert_eq!(
+            first_disallowed(["netwasm:lab/link@0.2.0"]),
+            Some("netwasm:lab/link@0.2.0")
+        );
         assert_eq!(first_disallowed(["wasi:sockets/tcp@0.2.0"]), None);
     }
 }

@@ -69,6 +69,18 @@ pub struct Guest {
     pub pre: bindings::LabPre<RunState>,
 }
 
+/// What a component imports and exports.
+pub struct Inspected {
+    pub component: Component,
+    pub origin: cache::Origin,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    /// Whether it exports a function called `run`.
+    pub has_run: bool,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
 /// Everything a guest's store holds.
 pub struct RunState {
     wasi: WasiCtx,
@@ -79,7 +91,10 @@ pub struct RunState {
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -128,13 +143,19 @@ impl Runtime {
             table: &mut s.table,
             state: &mut s.lab,
         })?;
-        Ok(Self { engine, linker, cache })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+        })
     }
 
-    /// Reads, checks and compiles (or loads from cache) the guest at `path`.
-    pub fn load(&self, path: &Path) -> anyhow::Result<Guest> {
+    /// Reads and compiles (or loads from cache) the component at `path`,
+    /// and lists what it imports and exports, without judging it.
+    pub fn inspect(&self, path: &Path) -> anyhow::Result<Inspected> {
         let shown = path.display();
-        let wasm = std::fs::read(path).map_err(|e| BadGuest(format!("{shown}: cannot read: {e}")))?;
+        let wasm =
+            std::fs::read(path).map_err(|e| BadGuest(format!("{shown}: cannot read: {e}")))?;
         check_header(&wasm, &shown.to_string())?;
         let (component, origin) = match &self.cache {
             Some(cache) => cache.load(&self.engine, &wasm),
@@ -142,33 +163,71 @@ impl Runtime {
                 .map(|c| (c, cache::Origin::Uncached))
                 .map_err(anyhow::Error::from),
         }
-        .map_err(|e| BadGuest(format!("{shown}: not a valid WebAssembly component: {}", one_line(&e))))?;
+        .map_err(|e| {
+            BadGuest(format!(
+                "{shown}: not a valid WebAssembly component: {}",
+                one_line(&e)
+            ))
+        })?;
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        if let Some(bad) = imports::first_disallowed(imports.iter().map(String::as_str)) {
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let has_run = matches!(
+            ty.get_export(&self.engine, "run").map(|e| e.ty),
+            Some(ComponentItem::ComponentFunc(_))
+        );
+        Ok(Inspected {
+            component,
+            origin,
+            imports,
+            exports,
+            has_run,
+            size: wasm.len(),
+        })
+    }
+
+    /// Reads, checks and compiles (or loads from cache) the guest at `path`:
+    /// refuses it, before anything runs, if it imports what netwasm does not
+    /// provide or is not of world netwasm:lab/lab.
+    pub fn load(&self, path: &Path) -> anyhow::Result<Guest> {
+        let shown = path.display();
+        let i = self.inspect(path)?;
+        if let Some(bad) = imports::first_disallowed(i.imports.iter().map(String::as_str)) {
             return Err(RefusedGuest(format!(
                 "{shown} imports `{bad}`, which netwasm does not provide to guests (allowed: {})",
                 imports::describe()
             ))
             .into());
         }
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        match ty.get_export(&self.engine, "run").map(|e| e.ty) {
-            Some(ComponentItem::ComponentFunc(_)) => {}
-            _ => {
-                return Err(BadGuest(format!(
-                    "{shown} is not a netwasm lab: it does not export `run: func(args: list<string>) -> result<_, string>` of world netwasm:lab/lab (its exports: {})",
-                    if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
-                ))
-                .into());
-            }
+        if !i.has_run {
+            return Err(BadGuest(format!(
+                "{shown} is not a netwasm lab: it does not export `run: func(args: list<string>) -> result<_, string>` of world netwasm:lab/lab (its exports: {})",
+                if i.exports.is_empty() { "none".to_string() } else { i.exports.join(", ") }
+            ))
+            .into());
         }
         let pre = self
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(&i.component)
             .and_then(bindings::LabPre::new)
-            .map_err(|e| BadGuest(format!("{shown} does not fit world netwasm:lab/lab: {}", one_line(&e))))?;
-        Ok(Guest { component, origin, imports, pre })
+            .map_err(|e| {
+                BadGuest(format!(
+                    "{shown} does not fit world netwasm:lab/lab: {}",
+                    one_line(&e)
+                ))
+            })?;
+        Ok(Guest {
+            component: i.component,
+            origin: i.origin,
+            imports: i.imports,
+            pre,
+        })
     }
 
     /// Instantiates `guest` with `lab` and calls its `run`, within `limits`,
@@ -195,7 +254,9 @@ impl Runtime {
             wasi,
             table: ResourceTable::new(),
             lab: LabState::new(lab),
-            limiter: Limiter { memory: limits.memory },
+            limiter: Limiter {
+                memory: limits.memory,
+            },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -255,12 +316,17 @@ fn classify(e: wasmtime::Error, limits: &Limits, output: &GuestOutput) -> Outcom
         }),
         Some(trap) => Outcome::Trap(format!("the guest trapped: {trap}")),
         None => {
-            let msg = one_line(&e);
-            // Resource-handle misuse and similar are the guest's doing.
-            if msg.contains("unknown handle index") || msg.contains("handle") && msg.contains("index") {
-                Outcome::Trap(format!("the guest used an invalid handle: {msg}"))
-            } else {
-                Outcome::HostError(anyhow::Error::from(e))
+            // A dropped or forged resource handle is the guest's doing; the
+            // canonical ABI reports it deep in the chain, after a backtrace.
+            let full = format!("{e:#}");
+            match full
+                .lines()
+                .find_map(|l| l.find("unknown handle index").map(|i| &l[i..]))
+            {
+                Some(what) => Outcome::Trap(format!(
+                    "the guest used a handle that was dropped or never issued ({what})"
+                )),
+                None => Outcome::HostError(anyhow::Error::from(e)),
             }
         }
     }

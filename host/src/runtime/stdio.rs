@@ -46,7 +46,10 @@ impl GuestOutput {
     }
 
     pub fn stream(&self, which: Which) -> GuestStream {
-        GuestStream { shared: self.shared.clone(), which }
+        GuestStream {
+            shared: self.shared.clone(),
+            which,
+        }
     }
 
     /// Whether the guest tried to write more than its budget.
@@ -106,7 +109,10 @@ impl GuestStream {
         let mut s = self.shared.lock().unwrap();
         if s.used + buf.len() as u64 > s.max {
             s.exceeded = true;
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "output limit reached"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "output limit reached",
+            ));
         }
         s.used += buf.len() as u64;
         let quiet = s.quiet;
@@ -130,7 +136,11 @@ impl GuestStream {
 }
 
 impl AsyncWrite for GuestStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Poll::Ready(self.write_bytes(buf))
     }
 
@@ -172,7 +182,7 @@ mod tests {
         let out = GuestOutput::new(10, true);
         let a = out.stream(Which::Stdout);
         let b = out.stream(Which::Stderr);
-        assert!(a.write_bytes(b"12345\n").is_ok());
+        assert!(a.write_bytes(b"1234\n").is_ok());
         assert!(b.write_bytes(b"1234\n").is_ok());
         assert!(b.write_bytes(b"x").is_err());
         assert!(out.exceeded());

@@ -26,7 +26,11 @@ impl Host for LabView<'_> {
             .map(|a| AddressInfo {
                 address: a.cidr.addr.to_string(),
                 prefix_len: a.cidr.prefix,
-                family: if a.cidr.addr.is_ipv4() { IpFamily::Ipv4 } else { IpFamily::Ipv6 },
+                family: if a.cidr.addr.is_ipv4() {
+                    IpFamily::Ipv4
+                } else {
+                    IpFamily::Ipv6
+                },
                 scope: a.scope,
             })
             .collect())

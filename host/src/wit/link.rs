@@ -85,12 +85,20 @@ impl LabView<'_> {
 impl HostLink for LabView<'_> {
     async fn name(&mut self, link: Resource<LinkHandle>) -> wasmtime::Result<String> {
         let key = self.table.get(&link)?.key;
-        Ok(self.lab().link_names(key).map(|(n, _)| n).unwrap_or_default())
+        Ok(self
+            .lab()
+            .link_names(key)
+            .map(|(n, _)| n)
+            .unwrap_or_default())
     }
 
     async fn namespace(&mut self, link: Resource<LinkHandle>) -> wasmtime::Result<String> {
         let key = self.table.get(&link)?.key;
-        Ok(self.lab().link_names(key).map(|(_, ns)| ns).unwrap_or_default())
+        Ok(self
+            .lab()
+            .link_names(key)
+            .map(|(_, ns)| ns)
+            .unwrap_or_default())
     }
 
     async fn info(&mut self, link: Resource<LinkHandle>) -> HostResult<LinkInfo> {
@@ -158,7 +166,10 @@ impl Host for LabView<'_> {
     ) -> HostResult<Resource<LinkHandle>> {
         let parent = self.link_key(&parent)?;
         let target = self.target(&target)?;
-        let key = self.lab().add_macvlan(parent, config_in(config), target).await?;
+        let key = self
+            .lab()
+            .add_macvlan(parent, config_in(config), target)
+            .await?;
         self.push_link(key)
     }
 
@@ -187,17 +198,28 @@ impl Host for LabView<'_> {
     ) -> HostResult<(Resource<LinkHandle>, Resource<LinkHandle>)> {
         let ns = self.ns_name(&ns)?;
         let peer_ns = self.ns_name(&peer_ns)?;
-        let (a, b) = self.lab().add_veth(&ns, &name, &peer_ns, &peer_name).await?;
+        let (a, b) = self
+            .lab()
+            .add_veth(&ns, &name, &peer_ns, &peer_name)
+            .await?;
         Ok((self.push_link(a)?, self.push_link(b)?))
     }
 
-    async fn add_bridge(&mut self, ns: Resource<NsHandle>, name: String) -> HostResult<Resource<LinkHandle>> {
+    async fn add_bridge(
+        &mut self,
+        ns: Resource<NsHandle>,
+        name: String,
+    ) -> HostResult<Resource<LinkHandle>> {
         let ns = self.ns_name(&ns)?;
         let key = self.lab().add_bridge(&ns, &name).await?;
         self.push_link(key)
     }
 
-    async fn get(&mut self, ns: Resource<NsHandle>, name: String) -> HostResult<Resource<LinkHandle>> {
+    async fn get(
+        &mut self,
+        ns: Resource<NsHandle>,
+        name: String,
+    ) -> HostResult<Resource<LinkHandle>> {
         let ns = self.ns_name(&ns)?;
         let key = self.lab().link_get(&ns, &name).await?;
         self.push_link(key)
@@ -205,13 +227,20 @@ impl Host for LabView<'_> {
 
     async fn list(&mut self, ns: Resource<NsHandle>) -> HostResult<Vec<LinkInfo>> {
         let ns = self.ns_name(&ns)?;
-        Ok(self.lab().link_list(&ns).await?.into_iter().map(info_out).collect())
+        Ok(self
+            .lab()
+            .link_list(&ns)
+            .await?
+            .into_iter()
+            .map(info_out)
+            .collect())
     }
 
     async fn delete(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
         let key = self.link_key(&link)?;
         let result = self.lab().link_delete(key).await;
-        self.drop_handle(link).map_err(|e| Failure::Trap(e.into()))?;
+        self.drop_handle(link)
+            .map_err(|e| Failure::Trap(e.into()))?;
         result
     }
 }

@@ -55,7 +55,11 @@ pub struct LabState {
 impl LabState {
     pub fn new(lab: Lab) -> Self {
         let max_handles = lab.policy().limits.handles;
-        Self { lab, handles: 0, max_handles }
+        Self {
+            lab,
+            handles: 0,
+            max_handles,
+        }
     }
 }
 
@@ -115,7 +119,12 @@ impl LabView<'_> {
     }
 
     fn ns_name(&self, r: &Resource<NsHandle>) -> HostResult<String> {
-        Ok(self.table.get(r).map_err(|e| Failure::Trap(e.into()))?.name.clone())
+        Ok(self
+            .table
+            .get(r)
+            .map_err(|e| Failure::Trap(e.into()))?
+            .name
+            .clone())
     }
 
     fn link_key(&self, r: &Resource<LinkHandle>) -> HostResult<LinkKey> {

@@ -41,7 +41,8 @@ impl Host for LabView<'_> {
         let name = self.ns_name(&ns)?;
         let result = self.lab().ns_delete(&name).await;
         // The handle is consumed whatever the outcome.
-        self.drop_handle(ns).map_err(|e| crate::error::Failure::Trap(e.into()))?;
+        self.drop_handle(ns)
+            .map_err(|e| crate::error::Failure::Trap(e.into()))?;
         result
     }
 

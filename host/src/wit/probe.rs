@@ -51,7 +51,11 @@ impl probe::Host for LabView<'_> {
                 mac: n.mac.map(|m| m.to_string()),
                 dev: n.dev,
                 state: state(&n.state),
-                family: if n.address.is_ipv4() { IpFamily::Ipv4 } else { IpFamily::Ipv6 },
+                family: if n.address.is_ipv4() {
+                    IpFamily::Ipv4
+                } else {
+                    IpFamily::Ipv6
+                },
             })
             .collect())
     }

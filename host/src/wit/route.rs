@@ -23,7 +23,13 @@ impl Host for LabView<'_> {
         let ns = self.ns_name(&ns)?;
         let dev = self.dev(&dev)?;
         self.lab()
-            .route_add(&ns, &route.destination, route.gateway.as_deref(), route.metric, dev)
+            .route_add(
+                &ns,
+                &route.destination,
+                route.gateway.as_deref(),
+                route.metric,
+                dev,
+            )
             .await
     }
 
@@ -36,7 +42,13 @@ impl Host for LabView<'_> {
         let ns = self.ns_name(&ns)?;
         let dev = self.dev(&dev)?;
         self.lab()
-            .route_delete(&ns, &route.destination, route.gateway.as_deref(), route.metric, dev)
+            .route_delete(
+                &ns,
+                &route.destination,
+                route.gateway.as_deref(),
+                route.metric,
+                dev,
+            )
             .await
     }
 
@@ -54,7 +66,11 @@ impl Host for LabView<'_> {
                 gateway: r.gateway.map(|g| g.to_string()),
                 dev: r.dev,
                 metric: r.metric,
-                family: if r.destination.addr.is_ipv4() { IpFamily::Ipv4 } else { IpFamily::Ipv6 },
+                family: if r.destination.addr.is_ipv4() {
+                    IpFamily::Ipv4
+                } else {
+                    IpFamily::Ipv6
+                },
                 protocol: r.protocol,
                 scope: r.scope,
                 source: r.source.map(|s| s.to_string()),

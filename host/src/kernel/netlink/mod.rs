@@ -2,7 +2,8 @@
 //!
 //! Each namespace's socket is opened once, inside that namespace, on the
 //! namespace thread (see [`super::netns`]), and reused for every operation of
-//! the run; the operations themselves are plain async requests on tokio.
+//! the run; the operations themselves are plain async requests on tokio, each
+//! a send and a receive on the caller's thread (see [`request`]).
 
 mod parse;
 mod request;
@@ -10,7 +11,7 @@ mod request;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,32 +26,23 @@ use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_sys::TokioSocket;
-use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
-use self::request::{CHANGE, CREATE, DUMP, GET, request};
+use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
 use super::netns::{self, NsThread};
 use super::{
-    AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats, RouteInfo,
-    RouteSpec,
+    AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats,
+    RouteInfo, RouteSpec,
 };
 use crate::net::Cidr;
 
 /// One open namespace: its descriptor (which also keeps it alive while we
-/// work in it) and the netlink connection inside it.
+/// work in it) and the netlink socket inside it. Dropping it closes both,
+/// so a deleted namespace is really released.
 struct Space {
     name: String,
     fd: OwnedFd,
-    handle: Handle,
-    connection: tokio::task::AbortHandle,
-}
-
-impl Drop for Space {
-    fn drop(&mut self) {
-        // The socket holds a reference on the namespace; stop the connection
-        // so a deleted namespace is really released.
-        self.connection.abort();
-    }
+    socket: Socket,
 }
 
 pub struct Netlink {
@@ -91,23 +83,19 @@ impl Netlink {
     }
 
     fn add_space(&self, name: &str, opened: netns::NsOpened) -> NsId {
-        // SAFETY: the descriptor is a fresh netlink socket we own.
-        let socket = unsafe { TokioSocket::from_raw_fd(opened.netlink.into_raw_fd()) };
-        let (connection, handle, _) = rtnetlink::from_socket(socket);
-        let connection = tokio::spawn(connection).abort_handle();
+        let socket = Socket::new(opened.netlink);
         let id = NsId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let space = Space {
             name: name.to_string(),
             fd: opened.fd,
-            handle,
-            connection,
+            socket,
         };
         self.spaces.lock().unwrap().insert(id, Arc::new(space));
         id
     }
 
     async fn get_link(&self, space: &Space, msg: LinkMessage) -> io::Result<LinkMessage> {
-        let replies = request(&space.handle, RouteNetlinkMessage::GetLink(msg), GET).await?;
+        let replies = request(&space.socket, RouteNetlinkMessage::GetLink(msg), GET).await?;
         replies
             .into_iter()
             .find_map(|m| match m {
@@ -119,7 +107,7 @@ impl Netlink {
 
     async fn dump_links(&self, space: &Space) -> io::Result<Vec<LinkMessage>> {
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetLink(LinkMessage::default()),
             DUMP,
         )
@@ -145,7 +133,9 @@ impl Netlink {
     ) -> LinkInfo {
         let mut info = parsed.info;
         let lookup = |list: &[LinkInfo], index: u32| {
-            list.iter().find(|l| l.index == index).map(|l| l.name.clone())
+            list.iter()
+                .find(|l| l.index == index)
+                .map(|l| l.name.clone())
         };
         if let Some(master) = parsed.master_index {
             info.master = match same_ns {
@@ -164,11 +154,11 @@ impl Netlink {
                 };
             }
             Some(nsid) => {
-                if let Some(other) = self.peer_space(ns, space, nsid).await {
-                    if let Ok(other_space) = self.space(other) {
-                        info.parent_name = self.name_of(&other_space, parent).await;
-                        info.parent_namespace = Some(other_space.name.clone());
-                    }
+                if let Some(other) = self.peer_space(ns, space, nsid).await
+                    && let Ok(other_space) = self.space(other)
+                {
+                    info.parent_name = self.name_of(&other_space, parent).await;
+                    info.parent_namespace = Some(other_space.name.clone());
                 }
             }
         }
@@ -189,8 +179,14 @@ impl Netlink {
         }
         let candidates: Vec<(NsId, Arc<Space>)> = {
             let spaces = self.spaces.lock().unwrap();
-            let known: std::collections::HashSet<NsId> =
-                self.nsids.lock().unwrap().iter().filter(|((from, _), _)| *from == ns).map(|(_, v)| *v).collect();
+            let known: std::collections::HashSet<NsId> = self
+                .nsids
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|((from, _), _)| *from == ns)
+                .map(|(_, v)| *v)
+                .collect();
             spaces
                 .iter()
                 .filter(|(id, _)| **id != ns && !known.contains(id))
@@ -199,8 +195,9 @@ impl Netlink {
         };
         for (id, other) in candidates {
             let mut msg = NsidMessage::default();
-            msg.attributes.push(NsidAttribute::Fd(other.fd.as_raw_fd() as u32));
-            let replies = request(&space.handle, RouteNetlinkMessage::GetNsId(msg), CHANGE).await;
+            msg.attributes
+                .push(NsidAttribute::Fd(other.fd.as_raw_fd() as u32));
+            let replies = request(&space.socket, RouteNetlinkMessage::GetNsId(msg), CHANGE).await;
             let Ok(replies) = replies else {
                 continue;
             };
@@ -222,7 +219,7 @@ impl Netlink {
     }
 
     async fn set_link(&self, space: &Space, msg: LinkMessage) -> io::Result<()> {
-        request(&space.handle, RouteNetlinkMessage::NewLink(msg), CHANGE).await?;
+        request(&space.socket, RouteNetlinkMessage::NewLink(msg), CHANGE).await?;
         Ok(())
     }
 }
@@ -258,7 +255,11 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
         address_family: family,
         destination_prefix_length: route.destination.prefix,
         table: RouteHeader::RT_TABLE_MAIN,
-        protocol: if deleting { RouteProtocol::Unspec } else { RouteProtocol::Static },
+        protocol: if deleting {
+            RouteProtocol::Unspec
+        } else {
+            RouteProtocol::Static
+        },
         // On delete, "nowhere" matches a route of any scope, as `ip route del`.
         scope: if deleting {
             RouteScope::NoWhere
@@ -272,10 +273,13 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
     };
     if route.destination.prefix > 0 {
         msg.attributes
-            .push(RouteAttribute::Destination(RouteAddress::from(route.destination.addr)));
+            .push(RouteAttribute::Destination(RouteAddress::from(
+                route.destination.addr,
+            )));
     }
     if let Some(gw) = route.gateway {
-        msg.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gw)));
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::from(gw)));
     }
     if let Some(dev) = route.dev {
         msg.attributes.push(RouteAttribute::Oif(dev));
@@ -318,12 +322,18 @@ impl Kernel for Netlink {
     }
 
     async fn ns_remove_by_name(&self, name: &str) -> io::Result<()> {
-        netns::remove(name)
+        // On the namespace thread, so it runs after any creation of the
+        // same name still in flight there (a run cancelled mid-create).
+        let name = name.to_string();
+        self.thread.run(move |_| netns::remove(&name)).await
     }
 
     fn ns_close(&self, ns: NsId) {
         self.spaces.lock().unwrap().remove(&ns);
-        self.nsids.lock().unwrap().retain(|(from, _), to| *from != ns && *to != ns);
+        self.nsids
+            .lock()
+            .unwrap()
+            .retain(|(from, _), to| *from != ns && *to != ns);
     }
 
     fn ns_exists(&self, name: &str) -> bool {
@@ -345,13 +355,22 @@ impl Kernel for Netlink {
         // the kernel then creates the child directly in the target, which
         // is far cheaper than creating it next to the parent and moving it.
         let (via, info_data, kind, peer) = match &link.kind {
-            NewLinkKind::Macvlan { parent_ns, parent, mode } => {
+            NewLinkKind::Macvlan {
+                parent_ns,
+                parent,
+                mode,
+            } => {
                 let mut data = Vec::new();
                 if let Some(m) = mode {
                     data.push(InfoMacVlan::Mode(parse::nl_macvlan_mode(*m)));
                 }
                 let via = self.space(*parent_ns)?;
-                (via, Some((InfoData::MacVlan(data), *parent)), InfoKind::MacVlan, None)
+                (
+                    via,
+                    Some((InfoData::MacVlan(data), *parent)),
+                    InfoKind::MacVlan,
+                    None,
+                )
             }
             NewLinkKind::Veth { peer_name, peer_ns } => {
                 let peer_space = self.space(*peer_ns)?;
@@ -362,11 +381,17 @@ impl Kernel for Netlink {
                         .push(LinkAttribute::NetNsFd(peer_space.fd.as_raw_fd()));
                 }
                 let data = InfoData::Veth(InfoVeth::Peer(peer_msg));
-                (target.clone(), Some((data, 0)), InfoKind::Veth, Some((peer_space, peer_name.clone())))
+                (
+                    target.clone(),
+                    Some((data, 0)),
+                    InfoKind::Veth,
+                    Some((peer_space, peer_name.clone())),
+                )
             }
             NewLinkKind::Bridge => (target.clone(), None, InfoKind::Bridge, None),
         };
-        let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(kind).name(link.name.clone());
+        let mut builder =
+            LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(kind).name(link.name.clone());
         if let Some((data, parent)) = info_data {
             builder = builder.set_info_data(data);
             if parent != 0 {
@@ -382,10 +407,17 @@ impl Kernel for Netlink {
         if !Arc::ptr_eq(&via, &target) {
             builder = builder.setns_by_fd(target.fd.as_raw_fd());
         }
-        request(&via.handle, RouteNetlinkMessage::NewLink(builder.build()), CREATE).await?;
+        request(
+            &via.socket,
+            RouteNetlinkMessage::NewLink(builder.build()),
+            CREATE,
+        )
+        .await?;
 
         let mut created = Vec::new();
-        let msg = self.get_link(&target, LinkUnspec::new_with_name(&link.name).build()).await?;
+        let msg = self
+            .get_link(&target, LinkUnspec::new_with_name(&link.name).build())
+            .await?;
         let mut info = parse::link(&msg, &target.name).info;
         if let NewLinkKind::Macvlan { .. } = &link.kind {
             // We know the parent; spare the lookup.
@@ -395,7 +427,9 @@ impl Kernel for Netlink {
         }
         created.push(info);
         if let Some((peer_space, peer_name)) = peer {
-            let msg = self.get_link(&peer_space, LinkUnspec::new_with_name(&peer_name).build()).await?;
+            let msg = self
+                .get_link(&peer_space, LinkUnspec::new_with_name(&peer_name).build())
+                .await?;
             created.push(parse::link(&msg, &peer_space.name).info);
         }
         Ok(created)
@@ -403,14 +437,22 @@ impl Kernel for Netlink {
 
     async fn link_by_index(&self, ns: NsId, index: u32) -> io::Result<LinkInfo> {
         let space = self.space(ns)?;
-        let msg = self.get_link(&space, LinkUnspec::new_with_index(index).build()).await?;
-        Ok(self.resolve(ns, &space, parse::link(&msg, &space.name), None).await)
+        let msg = self
+            .get_link(&space, LinkUnspec::new_with_index(index).build())
+            .await?;
+        Ok(self
+            .resolve(ns, &space, parse::link(&msg, &space.name), None)
+            .await)
     }
 
     async fn link_by_name(&self, ns: NsId, name: &str) -> io::Result<LinkInfo> {
         let space = self.space(ns)?;
-        let msg = self.get_link(&space, LinkUnspec::new_with_name(name).build()).await?;
-        Ok(self.resolve(ns, &space, parse::link(&msg, &space.name), None).await)
+        let msg = self
+            .get_link(&space, LinkUnspec::new_with_name(name).build())
+            .await?;
+        Ok(self
+            .resolve(ns, &space, parse::link(&msg, &space.name), None)
+            .await)
     }
 
     async fn link_list(&self, ns: NsId) -> io::Result<Vec<LinkInfo>> {
@@ -444,7 +486,9 @@ impl Kernel for Netlink {
                 let mut msg = b.build();
                 msg.attributes.push(LinkAttribute::LinkInfo(vec![
                     NlInfo::PortKind(InfoPortKind::Bridge),
-                    NlInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(*on)])),
+                    NlInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                        *on,
+                    )])),
                 ]));
                 msg
             }
@@ -463,9 +507,16 @@ impl Kernel for Netlink {
         let target = self.space(to)?;
         let name = match new_name {
             Some(n) => n.to_string(),
-            None => parse::link(&self.get_link(&space, LinkUnspec::new_with_index(index).build()).await?, "")
+            None => {
+                parse::link(
+                    &self
+                        .get_link(&space, LinkUnspec::new_with_index(index).build())
+                        .await?,
+                    "",
+                )
                 .info
-                .name,
+                .name
+            }
         };
         let mut b = LinkUnspec::new_with_index(index).setns_by_fd(target.fd.as_raw_fd());
         if let Some(n) = new_name {
@@ -478,26 +529,36 @@ impl Kernel for Netlink {
     async fn link_del(&self, ns: NsId, index: u32) -> io::Result<()> {
         let space = self.space(ns)?;
         let msg = LinkUnspec::new_with_index(index).build();
-        request(&space.handle, RouteNetlinkMessage::DelLink(msg), CHANGE).await?;
+        request(&space.socket, RouteNetlinkMessage::DelLink(msg), CHANGE).await?;
         Ok(())
     }
 
     async fn addr_add(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::NewAddress(addr_message(index, cidr)), CREATE).await?;
+        request(
+            &space.socket,
+            RouteNetlinkMessage::NewAddress(addr_message(index, cidr)),
+            CREATE,
+        )
+        .await?;
         Ok(())
     }
 
     async fn addr_del(&self, ns: NsId, index: u32, cidr: Cidr) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::DelAddress(addr_message(index, cidr)), CHANGE).await?;
+        request(
+            &space.socket,
+            RouteNetlinkMessage::DelAddress(addr_message(index, cidr)),
+            CHANGE,
+        )
+        .await?;
         Ok(())
     }
 
     async fn addr_list(&self, ns: NsId, index: Option<u32>) -> io::Result<Vec<AddrInfo>> {
         let space = self.space(ns)?;
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             DUMP,
         )
@@ -516,20 +577,30 @@ impl Kernel for Netlink {
 
     async fn route_add(&self, ns: NsId, route: &RouteSpec) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::NewRoute(route_message(route, false)), CREATE).await?;
+        request(
+            &space.socket,
+            RouteNetlinkMessage::NewRoute(route_message(route, false)),
+            CREATE,
+        )
+        .await?;
         Ok(())
     }
 
     async fn route_del(&self, ns: NsId, route: &RouteSpec) -> io::Result<()> {
         let space = self.space(ns)?;
-        request(&space.handle, RouteNetlinkMessage::DelRoute(route_message(route, true)), CHANGE).await?;
+        request(
+            &space.socket,
+            RouteNetlinkMessage::DelRoute(route_message(route, true)),
+            CHANGE,
+        )
+        .await?;
         Ok(())
     }
 
     async fn route_list(&self, ns: NsId) -> io::Result<Vec<RouteInfo>> {
         let space = self.space(ns)?;
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetRoute(RouteMessage::default()),
             DUMP,
         )
@@ -569,7 +640,13 @@ impl Kernel for Netlink {
             .await
     }
 
-    async fn ping(&self, ns: NsId, to: IpAddr, count: u32, timeout: std::time::Duration) -> io::Result<PingStats> {
+    async fn ping(
+        &self,
+        ns: NsId,
+        to: IpAddr,
+        count: u32,
+        timeout: std::time::Duration,
+    ) -> io::Result<PingStats> {
         let fd = self.space(ns)?.fd.try_clone()?;
         let (domain, protocol) = super::icmp::socket_kind(&to);
         let socket = self
@@ -582,7 +659,7 @@ impl Kernel for Netlink {
     async fn neighbors(&self, ns: NsId) -> io::Result<Vec<Neighbor>> {
         let space = self.space(ns)?;
         let replies = request(
-            &space.handle,
+            &space.socket,
             RouteNetlinkMessage::GetNeighbour(Default::default()),
             DUMP,
         )

@@ -2,19 +2,21 @@
 
 use std::net::IpAddr;
 
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, LinkAttribute, LinkFlags, LinkInfo as NlInfo,
-    LinkMessage, MacVlanMode as NlMode, State,
+    InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, LinkAttribute, LinkFlags,
+    LinkInfo as NlInfo, LinkMessage, MacVlanMode as NlMode, State,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::AddressFamily;
 
 use std::collections::HashMap;
 
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+};
 
 use crate::kernel::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, OperState, RouteInfo};
 use crate::net::{Cidr, Mac};
@@ -86,10 +88,16 @@ pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
     }
     // Index 0, or our own index within our own namespace, is no lower link.
     // (Across namespaces the parent may well share our index number.)
-    if info.parent_index == Some(0) || (link_netnsid.is_none() && info.parent_index == Some(info.index)) {
+    if info.parent_index == Some(0)
+        || (link_netnsid.is_none() && info.parent_index == Some(info.index))
+    {
         info.parent_index = None;
     }
-    ParsedLink { info, link_netnsid, master_index }
+    ParsedLink {
+        info,
+        link_netnsid,
+        master_index,
+    }
 }
 
 fn oper_state(s: &State) -> OperState {
@@ -185,7 +193,10 @@ pub fn route(msg: &RouteMessage) -> Option<RouteInfo> {
         _ => IpAddr::V4(0.into()),
     };
     Some(RouteInfo {
-        destination: Cidr::new(dst.unwrap_or(unspecified), msg.header.destination_prefix_length),
+        destination: Cidr::new(
+            dst.unwrap_or(unspecified),
+            msg.header.destination_prefix_length,
+        ),
         gateway,
         dev_index,
         dev: None,
@@ -233,8 +244,12 @@ pub fn neighbor(msg: &NeighbourMessage, names: &HashMap<u32, String>) -> Option<
     let mut mac = None;
     for a in &msg.attributes {
         match a {
-            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => address = Some(IpAddr::V4(*v4)),
-            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => address = Some(IpAddr::V6(*v6)),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                address = Some(IpAddr::V4(*v4))
+            }
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                address = Some(IpAddr::V6(*v6))
+            }
             NeighbourAttribute::LinkLayerAddress(l) => mac = Mac::from_slice(l),
             _ => {}
         }
@@ -253,7 +268,10 @@ pub fn neighbor(msg: &NeighbourMessage, names: &HashMap<u32, String>) -> Option<
     Some(Neighbor {
         address: address?,
         mac,
-        dev: names.get(&msg.header.ifindex).cloned().unwrap_or_else(|| msg.header.ifindex.to_string()),
+        dev: names
+            .get(&msg.header.ifindex)
+            .cloned()
+            .unwrap_or_else(|| msg.header.ifindex.to_string()),
         state: state.to_string(),
     })
 }

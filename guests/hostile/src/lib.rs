@@ -1,0 +1,117 @@
+//! A guest written to break out of, or wear down, the sandbox. The first
+//! argument picks the attack; `tests/sandbox.rs` asserts each outcome.
+
+use netwasm_guest::bindings::netwasm::lab::namespace::Netns;
+use netwasm_guest::{Error, Namespace, Result};
+
+fn run(args: Vec<String>) -> Result<()> {
+    let what = args.first().map(String::as_str).unwrap_or("");
+    let name = args.get(1).cloned().unwrap_or_else(|| "hostile".into());
+    match what {
+        // Spin forever: stopped by fuel or the deadline.
+        "loop" => {
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        // Allocate until something gives: the memory limit.
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        // Recurse without end: the stack limit.
+        "recursion" => {
+            // Scalars only, so the frames live on the engine's stack rather
+            // than the guest's own shadow stack in linear memory; and not a
+            // tail call, so the compiler cannot turn it into a loop.
+            fn dive(n: u64, limit: u64) -> u64 {
+                if n == limit {
+                    return n;
+                }
+                dive(n + 1, limit).wrapping_mul(3) ^ n
+            }
+            let limit = name.parse().unwrap_or(u64::MAX);
+            println!("{}", dive(0, limit));
+            Ok(())
+        }
+        // Clear the user's terminal, retitle it, and fake netwasm's own
+        // messages.
+        "ansi" => {
+            println!("\x1b[2J\x1b]0;pwned\x07clear\rnetwasm: error: fake");
+            eprintln!("\x1b[31mred\x1b[0m\u{9b}31m");
+            Ok(())
+        }
+        // Print without end: the output limit.
+        "flood" => loop {
+            println!("{}", "flood ".repeat(100));
+        },
+        // Hoard handles: open the same namespace again and again.
+        "handles" => {
+            Namespace::create(&name)?;
+            let mut held = Vec::new();
+            loop {
+                held.push(Namespace::open(&name)?);
+            }
+        }
+        // Use a namespace handle after deleting it.
+        "use-after-drop" => {
+            let ns = Namespace::create(&name)?;
+            let raw = ns.handle().handle();
+            ns.delete()?;
+            // SAFETY: deliberately not: the handle index was consumed above.
+            let forged = unsafe { Netns::from_handle(raw) };
+            println!("name after delete: {}", forged.name());
+            Ok(())
+        }
+        // Make up a handle index that was never issued.
+        "forged-handle" => {
+            // SAFETY: deliberately not: no such handle exists.
+            let forged = unsafe { Netns::from_handle(4242) };
+            println!("forged: {}", forged.name());
+            Ok(())
+        }
+        // Try the network and the file system through WASI.
+        "sockets" => {
+            match std::net::TcpStream::connect(("127.0.0.1", 22)) {
+                Ok(_) => println!("tcp connect: CONNECTED"),
+                Err(e) => println!("tcp connect: refused: {e}"),
+            }
+            match std::net::UdpSocket::bind(("0.0.0.0", 0)) {
+                Ok(s) => match s.send_to(b"x", ("127.0.0.1", 53)) {
+                    Ok(_) => println!("udp send: SENT"),
+                    Err(e) => println!("udp send: refused: {e}"),
+                },
+                Err(e) => println!("udp bind: refused: {e}"),
+            }
+            match std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 80)) {
+                Ok(mut a) => println!("name lookup: RESOLVED {:?}", a.next()),
+                Err(e) => println!("name lookup: refused: {e}"),
+            }
+            Ok(())
+        }
+        "files" => {
+            for path in ["/", "/etc/passwd", "/run/netns", "."] {
+                match std::fs::read_dir(path) {
+                    Ok(_) => println!("read_dir {path}: OPENED"),
+                    Err(e) => println!("read_dir {path}: refused: {e}"),
+                }
+            }
+            match std::fs::write("/tmp/netwasm-escape", b"x") {
+                Ok(()) => println!("write: WROTE"),
+                Err(e) => println!("write: refused: {e}"),
+            }
+            match std::env::var("HOME") {
+                Ok(v) => println!("env HOME: LEAKED {v}"),
+                Err(_) => println!("env HOME: absent"),
+            }
+            Ok(())
+        }
+        other => Err(Error::msg(format!("unknown attack {other:?}"))),
+    }
+}
+
+netwasm_guest::main!(run);

@@ -1,0 +1,137 @@
+//! `netwasm check`: can this guest run under this policy? Answered without
+//! running it and without privileges.
+
+use super::{CheckArgs, Exit};
+use crate::policy::Policy;
+use crate::runtime::{Runtime, imports};
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One paragraph per policy section, as an operator reads it.
+pub fn describe_policy(p: &Policy) -> Vec<String> {
+    let l = &p.limits;
+    let q = &p.quotas;
+    vec![
+        format!(
+            "namespaces: create {}; open existing {}; delete opened ones: {}",
+            list(&p.ns_create),
+            list(&p.ns_open),
+            if p.ns_delete_opened { "yes" } else { "no" }
+        ),
+        format!(
+            "links: kinds {}; macvlan modes {}",
+            list(&p.link_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+            list(
+                &p.macvlan_modes
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+            )
+        ),
+        format!(
+            "existing links usable as macvlan parents: {}; manageable: {}",
+            list(
+                &p.parents
+                    .iter()
+                    .map(|g| format!("{}/{}", g.namespace, g.link))
+                    .collect::<Vec<_>>()
+            ),
+            list(
+                &p.manage
+                    .iter()
+                    .map(|g| format!("{}/{}", g.namespace, g.link))
+                    .collect::<Vec<_>>()
+            )
+        ),
+        format!(
+            "root namespace: {}",
+            if p.root_links.is_empty() {
+                "never touched".to_string()
+            } else {
+                format!("only links {} as macvlan parents", list(&p.root_links))
+            }
+        ),
+        format!("addresses: {}", list(&p.addresses)),
+        format!(
+            "routes: destinations {}; gateways {}",
+            list(&p.route_destinations),
+            list(&p.route_gateways)
+        ),
+        format!(
+            "operations: allow {}; deny {}",
+            list(&p.ops_allow),
+            list(&p.ops_deny)
+        ),
+        format!(
+            "quotas: {} namespaces, {} links, {} addresses, {} routes, {} operations",
+            q.namespaces, q.links, q.addresses, q.routes, q.operations
+        ),
+        format!(
+            "limits: memory {}, deadline {:?}, fuel {}, handles {}, output {}, args {}",
+            crate::runtime::limits::bytes(l.memory),
+            l.deadline,
+            l.fuel,
+            l.handles,
+            crate::runtime::limits::bytes(l.output),
+            crate::runtime::limits::bytes(l.args)
+        ),
+    ]
+}
+
+pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
+    let policy = super::run::load_policy(args.policy.as_deref(), &Default::default())?;
+    println!("policy: {} is valid", policy.source);
+    for line in describe_policy(&policy) {
+        println!("  {line}");
+    }
+    let runtime = Runtime::new(None)?;
+    let i = runtime.inspect(&args.guest)?;
+    println!(
+        "guest: {} ({} bytes, a component)",
+        args.guest.display(),
+        i.size
+    );
+    println!("imports:");
+    let mut refused = Vec::new();
+    for name in &i.imports {
+        let ok = imports::first_disallowed([name.as_str()]).is_none();
+        let why = imports::ALLOWED
+            .iter()
+            .find(|(p, _)| name.starts_with(p))
+            .map(|(_, why)| *why)
+            .filter(|_| ok)
+            .unwrap_or("not provided by netwasm: the guest would be refused");
+        println!(
+            "  {} {name}  ({why})",
+            if ok { "ok     " } else { "REFUSED" }
+        );
+        if !ok {
+            refused.push(name.clone());
+        }
+    }
+    println!("exports: {}", list(&i.exports));
+    if !refused.is_empty() {
+        println!("verdict: cannot run: it imports {}", refused.join(", "));
+        return Ok(Exit::Refused);
+    }
+    if !i.has_run {
+        println!("verdict: cannot run: it does not export `run` (world netwasm:lab/lab)");
+        return Ok(Exit::BadInput);
+    }
+    if let Err(e) = runtime.load(&args.guest) {
+        println!("verdict: cannot run: {e:#}");
+        return Ok(super::exit_for(&e));
+    }
+    println!("verdict: can run under {}", policy.source);
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,207 @@
+//! Bad input to `netwasm run`: one clear line, a distinct exit code, and
+//! nothing created.
+
+mod common;
+
+use std::process::Output;
+
+use common::*;
+
+/// The single `netwasm: error:` line of a failed command.
+fn error_line(out: &Output) -> String {
+    let err = stderr(out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("netwasm: error:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "exactly one error line expected:\n{err}");
+    lines[0].to_string()
+}
+
+fn assert_nothing_created(w: &World, before: &[String]) {
+    assert_eq!(
+        w.namespaces(),
+        Vec::<String>::new(),
+        "no namespace was created"
+    );
+    assert_eq!(foreign_namespaces(), before, "no namespace was created");
+}
+
+#[test]
+fn help_is_documentation() {
+    let w = World::new();
+    let out = w.run(&["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for needle in ["run", "down", "status", "Exit codes", "sandbox"] {
+        assert!(text.contains(needle), "--help mentions {needle}:\n{text}");
+    }
+    let out = w.run(&["run", "--help"]);
+    let text = stdout(&out);
+    for needle in [
+        "--policy",
+        "--attach",
+        "--keep-on-error",
+        "--audit",
+        "--limit-memory",
+        "GUEST",
+    ] {
+        assert!(
+            text.contains(needle),
+            "run --help mentions {needle}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn missing_file() {
+    let w = World::new();
+    let before = foreign_namespaces();
+    let out = w.run(&["run", "/nonexistent/lab.wasm", "--", "up", &w.prefix]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = error_line(&out);
+    assert!(
+        line.contains("/nonexistent/lab.wasm: cannot read"),
+        "{line}"
+    );
+    assert_nothing_created(&w, &before);
+}
+
+#[test]
+fn not_wasm_and_core_module() {
+    let w = World::new();
+    let before = foreign_namespaces();
+    let text = w.state_dir.join("notes.wasm");
+    std::fs::write(&text, "this is not wasm\n").unwrap();
+    let out = w.run(&["run", text.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        error_line(&out).contains("not a WebAssembly file"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The smallest core module: magic, version 1.
+    let core = w.state_dir.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let out = w.run(&["run", core.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = error_line(&out);
+    assert!(
+        line.contains("a core WebAssembly module, not a component"),
+        "{line}"
+    );
+    assert_nothing_created(&w, &before);
+}
+
+#[test]
+fn component_of_another_world() {
+    let w = World::new();
+    let before = foreign_namespaces();
+    let guest = rust_guest("wrong-world");
+    let out = w.run(&["run", guest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let line = error_line(&out);
+    assert!(
+        line.contains("is not a netwasm lab: it does not export `run"),
+        "{line}"
+    );
+    assert!(
+        line.contains("wasi:cli/run"),
+        "names what it does export: {line}"
+    );
+    assert_nothing_created(&w, &before);
+}
+
+#[test]
+fn guest_error_is_shown_and_rolled_back() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let before = foreign_namespaces();
+    let seed = seed_guest();
+    let out = w.run(&["run", seed.to_str().unwrap(), "--", "sideways"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the guest's run failed: usage: up PREFIX"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A guest that fails after building something: all of it is undone.
+    let kit = rust_guest("testkit");
+    let a = w.ns("a");
+    let out = w.run(&[
+        "run",
+        kit.to_str().unwrap(),
+        "--",
+        &format!("ns {a}"),
+        "bridge x",
+        "fail the second step broke",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("rolled back: undid namespace"), "{err}");
+    assert_nothing_created(&w, &before);
+}
+
+#[test]
+fn kernel_refusal_names_object_operation_and_errno() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let before = foreign_namespaces();
+    let kit = rust_guest("testkit");
+    let a = w.ns("a");
+    // A macvlan cannot have a larger MTU than its parent: the kernel says EINVAL.
+    let out = w.run(&[
+        "run",
+        kit.to_str().unwrap(),
+        "--",
+        &format!("ns {a}"),
+        &format!("veth {a} p0 {a} p1"),
+        &format!("macvlan {a} p0 mv0 bridge"),
+        &format!("mtu {a} mv0 9000"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("kernel error: set mtu 9000 on link \"mv0\" in namespace \"{a}\": Invalid argument (EINVAL)")),
+        "{err}"
+    );
+    assert_nothing_created(&w, &before);
+}
+
+#[test]
+fn missing_privileges_are_named() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let before = foreign_namespaces();
+    let seed = seed_guest();
+    // Run as an unprivileged user: no capabilities at all.
+    std::fs::set_permissions(
+        &w.state_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_netwasm"))
+        .args(["run", "--no-cache", "--state-dir"])
+        .arg(&w.state_dir)
+        .args([seed.to_str().unwrap(), "--", "up", &w.prefix])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let line = error_line(&out);
+    assert!(
+        line.contains("CAP_SYS_ADMIN (to create, name and enter network namespaces)"),
+        "{line}"
+    );
+    assert!(line.contains("CAP_NET_ADMIN"), "{line}");
+    assert_nothing_created(&w, &before);
+}
