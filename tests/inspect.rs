@@ -11,18 +11,7 @@ use serde_json::Value;
 
 /// Builds the seed lab in `mode` as lab `lab`.
 fn seed_up(w: &World, lab: &str, mode: &str) {
-    let seed = seed_guest();
-    let out = w.run(&[
-        "run",
-        "--quiet",
-        "--lab",
-        lab,
-        seed.to_str().unwrap(),
-        "--",
-        "up",
-        &w.prefix,
-        mode,
-    ]);
+    let out = w.seed_up(lab, Some(mode), &["--quiet"]);
     assert!(out.status.success(), "seed lab failed: {}", stderr(&out));
 }
 

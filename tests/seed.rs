@@ -75,17 +75,8 @@ fn vepa_is_the_default_and_isolates_siblings() {
         return;
     }
     let w = World::new();
-    let seed = seed_guest();
     let lab = format!("{}-seed", w.prefix);
-    let out = w.run(&[
-        "run",
-        "--lab",
-        &lab,
-        seed.to_str().unwrap(),
-        "--",
-        "up",
-        &w.prefix,
-    ]);
+    let out = w.seed_up(&lab, None, &[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
         stdout(&out).contains("8 checked, 8 met, 0 NOT met"),
@@ -117,18 +108,8 @@ fn bridge_mode_lets_siblings_talk_but_not_to_the_parent() {
         return;
     }
     let w = World::new();
-    let seed = seed_guest();
     let lab = format!("{}-seed", w.prefix);
-    let out = w.run(&[
-        "run",
-        "--lab",
-        &lab,
-        seed.to_str().unwrap(),
-        "--",
-        "up",
-        &w.prefix,
-        "bridge",
-    ]);
+    let out = w.seed_up(&lab, Some("bridge"), &[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_lab_built(&w, "bridge");
     assert_reachability(&w, true);
@@ -139,7 +120,7 @@ fn bridge_mode_lets_siblings_talk_but_not_to_the_parent() {
         "--lab",
         &lab,
         "--attach",
-        seed.to_str().unwrap(),
+        seed_guest().to_str().unwrap(),
         "--",
         "down",
         &w.prefix,

@@ -197,27 +197,16 @@ fn a_hundred_up_down_cycles_leak_nothing() {
         return;
     }
     let before = Snapshot::take();
-    let seed = seed_guest();
+    seed_guest(); // built once, before the threads race to build it
     // Five labs side by side, twenty cycles each.
     let workers: Vec<_> = (0..5)
         .map(|_| {
-            let seed = seed.clone();
             std::thread::spawn(move || {
                 let w = World::new();
                 let lab = format!("{}-cycle", w.prefix);
                 for i in 0..20 {
                     let mode = if i % 2 == 0 { "vepa" } else { "bridge" };
-                    let up = w.run(&[
-                        "run",
-                        "--quiet",
-                        "--lab",
-                        &lab,
-                        seed.to_str().unwrap(),
-                        "--",
-                        "up",
-                        &w.prefix,
-                        mode,
-                    ]);
+                    let up = w.seed_up(&lab, Some(mode), &["--quiet"]);
                     assert!(up.status.success(), "cycle {i}: {}", stderr(&up));
                     let down = w.run(&["down", &lab]);
                     assert!(down.status.success(), "cycle {i}: {}", stderr(&down));
@@ -246,18 +235,8 @@ fn status_names_drift() {
         return;
     }
     let w = World::new();
-    let seed = seed_guest();
     let lab = format!("{}-drift", w.prefix);
-    let out = w.run(&[
-        "run",
-        "--quiet",
-        "--lab",
-        &lab,
-        seed.to_str().unwrap(),
-        "--",
-        "up",
-        &w.prefix,
-    ]);
+    let out = w.seed_up(&lab, None, &["--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = w.run(&["status", &lab]);
     assert!(out.status.success(), "{}", stdout(&out));

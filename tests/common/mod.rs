@@ -131,6 +131,18 @@ impl World {
         self.netwasm().args(args).output().expect("run netwasm")
     }
 
+    /// Runs the seed lab as lab `lab` under this world's prefix, in macvlan
+    /// `mode` (`None`: the guest's default, vepa), with `flags` before the
+    /// guest, and returns netwasm's output.
+    pub fn seed_up(&self, lab: &str, mode: Option<&str>, flags: &[&str]) -> Output {
+        let seed = seed_guest();
+        let mut args = vec!["run", "--lab", lab];
+        args.extend_from_slice(flags);
+        args.extend([seed.to_str().unwrap(), "--", "up", &self.prefix]);
+        args.extend(mode);
+        self.run(&args)
+    }
+
     /// The namespaces under this world's prefix that exist now.
     pub fn namespaces(&self) -> Vec<String> {
         let p = format!("{}-", self.prefix);

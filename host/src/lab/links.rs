@@ -1,0 +1,477 @@
+//! Links: look-ups, macvlan, veth and bridge creation, changes, moves, deletion.
+
+use serde_json::{Value, json};
+
+use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
+use crate::error::{HostResult, OpError};
+use crate::kernel::{LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, ROOT_NS};
+use crate::ledger::Entry;
+use crate::net::{Mac, check_link_name, check_mtu};
+use crate::policy::LinkKind;
+
+impl Lab {
+    pub async fn link_get(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
+        self.op(
+            "link.get",
+            json!({ "namespace": ns, "name": name }),
+            async |lab| {
+                check_link_name(name)?;
+                let entry = lab.ns(ns)?;
+                let (id, origin) = (entry.id, entry.origin);
+                if ns == ROOT_NS && !lab.policy.root_links.iter().any(|l| l == name) {
+                    lab.policy.check_parent(ns, name, true)?;
+                }
+                let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
+                    Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
+                })?;
+                if let Some(key) = lab.find_link(ns, info.index) {
+                    return Ok(key);
+                }
+                // A link found in a namespace the lab created is the lab's: it
+                // lives and dies with the namespace (`lo`, for one).
+                let origin = lab.found_origin(ns, name, origin);
+                Ok(lab.new_link_entry(&info, origin))
+            },
+        )
+        .await
+    }
+
+    pub async fn link_list(&mut self, ns: &str) -> HostResult<Vec<LinkInfo>> {
+        self.op("link.list", json!({ "namespace": ns }), async |lab| {
+            let id = lab.ns_id(ns)?;
+            let mut links = lab
+                .kernel
+                .link_list(id)
+                .await
+                .map_err(|e| Self::kernel_err(format!("list links in {}", desc_ns(ns)), e))?;
+            if ns == ROOT_NS {
+                links.retain(|l| lab.policy.root_links.contains(&l.name));
+            }
+            Ok(links)
+        })
+        .await
+    }
+
+    pub async fn link_info(&mut self, key: LinkKey) -> HostResult<LinkInfo> {
+        let desc = self.desc_link(key);
+        self.op("link.info", json!({ "link": desc }), async |lab| {
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            lab.kernel
+                .link_by_index(id, link.index)
+                .await
+                .map_err(|e| Self::kernel_err(format!("get {desc}"), e))
+        })
+        .await
+    }
+
+    /// Name and namespace of a link handle, without asking the kernel.
+    pub fn link_names(&self, key: LinkKey) -> Result<(String, String), OpError> {
+        let l = self.link(key)?;
+        Ok((l.name.clone(), l.ns.clone()))
+    }
+
+    pub async fn add_macvlan(
+        &mut self,
+        parent: LinkKey,
+        config: MacvlanConfig,
+        target: Option<String>,
+    ) -> HostResult<LinkKey> {
+        let args = json!({
+            "parent": self.desc_link(parent),
+            "name": config.name,
+            "mode": config.mode.map(|m| m.as_str()),
+            "mac": config.mac,
+            "mtu": config.mtu,
+            "target": target,
+        });
+        self.op("link.add-macvlan", args, async |lab| {
+            lab.add_macvlan_inner(parent, config, target).await
+        })
+        .await
+    }
+
+    pub async fn add_macvlan_on(
+        &mut self,
+        ns: &str,
+        parent: &str,
+        config: MacvlanConfig,
+        target: Option<String>,
+    ) -> HostResult<LinkKey> {
+        let args = json!({
+            "namespace": ns,
+            "parent": parent,
+            "name": config.name,
+            "mode": config.mode.map(|m| m.as_str()),
+            "mac": config.mac,
+            "mtu": config.mtu,
+            "target": target,
+        });
+        self.op("link.add-macvlan", args, async |lab| {
+            check_link_name(parent)?;
+            let id = lab.ns_id(ns)?;
+            if ns == ROOT_NS {
+                lab.policy.check_parent(ns, parent, true)?;
+            }
+            let info = lab.kernel.link_by_name(id, parent).await.map_err(|e| {
+                Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)
+            })?;
+            let key = match lab.find_link(ns, info.index) {
+                Some(k) => k,
+                None => {
+                    let origin = lab.found_origin(ns, parent, lab.ns(ns)?.origin);
+                    lab.new_link_entry(&info, origin)
+                }
+            };
+            lab.add_macvlan_inner(key, config, target).await
+        })
+        .await
+    }
+
+    async fn add_macvlan_inner(
+        &mut self,
+        parent: LinkKey,
+        config: MacvlanConfig,
+        target: Option<String>,
+    ) -> HostResult<LinkKey> {
+        let name = config.name.as_str();
+        check_link_name(name)?;
+        let mac = config.mac.as_deref().map(Mac::parse_unicast).transpose()?;
+        if let Some(mtu) = config.mtu {
+            check_mtu(mtu)?;
+        }
+        let p = self.link(parent)?.clone();
+        let target_ns = target.clone().unwrap_or_else(|| p.ns.clone());
+        self.policy.check_kind(LinkKind::Macvlan, name)?;
+        self.policy
+            .check_macvlan_mode(config.mode.unwrap_or(MacvlanMode::Vepa), name)?;
+        let parent_ns_origin = self.ns(&p.ns)?.origin;
+        if p.origin != Origin::Created && parent_ns_origin != Origin::Created {
+            self.policy.check_parent(&p.ns, &p.name, p.ns == ROOT_NS)?;
+        }
+        self.check_target(&target_ns, &format!("create macvlan {name:?}"))?;
+        self.quota(
+            &format!("create macvlan {name:?}"),
+            self.usage.links,
+            self.policy.quotas.links,
+            "links",
+        )?;
+        let spec = NewLink {
+            name: name.to_string(),
+            ns: self.ns_id(&target_ns)?,
+            kind: NewLinkKind::Macvlan {
+                parent_ns: self.ns_id(&p.ns)?,
+                parent: p.index,
+                mode: config.mode,
+            },
+            mac,
+            mtu: config.mtu,
+        };
+        let op = format!(
+            "create macvlan {name:?} on {:?} in {}{}",
+            p.name,
+            desc_ns(&p.ns),
+            if target_ns != p.ns {
+                format!(" into {}", desc_ns(&target_ns))
+            } else {
+                String::new()
+            }
+        );
+        let entry = Entry::LinkAdd {
+            ns: target_ns,
+            name: name.to_string(),
+            kind: "macvlan".into(),
+            mode: config
+                .mode
+                .or(Some(MacvlanMode::Vepa))
+                .map(|m| m.as_str().to_string()),
+            parent: Some(p.name.clone()),
+            parent_ns: Some(p.ns.clone()),
+            peer: None,
+            peer_ns: None,
+        };
+        let k = self.kernel.clone();
+        let created = self.journaled(entry, op, k.link_add(&spec)).await?;
+        self.usage.links += 1;
+        Ok(self.new_link_entry(&created[0], Origin::Created))
+    }
+
+    pub async fn add_veth(
+        &mut self,
+        ns: &str,
+        name: &str,
+        peer_ns: &str,
+        peer_name: &str,
+    ) -> HostResult<(LinkKey, LinkKey)> {
+        let args = json!({ "namespace": ns, "name": name, "peer-namespace": peer_ns, "peer-name": peer_name });
+        self.op("link.add-veth", args, async |lab| {
+            check_link_name(name)?;
+            check_link_name(peer_name)?;
+            if ns == peer_ns && name == peer_name {
+                return Err(OpError::invalid(format!(
+                    "create veth {name:?}: both ends have the same name in the same namespace"
+                ))
+                .into());
+            }
+            lab.policy.check_kind(LinkKind::Veth, name)?;
+            lab.check_target(ns, &format!("create veth {name:?}"))?;
+            lab.check_target(peer_ns, &format!("create veth peer {peer_name:?}"))?;
+            lab.quota(
+                &format!("create veth {name:?}"),
+                lab.usage.links + 1,
+                lab.policy.quotas.links,
+                "links",
+            )?;
+            let spec = NewLink {
+                name: name.to_string(),
+                ns: lab.ns_id(ns)?,
+                kind: NewLinkKind::Veth {
+                    peer_name: peer_name.to_string(),
+                    peer_ns: lab.ns_id(peer_ns)?,
+                },
+                mac: None,
+                mtu: None,
+            };
+            let op = format!(
+                "create veth {name:?} in {} with peer {peer_name:?} in {}",
+                desc_ns(ns),
+                desc_ns(peer_ns)
+            );
+            let entry = Entry::LinkAdd {
+                ns: ns.to_string(),
+                name: name.to_string(),
+                kind: "veth".into(),
+                mode: None,
+                parent: None,
+                parent_ns: None,
+                peer: Some(peer_name.to_string()),
+                peer_ns: Some(peer_ns.to_string()),
+            };
+            let k = lab.kernel.clone();
+            let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
+            lab.usage.links += 2;
+            let a = lab.new_link_entry(&created[0], Origin::Created);
+            let b = lab.new_link_entry(&created[1], Origin::Created);
+            Ok((a, b))
+        })
+        .await
+    }
+
+    pub async fn add_bridge(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
+        self.op(
+            "link.add-bridge",
+            json!({ "namespace": ns, "name": name }),
+            async |lab| {
+                check_link_name(name)?;
+                lab.policy.check_kind(LinkKind::Bridge, name)?;
+                lab.check_target(ns, &format!("create bridge {name:?}"))?;
+                lab.quota(
+                    &format!("create bridge {name:?}"),
+                    lab.usage.links,
+                    lab.policy.quotas.links,
+                    "links",
+                )?;
+                let spec = NewLink {
+                    name: name.to_string(),
+                    ns: lab.ns_id(ns)?,
+                    kind: NewLinkKind::Bridge,
+                    mac: None,
+                    mtu: None,
+                };
+                let op = format!("create bridge {name:?} in {}", desc_ns(ns));
+                let entry = Entry::LinkAdd {
+                    ns: ns.to_string(),
+                    name: name.to_string(),
+                    kind: "bridge".into(),
+                    mode: None,
+                    parent: None,
+                    parent_ns: None,
+                    peer: None,
+                    peer_ns: None,
+                };
+                let k = lab.kernel.clone();
+                let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
+                lab.usage.links += 1;
+                Ok(lab.new_link_entry(&created[0], Origin::Created))
+            },
+        )
+        .await
+    }
+
+    /// Applies one change to a link the lab may change.
+    pub async fn link_set(&mut self, key: LinkKey, change: LinkChange) -> HostResult<()> {
+        let (op, action, arg) = match &change {
+            LinkChange::Up => ("link.set-up", "set up".to_string(), Value::Null),
+            LinkChange::Down => ("link.set-down", "set down".to_string(), Value::Null),
+            LinkChange::Mtu(m) => ("link.set-mtu", format!("set mtu {m} on"), json!(m)),
+            LinkChange::Mac(m) => (
+                "link.set-mac",
+                format!("set MAC {m} on"),
+                json!(m.to_string()),
+            ),
+            LinkChange::Hairpin(h) => (
+                "link.set-hairpin",
+                format!("set hairpin {} on", if *h { "on" } else { "off" }),
+                json!(h),
+            ),
+            LinkChange::Master(_) => (
+                "link.unset-master",
+                "remove from its bridge".to_string(),
+                Value::Null,
+            ),
+        };
+        let desc = self.desc_link(key);
+        self.op(op, json!({ "link": desc, "value": arg }), async |lab| {
+            if let LinkChange::Mtu(m) = change {
+                check_mtu(m)?;
+            }
+            lab.check_change(key, &action)?;
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            if let LinkChange::Hairpin(_) = change {
+                let info = lab
+                    .kernel
+                    .link_by_index(id, link.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("{action} {desc}"), e))?;
+                if info.master.is_none() {
+                    return Err(OpError::invalid(format!(
+                        "{action} {desc}: the link is not a bridge port; attach it with set-master first"
+                    ))
+                    .into());
+                }
+            }
+            lab.kernel
+                .link_set(id, link.index, &change)
+                .await
+                .map_err(|e| Self::kernel_err(format!("{action} {desc}"), e))?;
+            let change = match change {
+                LinkChange::Up => "up".to_string(),
+                LinkChange::Down => "down".to_string(),
+                LinkChange::Mtu(m) => format!("mtu={m}"),
+                LinkChange::Mac(m) => format!("mac={m}"),
+                LinkChange::Hairpin(h) => format!("hairpin={}", if h { "on" } else { "off" }),
+                LinkChange::Master(_) => "nomaster".to_string(),
+            };
+            lab.record(Entry::LinkSet { ns: link.ns.clone(), name: link.name.clone(), change })
+        })
+        .await
+    }
+
+    pub async fn link_set_master(&mut self, key: LinkKey, bridge: LinkKey) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        let bridge_desc = self.desc_link(bridge);
+        self.op(
+            "link.set-master",
+            json!({ "link": desc, "bridge": bridge_desc }),
+            async |lab| {
+                lab.check_change(key, "attach to a bridge")?;
+                lab.check_change(bridge, "attach a port to")?;
+                let link = lab.link(key)?.clone();
+                let br = lab.link(bridge)?.clone();
+                if link.ns != br.ns {
+                    return Err(OpError::invalid(format!(
+                        "attach {desc} to {bridge_desc}: they are in different namespaces"
+                    ))
+                    .into());
+                }
+                let id = lab.ns_id(&link.ns)?;
+                let info = lab
+                    .kernel
+                    .link_by_index(id, br.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("get {bridge_desc}"), e))?;
+                if info.kind.as_deref() != Some("bridge") {
+                    return Err(OpError::invalid(format!(
+                        "attach {desc} to {bridge_desc}: that link is not a bridge"
+                    ))
+                    .into());
+                }
+                lab.kernel
+                    .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
+                lab.record(Entry::LinkSet {
+                    ns: link.ns.clone(),
+                    name: link.name.clone(),
+                    change: format!("master={}", br.name),
+                })
+            },
+        )
+        .await
+    }
+
+    pub async fn link_move(
+        &mut self,
+        key: LinkKey,
+        to: &str,
+        new_name: Option<String>,
+    ) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        self.op(
+            "link.move-to",
+            json!({ "link": desc, "namespace": to, "new-name": new_name }),
+            async |lab| {
+                if let Some(n) = &new_name {
+                    check_link_name(n)?;
+                }
+                lab.check_change(key, "move")?;
+                lab.check_target(to, &format!("move {desc}"))?;
+                let link = lab.link(key)?.clone();
+                let from = lab.ns_id(&link.ns)?;
+                let to_id = lab.ns_id(to)?;
+                let entry = Entry::LinkMove {
+                    from_ns: link.ns.clone(),
+                    name: link.name.clone(),
+                    to_ns: to.to_string(),
+                    new_name: new_name.clone().unwrap_or_else(|| link.name.clone()),
+                };
+                let k = lab.kernel.clone();
+                let op = format!("move {desc} to {}", desc_ns(to));
+                let info = lab
+                    .journaled(
+                        entry,
+                        op,
+                        k.link_move(from, link.index, to_id, new_name.as_deref()),
+                    )
+                    .await?;
+                if let Some(entry) = lab.links.get_mut(&key) {
+                    entry.ns = to.to_string();
+                    entry.index = info.index;
+                    entry.name = info.name.clone();
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    pub async fn link_delete(&mut self, key: LinkKey) -> HostResult<()> {
+        let desc = self.desc_link(key);
+        self.op("link.delete", json!({ "link": desc }), async |lab| {
+            lab.check_change(key, "delete")?;
+            let link = lab.link(key)?.clone();
+            let id = lab.ns_id(&link.ns)?;
+            let info = lab.kernel.link_by_index(id, link.index).await.ok();
+            lab.kernel
+                .link_del(id, link.index)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
+            lab.links.remove(&key);
+            // The kernel takes a veth's peer with it.
+            if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth"))
+                && let Some(pi) = info.parent_index
+                && let Some(peer) =
+                    lab.find_link(&info.parent_namespace.unwrap_or(link.ns.clone()), pi)
+            {
+                lab.links.remove(&peer);
+            }
+            lab.record(Entry::LinkDelete {
+                ns: link.ns.clone(),
+                name: link.name.clone(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,181 @@
+//! Routes: the gateway and destination checks, add, delete, list.
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::{Lab, LinkKey, Origin, desc_ns};
+use crate::error::{HostResult, OpError};
+use crate::kernel::{ROOT_NS, RouteInfo, RouteSpec};
+use crate::ledger::Entry;
+
+impl Lab {
+    fn route_spec(
+        &self,
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+        dev: Option<LinkKey>,
+        ns: &str,
+    ) -> Result<RouteSpec, OpError> {
+        let gateway: Option<IpAddr> = gateway
+            .map(|g| crate::net::parse_ip(g, "gateway"))
+            .transpose()?;
+        let dest =
+            crate::net::parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))?;
+        if let Some(gw) = gateway
+            && gw.is_ipv4() != dest.addr.is_ipv4()
+        {
+            return Err(OpError::invalid(format!(
+                "route to {dest} via {gw}: destination and gateway are of different IP families"
+            )));
+        }
+        let dev = match dev {
+            Some(k) => {
+                let l = self.link(k)?;
+                if l.ns != ns {
+                    return Err(OpError::invalid(format!(
+                        "route to {dest}: dev {:?} is in {}, not {}",
+                        l.name,
+                        desc_ns(&l.ns),
+                        desc_ns(ns)
+                    )));
+                }
+                Some(l.index)
+            }
+            None => None,
+        };
+        if gateway.is_none() && dev.is_none() {
+            return Err(OpError::invalid(format!(
+                "route to {dest}: give a gateway, a dev, or both"
+            )));
+        }
+        Ok(RouteSpec {
+            destination: dest,
+            gateway,
+            dev,
+            metric,
+        })
+    }
+
+    fn describe_route(r: &RouteSpec, ns: &str) -> String {
+        let mut s = format!(
+            "route to {}",
+            if r.destination.is_default() {
+                "default".to_string()
+            } else {
+                r.destination.to_string()
+            }
+        );
+        if let Some(g) = r.gateway {
+            s += &format!(" via {g}");
+        }
+        if let Some(m) = r.metric {
+            s += &format!(" metric {m}");
+        }
+        s + &format!(" in {}", desc_ns(ns))
+    }
+
+    pub async fn route_add(
+        &mut self,
+        ns: &str,
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+        dev: Option<LinkKey>,
+    ) -> HostResult<()> {
+        let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
+        self.op("route.add", args, async |lab| {
+            let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
+            let what = Self::describe_route(&spec, ns);
+            let origin = lab.ns(ns)?.origin;
+            if ns == ROOT_NS {
+                return Err(OpError::denied(format!(
+                    "add {what}: never allowed in the root namespace"
+                ))
+                .into());
+            }
+            lab.policy
+                .check_route(&spec.destination, spec.gateway.as_ref())?;
+            lab.quota(
+                &format!("add {what}"),
+                lab.usage.routes,
+                lab.policy.quotas.routes,
+                "routes",
+            )?;
+            let id = lab.ns_id(ns)?;
+            let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
+            let entry = Entry::RouteAdd {
+                ns: ns.to_string(),
+                destination: spec.destination.to_string(),
+                gateway: spec.gateway.map(|g| g.to_string()),
+                dev: dev_name,
+                metric: spec.metric,
+            };
+            let k = lab.kernel.clone();
+            lab.journaled(entry, format!("add {what}"), k.route_add(id, &spec))
+                .await?;
+            lab.usage.routes += 1;
+            if origin != Origin::Created {
+                lab.added_routes.insert((ns.to_string(), spec.clone()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn route_delete(
+        &mut self,
+        ns: &str,
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+        dev: Option<LinkKey>,
+    ) -> HostResult<()> {
+        let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
+        self.op("route.delete", args, async |lab| {
+            let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
+            let what = Self::describe_route(&spec, ns);
+            let origin = lab.ns(ns)?.origin;
+            let adopted = lab.adopted_routes.iter().any(|(n, d, g)| {
+                n == ns
+                    && crate::net::parse_destination(d, false).ok().map(|c| c.to_string())
+                        == Some(spec.destination.to_string())
+                    && g.as_deref() == spec.gateway.map(|g| g.to_string()).as_deref()
+            });
+            if origin != Origin::Created && !adopted && !lab.added_routes.contains(&(ns.to_string(), spec.clone())) {
+                return Err(OpError::denied(format!(
+                    "delete {what}: the lab did not add this route and did not create the namespace; a policy cannot grant this"
+                ))
+                .into());
+            }
+            let id = lab.ns_id(ns)?;
+            lab.kernel
+                .route_del(id, &spec)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete {what}"), e))?;
+            lab.added_routes.remove(&(ns.to_string(), spec.clone()));
+            let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
+            lab.record(Entry::RouteDelete {
+                ns: ns.to_string(),
+                destination: spec.destination.to_string(),
+                gateway: spec.gateway.map(|g| g.to_string()),
+                dev: dev_name,
+                metric: spec.metric,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn route_list(&mut self, ns: &str) -> HostResult<Vec<RouteInfo>> {
+        self.op("route.list", json!({ "namespace": ns }), async |lab| {
+            let id = lab.ns_id(ns)?;
+            lab.kernel
+                .route_list(id)
+                .await
+                .map_err(|e| Self::kernel_err(format!("list routes in {}", desc_ns(ns)), e))
+        })
+        .await
+    }
+}
