@@ -66,10 +66,9 @@ install_c() {
         say "apt: installing ${missing[*]}"
         local sudo=()
         [ "$(id -u)" -ne 0 ] && sudo=(sudo)
-        # The package lists may be missing on a fresh machine.
-        if ! apt-cache show "${missing[0]}" >/dev/null 2>&1; then
-            "${sudo[@]}" apt-get update -qq
-        fi
+        # A fresh machine's package lists may be missing or stale (then the
+        # install asks for versions the mirror no longer has).
+        "${sudo[@]}" apt-get update -qq
         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
     if [ "$(version_of wit-bindgen)" = "$WIT_BINDGEN" ]; then
