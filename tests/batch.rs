@@ -146,15 +146,15 @@ fn a_refused_or_taken_name_creates_nothing() {
         "the denial names the refused name: {lines:?}"
     );
     assert!(
-        lines[1].starts_with("error: already-exists: ") && lines[1].contains(&format!("{taken:?}")),
+        lines[1].starts_with("error: already exists: ") && lines[1].contains(&format!("{taken:?}")),
         "the error names the taken name: {lines:?}"
     );
     assert!(
-        lines[2].starts_with("error: invalid-argument: ") && lines[2].contains("twice"),
+        lines[2].starts_with("error: invalid argument: ") && lines[2].contains("twice"),
         "{lines:?}"
     );
     assert!(
-        lines[3].starts_with("error: limit-reached: ") && lines[3].contains(&w.ns("ok5")),
+        lines[3].starts_with("error: limit reached: ") && lines[3].contains(&w.ns("ok5")),
         "the quota error names the first name past it: {lines:?}"
     );
     assert_eq!(
