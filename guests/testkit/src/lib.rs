@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ns NAME                      create a namespace       open NAME    open one
+//! nsall NAME...                create them all at once (namespace.create-all)
 //! root                         open the root namespace  del-ns NAME  delete one
 //! list-ns                      print visible namespaces
 //! many N PREFIX [MS [PNS PARENT]]  create PREFIX-0 .. PREFIX-(N-1), MS ms apart,
@@ -110,6 +111,12 @@ impl Kit {
                 let name = arg(&w, 1)?;
                 let ns = Namespace::create(name)?;
                 self.spaces.insert(name.to_string(), ns);
+            }
+            "nsall" => {
+                let names = &w[1..];
+                for (name, ns) in names.iter().zip(Namespace::create_all(names)?) {
+                    self.spaces.insert(name.to_string(), ns);
+                }
             }
             "open" => {
                 self.ns(arg(&w, 1)?)?;

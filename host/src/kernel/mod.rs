@@ -201,6 +201,17 @@ pub struct Neighbor {
 pub trait Kernel: Send + Sync {
     /// Creates and opens a new named namespace.
     async fn ns_create(&self, name: &str) -> io::Result<NsId>;
+    /// Creates and opens several new named namespaces, concurrently where
+    /// the backend can: one result per name, in order. It undoes nothing:
+    /// the caller deletes the ones it does not keep. The default creates
+    /// them one after another.
+    async fn ns_create_all(&self, names: &[String]) -> Vec<io::Result<NsId>> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            out.push(self.ns_create(name).await);
+        }
+        out
+    }
     /// Opens an existing named namespace.
     async fn ns_open(&self, name: &str) -> io::Result<NsId>;
     /// Opens the namespace this process runs in (the root namespace),

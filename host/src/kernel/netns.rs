@@ -1,9 +1,10 @@
 //! Named network namespaces, made and entered without forking.
 //!
 //! `setns(2)` and `unshare(2)` change the namespace of the calling *thread*,
-//! so they run only on one dedicated OS thread, never on a tokio worker
-//! (whose other tasks would silently start working in the wrong namespace).
-//! That thread enters a namespace just long enough to open a socket there: a
+//! so they run only on dedicated OS threads ([`NsThread`], a few of them in
+//! an [`NsPool`]), never on a tokio worker (whose other tasks would silently
+//! start working in the wrong namespace).
+//! Such a thread enters a namespace just long enough to open a socket there: a
 //! socket stays bound to the namespace it was created in, so the rest of the
 //! work runs anywhere.
 //!
@@ -16,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use tokio::sync::oneshot;
@@ -25,7 +26,7 @@ pub const NETNS_RUN_DIR: &str = "/run/netns";
 
 type Job = Box<dyn FnOnce(&NsThreadState) + Send>;
 
-/// A handle to the dedicated namespace thread. Cheap to clone.
+/// A handle to one dedicated namespace thread. Cheap to clone.
 #[derive(Clone)]
 pub struct NsThread {
     jobs: mpsc::Sender<Job>,
@@ -35,10 +36,76 @@ pub struct NsThread {
 /// every job.
 pub struct NsThreadState {
     home: File,
-    /// Whether this thread has made `/run/netns` a shared mount point. Once
-    /// is enough; doing it per namespace would cost a recursive propagation
+    /// Whether this thread knows `/run/netns` to be a shared mount point.
+    run_dir_seen: Cell<bool>,
+    /// Whether any thread of the pool made it one. Once per process is
+    /// enough; doing it per namespace would cost a recursive propagation
     /// change over every namespace mounted there, quadratic in a big lab.
-    run_dir_ready: Cell<bool>,
+    /// A lock, not a flag: two threads making it at once could stack two
+    /// bind mounts of the directory onto itself.
+    run_dir_ready: Arc<Mutex<bool>>,
+}
+
+/// A few dedicated namespace threads, so that namespaces can be created
+/// concurrently. Every job about a given name goes to the same thread
+/// ([`NsPool::for_name`]), so jobs on one name run in the order they were
+/// sent (a removal after a creation still in flight, say).
+#[derive(Clone)]
+pub struct NsPool {
+    threads: Vec<NsThread>,
+}
+
+impl NsPool {
+    /// Starts `size` threads (at least one).
+    pub fn spawn(size: usize) -> io::Result<Self> {
+        let ready = Arc::new(Mutex::new(false));
+        let threads = (0..size.max(1))
+            .map(|_| NsThread::spawn_shared(ready.clone()))
+            .collect::<io::Result<_>>()?;
+        Ok(Self { threads })
+    }
+
+    /// The pool size for this machine: twice the cores, at most 4.
+    pub fn default_size() -> usize {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        (2 * cores).min(4)
+    }
+
+    /// The number of threads.
+    pub fn len(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Whether the pool has no threads (never: it has at least one).
+    pub fn is_empty(&self) -> bool {
+        self.threads.is_empty()
+    }
+
+    /// The first thread, for work not tied to a name.
+    pub fn first(&self) -> &NsThread {
+        &self.threads[0]
+    }
+
+    /// The index of the thread that handles namespace `name`.
+    pub fn index_for(&self, name: &str) -> usize {
+        // FNV-1a: stable and cheap; spreads `PREFIX{i}` names evenly.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        (h % self.threads.len() as u64) as usize
+    }
+
+    /// The thread that handles namespace `name`.
+    pub fn for_name(&self, name: &str) -> &NsThread {
+        &self.threads[self.index_for(name)]
+    }
+
+    /// The thread at `index` (modulo the pool size).
+    pub fn thread(&self, index: usize) -> &NsThread {
+        &self.threads[index % self.threads.len()]
+    }
 }
 
 /// A freshly created or opened namespace: a file descriptor that keeps it
@@ -52,6 +119,10 @@ pub struct NsOpened {
 impl NsThread {
     /// Starts the thread. It remembers the namespace it starts in as "home".
     pub fn spawn() -> io::Result<Self> {
+        Self::spawn_shared(Arc::new(Mutex::new(false)))
+    }
+
+    fn spawn_shared(run_dir_ready: Arc<Mutex<bool>>) -> io::Result<Self> {
         let home = File::open("/proc/thread-self/ns/net")?;
         let (tx, rx) = mpsc::channel::<Job>();
         thread::Builder::new()
@@ -59,7 +130,8 @@ impl NsThread {
             .spawn(move || {
                 let state = NsThreadState {
                     home,
-                    run_dir_ready: Cell::new(false),
+                    run_dir_seen: Cell::new(false),
+                    run_dir_ready,
                 };
                 while let Ok(job) = rx.recv() {
                     job(&state);
@@ -89,9 +161,13 @@ impl NsThreadState {
     /// Creates namespace `name`: unshares a new one on this thread, pins it
     /// under `/run/netns/NAME`, opens a netlink socket in it, and returns home.
     pub fn create(&self, name: &str) -> io::Result<NsOpened> {
-        if !self.run_dir_ready.get() {
-            ensure_run_dir()?;
-            self.run_dir_ready.set(true);
+        if !self.run_dir_seen.get() {
+            let mut ready = self.run_dir_ready.lock().unwrap_or_else(|e| e.into_inner());
+            if !*ready {
+                ensure_run_dir()?;
+                *ready = true;
+            }
+            self.run_dir_seen.set(true);
         }
         let path = ns_path(name);
         // O_EXCL makes the name check and the claim one step, so two
@@ -102,7 +178,10 @@ impl NsThreadState {
                 return Err(e);
             }
             // Someone removed /run/netns since we made it: make it again.
-            ensure_run_dir()?;
+            {
+                let _ready = self.run_dir_ready.lock().unwrap_or_else(|e| e.into_inner());
+                ensure_run_dir()?;
+            }
             claim()?;
         }
         let result = self.inside_new(|| {

@@ -1,9 +1,12 @@
-//! Namespaces: create, open, the root, delete, forwarding, list.
+//! Namespaces: create (one, or many at once), open, the root, delete,
+//! forwarding, list.
+
+use std::collections::HashSet;
 
 use serde_json::json;
 
 use super::{Lab, NsEntry, Origin, desc_ns};
-use crate::error::{ErrorKind, HostResult, OpError};
+use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::ROOT_NS;
 use crate::ledger::Entry;
 use crate::net::check_ns_name;
@@ -48,6 +51,131 @@ impl Lab {
             Ok(name.to_string())
         })
         .await
+    }
+
+    /// Creates every namespace in `names`, concurrently, all or nothing.
+    ///
+    /// Each name goes through what [`Lab::ns_create`] does: the operation
+    /// quota and `[operations]` (as `namespace.create`), the name check, the
+    /// policy, the namespace quota, a write-ahead journal entry, and an
+    /// audit line. All names are checked before any is created, so a
+    /// refusal changes nothing; when the kernel fails on one, the namespaces
+    /// this call created are deleted again (and journaled as deleted) before
+    /// the error, which names the failing name, is returned.
+    pub async fn ns_create_all(&mut self, names: &[String]) -> HostResult<Vec<String>> {
+        let result = self.create_all(names).await;
+        if let Some(audit) = &mut self.audit {
+            for name in names {
+                let outcome: HostResult<()> = match &result {
+                    Ok(_) => Ok(()),
+                    Err(Failure::Op(e)) => Err(Failure::Op(e.clone())),
+                    Err(Failure::Trap(e)) => Err(Failure::Trap(anyhow::anyhow!("{e:#}"))),
+                };
+                let args = json!({ "name": name, "batch": names.len() });
+                audit.record("namespace.create", args, &outcome)?;
+            }
+        }
+        result
+    }
+
+    async fn create_all(&mut self, names: &[String]) -> HostResult<Vec<String>> {
+        let n = names.len() as u64;
+        let op = "namespace.create";
+        if self.usage.operations.saturating_add(n) > self.policy.quotas.operations {
+            return Err(OpError::limit(format!(
+                "{op}: creating {n} namespaces would pass the run's quota of {} operations ([quotas] operations in {})",
+                self.policy.quotas.operations, self.policy.source
+            ))
+            .into());
+        }
+        self.usage.operations += n;
+        let mut seen = HashSet::new();
+        for name in names {
+            self.policy
+                .check_operation(op, &json!({ "name": name }).to_string())?;
+            check_ns_name(name)?;
+            if !seen.insert(name.as_str()) {
+                return Err(OpError::invalid(format!(
+                    "create namespace {name:?}: the name is given twice"
+                ))
+                .into());
+            }
+            self.policy.check_ns_create(name)?;
+        }
+        let room = self
+            .policy
+            .quotas
+            .namespaces
+            .saturating_sub(self.usage.namespaces);
+        if n > room {
+            let name = &names[room as usize];
+            self.quota(
+                &format!("create namespace {name:?}"),
+                self.policy.quotas.namespaces,
+                self.policy.quotas.namespaces,
+                "namespaces",
+            )?;
+        }
+        for name in names {
+            if self.kernel.ns_exists(name) {
+                return Err(OpError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("create namespace {name:?}: a namespace of that name exists"),
+                )
+                .into());
+            }
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Write-ahead, as `journaled` does for one.
+        for name in names {
+            self.record(Entry::NsCreate { ns: name.clone() })?;
+        }
+        let k = self.kernel.clone();
+        let results = k.ns_create_all(names).await;
+        if results.iter().all(Result::is_ok) {
+            for (name, r) in names.iter().zip(results) {
+                let id = r.expect("checked above");
+                self.usage.namespaces += 1;
+                self.namespaces.insert(
+                    name.clone(),
+                    NsEntry {
+                        id,
+                        origin: Origin::Created,
+                    },
+                );
+            }
+            return Ok(names.to_vec());
+        }
+        // All or nothing: delete what this call created, and cancel every
+        // journal entry it wrote.
+        let mut error = None;
+        let mut created = Vec::new();
+        for (name, r) in names.iter().zip(results) {
+            match r {
+                Ok(id) => created.push((name, id)),
+                Err(e) => {
+                    if error.is_none() {
+                        error = Some(OpError::io(format!("create namespace {name:?}"), &e));
+                    }
+                    self.record(Entry::NsDelete { ns: name.clone() })?;
+                }
+            }
+        }
+        let mut error = error.expect("one failed");
+        for (name, id) in created {
+            if let Err(e) = k.ns_delete(id).await {
+                // Still journaled as created: the run's rollback removes it.
+                return Err(Failure::Trap(anyhow::anyhow!(
+                    "{}; then could not delete namespace {name:?}, created in the same call: {e}",
+                    error.message
+                )));
+            }
+            self.record(Entry::NsDelete { ns: name.clone() })?;
+        }
+        error.message = format!("{}; none of the {n} namespaces was created", error.message);
+        Err(error.into())
     }
 
     pub async fn ns_open(&mut self, name: &str) -> HostResult<String> {

@@ -104,6 +104,22 @@ impl LabView<'_> {
         Ok(())
     }
 
+    /// Traps, as [`Self::count_handle`] would, when `n` more handles would
+    /// pass the limit.
+    fn check_handle_room(&self, n: usize) -> HostResult<()> {
+        if self.state.handles.saturating_add(n as u64) > self.state.max_handles {
+            return Err(Failure::Trap(
+                LimitHit {
+                    limit: "handles",
+                    value: self.state.max_handles.to_string(),
+                    detail: format!("it asked for {n} more namespace handles at once"),
+                }
+                .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn push_ns(&mut self, name: String) -> HostResult<Resource<NsHandle>> {
         self.count_handle()?;
         self.table

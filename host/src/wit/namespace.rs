@@ -27,6 +27,14 @@ impl Host for LabView<'_> {
         self.push_ns(name)
     }
 
+    async fn create_all(&mut self, names: Vec<String>) -> HostResult<Vec<Resource<NsHandle>>> {
+        // A guest that could not hold the handles is stopped before any
+        // namespace is made, as `push_ns` would stop it after.
+        self.check_handle_room(names.len())?;
+        let names = self.lab().ns_create_all(&names).await?;
+        names.into_iter().map(|name| self.push_ns(name)).collect()
+    }
+
     async fn open(&mut self, name: String) -> HostResult<Resource<NsHandle>> {
         let name = self.lab().ns_open(&name).await?;
         self.push_ns(name)

@@ -29,7 +29,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
 use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
-use super::netns::{self, NsThread};
+use super::netns::{self, NsPool, NsThread};
 use super::{
     AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats,
     RouteInfo, RouteSpec,
@@ -46,7 +46,9 @@ struct Space {
 }
 
 pub struct Netlink {
-    thread: NsThread,
+    /// The dedicated namespace threads; creating and removing a name
+    /// always goes to that name's thread.
+    pool: NsPool,
     spaces: Mutex<HashMap<NsId, Arc<Space>>>,
     next_id: AtomicU64,
     /// (namespace, nsid seen from it) → the open namespace it denotes.
@@ -56,7 +58,7 @@ pub struct Netlink {
 impl Netlink {
     pub fn new() -> io::Result<Self> {
         Ok(Self {
-            thread: NsThread::spawn()?,
+            pool: NsPool::spawn(NsPool::default_size())?,
             spaces: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             nsids: Mutex::new(HashMap::new()),
@@ -65,7 +67,7 @@ impl Netlink {
 
     /// The namespace thread, for other sockets opened inside namespaces.
     pub fn ns_thread(&self) -> &NsThread {
-        &self.thread
+        self.pool.first()
     }
 
     /// Runs `f` with the descriptor of namespace `ns`.
@@ -294,19 +296,71 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
 impl Kernel for Netlink {
     async fn ns_create(&self, name: &str) -> io::Result<NsId> {
         let owned = name.to_string();
-        let opened = self.thread.run(move |t| t.create(&owned)).await?;
+        let opened = self
+            .pool
+            .for_name(name)
+            .run(move |t| t.create(&owned))
+            .await?;
         Ok(self.add_space(name, opened))
+    }
+
+    async fn ns_create_all(&self, names: &[String]) -> Vec<io::Result<NsId>> {
+        // One job per thread of the pool, each creating its share of the
+        // names in turn: the threads work concurrently, and each name goes
+        // to the thread that would also remove it.
+        let mut shares: Vec<Vec<(usize, String)>> = vec![Vec::new(); self.pool.len()];
+        for (i, name) in names.iter().enumerate() {
+            shares[self.pool.index_for(name)].push((i, name.clone()));
+        }
+        let jobs = shares
+            .into_iter()
+            .enumerate()
+            .filter(|(_, share)| !share.is_empty())
+            .map(|(t, share)| {
+                let thread = self.pool.thread(t).clone();
+                async move {
+                    let indices: Vec<usize> = share.iter().map(|(i, _)| *i).collect();
+                    let done = thread
+                        .run(move |t| {
+                            Ok(share
+                                .iter()
+                                .map(|(_, name)| t.create(name))
+                                .collect::<Vec<_>>())
+                        })
+                        .await;
+                    (indices, done)
+                }
+            });
+        let mut results: Vec<Option<io::Result<NsId>>> = names.iter().map(|_| None).collect();
+        for (indices, done) in futures::future::join_all(jobs).await {
+            match done {
+                Ok(opened) => {
+                    for (i, r) in indices.into_iter().zip(opened) {
+                        results[i] = Some(r.map(|o| self.add_space(&names[i], o)));
+                    }
+                }
+                Err(e) => {
+                    for i in indices {
+                        results[i] = Some(Err(io::Error::new(e.kind(), e.to_string())));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("namespace not created"))))
+            .collect()
     }
 
     async fn ns_open(&self, name: &str) -> io::Result<NsId> {
         let path = netns::ns_path(name);
-        let opened = self.thread.run(move |t| t.open(&path)).await?;
+        let opened = self.pool.first().run(move |t| t.open(&path)).await?;
         Ok(self.add_space(name, opened))
     }
 
     async fn ns_open_root(&self) -> io::Result<NsId> {
         let path = std::path::PathBuf::from("/proc/self/ns/net");
-        let opened = self.thread.run(move |t| t.open(&path)).await?;
+        let opened = self.pool.first().run(move |t| t.open(&path)).await?;
         Ok(self.add_space(super::ROOT_NS, opened))
     }
 
@@ -325,7 +379,11 @@ impl Kernel for Netlink {
         // On the namespace thread, so it runs after any creation of the
         // same name still in flight there (a run cancelled mid-create).
         let name = name.to_string();
-        self.thread.run(move |_| netns::remove(&name)).await
+        self.pool
+            .for_name(&name)
+            .clone()
+            .run(move |_| netns::remove(&name))
+            .await
     }
 
     fn ns_close(&self, ns: NsId) {
@@ -632,7 +690,8 @@ impl Kernel for Netlink {
     async fn ns_set_forwarding(&self, ns: NsId, on: bool) -> io::Result<()> {
         let fd = self.space(ns)?.fd.try_clone()?;
         let value = if on { "1" } else { "0" };
-        self.thread
+        self.pool
+            .first()
             .run(move |t| {
                 t.sysctl_in(&fd, "/proc/sys/net/ipv4/ip_forward", value)?;
                 t.sysctl_in(&fd, "/proc/sys/net/ipv6/conf/all/forwarding", value)
@@ -650,7 +709,8 @@ impl Kernel for Netlink {
         let fd = self.space(ns)?.fd.try_clone()?;
         let (domain, protocol) = super::icmp::socket_kind(&to);
         let socket = self
-            .thread
+            .pool
+            .first()
             .run(move |t| t.socket_in(&fd, domain, libc::SOCK_RAW, protocol))
             .await?;
         super::icmp::ping(socket, to, count, timeout).await
