@@ -277,6 +277,14 @@ pub struct UndoReport {
 }
 
 impl UndoReport {
+    fn record(&mut self, what: String, result: Result<bool, String>) {
+        match result {
+            Ok(true) => self.undone.push(what),
+            Ok(false) => self.gone.push(what),
+            Err(why) => self.failed.push(format!("{what}: {why}")),
+        }
+    }
+
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty()
     }
@@ -321,7 +329,26 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
         })
         .collect();
     let mut open: HashMap<String, NsId> = HashMap::new();
-    for obj in objects.iter().rev() {
+    let mut pending = objects.iter().rev().peekable();
+    while let Some(obj) = pending.next() {
+        if let Object::Ns { .. } = obj {
+            // A run of namespaces has no order among its members (each takes
+            // what is inside it along), so they are removed concurrently:
+            // the backend spreads them over its namespace threads.
+            let mut run = vec![obj];
+            while let Some(next) = pending.next_if(|o| matches!(o, Object::Ns { .. })) {
+                run.push(next);
+            }
+            let results =
+                futures::future::join_all(run.iter().map(|o| async {
+                    (o.describe(), undo_one(kernel, o, &mut HashMap::new()).await)
+                }))
+                .await;
+            for (what, result) in results {
+                report.record(what, result);
+            }
+            continue;
+        }
         let inside_created = match obj {
             Object::Ns { .. } => false,
             Object::Link { ns, peer_ns, .. } => {
@@ -335,11 +362,8 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
             continue;
         }
         let what = obj.describe();
-        match undo_one(kernel, obj, &mut open).await {
-            Ok(true) => report.undone.push(what),
-            Ok(false) => report.gone.push(what),
-            Err(why) => report.failed.push(format!("{what}: {why}")),
-        }
+        let result = undo_one(kernel, obj, &mut open).await;
+        report.record(what, result);
     }
     for (_, id) in open {
         kernel.ns_close(id);
