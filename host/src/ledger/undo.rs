@@ -339,11 +339,11 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
             while let Some(next) = pending.next_if(|o| matches!(o, Object::Ns { .. })) {
                 run.push(next);
             }
-            let results =
-                futures::future::join_all(run.iter().map(|o| async {
-                    (o.describe(), undo_one(kernel, o, &mut HashMap::new()).await)
-                }))
-                .await;
+            let results = futures::future::join_all(
+                run.iter()
+                    .map(|o| async { (o.describe(), remove_ns(kernel, o.ns()).await) }),
+            )
+            .await;
             for (what, result) in results {
                 report.record(what, result);
             }
@@ -371,6 +371,25 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
     report
 }
 
+/// Removes namespace `ns`: `Ok(true)` when removed, `Ok(false)` when it was
+/// already gone. No existence check first: removal goes through the
+/// namespace thread, after any creation of that name still in flight there.
+async fn remove_ns(kernel: &dyn Kernel, ns: &str) -> Result<bool, String> {
+    match kernel.ns_remove_by_name(ns).await {
+        Ok(()) => Ok(true),
+        Err(e) if is_gone(&e) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether an undo step failed only because its object is already gone.
+fn is_gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
+    )
+}
+
 /// Undoes one object: `Ok(true)` when removed, `Ok(false)` when it was
 /// already gone.
 async fn undo_one(
@@ -378,20 +397,8 @@ async fn undo_one(
     obj: &Object,
     open: &mut HashMap<String, NsId>,
 ) -> Result<bool, String> {
-    let gone = |e: &std::io::Error| {
-        matches!(
-            e.raw_os_error(),
-            Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
-        )
-    };
     if let Object::Ns { ns } = obj {
-        // No existence check first: removal goes through the namespace
-        // thread, after any creation still in flight there.
-        return match kernel.ns_remove_by_name(ns).await {
-            Ok(()) => Ok(true),
-            Err(e) if gone(&e) => Ok(false),
-            Err(e) => Err(e.to_string()),
-        };
+        return remove_ns(kernel, ns).await;
     }
     let ns = obj.ns().to_string();
     if !kernel.ns_exists(&ns) {
@@ -438,7 +445,7 @@ async fn undo_one(
             let dev = match dev {
                 Some(d) => match index_of(d).await {
                     Ok(i) => Some(i),
-                    Err(e) if gone(&e) => return Ok(false),
+                    Err(e) if is_gone(&e) => return Ok(false),
                     Err(e) => return Err(e.to_string()),
                 },
                 None => None,
@@ -459,7 +466,7 @@ async fn undo_one(
     };
     match result {
         Ok(()) => Ok(true),
-        Err(e) if gone(&e) => Ok(false),
+        Err(e) if is_gone(&e) => Ok(false),
         Err(e) => Err(e.to_string()),
     }
 }
