@@ -233,3 +233,38 @@ fn sigkill_after_create_all_then_down_leaves_nothing() {
     assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
     assert_eq!(Snapshot::take(), before);
 }
+
+/// `netwasm down` of a few hundred namespaces removes them on several
+/// threads: every one goes, and the report still says which were already
+/// gone.
+#[test]
+fn down_of_hundreds_removes_every_one_and_names_the_missing() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let before = Snapshot::take();
+    let lab = format!("{}-many", w.prefix);
+    let all: Vec<String> = (0..300).map(|i| w.ns(&format!("m{i}"))).collect();
+    let out = run_kit(&w, &lab, None, &[format!("nsall {}", all.join(" "))]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(w.namespaces().len(), all.len());
+
+    // Two go missing behind the lab's back.
+    for gone in [&all[7], &all[250]] {
+        let status = Command::new("ip").args(["netns", "del", gone]).status();
+        assert!(status.unwrap().success());
+    }
+    let down = w.run(&["down", &lab]);
+    let err = stderr(&down);
+    assert!(down.status.success(), "{err}");
+    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
+    let gone_part = err.split("already gone: ").nth(1).expect(&err);
+    assert!(
+        gone_part.starts_with(&format!("namespace {}, namespace {}", all[250], all[7])),
+        "{err}"
+    );
+    assert!(err.contains("and 290 more"), "{err}");
+    assert!(!w.state_dir.join("labs").join(&lab).exists());
+    assert_eq!(Snapshot::take(), before);
+}

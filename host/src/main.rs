@@ -5,10 +5,15 @@ use netwasm::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A guest run keeps several tasks busy at once (the guest, its epoch
+    // ticker, signals, probes); every other command is a short sequence of
+    // requests, for which starting worker threads would be most of the cost.
+    let mut builder = if cli.command.is_run() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("netwasm: error: cannot start the async runtime: {e}");

@@ -21,7 +21,7 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
         .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
     let journal = state.read(name)?;
     let objects = undo::replay(&journal.entries);
-    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let report = undo::undo(kernel.as_ref(), &objects).await;
     eprintln!("netwasm: lab {name}: {}", report.summary());
     if let Some(damage) = &journal.damage {
@@ -101,7 +101,7 @@ pub async fn status(args: DownArgs) -> anyhow::Result<Exit> {
     }
     let journal = state.read(name)?;
     let objects = undo::replay(&journal.entries);
-    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let drift = crate::ledger::drift::check(kernel.as_ref(), &objects).await;
     for d in &drift {
         println!("drift: {d}");

@@ -257,6 +257,13 @@ fn lab_name(s: &str) -> Result<String, String> {
 
 /// Runs the parsed command line; returns the exit status or an error
 /// whose exit status is found by [`exit_for`].
+impl Command {
+    /// Whether this is `netwasm run`, which runs a guest.
+    pub fn is_run(&self) -> bool {
+        matches!(self, Command::Run(_))
+    }
+}
+
 pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Run(args) => run::run(*args).await,

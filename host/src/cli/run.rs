@@ -183,7 +183,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             state.journal_path(&lab_name).display()
         ));
     }
-    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new()?);
+    let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let mut prior = undo::replay(&journal.entries);
     let mut lock = lock;
     if !prior.is_empty() {

@@ -224,6 +224,16 @@ pub trait Kernel: Send + Sync {
     async fn ns_delete(&self, ns: NsId) -> io::Result<()>;
     /// Removes the namespace called `name` without opening it.
     async fn ns_remove_by_name(&self, name: &str) -> io::Result<()>;
+    /// Removes several namespaces by name, concurrently where the backend
+    /// can: one result per name, in order. The default removes them one
+    /// after another.
+    async fn ns_remove_all(&self, names: &[String]) -> Vec<io::Result<()>> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            out.push(self.ns_remove_by_name(name).await);
+        }
+        out
+    }
     /// Closes what the backend holds in `ns` without deleting it.
     fn ns_close(&self, ns: NsId);
     fn ns_exists(&self, name: &str) -> bool;

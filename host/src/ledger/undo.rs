@@ -215,11 +215,15 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 }
             }
             Entry::LinkSet { ns, name, change } => {
-                for o in &mut objs {
-                    if let Object::Link { ns: n2, name: l, props, .. } = o
-                        && n2 == ns && l == name {
-                            apply_change(props, change);
-                        }
+                // A name is held by one link at a time, and a change mostly
+                // follows its link's creation closely: searching from the end
+                // keeps replay linear for a lab of thousands of links.
+                let held = objs.iter_mut().rev().find_map(|o| match o {
+                    Object::Link { ns: n2, name: l, props, .. } if n2 == ns && l == name => Some(props),
+                    _ => None,
+                });
+                if let Some(props) = held {
+                    apply_change(props, change);
                 }
             }
             Entry::AddrAdd { ns, link, cidr } => objs.push(Object::Addr {
@@ -289,11 +293,13 @@ impl UndoReport {
         self.failed.is_empty()
     }
 
-    /// One line saying what happened.
+    /// One line saying what happened. Long lists are cut after a few
+    /// names (a lab of a thousand namespaces would fill the screen); what
+    /// could not be undone is always listed whole.
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         if !self.undone.is_empty() {
-            let mut s = format!("undid {}", self.undone.join(", "));
+            let mut s = format!("undid {}", abridged(&self.undone));
             if self.with_namespace > 0 {
                 s += &format!(
                     " ({} more objects went with their namespaces)",
@@ -303,7 +309,7 @@ impl UndoReport {
             parts.push(s);
         }
         if !self.gone.is_empty() {
-            parts.push(format!("already gone: {}", self.gone.join(", ")));
+            parts.push(format!("already gone: {}", abridged(&self.gone)));
         }
         if !self.failed.is_empty() {
             parts.push(format!("could not undo: {}", self.failed.join("; ")));
@@ -314,6 +320,19 @@ impl UndoReport {
             parts.join("; ")
         }
     }
+}
+
+/// The first few of `items`, and how many more there are.
+fn abridged(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    if items.len() <= SHOWN {
+        return items.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        items[..SHOWN].join(", "),
+        items.len() - SHOWN
+    )
 }
 
 /// Undoes `objects` (as [`replay`] returns them) in reverse order. Best
@@ -333,19 +352,16 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
     while let Some(obj) = pending.next() {
         if let Object::Ns { .. } = obj {
             // A run of namespaces has no order among its members (each takes
-            // what is inside it along), so they are removed concurrently:
-            // the backend spreads them over its namespace threads.
+            // what is inside it along), so they are removed in one call,
+            // which the backend spreads over its namespace threads.
             let mut run = vec![obj];
             while let Some(next) = pending.next_if(|o| matches!(o, Object::Ns { .. })) {
                 run.push(next);
             }
-            let results = futures::future::join_all(
-                run.iter()
-                    .map(|o| async { (o.describe(), remove_ns(kernel, o.ns()).await) }),
-            )
-            .await;
-            for (what, result) in results {
-                report.record(what, result);
+            let names: Vec<String> = run.iter().map(|o| o.ns().to_string()).collect();
+            let results = kernel.ns_remove_all(&names).await;
+            for (o, result) in run.iter().zip(results) {
+                report.record(o.describe(), removal(result));
             }
             continue;
         }
@@ -371,11 +387,11 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
     report
 }
 
-/// Removes namespace `ns`: `Ok(true)` when removed, `Ok(false)` when it was
-/// already gone. No existence check first: removal goes through the
-/// namespace thread, after any creation of that name still in flight there.
-async fn remove_ns(kernel: &dyn Kernel, ns: &str) -> Result<bool, String> {
-    match kernel.ns_remove_by_name(ns).await {
+/// An undo step's outcome: `Ok(true)` when removed, `Ok(false)` when it was
+/// already gone. (Namespaces get no existence check first: the backend
+/// removes a name after any creation of it still in flight.)
+fn removal(result: std::io::Result<()>) -> Result<bool, String> {
+    match result {
         Ok(()) => Ok(true),
         Err(e) if is_gone(&e) => Ok(false),
         Err(e) => Err(e.to_string()),
@@ -390,16 +406,13 @@ fn is_gone(e: &std::io::Error) -> bool {
     )
 }
 
-/// Undoes one object: `Ok(true)` when removed, `Ok(false)` when it was
-/// already gone.
+/// Undoes one object other than a namespace: `Ok(true)` when removed,
+/// `Ok(false)` when it was already gone.
 async fn undo_one(
     kernel: &dyn Kernel,
     obj: &Object,
     open: &mut HashMap<String, NsId>,
 ) -> Result<bool, String> {
-    if let Object::Ns { ns } = obj {
-        return remove_ns(kernel, ns).await;
-    }
     let ns = obj.ns().to_string();
     if !kernel.ns_exists(&ns) {
         return Ok(false);
@@ -464,11 +477,7 @@ async fn undo_one(
         }
         Object::Ns { .. } => unreachable!("handled above"),
     };
-    match result {
-        Ok(()) => Ok(true),
-        Err(e) if is_gone(&e) => Ok(false),
-        Err(e) => Err(e.to_string()),
-    }
+    removal(result)
 }
 
 #[cfg(test)]
@@ -568,5 +577,20 @@ mod tests {
             Entry::NsDelete { ns: "a".into() },
         ];
         assert!(replay(&entries).is_empty());
+    }
+
+    #[test]
+    fn a_long_summary_is_abridged() {
+        let report = UndoReport {
+            undone: (0..20).map(|i| format!("namespace n{i}")).collect(),
+            with_namespace: 60,
+            ..Default::default()
+        };
+        assert_eq!(
+            report.summary(),
+            "undid namespace n0, namespace n1, namespace n2, namespace n3, namespace n4, \
+             namespace n5, namespace n6, namespace n7 and 12 more \
+             (60 more objects went with their namespaces)"
+        );
     }
 }

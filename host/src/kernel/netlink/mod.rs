@@ -29,7 +29,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
 use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
-use super::netns::{self, NsPool, NsThread};
+use super::netns::{self, NsPool};
 use super::{
     AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats,
     RouteInfo, RouteSpec,
@@ -46,8 +46,8 @@ struct Space {
 }
 
 pub struct Netlink {
-    /// The dedicated namespace threads; creating and removing a name
-    /// always goes to that name's thread.
+    /// The dedicated namespace threads; creating a name always goes to that
+    /// name's thread, and so does removing it once that thread has started.
     pool: NsPool,
     spaces: Mutex<HashMap<NsId, Arc<Space>>>,
     next_id: AtomicU64,
@@ -55,19 +55,85 @@ pub struct Netlink {
     nsids: Mutex<HashMap<(NsId, i32), NsId>>,
 }
 
+/// `ns_remove_all` starts a removal thread per this many names, up to
+/// `MAX_REMOVAL_THREADS`.
+const REMOVALS_PER_THREAD: usize = 64;
+const MAX_REMOVAL_THREADS: usize = 16;
+
+impl Default for Netlink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Netlink {
-    pub fn new() -> io::Result<Self> {
-        Ok(Self {
-            pool: NsPool::spawn(NsPool::default_size())?,
+    /// Runs `job` for every name on that name's namespace thread: one job
+    /// per thread, going through its share of the names in order, the
+    /// threads working concurrently. A name's jobs thus run in the order
+    /// they were sent, whatever call sent them. One result per name.
+    async fn on_name_threads<T: Send + 'static>(
+        &self,
+        names: &[String],
+        job: fn(&netns::NsThreadState, &str) -> io::Result<T>,
+    ) -> Vec<io::Result<T>> {
+        let mut shares: Vec<Vec<(usize, String)>> = vec![Vec::new(); self.pool.len()];
+        for (i, name) in names.iter().enumerate() {
+            shares[self.pool.index_for(name)].push((i, name.clone()));
+        }
+        let jobs = shares
+            .into_iter()
+            .enumerate()
+            .filter(|(_, share)| !share.is_empty())
+            .map(|(t, share)| {
+                let thread = self.pool.thread(t).cloned();
+                async move {
+                    let indices: Vec<usize> = share.iter().map(|(i, _)| *i).collect();
+                    let done = match thread {
+                        Ok(thread) => {
+                            thread
+                                .run(move |t| {
+                                    Ok(share
+                                        .iter()
+                                        .map(|(_, name)| job(t, name))
+                                        .collect::<Vec<_>>())
+                                })
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    (indices, done)
+                }
+            });
+        let mut results: Vec<Option<io::Result<T>>> = names.iter().map(|_| None).collect();
+        for (indices, done) in futures::future::join_all(jobs).await {
+            match done {
+                Ok(each) => {
+                    for (i, r) in indices.into_iter().zip(each) {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(e) => {
+                    for i in indices {
+                        results[i] = Some(Err(io::Error::new(e.kind(), e.to_string())));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(io::Error::other("the namespace thread gave no answer")))
+            })
+            .collect()
+    }
+
+    pub fn new() -> Self {
+        Self {
+            pool: NsPool::new(NsPool::default_size()),
             spaces: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             nsids: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// The namespace thread, for other sockets opened inside namespaces.
-    pub fn ns_thread(&self) -> &NsThread {
-        self.pool.first()
+        }
     }
 
     /// Runs `f` with the descriptor of namespace `ns`.
@@ -298,69 +364,30 @@ impl Kernel for Netlink {
         let owned = name.to_string();
         let opened = self
             .pool
-            .for_name(name)
+            .for_name(name)?
             .run(move |t| t.create(&owned))
             .await?;
         Ok(self.add_space(name, opened))
     }
 
     async fn ns_create_all(&self, names: &[String]) -> Vec<io::Result<NsId>> {
-        // One job per thread of the pool, each creating its share of the
-        // names in turn: the threads work concurrently, and each name goes
-        // to the thread that would also remove it.
-        let mut shares: Vec<Vec<(usize, String)>> = vec![Vec::new(); self.pool.len()];
-        for (i, name) in names.iter().enumerate() {
-            shares[self.pool.index_for(name)].push((i, name.clone()));
-        }
-        let jobs = shares
+        self.on_name_threads(names, |t, name| t.create(name))
+            .await
             .into_iter()
-            .enumerate()
-            .filter(|(_, share)| !share.is_empty())
-            .map(|(t, share)| {
-                let thread = self.pool.thread(t).clone();
-                async move {
-                    let indices: Vec<usize> = share.iter().map(|(i, _)| *i).collect();
-                    let done = thread
-                        .run(move |t| {
-                            Ok(share
-                                .iter()
-                                .map(|(_, name)| t.create(name))
-                                .collect::<Vec<_>>())
-                        })
-                        .await;
-                    (indices, done)
-                }
-            });
-        let mut results: Vec<Option<io::Result<NsId>>> = names.iter().map(|_| None).collect();
-        for (indices, done) in futures::future::join_all(jobs).await {
-            match done {
-                Ok(opened) => {
-                    for (i, r) in indices.into_iter().zip(opened) {
-                        results[i] = Some(r.map(|o| self.add_space(&names[i], o)));
-                    }
-                }
-                Err(e) => {
-                    for i in indices {
-                        results[i] = Some(Err(io::Error::new(e.kind(), e.to_string())));
-                    }
-                }
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("namespace not created"))))
+            .zip(names)
+            .map(|(r, name)| r.map(|opened| self.add_space(name, opened)))
             .collect()
     }
 
     async fn ns_open(&self, name: &str) -> io::Result<NsId> {
         let path = netns::ns_path(name);
-        let opened = self.pool.first().run(move |t| t.open(&path)).await?;
+        let opened = self.pool.first()?.run(move |t| t.open(&path)).await?;
         Ok(self.add_space(name, opened))
     }
 
     async fn ns_open_root(&self) -> io::Result<NsId> {
         let path = std::path::PathBuf::from("/proc/self/ns/net");
-        let opened = self.pool.first().run(move |t| t.open(&path)).await?;
+        let opened = self.pool.first()?.run(move |t| t.open(&path)).await?;
         Ok(self.add_space(super::ROOT_NS, opened))
     }
 
@@ -376,14 +403,49 @@ impl Kernel for Netlink {
     }
 
     async fn ns_remove_by_name(&self, name: &str) -> io::Result<()> {
-        // On the namespace thread, so it runs after any creation of the
-        // same name still in flight there (a run cancelled mid-create).
-        let name = name.to_string();
-        self.pool
-            .for_name(&name)
-            .clone()
-            .run(move |_| netns::remove(&name))
+        match self.pool.started_for_name(name) {
+            // On the namespace thread, so it runs after any creation of the
+            // same name still in flight there (a run cancelled mid-create).
+            Some(thread) => {
+                let name = name.to_string();
+                thread.run(move |_| netns::remove(&name)).await
+            }
+            // That thread never had a job, so nothing about this name is in
+            // flight: unmount it here (it is not a namespace switch) and
+            // spare the hop. `netwasm down` removes every name this way.
+            None => netns::remove(name),
+        }
+    }
+
+    async fn ns_remove_all(&self, names: &[String]) -> Vec<io::Result<()>> {
+        if names
+            .iter()
+            .any(|n| self.pool.started_for_name(n).is_some())
+        {
+            // This process has sent jobs about these names (a rollback):
+            // each removal queues behind any creation still in flight.
+            return self
+                .on_name_threads(names, |_, name| netns::remove(name))
+                .await;
+        }
+        // Nothing about these names is in flight here (`netwasm down`).
+        // Unmount waits overlap on several threads; `netwasm down` of 1000
+        // namespaces, medians of 5 and of 7 interleaved runs: 220 and 355 ms
+        // on 1 thread, 142 and 338 on 4, 112 and 158 on 16. Below a few
+        // dozen names a thread costs more than it saves.
+        let width = (names.len() / REMOVALS_PER_THREAD).min(MAX_REMOVAL_THREADS);
+        if width <= 1 {
+            return names.iter().map(|n| netns::remove(n)).collect();
+        }
+        let owned = names.to_vec();
+        tokio::task::spawn_blocking(move || netns::remove_many(&owned, width))
             .await
+            .unwrap_or_else(|e| {
+                names
+                    .iter()
+                    .map(|_| Err(io::Error::other(format!("removal stopped: {e}"))))
+                    .collect()
+            })
     }
 
     fn ns_close(&self, ns: NsId) {
@@ -691,7 +753,7 @@ impl Kernel for Netlink {
         let fd = self.space(ns)?.fd.try_clone()?;
         let value = if on { "1" } else { "0" };
         self.pool
-            .first()
+            .first()?
             .run(move |t| {
                 t.sysctl_in(&fd, "/proc/sys/net/ipv4/ip_forward", value)?;
                 t.sysctl_in(&fd, "/proc/sys/net/ipv6/conf/all/forwarding", value)
@@ -710,7 +772,7 @@ impl Kernel for Netlink {
         let (domain, protocol) = super::icmp::socket_kind(&to);
         let socket = self
             .pool
-            .first()
+            .first()?
             .run(move |t| t.socket_in(&fd, domain, libc::SOCK_RAW, protocol))
             .await?;
         super::icmp::ping(socket, to, count, timeout).await
