@@ -365,7 +365,9 @@ def machine() -> dict:
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // 1024
-    run_fs = sh("stat", "-f", "-c", "%T", "/run", capture=True).stdout.strip()
+    # findmnt names ext4 as such; `stat -f` calls every ext* "ext2/ext3".
+    found = sh("findmnt", "-n", "-o", "FSTYPE", "--target", "/run", check=False, capture=True)
+    run_fs = found.stdout.strip() or sh("stat", "-f", "-c", "%T", "/run", capture=True).stdout.strip()
     return {
         "nproc": os.cpu_count(),
         "cpu": model,
