@@ -422,8 +422,9 @@ impl Kernel for Netlink {
             .iter()
             .any(|n| self.pool.started_for_name(n).is_some())
         {
-            // This process has sent jobs about these names (a rollback):
-            // each removal queues behind any creation still in flight.
+            // Their namespace threads have started, so a creation of one of
+            // them may still be in flight there (a rollback in `run`): each
+            // removal queues behind it on the name's own thread.
             return self
                 .on_name_threads(names, |_, name| netns::remove(name))
                 .await;
