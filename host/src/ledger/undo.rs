@@ -151,6 +151,11 @@ fn effective(entries: &[Entry]) -> Vec<&Entry> {
 /// The objects a journal's entries leave in place, in creation order.
 pub fn replay(entries: &[Entry]) -> Vec<Object> {
     let mut objs: Vec<Object> = Vec::new();
+    // Every (namespace, name) a recorded link has held. Most changes are
+    // to links the lab did not create (each namespace's `lo`), and a search
+    // for those would go through every object: quadratic in a lab of
+    // thousands. A stale pair costs only a search that finds nothing.
+    let mut held_names: HashSet<(&str, &str)> = HashSet::new();
     for e in effective(entries) {
         match e {
             Entry::Header { .. } | Entry::Begin { .. } | Entry::End { .. } | Entry::Abort => {}
@@ -166,7 +171,9 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                     other => other.ns() != gone,
                 });
             }
-            Entry::LinkAdd { ns, name, kind, mode, parent, parent_ns, peer, peer_ns } => objs.push(Object::Link {
+            Entry::LinkAdd { ns, name, kind, mode, parent, parent_ns, peer, peer_ns } => {
+                held_names.insert((ns, name));
+                objs.push(Object::Link {
                 ns: ns.clone(),
                 name: name.clone(),
                 kind: kind.clone(),
@@ -176,7 +183,8 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 peer: peer.clone(),
                 peer_ns: peer_ns.clone(),
                 props: LinkProps::default(),
-            }),
+                })
+            }
             Entry::LinkDelete { ns, name } => {
                 // Its macvlan children, addresses and routes go with it.
                 objs.retain(|o| match o {
@@ -190,6 +198,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 });
             }
             Entry::LinkMove { from_ns, name, to_ns, new_name } => {
+                held_names.insert((to_ns, new_name));
                 // Addresses do not survive a move; routes through it go too.
                 objs.retain(|o| match o {
                     Object::Addr { ns, link, .. } => !(ns == from_ns && link == name),
@@ -215,6 +224,9 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 }
             }
             Entry::LinkSet { ns, name, change } => {
+                if !held_names.contains(&(ns.as_str(), name.as_str())) {
+                    continue;
+                }
                 // A name is held by one link at a time, and a change mostly
                 // follows its link's creation closely: searching from the end
                 // keeps replay linear for a lab of thousands of links.
@@ -519,6 +531,38 @@ mod tests {
         let objs = replay(&entries);
         assert_eq!(objs.len(), 2, "{objs:?}");
         assert!(matches!(&objs[1], Object::Link { ns, name, .. } if ns == "b" && name == "eth0"));
+    }
+
+    #[test]
+    fn changes_apply_to_recorded_links_under_their_current_names() {
+        let set = |ns: &str, name: &str, change: &str| Entry::LinkSet {
+            ns: ns.into(),
+            name: name.into(),
+            change: change.into(),
+        };
+        let entries = vec![
+            Entry::NsCreate { ns: "a".into() },
+            Entry::NsCreate { ns: "b".into() },
+            set("a", "lo", "up"),
+            link("a", "mv1"),
+            set("a", "mv1", "mtu=1400"),
+            Entry::LinkMove {
+                from_ns: "a".into(),
+                name: "mv1".into(),
+                to_ns: "b".into(),
+                new_name: "eth0".into(),
+            },
+            set("b", "eth0", "up"),
+            // The old name no longer names it.
+            set("a", "mv1", "down"),
+        ];
+        let objs = replay(&entries);
+        assert_eq!(objs.len(), 3, "lo is not the lab's: {objs:?}");
+        let Object::Link { ns, name, props, .. } = &objs[2] else {
+            panic!("{objs:?}")
+        };
+        assert_eq!((ns.as_str(), name.as_str()), ("b", "eth0"));
+        assert_eq!((props.mtu, props.admin_up), (Some(1400), Some(true)));
     }
 
     #[test]
