@@ -77,7 +77,10 @@ fn endless_loop_meets_the_deadline() {
     let w = World::new();
     let g = hostile();
     warm(&w, &g);
-    let (out, took) = run_guarded(&w, &["--limit-deadline", "2s"], &g, &["loop"]);
+    // Fuel enough for hours, so only the deadline can stop it: the default
+    // fuel lasts a tight loop only 1 to 4 seconds, depending on the machine.
+    let limits = ["--limit-deadline", "2s", "--limit-fuel", "1000000000000000"];
+    let (out, took) = run_guarded(&w, &limits, &g, &["loop"]);
     assert_limit(&out, "deadline", "2s");
     assert!(
         took < Duration::from_secs(10),

@@ -558,7 +558,10 @@ mod tests {
         ];
         let objs = replay(&entries);
         assert_eq!(objs.len(), 3, "lo is not the lab's: {objs:?}");
-        let Object::Link { ns, name, props, .. } = &objs[2] else {
+        let Object::Link {
+            ns, name, props, ..
+        } = &objs[2]
+        else {
             panic!("{objs:?}")
         };
         assert_eq!((ns.as_str(), name.as_str()), ("b", "eth0"));
