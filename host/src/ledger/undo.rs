@@ -174,15 +174,15 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
             Entry::LinkAdd { ns, name, kind, mode, parent, parent_ns, peer, peer_ns } => {
                 held_names.insert((ns, name));
                 objs.push(Object::Link {
-                ns: ns.clone(),
-                name: name.clone(),
-                kind: kind.clone(),
-                mode: mode.clone(),
-                parent: parent.clone(),
-                parent_ns: parent_ns.clone(),
-                peer: peer.clone(),
-                peer_ns: peer_ns.clone(),
-                props: LinkProps::default(),
+                    ns: ns.clone(),
+                    name: name.clone(),
+                    kind: kind.clone(),
+                    mode: mode.clone(),
+                    parent: parent.clone(),
+                    parent_ns: parent_ns.clone(),
+                    peer: peer.clone(),
+                    peer_ns: peer_ns.clone(),
+                    props: LinkProps::default(),
                 })
             }
             Entry::LinkDelete { ns, name } => {
