@@ -64,11 +64,13 @@ GW_NS = "nwb-gw"
 PARENT = "phy0"
 NET = "10.231"  # unit i: NET.{i//250}.{i%250+2}/24, gateway NET.{i//250}.1
 LAB = "nwb-lab"
+LAB_STEPS = "nwb-lab-steps"
 NOOP_LAB = "nwb-noop"
 
-VARIANTS = ["netwasm", "native", "native-8", "ip", "ip-batch", "ip-direct", "ip-batch-direct", "pyroute2"]
+VARIANTS = ["netwasm", "netwasm-steps", "native", "native-8", "ip", "ip-batch", "ip-direct", "ip-batch-direct", "pyroute2"]
 PREFIXES = {
     "netwasm": "nwbw",
+    "netwasm-steps": "nwbt",
     "native": "nwbn",
     "native-8": "nwbk",
     "ip": "nwbs",
@@ -294,7 +296,7 @@ class Bench:
             f.write(
                 f"""# The default policy, plus the benchmark's parent link and room for 1000 units.
 [namespaces]
-create = ["{PREFIXES['netwasm']}*"]
+create = ["{PREFIXES['netwasm']}*", "{PREFIXES['netwasm-steps']}*"]
 open = ["{PHY_NS}"]
 
 [links]
@@ -314,10 +316,11 @@ deadline = "600s"
     def setup_cmd(self, variant: str, n: int) -> list[str]:
         prefix = PREFIXES[variant]
         lab = [PHY_NS, PARENT, prefix, str(n), NET]
-        if variant == "netwasm":
+        if variant in ("netwasm", "netwasm-steps"):
+            how, name = ("up", LAB) if variant == "netwasm" else ("up-steps", LAB_STEPS)
             return [
-                self.netwasm, "run", "--quiet", "--lab", LAB, "--state-dir", self.state_dir,
-                "--cache-dir", self.cache_dir, "--policy", self.policy, self.guest, "--", "up", *lab,
+                self.netwasm, "run", "--quiet", "--lab", name, "--state-dir", self.state_dir,
+                "--cache-dir", self.cache_dir, "--policy", self.policy, self.guest, "--", how, *lab,
             ]
         if variant == "native":
             return [self.native, "up", *lab]
@@ -332,8 +335,9 @@ deadline = "600s"
 
     def teardown_cmd(self, variant: str, n: int) -> list[str]:
         prefix = PREFIXES[variant]
-        if variant == "netwasm":
-            return [self.netwasm, "down", LAB, "--state-dir", self.state_dir]
+        if variant in ("netwasm", "netwasm-steps"):
+            name = LAB if variant == "netwasm" else LAB_STEPS
+            return [self.netwasm, "down", name, "--state-dir", self.state_dir]
         if variant in ("native", "native-8"):
             return [self.native, "down", prefix, str(n)]
         if variant in SHELL:
@@ -386,29 +390,39 @@ def median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def runs_for(args, v: str, n: int) -> int:
+    if n >= 1000 and v in SLOW:
+        return args.slow_at_1000
+    return args.runs
+
+
 def run_all(args, b: Bench, baseline_addrs: int) -> dict:
+    """Every size; at each, the variants take turns run by run (A B C, A B C,
+    ...), so a machine that slows down or speeds up during the benchmark
+    shifts every variant alike instead of whichever happened to run then."""
     results: dict = {"sizes": args.sizes, "variants": {}}
     for n in args.sizes:
-        for v in args.variants:
-            runs = args.runs if (n < 1000 or v not in SLOW) else 1
-            if n >= 1000 and v in SLOW and args.slow_at_1000 == 0:
-                continue
-            if n >= 1000 and v in SLOW:
-                runs = args.slow_at_1000
-            setup, teardown, rss = [], [], []
-            for r in range(runs):
+        todo = [v for v in args.variants if runs_for(args, v, n) > 0]
+        times: dict = {v: ([], [], []) for v in todo}
+        for r in range(max((runs_for(args, v, n) for v in todo), default=0)):
+            for v in todo:
+                if r >= runs_for(args, v, n):
+                    continue
                 wait_clean(PREFIXES[v], baseline_addrs)
                 t_up, rss_up = timed(b.setup_cmd(v, n))
                 if r == 0:
                     verify(v, n)
                 t_down, rss_down = timed(b.teardown_cmd(v, n))
+                setup, teardown, rss = times[v]
                 setup.append(t_up)
                 teardown.append(t_down)
                 rss.append(max(rss_up, rss_down))
-            if v == "netwasm" and os.path.exists(os.path.join(b.state_dir, "labs", LAB)):
-                raise RuntimeError("netwasm down left the lab's state behind")
+        if any(os.path.exists(os.path.join(b.state_dir, "labs", lab)) for lab in (LAB, LAB_STEPS)):
+            raise RuntimeError("netwasm down left the lab's state behind")
+        for v in todo:
+            setup, teardown, rss = times[v]
             entry = {
-                "runs": runs,
+                "runs": len(setup),
                 "setup_s": setup,
                 "teardown_s": teardown,
                 "setup_median_s": median(setup),
@@ -416,13 +430,13 @@ def run_all(args, b: Bench, baseline_addrs: int) -> dict:
                 "setup_per_unit_ms": median(setup) * 1000 / n,
                 "teardown_per_unit_ms": median(teardown) * 1000 / n,
             }
-            if v == "netwasm":
+            if v.startswith("netwasm"):
                 entry["peak_rss_kib"] = max(rss)
             results["variants"].setdefault(v, {})[str(n)] = entry
             log(
-                f"N={n:<5} {v:<9} setup {entry['setup_per_unit_ms']:8.3f} ms/unit"
-                f"  teardown {entry['teardown_per_unit_ms']:7.3f} ms/unit  ({runs} runs)"
-                + (f"  peak RSS {entry['peak_rss_kib'] / 1024:.1f} MiB" if v == "netwasm" else "")
+                f"N={n:<5} {v:<15} setup {entry['setup_per_unit_ms']:8.3f} ms/unit"
+                f"  teardown {entry['teardown_per_unit_ms']:7.3f} ms/unit  ({len(setup)} runs)"
+                + (f"  peak RSS {entry['peak_rss_kib'] / 1024:.1f} MiB" if v.startswith("netwasm") else "")
             )
     # Marginal cost per unit: without the fixed cost that T(1) carries.
     for v, by_n in results["variants"].items():

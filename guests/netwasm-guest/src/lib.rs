@@ -41,10 +41,10 @@ pub mod bindings {
     });
 }
 
-use bindings::netwasm::lab::{addr, link, namespace, probe, route, types, verify};
+use bindings::netwasm::lab::{addr, batch, link, namespace, probe, route, types, verify};
 
 pub use bindings::netwasm::lab::addr::AddressInfo;
-pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanMode, OperState};
+pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanConfig, MacvlanMode, OperState};
 pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
 pub use bindings::netwasm::lab::route::RouteInfo;
 pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
@@ -130,6 +130,38 @@ impl Namespace {
     pub fn create_all<S: AsRef<str>>(names: &[S]) -> Result<Vec<Self>> {
         let names: Vec<String> = names.iter().map(|n| n.as_ref().to_string()).collect();
         Ok(namespace::create_all(&names)?
+            .into_iter()
+            .map(|inner| Self { inner })
+            .collect())
+    }
+
+    /// Builds many namespaces, each with its links, addresses and routes,
+    /// in one call, all or nothing. The host keeps several plans in
+    /// progress at once, so this is several times faster than the same
+    /// steps called one by one (see [`Plan`]). Every step is checked
+    /// before anything is made; if the kernel then refuses one, every
+    /// namespace of the call is deleted again and the error names the step.
+    /// The handles come back in the order of `plans`.
+    ///
+    /// ```no_run
+    /// # use netwasm_guest::{MacvlanMode, Namespace, Plan, Result};
+    /// # fn f() -> Result<()> {
+    /// let plans: Vec<Plan> = (0..100)
+    ///     .map(|i| {
+    ///         Plan::new(&format!("unit{i}"))
+    ///             .macvlan("phy", "eth0", "eth0", MacvlanMode::Bridge)
+    ///             .up("lo")
+    ///             .up("eth0")
+    ///             .addr("eth0", &format!("172.16.10.{}/24", i + 2))
+    ///             .default_route("172.16.10.1")
+    ///     })
+    ///     .collect();
+    /// let units = Namespace::build_all(&plans)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn build_all(plans: &[Plan]) -> Result<Vec<Self>> {
+        let plans: Vec<batch::NamespacePlan> = plans.iter().map(|p| p.inner.clone()).collect();
+        Ok(batch::build(&plans)?
             .into_iter()
             .map(|inner| Self { inner })
             .collect())
@@ -454,6 +486,109 @@ impl<'a> Route<'a> {
             &self.spec,
             self.dev.map(|d| &d.inner),
         )?)
+    }
+}
+
+/// One namespace for [`Namespace::build_all`] and what goes in it. The
+/// host does the steps in this order, whatever order they are given in:
+/// create the namespace, its links, set links up, add addresses, add
+/// routes. Links are named by name: `lo`, or a link the plan creates.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    inner: batch::NamespacePlan,
+}
+
+impl Plan {
+    /// A plan for a new namespace called `name`, empty so far.
+    pub fn new(name: &str) -> Self {
+        Self {
+            inner: batch::NamespacePlan {
+                name: name.to_string(),
+                links: Vec::new(),
+                up: Vec::new(),
+                addresses: Vec::new(),
+                routes: Vec::new(),
+            },
+        }
+    }
+
+    /// A macvlan `name` in mode `mode`, made directly in this namespace, on
+    /// link `parent` of namespace `parent_ns` (one the script holds).
+    pub fn macvlan(self, parent_ns: &str, parent: &str, name: &str, mode: MacvlanMode) -> Self {
+        self.macvlan_with(
+            parent_ns,
+            parent,
+            link::MacvlanConfig {
+                name: name.to_string(),
+                mode: Some(mode),
+                mac: None,
+                mtu: None,
+            },
+        )
+    }
+
+    /// A macvlan with every setting given (MAC, MTU, or the kernel's
+    /// default mode).
+    pub fn macvlan_with(
+        mut self,
+        parent_ns: &str,
+        parent: &str,
+        config: link::MacvlanConfig,
+    ) -> Self {
+        self.inner
+            .links
+            .push(batch::NewLink::Macvlan(batch::NewMacvlan {
+                parent_namespace: parent_ns.to_string(),
+                parent: parent.to_string(),
+                config,
+            }));
+        self
+    }
+
+    /// A Linux bridge `name` in this namespace.
+    pub fn bridge(mut self, name: &str) -> Self {
+        self.inner
+            .links
+            .push(batch::NewLink::Bridge(name.to_string()));
+        self
+    }
+
+    /// Sets `link` administratively up.
+    pub fn up(mut self, link: &str) -> Self {
+        self.inner.up.push(link.to_string());
+        self
+    }
+
+    /// Adds address `cidr` (`172.16.10.5/24`) to `link`.
+    pub fn addr(mut self, link: &str, cidr: &str) -> Self {
+        self.inner.addresses.push(batch::NewAddress {
+            link: link.to_string(),
+            cidr: cidr.to_string(),
+        });
+        self
+    }
+
+    /// Adds a default route via `gateway`.
+    pub fn default_route(self, gateway: &str) -> Self {
+        self.route("default", Some(gateway), None)
+    }
+
+    /// Adds a route to `destination` via `gateway`, out of `dev`, or both.
+    pub fn route(mut self, destination: &str, gateway: Option<&str>, dev: Option<&str>) -> Self {
+        self.inner.routes.push(batch::NewRoute {
+            route: route::RouteSpec {
+                destination: destination.to_string(),
+                gateway: gateway.map(str::to_string),
+                metric: None,
+            },
+            dev: dev.map(str::to_string),
+        });
+        self
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
     }
 }
 

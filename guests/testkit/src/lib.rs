@@ -17,6 +17,11 @@
 //! route NS DEST [via GW] [dev LINK] [metric N] | del-route (same)
 //! forward NS on|off | ping NS ADDR | neigh NS
 //! expect NS ADDR yes|no | check
+//! build PNS PARENT MODE|- UNIT...   batch.build: per UNIT, a namespace with
+//!                              macvlan eth0 on PARENT in PNS, lo and eth0 up;
+//!                              UNIT is NAME[,ITEM...] with ITEMs ip=CIDR
+//!                              (on eth0), gw=GW (default route), up=LINK,
+//!                              bridge=NAME, devroute=DEST@LINK
 //! sleep MS | fail MESSAGE
 //! try STATEMENT                run it; print `ok` or `error: ...` and go on
 //! ```
@@ -25,7 +30,7 @@
 
 use std::collections::HashMap;
 
-use netwasm_guest::{Error, Link, MacvlanMode, Namespace, Result, check};
+use netwasm_guest::{Error, Link, MacvlanConfig, MacvlanMode, Namespace, Plan, Result, check};
 
 #[derive(Default)]
 struct Kit {
@@ -42,6 +47,41 @@ fn mode(s: &str) -> Result<Option<MacvlanMode>> {
         "source" => MacvlanMode::Source,
         other => return Err(Error::msg(format!("unknown mode {other}"))),
     }))
+}
+
+/// A `build` unit: see the module docs.
+fn plan(pns: &str, parent: &str, mode: Option<MacvlanMode>, unit: &str) -> Result<Plan> {
+    let mut items = unit.split(',');
+    let name = items.next().unwrap_or_default();
+    let config = MacvlanConfig {
+        name: "eth0".into(),
+        mode,
+        mac: None,
+        mtu: None,
+    };
+    let mut p = Plan::new(name)
+        .macvlan_with(pns, parent, config)
+        .up("lo")
+        .up("eth0");
+    for item in items {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| Error::msg(format!("unit item {item:?}: KEY=VALUE")))?;
+        p = match key {
+            "ip" => p.addr("eth0", value),
+            "gw" => p.default_route(value),
+            "up" => p.up(value),
+            "bridge" => p.bridge(value),
+            "devroute" => {
+                let (dest, dev) = value
+                    .split_once('@')
+                    .ok_or_else(|| Error::msg("devroute=DEST@LINK"))?;
+                p.route(dest, None, Some(dev))
+            }
+            other => return Err(Error::msg(format!("unknown unit item {other:?}"))),
+        };
+    }
+    Ok(p)
 }
 
 fn arg<'a>(words: &[&'a str], i: usize) -> Result<&'a str> {
@@ -120,6 +160,19 @@ impl Kit {
             }
             "open" => {
                 self.ns(arg(&w, 1)?)?;
+            }
+            "build" => {
+                let (pns, parent, mode) = (arg(&w, 1)?, arg(&w, 2)?, mode(arg(&w, 3)?)?);
+                self.ns(pns)?;
+                let plans = w[4..]
+                    .iter()
+                    .map(|unit| plan(pns, parent, mode, unit))
+                    .collect::<Result<Vec<_>>>()?;
+                let built = Namespace::build_all(&plans)?;
+                for (p, ns) in plans.iter().zip(built) {
+                    self.spaces.insert(p.name().to_string(), ns);
+                }
+                println!("built {}", plans.len());
             }
             "root" => {
                 self.ns("/")?;

@@ -132,6 +132,9 @@ pub struct NewLink {
     pub kind: NewLinkKind,
     pub mac: Option<Mac>,
     pub mtu: Option<u32>,
+    /// Set it administratively up as it is created (`ip link add ... up`):
+    /// one request fewer than creating it and then setting it up.
+    pub up: bool,
 }
 
 /// One change to an existing link.

@@ -4,10 +4,41 @@ use serde_json::{Value, json};
 
 use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
 use crate::error::{HostResult, OpError};
-use crate::kernel::{LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, ROOT_NS};
+use crate::kernel::{LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS};
 use crate::ledger::Entry;
 use crate::net::{Mac, check_link_name, check_mtu};
-use crate::policy::LinkKind;
+use crate::policy::{LinkKind, Policy};
+
+/// A checked new link, ready to be created once its namespace is known.
+pub(super) struct PlannedLink {
+    name: String,
+    kind: NewLinkKind,
+    mac: Option<Mac>,
+    mtu: Option<u32>,
+    /// Whether to create it up (a batch folds a plan's `up` into creation).
+    pub up: bool,
+    /// What to journal before creating it.
+    pub entry: Entry,
+    /// What creating it is called in an error.
+    pub op: String,
+}
+
+impl PlannedLink {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn new_link(&self, ns: NsId) -> NewLink {
+        NewLink {
+            name: self.name.clone(),
+            ns,
+            kind: self.kind.clone(),
+            mac: self.mac,
+            mtu: self.mtu,
+            up: self.up,
+        }
+    }
+}
 
 impl Lab {
     pub async fn link_get(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
@@ -108,24 +139,32 @@ impl Lab {
             "target": target,
         });
         self.op("link.add-macvlan", args, async |lab| {
-            check_link_name(parent)?;
-            let id = lab.ns_id(ns)?;
-            if ns == ROOT_NS {
-                lab.policy.check_parent(ns, parent, true)?;
-            }
-            let info = lab.kernel.link_by_name(id, parent).await.map_err(|e| {
-                Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)
-            })?;
-            let key = match lab.find_link(ns, info.index) {
-                Some(k) => k,
-                None => {
-                    let origin = lab.found_origin(ns, parent, lab.ns(ns)?.origin);
-                    lab.new_link_entry(&info, origin)
-                }
-            };
+            let key = lab.macvlan_parent(ns, parent).await?;
             lab.add_macvlan_inner(key, config, target).await
         })
         .await
+    }
+
+    /// The link `parent` of namespace `ns`, to put a macvlan on, held by
+    /// the lab from now on (as `link.get` would hold it).
+    pub(super) async fn macvlan_parent(&mut self, ns: &str, parent: &str) -> HostResult<LinkKey> {
+        check_link_name(parent)?;
+        let id = self.ns_id(ns)?;
+        if ns == ROOT_NS {
+            // Before the look-up: a guest learns nothing of the root's
+            // other links, not even whether they exist.
+            self.policy.check_parent(ns, parent, true)?;
+        }
+        let info = self.kernel.link_by_name(id, parent).await.map_err(|e| {
+            Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)
+        })?;
+        Ok(match self.find_link(ns, info.index) {
+            Some(k) => k,
+            None => {
+                let origin = self.found_origin(ns, parent, self.ns(ns)?.origin);
+                self.new_link_entry(&info, origin)
+            }
+        })
     }
 
     async fn add_macvlan_inner(
@@ -134,6 +173,37 @@ impl Lab {
         config: MacvlanConfig,
         target: Option<String>,
     ) -> HostResult<LinkKey> {
+        let target_ns = match target {
+            Some(t) => t,
+            None => self.link(parent)?.ns.clone(),
+        };
+        let plan = self.macvlan_plan(parent, &config, &target_ns)?;
+        self.check_target(&target_ns, &format!("create macvlan {:?}", config.name))?;
+        self.quota(
+            &format!("create macvlan {:?}", config.name),
+            self.usage.links,
+            self.policy.quotas.links,
+            "links",
+        )?;
+        let spec = plan.new_link(self.ns_id(&target_ns)?);
+        let k = self.kernel.clone();
+        let created = self
+            .journaled(plan.entry, plan.op, k.link_add(&spec))
+            .await?;
+        self.usage.links += 1;
+        Ok(self.new_link_entry(&created[0], Origin::Created))
+    }
+
+    /// All of creating macvlan `config.name` on `parent` in `target_ns`
+    /// but the quota and the kernel call: the argument and policy checks,
+    /// the request, the journal entry and the description. The target need
+    /// not exist yet (a batch plans macvlans in namespaces it will create).
+    pub(super) fn macvlan_plan(
+        &self,
+        parent: LinkKey,
+        config: &MacvlanConfig,
+        target_ns: &str,
+    ) -> HostResult<PlannedLink> {
         let name = config.name.as_str();
         check_link_name(name)?;
         let mac = config.mac.as_deref().map(Mac::parse_unicast).transpose()?;
@@ -141,7 +211,6 @@ impl Lab {
             check_mtu(mtu)?;
         }
         let p = self.link(parent)?.clone();
-        let target_ns = target.clone().unwrap_or_else(|| p.ns.clone());
         self.policy.check_kind(LinkKind::Macvlan, name)?;
         self.policy
             .check_macvlan_mode(config.mode.unwrap_or(MacvlanMode::Vepa), name)?;
@@ -149,36 +218,18 @@ impl Lab {
         if p.origin != Origin::Created && parent_ns_origin != Origin::Created {
             self.policy.check_parent(&p.ns, &p.name, p.ns == ROOT_NS)?;
         }
-        self.check_target(&target_ns, &format!("create macvlan {name:?}"))?;
-        self.quota(
-            &format!("create macvlan {name:?}"),
-            self.usage.links,
-            self.policy.quotas.links,
-            "links",
-        )?;
-        let spec = NewLink {
-            name: name.to_string(),
-            ns: self.ns_id(&target_ns)?,
-            kind: NewLinkKind::Macvlan {
-                parent_ns: self.ns_id(&p.ns)?,
-                parent: p.index,
-                mode: config.mode,
-            },
-            mac,
-            mtu: config.mtu,
-        };
         let op = format!(
             "create macvlan {name:?} on {:?} in {}{}",
             p.name,
             desc_ns(&p.ns),
             if target_ns != p.ns {
-                format!(" into {}", desc_ns(&target_ns))
+                format!(" into {}", desc_ns(target_ns))
             } else {
                 String::new()
             }
         );
         let entry = Entry::LinkAdd {
-            ns: target_ns,
+            ns: target_ns.to_string(),
             name: name.to_string(),
             kind: "macvlan".into(),
             mode: config
@@ -190,10 +241,19 @@ impl Lab {
             peer: None,
             peer_ns: None,
         };
-        let k = self.kernel.clone();
-        let created = self.journaled(entry, op, k.link_add(&spec)).await?;
-        self.usage.links += 1;
-        Ok(self.new_link_entry(&created[0], Origin::Created))
+        Ok(PlannedLink {
+            name: name.to_string(),
+            kind: NewLinkKind::Macvlan {
+                parent_ns: self.ns_id(&p.ns)?,
+                parent: p.index,
+                mode: config.mode,
+            },
+            mac,
+            mtu: config.mtu,
+            up: false,
+            entry,
+            op,
+        })
     }
 
     pub async fn add_veth(
@@ -231,6 +291,7 @@ impl Lab {
                 },
                 mac: None,
                 mtu: None,
+                up: false,
             };
             let op = format!(
                 "create veth {name:?} in {} with peer {peer_name:?} in {}",
@@ -262,8 +323,7 @@ impl Lab {
             "link.add-bridge",
             json!({ "namespace": ns, "name": name }),
             async |lab| {
-                check_link_name(name)?;
-                lab.policy.check_kind(LinkKind::Bridge, name)?;
+                let plan = Self::bridge_plan(&lab.policy, ns, name)?;
                 lab.check_target(ns, &format!("create bridge {name:?}"))?;
                 lab.quota(
                     &format!("create bridge {name:?}"),
@@ -271,31 +331,41 @@ impl Lab {
                     lab.policy.quotas.links,
                     "links",
                 )?;
-                let spec = NewLink {
-                    name: name.to_string(),
-                    ns: lab.ns_id(ns)?,
-                    kind: NewLinkKind::Bridge,
-                    mac: None,
-                    mtu: None,
-                };
-                let op = format!("create bridge {name:?} in {}", desc_ns(ns));
-                let entry = Entry::LinkAdd {
-                    ns: ns.to_string(),
-                    name: name.to_string(),
-                    kind: "bridge".into(),
-                    mode: None,
-                    parent: None,
-                    parent_ns: None,
-                    peer: None,
-                    peer_ns: None,
-                };
+                let spec = plan.new_link(lab.ns_id(ns)?);
                 let k = lab.kernel.clone();
-                let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
+                let created = lab
+                    .journaled(plan.entry, plan.op, k.link_add(&spec))
+                    .await?;
                 lab.usage.links += 1;
                 Ok(lab.new_link_entry(&created[0], Origin::Created))
             },
         )
         .await
+    }
+
+    /// All of creating bridge `name` in `ns` but the target check, the
+    /// quota and the kernel call (see [`Lab::macvlan_plan`]).
+    pub(super) fn bridge_plan(policy: &Policy, ns: &str, name: &str) -> HostResult<PlannedLink> {
+        check_link_name(name)?;
+        policy.check_kind(LinkKind::Bridge, name)?;
+        Ok(PlannedLink {
+            name: name.to_string(),
+            kind: NewLinkKind::Bridge,
+            mac: None,
+            mtu: None,
+            up: false,
+            entry: Entry::LinkAdd {
+                ns: ns.to_string(),
+                name: name.to_string(),
+                kind: "bridge".into(),
+                mode: None,
+                parent: None,
+                parent_ns: None,
+                peer: None,
+                peer_ns: None,
+            },
+            op: format!("create bridge {name:?} in {}", desc_ns(ns)),
+        })
     }
 
     /// Applies one change to a link the lab may change.

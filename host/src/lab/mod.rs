@@ -9,11 +9,13 @@
 
 mod addrs;
 pub mod audit;
+mod batch;
 mod links;
 mod namespaces;
 mod routes;
 mod verify;
 
+pub use self::batch::{NsPlan, PlanLink, PlanRoute};
 pub use self::verify::print_matrix;
 
 use std::collections::{HashMap, HashSet};

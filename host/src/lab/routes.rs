@@ -18,6 +18,30 @@ impl Lab {
         dev: Option<LinkKey>,
         ns: &str,
     ) -> Result<RouteSpec, OpError> {
+        let mut spec = Self::parse_route(destination, gateway, metric)?;
+        if let Some(k) = dev {
+            let l = self.link(k)?;
+            if l.ns != ns {
+                return Err(OpError::invalid(format!(
+                    "route to {}: dev {:?} is in {}, not {}",
+                    spec.destination,
+                    l.name,
+                    desc_ns(&l.ns),
+                    desc_ns(ns)
+                )));
+            }
+            spec.dev = Some(l.index);
+        }
+        Self::check_route_target(&spec, dev.is_some())?;
+        Ok(spec)
+    }
+
+    /// A route's destination, gateway and metric, checked; no dev yet.
+    pub(super) fn parse_route(
+        destination: &str,
+        gateway: Option<&str>,
+        metric: Option<u32>,
+    ) -> Result<RouteSpec, OpError> {
         let gateway: Option<IpAddr> = gateway
             .map(|g| crate::net::parse_ip(g, "gateway"))
             .transpose()?;
@@ -30,35 +54,26 @@ impl Lab {
                 "route to {dest} via {gw}: destination and gateway are of different IP families"
             )));
         }
-        let dev = match dev {
-            Some(k) => {
-                let l = self.link(k)?;
-                if l.ns != ns {
-                    return Err(OpError::invalid(format!(
-                        "route to {dest}: dev {:?} is in {}, not {}",
-                        l.name,
-                        desc_ns(&l.ns),
-                        desc_ns(ns)
-                    )));
-                }
-                Some(l.index)
-            }
-            None => None,
-        };
-        if gateway.is_none() && dev.is_none() {
-            return Err(OpError::invalid(format!(
-                "route to {dest}: give a gateway, a dev, or both"
-            )));
-        }
         Ok(RouteSpec {
             destination: dest,
             gateway,
-            dev,
+            dev: None,
             metric,
         })
     }
 
-    fn describe_route(r: &RouteSpec, ns: &str) -> String {
+    /// A route must say where it goes: through a gateway, a dev, or both.
+    pub(super) fn check_route_target(spec: &RouteSpec, has_dev: bool) -> Result<(), OpError> {
+        if spec.gateway.is_none() && !has_dev {
+            return Err(OpError::invalid(format!(
+                "route to {}: give a gateway, a dev, or both",
+                spec.destination
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) fn describe_route(r: &RouteSpec, ns: &str) -> String {
         let mut s = format!(
             "route to {}",
             if r.destination.is_default() {

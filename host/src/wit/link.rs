@@ -62,7 +62,7 @@ fn info_out(i: kernel::LinkInfo) -> LinkInfo {
     }
 }
 
-fn config_in(c: MacvlanConfig) -> lab::MacvlanConfig {
+pub(super) fn config_in(c: MacvlanConfig) -> lab::MacvlanConfig {
     lab::MacvlanConfig {
         name: c.name,
         mode: c.mode.map(mode_in),

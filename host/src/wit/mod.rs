@@ -6,6 +6,7 @@
 //! for host failures and for hard limits, which end the run.
 
 mod addr;
+mod batch;
 mod link;
 mod namespace;
 mod probe;

@@ -525,6 +525,9 @@ impl Kernel for Netlink {
         if let Some(mtu) = link.mtu {
             builder = builder.mtu(mtu);
         }
+        if link.up {
+            builder = builder.up();
+        }
         if !Arc::ptr_eq(&via, &target) {
             builder = builder.setns_by_fd(target.fd.as_raw_fd());
         }
