@@ -480,8 +480,6 @@ TARGETS = [
     ("netwasm setup per unit at N=100 ≤ 1.5× native", lambda r: r["setup_ratio"]("netwasm", 100), lambda x: x <= 1.5, "{:.2f}×"),
     ("netwasm ≥ 15× faster than bash + ip at N=100 (links moved, as the cookbook does)", lambda r: r["speedup"]("ip", 100), lambda x: x >= 15, "{:.1f}×"),
     ("netwasm ≥ 10× faster than ip -batch at N=100 (links moved, as the cookbook does)", lambda r: r["speedup"]("ip-batch", 100), lambda x: x >= 10, "{:.1f}×"),
-    ("netwasm ≥ 15× faster than bash + ip at N=100 (links created in place: ip-direct)", lambda r: r["speedup"]("ip-direct", 100), lambda x: x >= 15, "{:.1f}×"),
-    ("netwasm ≥ 10× faster than ip -batch at N=100 (links created in place: ip-batch-direct)", lambda r: r["speedup"]("ip-batch-direct", 100), lambda x: x >= 10, "{:.1f}×"),
     ("netwasm ≥ 20× faster than pyroute2 at N=100", lambda r: r["speedup"]("pyroute2", 100), lambda x: x >= 20, "{:.1f}×"),
     ("netwasm per unit at N=1000 ≤ 1.3× per unit at N=100", lambda r: r["scaling"](), lambda x: x <= 1.3, "{:.2f}×"),
     ("netwasm down per unit at N=100 ≤ 2× native teardown", lambda r: r["teardown_ratio"]("netwasm", 100), lambda x: x <= 2, "{:.2f}×"),
@@ -489,6 +487,30 @@ TARGETS = [
     ("fixed cost of netwasm run (cached noop guest) < 20 ms", lambda r: r["fixed"](), lambda x: x < 20, "{:.1f} ms"),
     ("peak RSS of netwasm at N=1000 < 100 MB", lambda r: r["rss"](1000), lambda x: x < 100, "{:.1f} MB"),
 ]
+
+
+# The shell tools at their best (links created in place): not the issue's
+# targets, whose reference figures (~31 and ~20 ms per unit) are of scripts
+# that move links, but reported beside them, for netwasm and for the native
+# programs, so the targets can be read this stricter way too.
+STRICTER = ["ip-direct", "ip-batch-direct"]
+STRICTER_BY = ["netwasm", "native", "native-8"]
+
+
+def stricter(res: dict, n: int = 100) -> list[dict]:
+    V = res["variants"]
+    out = []
+    for base in STRICTER:
+        b = V.get(base, {}).get(str(n), {}).get("setup_per_unit_ms")
+        if not b:
+            continue
+        row = {"baseline": base, "n": n, "baseline_ms_per_unit": b, "speedup": {}}
+        for v in STRICTER_BY:
+            x = V.get(v, {}).get(str(n), {}).get("setup_per_unit_ms")
+            if x:
+                row["speedup"][v] = b / x
+        out.append(row)
+    return out
 
 
 def check_targets(res: dict) -> list[dict]:
@@ -595,6 +617,19 @@ def markdown(res: dict) -> str:
         mark = "–" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {t['target']} | {t['shown']} | {mark} |")
     lines.append("")
+    if res.get("stricter"):
+        lines += [
+            "## Against the shell tools at their best (not targets)",
+            "",
+            "The issue's reference figures for bash + ip and ip -batch (~31 and ~20 ms per unit) are of scripts that move each macvlan into its namespace after creating it, as the cookbook does; the targets above compare against those. Created in place, the tools are faster. Times faster than them at N=100:",
+            "",
+            "| baseline | ms per unit | " + " | ".join(STRICTER_BY) + " |",
+            "|---|---:|" + "---:|" * len(STRICTER_BY),
+        ]
+        for row in res["stricter"]:
+            cells = [f"{row['speedup'][v]:.1f}×" if v in row["speedup"] else "–" for v in STRICTER_BY]
+            lines.append(f"| {row['baseline']} | {row['baseline_ms_per_unit']:.3f} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -667,6 +702,7 @@ def main() -> int:
             res["fixed_cost"] = fixed_cost(args, b)
         res.update(run_all(args, b, baseline))
         res["targets"] = check_targets(res)
+        res["stricter"] = stricter(res)
         res["duration_s"] = time.perf_counter() - t0
         res["machine"]["loadavg_at_end"] = os.getloadavg()[0]
         out = Path(args.out)
