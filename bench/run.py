@@ -390,6 +390,12 @@ def median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def paired(a: list[float], b: list[float]) -> float:
+    """Median over rounds of a[r] / b[r] (a variant that ran fewer rounds
+    pairs with the first rounds of the other)."""
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
 def runs_for(args, v: str, n: int) -> int:
     if n >= 1000 and v in SLOW:
         return args.slow_at_1000
@@ -444,13 +450,15 @@ def run_all(args, b: Bench, baseline_addrs: int) -> dict:
         for n, e in by_n.items():
             if one and int(n) > 1:
                 e["setup_marginal_ms"] = (e["setup_median_s"] - one["setup_median_s"]) * 1000 / (int(n) - 1)
-    # Ratios against the sequential native lower bound.
+    # Ratios against the sequential native lower bound: the median over
+    # rounds of the ratio within a round (paired), which a machine drifting
+    # between rounds affects far less than a ratio of medians.
     base = results["variants"].get(BASELINE, {})
     for v, by_n in results["variants"].items():
         for n, e in by_n.items():
             if n in base:
-                e["setup_ratio"] = e["setup_per_unit_ms"] / base[n]["setup_per_unit_ms"]
-                e["teardown_ratio"] = e["teardown_per_unit_ms"] / base[n]["teardown_per_unit_ms"]
+                e["setup_ratio"] = paired(e["setup_s"], base[n]["setup_s"])
+                e["teardown_ratio"] = paired(e["teardown_s"], base[n]["teardown_s"])
                 if "setup_marginal_ms" in e and base[n].get("setup_marginal_ms", 0) > 0:
                     e["marginal_ratio"] = e["setup_marginal_ms"] / base[n]["setup_marginal_ms"]
     return results
@@ -501,14 +509,14 @@ def stricter(res: dict, n: int = 100) -> list[dict]:
     V = res["variants"]
     out = []
     for base in STRICTER:
-        b = V.get(base, {}).get(str(n), {}).get("setup_per_unit_ms")
+        b = V.get(base, {}).get(str(n), {})
         if not b:
             continue
-        row = {"baseline": base, "n": n, "baseline_ms_per_unit": b, "speedup": {}}
+        row = {"baseline": base, "n": n, "baseline_ms_per_unit": b["setup_per_unit_ms"], "speedup": {}}
         for v in STRICTER_BY:
-            x = V.get(v, {}).get(str(n), {}).get("setup_per_unit_ms")
+            x = V.get(v, {}).get(str(n), {}).get("setup_s")
             if x:
-                row["speedup"][v] = b / x
+                row["speedup"][v] = paired(b["setup_s"], x)
         out.append(row)
     return out
 
@@ -520,8 +528,8 @@ def check_targets(res: dict) -> list[dict]:
         return V.get(v, {}).get(str(n), {}).get(k)
 
     def speedup(v, n):
-        a, b = get(v, n, "setup_per_unit_ms"), get("netwasm", n, "setup_per_unit_ms")
-        return a / b if a and b else None
+        a, b = get(v, n, "setup_s"), get("netwasm", n, "setup_s")
+        return paired(a, b) if a and b else None
 
     def scaling():
         a, b = get("netwasm", 1000, "setup_per_unit_ms"), get("netwasm", 100, "setup_per_unit_ms")
@@ -557,10 +565,11 @@ def markdown(res: dict) -> str:
         "",
         "A unit: a namespace; a bridge-mode macvlan on a shared parent (a veth in a namespace of the benchmark), "
         "placed in the unit's namespace; `lo` and the macvlan up; a /24 address; a default route. "
-        "netwasm, native, native-8, ip-direct, ip-batch-direct and pyroute2 create each macvlan directly in its namespace; "
+        "netwasm, netwasm-steps, native, native-8, ip-direct, ip-batch-direct and pyroute2 create each macvlan directly in its namespace; "
         "ip and ip-batch create it beside its parent and then move it, as the Docker Networking Cookbook does. "
         "Times are medians of wall-clock time per run divided by N (whole process, startup included), in ms per unit; "
-        "in parentheses the ratio to the native lower bound (sequential rtnetlink). Runs per cell: "
+        "in parentheses the ratio to the native lower bound (sequential rtnetlink): the median over rounds of the ratio "
+        "between the two runs of the same round, as every ratio here (the variants take turns run by run). Runs per cell: "
         + ", ".join(f"N={n}: {V[next(iter(V))].get(n, {}).get('runs', '-')}" for n in sizes)
         + " (the ip, ip -batch and pyroute2 variants run "
         + f"{res['slow_at_1000']}× at N=1000).",
@@ -621,7 +630,7 @@ def markdown(res: dict) -> str:
         lines += [
             "## Against the shell tools at their best (not targets)",
             "",
-            "The issue's reference figures for bash + ip and ip -batch (~31 and ~20 ms per unit) are of scripts that move each macvlan into its namespace after creating it, as the cookbook does; the targets above compare against those. Created in place, the tools are faster. Times faster than them at N=100:",
+            "The issue's reference figures for bash + ip and ip -batch (~31 and ~20 ms per unit) are of scripts that move each macvlan into its namespace after creating it, as the cookbook does; the targets above compare against those. Created in place, the tools are faster. Times faster than them at N=100 (netwasm builds its units several at a time; native is sequential, native-8 keeps 8 units in flight):",
             "",
             "| baseline | ms per unit | " + " | ".join(STRICTER_BY) + " |",
             "|---|---:|" + "---:|" * len(STRICTER_BY),
@@ -645,7 +654,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="N = 1, 10, 100 and 3 runs each (about 2 minutes)")
     ap.add_argument("--sizes", default=None, help="comma-separated unit counts (default 1,10,100,1000)")
-    ap.add_argument("--runs", type=int, default=None, help="runs per cell, median reported (default 5)")
+    ap.add_argument("--runs", type=int, default=None, help="runs per cell, median reported (default 7)")
     ap.add_argument("--slow-at-1000", type=int, default=1, help="runs of ip, ip-batch and pyroute2 at N ≥ 1000 (0 skips them)")
     ap.add_argument("--fixed-runs", type=int, default=20, help="runs of the noop guest for the fixed cost")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
@@ -655,7 +664,7 @@ def main() -> int:
     ap.add_argument("--netwasm", default=None, metavar="PATH", help="the netwasm binary to measure (default: the one built)")
     args = ap.parse_args()
     args.sizes = [int(x) for x in (args.sizes or ("1,10,100" if args.quick else "1,10,100,1000")).split(",")]
-    args.runs = args.runs or (3 if args.quick else 5)
+    args.runs = args.runs or (3 if args.quick else 7)
     args.variants = [v for v in args.variants.split(",") if v]
     for v in args.variants:
         if v not in VARIANTS:
