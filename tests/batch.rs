@@ -44,6 +44,15 @@ fn names(w: &World, suffixes: &[&str]) -> Vec<String> {
     suffixes.iter().map(|s| w.ns(s)).collect()
 }
 
+/// `netwasm down LAB` succeeds and leaves nothing of the test's world, and
+/// the machine outside it is as `before`.
+fn down_leaves_nothing(w: &World, lab: &str, before: Snapshot) {
+    let down = w.run(&["down", lab]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
+    assert_eq!(Snapshot::take(), before);
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -91,10 +100,7 @@ fn create_all_creates_every_name_and_down_removes_them() {
         assert_eq!(line["result"], "ok");
     }
 
-    let down = w.run(&["down", &lab]);
-    assert!(down.status.success(), "{}", stderr(&down));
-    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
-    assert_eq!(Snapshot::take(), before);
+    down_leaves_nothing(&w, &lab, before);
 }
 
 #[test]
@@ -229,10 +235,7 @@ fn sigkill_after_create_all_then_down_leaves_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(w.namespaces().len(), all.len(), "the killed run left them");
-    let down = w.run(&["down", &lab]);
-    assert!(down.status.success(), "{}", stderr(&down));
-    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
-    assert_eq!(Snapshot::take(), before);
+    down_leaves_nothing(&w, &lab, before);
 }
 
 /// `netwasm down` of a few hundred namespaces removes them on several
@@ -347,10 +350,7 @@ fn build_makes_every_plan_as_ip_sees_it_and_down_removes_it() {
     assert_eq!(count("route.add"), 3, "{audit}");
     assert!(lines.iter().all(|l| l["result"] == "ok"), "{audit}");
 
-    let down = w.run(&["down", &lab]);
-    assert!(down.status.success(), "{}", stderr(&down));
-    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
-    assert_eq!(Snapshot::take(), before);
+    down_leaves_nothing(&w, &lab, before);
 }
 
 #[test]
@@ -438,10 +438,7 @@ fn a_refused_or_malformed_plan_changes_nothing() {
     assert_eq!(lines[expect.len() + 1], "built 3");
     assert_eq!(w.namespaces().len(), 5);
 
-    let down = w.run(&["down", &lab]);
-    assert!(down.status.success(), "{}", stderr(&down));
-    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
-    assert_eq!(Snapshot::take(), before);
+    down_leaves_nothing(&w, &lab, before);
 }
 
 #[test]
@@ -486,10 +483,7 @@ fn a_kernel_refusal_rolls_back_the_whole_build() {
     let text = stdout(&show);
     assert!(!text.contains(&w.ns("a")), "{text}");
 
-    let down = w.run(&["down", &lab]);
-    assert!(down.status.success(), "{}", stderr(&down));
-    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
-    assert_eq!(Snapshot::take(), before);
+    down_leaves_nothing(&w, &lab, before);
 }
 
 #[test]
@@ -523,8 +517,5 @@ fn sigkill_during_build_then_down_leaves_nothing() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let down = w.run(&["down", &lab]);
-    assert!(down.status.success(), "{}", stderr(&down));
-    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
-    assert_eq!(Snapshot::take(), before);
+    down_leaves_nothing(&w, &lab, before);
 }

@@ -178,14 +178,21 @@ impl Lab {
             None => self.link(parent)?.ns.clone(),
         };
         let plan = self.macvlan_plan(parent, &config, &target_ns)?;
-        self.check_target(&target_ns, &format!("create macvlan {:?}", config.name))?;
-        self.quota(
-            &format!("create macvlan {:?}", config.name),
-            self.usage.links,
-            self.policy.quotas.links,
-            "links",
-        )?;
-        let spec = plan.new_link(self.ns_id(&target_ns)?);
+        let what = format!("create macvlan {:?}", config.name);
+        self.create_planned(plan, &target_ns, &what).await
+    }
+
+    /// Creates a planned macvlan or bridge in `ns`, a namespace the lab
+    /// holds: the target and quota checks, the journal, the kernel call.
+    async fn create_planned(
+        &mut self,
+        plan: PlannedLink,
+        ns: &str,
+        what: &str,
+    ) -> HostResult<LinkKey> {
+        self.check_target(ns, what)?;
+        self.quota(what, self.usage.links, self.policy.quotas.links, "links")?;
+        let spec = plan.new_link(self.ns_id(ns)?);
         let k = self.kernel.clone();
         let created = self
             .journaled(plan.entry, plan.op, k.link_add(&spec))
@@ -324,20 +331,8 @@ impl Lab {
             json!({ "namespace": ns, "name": name }),
             async |lab| {
                 let plan = Self::bridge_plan(&lab.policy, ns, name)?;
-                lab.check_target(ns, &format!("create bridge {name:?}"))?;
-                lab.quota(
-                    &format!("create bridge {name:?}"),
-                    lab.usage.links,
-                    lab.policy.quotas.links,
-                    "links",
-                )?;
-                let spec = plan.new_link(lab.ns_id(ns)?);
-                let k = lab.kernel.clone();
-                let created = lab
-                    .journaled(plan.entry, plan.op, k.link_add(&spec))
-                    .await?;
-                lab.usage.links += 1;
-                Ok(lab.new_link_entry(&created[0], Origin::Created))
+                lab.create_planned(plan, ns, &format!("create bridge {name:?}"))
+                    .await
             },
         )
         .await
