@@ -350,7 +350,18 @@ fn build_makes_every_plan_as_ip_sees_it_and_down_removes_it() {
     assert_eq!(count("route.add"), 3, "{audit}");
     assert!(lines.iter().all(|l| l["result"] == "ok"), "{audit}");
 
-    down_leaves_nothing(&w, &lab, before);
+    // Each unit's link, address and route go with its namespace (as the
+    // veth and the gateway's address go with theirs), and the namespaces
+    // are removed together.
+    let down = w.run(&["down", &lab]);
+    let err = stderr(&down);
+    assert!(down.status.success(), "{err}");
+    assert!(
+        err.contains("(11 more objects went with their namespaces)"),
+        "{err}"
+    );
+    assert!(w.namespaces().is_empty(), "left: {:?}", w.namespaces());
+    assert_eq!(Snapshot::take(), before);
 }
 
 #[test]

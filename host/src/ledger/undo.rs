@@ -360,15 +360,31 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
         })
         .collect();
     let mut open: HashMap<String, NsId> = HashMap::new();
+    let inside_created = |obj: &Object| match obj {
+        Object::Ns { .. } => false,
+        Object::Link { ns, peer_ns, .. } => {
+            created.contains(ns.as_str()) || peer_ns.as_deref().is_some_and(|p| created.contains(p))
+        }
+        other => created.contains(other.ns()),
+    };
     let mut pending = objects.iter().rev().peekable();
     while let Some(obj) = pending.next() {
         if let Object::Ns { .. } = obj {
             // A run of namespaces has no order among its members (each takes
             // what is inside it along), so they are removed in one call,
-            // which the backend spreads over its namespace threads.
+            // which the backend spreads over several threads. What lies
+            // between them inside such namespaces (a `batch.build` journals
+            // each namespace with its links, addresses and routes) goes
+            // with them and does not end the run.
             let mut run = vec![obj];
-            while let Some(next) = pending.next_if(|o| matches!(o, Object::Ns { .. })) {
-                run.push(next);
+            while let Some(next) =
+                pending.next_if(|o| matches!(o, Object::Ns { .. }) || inside_created(o))
+            {
+                if let Object::Ns { .. } = next {
+                    run.push(next);
+                } else {
+                    report.with_namespace += 1;
+                }
             }
             let names: Vec<String> = run.iter().map(|o| o.ns().to_string()).collect();
             let results = kernel.ns_remove_all(&names).await;
@@ -377,15 +393,7 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object]) -> UndoReport {
             }
             continue;
         }
-        let inside_created = match obj {
-            Object::Ns { .. } => false,
-            Object::Link { ns, peer_ns, .. } => {
-                created.contains(ns.as_str())
-                    || peer_ns.as_deref().is_some_and(|p| created.contains(p))
-            }
-            other => created.contains(other.ns()),
-        };
-        if inside_created {
+        if inside_created(obj) {
             report.with_namespace += 1;
             continue;
         }
