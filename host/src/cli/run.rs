@@ -134,14 +134,21 @@ fn say(msg: impl AsRef<str>) {
 }
 
 fn summarize(objects: &[Object]) -> String {
-    let count = |f: fn(&Object) -> bool| objects.iter().filter(|o| f(o)).count();
-    format!(
-        "{} namespaces, {} links, {} addresses, {} routes",
-        count(|o| matches!(o, Object::Ns { .. })),
-        count(|o| matches!(o, Object::Link { .. })),
-        count(|o| matches!(o, Object::Addr { .. })),
-        count(|o| matches!(o, Object::Route { .. })),
-    )
+    let count = |f: fn(&Object) -> bool, one: &str, many: &str| {
+        let n = objects.iter().filter(|o| f(o)).count();
+        format!("{n} {}", if n == 1 { one } else { many })
+    };
+    [
+        count(
+            |o| matches!(o, Object::Ns { .. }),
+            "namespace",
+            "namespaces",
+        ),
+        count(|o| matches!(o, Object::Link { .. }), "link", "links"),
+        count(|o| matches!(o, Object::Addr { .. }), "address", "addresses"),
+        count(|o| matches!(o, Object::Route { .. }), "route", "routes"),
+    ]
+    .join(", ")
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
