@@ -12,7 +12,7 @@
 //! use more than one core; that, and not fewer requests, is what makes a
 //! batch faster than the same steps called one by one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 
@@ -96,6 +96,24 @@ struct Built {
 }
 
 impl NsPlan {
+    /// How many operations the plan is: one per step.
+    fn operation_count(&self) -> usize {
+        1 + self.links.len() + self.up.len() + self.addresses.len() + self.routes.len()
+    }
+
+    /// The names of the operations the plan consists of.
+    fn operation_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let links = self.links.iter().map(|l| match l {
+            PlanLink::Macvlan { .. } => "link.add-macvlan",
+            PlanLink::Bridge(_) => "link.add-bridge",
+        });
+        std::iter::once("namespace.create")
+            .chain(links)
+            .chain(self.up.iter().map(|_| "link.set-up"))
+            .chain(self.addresses.iter().map(|_| "addr.add"))
+            .chain(self.routes.iter().map(|_| "route.add"))
+    }
+
     /// The operations this plan consists of, as the single-step functions
     /// name and audit them.
     fn operations(&self, batch: usize) -> Vec<(&'static str, Value)> {
@@ -160,11 +178,9 @@ impl Lab {
     /// Builds every plan, concurrently, all or nothing (see the WIT
     /// `batch.build`). Returns the namespaces' names in plan order.
     pub async fn build(&mut self, plans: &[NsPlan]) -> HostResult<Vec<String>> {
-        let ops: Vec<Vec<(&'static str, Value)>> =
-            plans.iter().map(|p| p.operations(plans.len())).collect();
-        let result = self.build_all(plans, &ops).await;
+        let result = self.build_all(plans).await;
         if let Some(audit) = &mut self.audit {
-            for (op, args) in ops.into_iter().flatten() {
+            for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
                 let outcome: HostResult<()> = match &result {
                     Ok(_) => Ok(()),
                     Err(Failure::Op(e)) => Err(Failure::Op(e.clone())),
@@ -176,12 +192,8 @@ impl Lab {
         result
     }
 
-    async fn build_all(
-        &mut self,
-        plans: &[NsPlan],
-        ops: &[Vec<(&'static str, Value)>],
-    ) -> HostResult<Vec<String>> {
-        let n_ops: u64 = ops.iter().map(|o| o.len() as u64).sum();
+    async fn build_all(&mut self, plans: &[NsPlan]) -> HostResult<Vec<String>> {
+        let n_ops: u64 = plans.iter().map(|p| p.operation_count() as u64).sum();
         if self.usage.operations.saturating_add(n_ops) > self.policy.quotas.operations {
             return Err(OpError::limit(format!(
                 "build {} namespaces: their {n_ops} operations would pass the run's quota of {} operations ([quotas] operations in {})",
@@ -192,9 +204,7 @@ impl Lab {
             .into());
         }
         self.usage.operations += n_ops;
-        for (op, args) in ops.iter().flatten() {
-            self.policy.check_operation(op, &args.to_string())?;
-        }
+        self.check_operations(plans)?;
         let mut seen = HashSet::new();
         let mut parents = HashMap::new();
         let mut jobs = Vec::with_capacity(plans.len());
@@ -223,21 +233,22 @@ impl Lab {
         }
         // Write-ahead, as `journaled` does for one step: a crash from here
         // on leaves the ledger listing at least what exists.
+        let mut ahead = Vec::new();
         for job in &jobs {
-            self.record(Entry::NsCreate {
+            ahead.push(Entry::NsCreate {
                 ns: job.name.clone(),
-            })?;
-            for link in &job.links {
-                self.record(link.entry.clone())?;
-            }
-            for (step, _) in &job.steps {
-                if let Some(entry) = Self::step_entry(job, step) {
-                    self.record(entry)?;
-                }
-            }
+            });
+            ahead.extend(job.links.iter().map(|l| l.entry.clone()));
+            ahead.extend(
+                job.steps
+                    .iter()
+                    .filter_map(|(s, _)| Self::step_entry(job, s)),
+            );
         }
+        self.record_all(&ahead)?;
         let built = Self::run_jobs(self.kernel.clone(), jobs).await?;
         if built.iter().all(|b| b.failed.is_none()) {
+            let mut changes = Vec::new();
             for (plan, b) in plans.iter().zip(built) {
                 let id = b.ns.expect("built without failure");
                 self.usage.namespaces += 1;
@@ -254,14 +265,13 @@ impl Lab {
                 }
                 self.usage.addresses += plan.addresses.len() as u64;
                 self.usage.routes += plan.routes.len() as u64;
-                for name in &plan.up {
-                    self.record(Entry::LinkSet {
-                        ns: plan.name.clone(),
-                        name: name.clone(),
-                        change: "up".into(),
-                    })?;
-                }
+                changes.extend(plan.up.iter().map(|name| Entry::LinkSet {
+                    ns: plan.name.clone(),
+                    name: name.clone(),
+                    change: "up".into(),
+                }));
             }
+            self.record_all(&changes)?;
             return Ok(plans.iter().map(|p| p.name.clone()).collect());
         }
         self.roll_back(plans, built).await
@@ -412,6 +422,24 @@ impl Lab {
             links,
             steps,
         })
+    }
+
+    /// Checks every step against `[operations]`. A batch has a handful of
+    /// distinct operations, each checked once; a refusal is then reported
+    /// for the first step it hits, with that step's arguments.
+    fn check_operations(&self, plans: &[NsPlan]) -> Result<(), OpError> {
+        let names: BTreeSet<&str> = plans.iter().flat_map(NsPlan::operation_names).collect();
+        for name in names {
+            if self.policy.operation_allowed(name) {
+                continue;
+            }
+            for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
+                if op == name {
+                    self.policy.check_operation(op, &args.to_string())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The namespace, link, address and route quotas, for all plans at once.

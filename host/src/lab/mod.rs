@@ -273,6 +273,14 @@ impl Lab {
         Ok(())
     }
 
+    /// Records several entries at once (one write), as [`Lab::record`].
+    fn record_all(&mut self, entries: &[Entry]) -> HostResult<()> {
+        if let Some(ledger) = &mut self.ledger {
+            ledger.append_all(entries).map_err(Failure::Trap)?;
+        }
+        Ok(())
+    }
+
     /// Runs a kernel operation that creates or moves something, journaling
     /// it first (write-ahead): a crash at any instant then leaves the ledger
     /// listing at least everything that exists, and teardown finds the rest

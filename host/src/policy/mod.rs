@@ -213,6 +213,11 @@ impl Policy {
         )
     }
 
+    /// Whether `[operations]` allows the operation `op`.
+    pub fn operation_allowed(&self, op: &str) -> bool {
+        !self.ops_deny.iter().any(|g| g.matches(op)) && self.ops_allow.iter().any(|g| g.matches(op))
+    }
+
     /// Checks the operation itself against `[operations]`.
     pub fn check_operation(&self, op: &str, object: &str) -> OpResult<()> {
         if let Some(rule) = self.ops_deny.iter().find(|g| g.matches(op)) {
