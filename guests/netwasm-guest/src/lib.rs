@@ -46,7 +46,7 @@ use bindings::netwasm::lab::{addr, batch, link, namespace, probe, route, types, 
 pub use bindings::netwasm::lab::addr::AddressInfo;
 pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanConfig, MacvlanMode, OperState};
 pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
-pub use bindings::netwasm::lab::route::RouteInfo;
+pub use bindings::netwasm::lab::route::{RouteInfo, RouteSpec};
 pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
 pub use bindings::netwasm::lab::verify::Outcome;
 
@@ -581,6 +581,15 @@ impl Plan {
                 gateway: gateway.map(str::to_string),
                 metric: None,
             },
+            dev: dev.map(str::to_string),
+        });
+        self
+    }
+
+    /// Adds a route with every setting given (metric included).
+    pub fn route_with(mut self, route: route::RouteSpec, dev: Option<&str>) -> Self {
+        self.inner.routes.push(batch::NewRoute {
+            route,
             dev: dev.map(str::to_string),
         });
         self

@@ -286,11 +286,22 @@ impl Lab {
             .find_map(|b| b.failed.as_ref())
             .expect("one failed");
         let mut error = OpError::io(op.clone(), e);
+        // First cancel what was never made, so that whatever happens next
+        // the journal claims no namespace this call did not create (its name
+        // may be someone else's by now).
+        let never: Vec<Entry> = plans
+            .iter()
+            .zip(&built)
+            .filter(|(_, b)| b.ns.is_none())
+            .map(|(plan, _)| Entry::NsDelete {
+                ns: plan.name.clone(),
+            })
+            .collect();
+        self.record_all(&never)?;
         let k = self.kernel.clone();
         for (plan, b) in plans.iter().zip(&built) {
-            if let Some(id) = b.ns
-                && let Err(e) = k.ns_delete(id).await
-            {
+            let Some(id) = b.ns else { continue };
+            if let Err(e) = k.ns_delete(id).await {
                 // Still journaled as created: the run's rollback removes it.
                 return Err(Failure::Trap(anyhow::anyhow!(
                     "{}; then could not delete namespace {:?}, created in the same call: {e}",
@@ -352,6 +363,12 @@ impl Lab {
                     parent,
                     config,
                 } => {
+                    if !self.namespaces.contains_key(parent_ns) {
+                        return Err(OpError::not_found(format!(
+                            "build namespace {ns:?}: the parent's namespace {parent_ns:?} is not held by this run; create or open it first (for the root namespace: namespace.root)"
+                        ))
+                        .into());
+                    }
                     let key = (parent_ns.clone(), parent.clone());
                     let p = match parents.get(&key) {
                         Some(p) => *p,
@@ -390,7 +407,10 @@ impl Lab {
         for name in &plan.up {
             match find(name, "set up")? {
                 // Created up: one request fewer, and the same outcome.
-                LinkRef::Made(i) => links[i].up = true,
+                LinkRef::Made(i) => {
+                    links[i].up = true;
+                    links[i].op += " and set it up";
+                }
                 LinkRef::Lo => {
                     let op = format!("set up link {name:?} in {}", desc_ns(ns));
                     steps.push((Step::Up(LinkRef::Lo), op));
@@ -477,6 +497,7 @@ impl Lab {
         let mut results: Vec<Option<Built>> = (0..n).map(|_| None).collect();
         let mut tasks = JoinSet::new();
         let mut queue = jobs.into_iter().enumerate();
+        let mut stop = false;
         for (i, job) in queue.by_ref().take(IN_FLIGHT) {
             let k = kernel.clone();
             tasks.spawn(async move { (i, build_one(k, job).await) });
@@ -484,15 +505,27 @@ impl Lab {
         while let Some(done) = tasks.join_next().await {
             let (i, built) =
                 done.map_err(|e| Failure::Trap(anyhow::anyhow!("a batch task failed: {e}")))?;
+            // Once one plan has failed, the call fails: start no more.
+            let failed = built.failed.is_some();
             results[i] = Some(built);
-            if let Some((i, job)) = queue.next() {
+            if failed {
+                stop = true;
+            }
+            if !stop && let Some((i, job)) = queue.next() {
                 let k = kernel.clone();
                 tasks.spawn(async move { (i, build_one(k, job).await) });
             }
         }
+        // A plan never started made nothing.
         Ok(results
             .into_iter()
-            .map(|r| r.expect("every job joined"))
+            .map(|r| {
+                r.unwrap_or(Built {
+                    ns: None,
+                    links: Vec::new(),
+                    failed: None,
+                })
+            })
             .collect())
     }
 }
