@@ -181,12 +181,7 @@ impl Lab {
         let result = self.build_all(plans).await;
         if let Some(audit) = &mut self.audit {
             for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
-                let outcome: HostResult<()> = match &result {
-                    Ok(_) => Ok(()),
-                    Err(Failure::Op(e)) => Err(Failure::Op(e.clone())),
-                    Err(Failure::Trap(e)) => Err(Failure::Trap(anyhow::anyhow!("{e:#}"))),
-                };
-                audit.record(op, args, &outcome)?;
+                audit.record(op, args, &result)?;
             }
         }
         result

@@ -66,13 +66,8 @@ impl Lab {
         let result = self.create_all(names).await;
         if let Some(audit) = &mut self.audit {
             for name in names {
-                let outcome: HostResult<()> = match &result {
-                    Ok(_) => Ok(()),
-                    Err(Failure::Op(e)) => Err(Failure::Op(e.clone())),
-                    Err(Failure::Trap(e)) => Err(Failure::Trap(anyhow::anyhow!("{e:#}"))),
-                };
                 let args = json!({ "name": name, "batch": names.len() });
-                audit.record("namespace.create", args, &outcome)?;
+                audit.record("namespace.create", args, &result)?;
             }
         }
         result
