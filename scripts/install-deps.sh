@@ -14,7 +14,7 @@ fi
 missing=()
 command -v ping >/dev/null || missing+=(iputils-ping)
 command -v ip >/dev/null || missing+=(iproute2)
-command -v setpriv >/dev/null || missing+=(util-linux)
+command -v setpriv >/dev/null && command -v nsenter >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         say "missing ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2

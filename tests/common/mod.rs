@@ -318,3 +318,135 @@ impl Snapshot {
         }
     }
 }
+
+/// Runs `ip ARGS`, asserting it succeeds (the test's own set-up).
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A namespace the test builds itself (not netwasm), full of things a
+/// guest must not touch: a veth pair `p0`/`p1`, IPv4 and IPv6 addresses on
+/// `p0`, and routes of both families with and without metrics. Tests take
+/// its [`Decoy::state`] before and after an attack and compare. Removed on
+/// drop, even when the test panics.
+pub struct Decoy {
+    pub name: String,
+}
+
+impl Decoy {
+    pub fn new(w: &World, suffix: &str) -> Self {
+        let name = w.ns(suffix);
+        ip(&["netns", "add", &name]);
+        let d = Self { name };
+        let n = d.name.as_str();
+        ip(&["-n", n, "link", "add", "p0", "type", "veth", "peer", "name", "p1"]);
+        ip(&["-n", n, "addr", "add", "192.0.2.1/24", "dev", "p0"]);
+        ip(&["-n", n, "addr", "add", "fd99::1/64", "dev", "p0", "nodad"]);
+        ip(&["-n", n, "link", "set", "p0", "up"]);
+        ip(&["-n", n, "link", "set", "p1", "up"]);
+        ip(&["-n", n, "link", "set", "lo", "up"]);
+        ip(&["-n", n, "route", "add", "198.51.100.0/24", "via", "192.0.2.254"]);
+        ip(&[
+            "-n", n, "route", "add", "203.0.113.0/24", "via", "192.0.2.254", "metric", "50",
+        ]);
+        ip(&[
+            "-n", n, "-6", "route", "add", "fd98::/64", "via", "fd99::ff", "metric", "200",
+        ]);
+        d
+    }
+
+    /// Everything `ip` reports about the namespace: links with details,
+    /// addresses, and every route of both families.
+    pub fn state(&self) -> Value {
+        let n = Some(self.name.as_str());
+        serde_json::json!({
+            "links": strip_volatile(ip_json(n, &["-d", "link", "show"])),
+            "addrs": strip_volatile(ip_json(n, &["addr", "show"])),
+            "routes4": ip_json(n, &["-4", "route", "show", "table", "all"]),
+            "routes6": ip_json(n, &["-6", "route", "show", "table", "all"]),
+        })
+    }
+}
+
+impl Drop for Decoy {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.name])
+            .status();
+    }
+}
+
+/// Drops fields of `ip -j` output that change by themselves (address
+/// lifetimes, operational state of links whose carrier settles).
+fn strip_volatile(mut v: Value) -> Value {
+    if let Some(items) = v.as_array_mut() {
+        for item in items {
+            if let Some(o) = item.as_object_mut() {
+                for k in ["operstate", "stats64", "linkmode"] {
+                    o.remove(k);
+                }
+                if let Some(infos) = o.get_mut("addr_info").and_then(Value::as_array_mut) {
+                    for a in infos {
+                        if let Some(a) = a.as_object_mut() {
+                            a.remove("valid_life_time");
+                            a.remove("preferred_life_time");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// A namespace that stands in for the machine's root namespace: netwasm
+/// runs inside it (`nsenter --net=/run/netns/NAME`), so every "root" case
+/// is tested without touching the real root. It holds a decoy's links,
+/// addresses and routes, and `eth0` (a veth whose peer `eth0-peer` stays
+/// there too) to grant as a `[root] links` parent.
+pub struct StandInRoot {
+    pub decoy: Decoy,
+}
+
+impl StandInRoot {
+    pub fn new(w: &World) -> Self {
+        let decoy = Decoy::new(w, "root");
+        let n = decoy.name.as_str();
+        ip(&["-n", n, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"]);
+        ip(&["-n", n, "link", "set", "eth0", "up"]);
+        ip(&["-n", n, "addr", "add", "10.99.0.2/24", "dev", "eth0"]);
+        Self { decoy }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.decoy.name
+    }
+
+    pub fn state(&self) -> Value {
+        self.decoy.state()
+    }
+
+    /// `netwasm` run inside this namespace, with the world's state and cache
+    /// directories: the namespace is then the root netwasm sees.
+    pub fn netwasm(&self, w: &World) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", self.name()))
+            .arg(env!("CARGO_BIN_EXE_netwasm"))
+            .env("NETWASM_STATE_DIR", &w.state_dir)
+            .env(
+                "NETWASM_CACHE_DIR",
+                root().join("target").join("netwasm-cache"),
+            );
+        cmd
+    }
+
+    /// Runs `netwasm ARGS` inside this namespace.
+    pub fn run(&self, w: &World, args: &[&str]) -> Output {
+        self.netwasm(w).args(args).output().expect("run nsenter netwasm")
+    }
+}
