@@ -344,18 +344,45 @@ impl Decoy {
         ip(&["netns", "add", &name]);
         let d = Self { name };
         let n = d.name.as_str();
-        ip(&["-n", n, "link", "add", "p0", "type", "veth", "peer", "name", "p1"]);
+        ip(&[
+            "-n", n, "link", "add", "p0", "type", "veth", "peer", "name", "p1",
+        ]);
         ip(&["-n", n, "addr", "add", "192.0.2.1/24", "dev", "p0"]);
         ip(&["-n", n, "addr", "add", "fd99::1/64", "dev", "p0", "nodad"]);
         ip(&["-n", n, "link", "set", "p0", "up"]);
         ip(&["-n", n, "link", "set", "p1", "up"]);
         ip(&["-n", n, "link", "set", "lo", "up"]);
-        ip(&["-n", n, "route", "add", "198.51.100.0/24", "via", "192.0.2.254"]);
         ip(&[
-            "-n", n, "route", "add", "203.0.113.0/24", "via", "192.0.2.254", "metric", "50",
+            "-n",
+            n,
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            "192.0.2.254",
         ]);
         ip(&[
-            "-n", n, "-6", "route", "add", "fd98::/64", "via", "fd99::ff", "metric", "200",
+            "-n",
+            n,
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "via",
+            "192.0.2.254",
+            "metric",
+            "50",
+        ]);
+        ip(&[
+            "-n",
+            n,
+            "-6",
+            "route",
+            "add",
+            "fd98::/64",
+            "via",
+            "fd99::ff",
+            "metric",
+            "200",
         ]);
         d
     }
@@ -417,7 +444,18 @@ impl StandInRoot {
     pub fn new(w: &World) -> Self {
         let decoy = Decoy::new(w, "root");
         let n = decoy.name.as_str();
-        ip(&["-n", n, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"]);
+        ip(&[
+            "-n",
+            n,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0-peer",
+        ]);
         ip(&["-n", n, "link", "set", "eth0", "up"]);
         ip(&["-n", n, "addr", "add", "10.99.0.2/24", "dev", "eth0"]);
         Self { decoy }
@@ -447,6 +485,9 @@ impl StandInRoot {
 
     /// Runs `netwasm ARGS` inside this namespace.
     pub fn run(&self, w: &World, args: &[&str]) -> Output {
-        self.netwasm(w).args(args).output().expect("run nsenter netwasm")
+        self.netwasm(w)
+            .args(args)
+            .output()
+            .expect("run nsenter netwasm")
     }
 }

@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
-use super::{DownArgs, Exit, StateArgs, fail};
+use super::{DownArgs, Exit, LabArgs, StateArgs, fail};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::ledger::StateDir;
-use crate::ledger::undo::{self, Object};
+use crate::ledger::replay::{Object, replay};
+use crate::ledger::undo;
 
 pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
     crate::privileges::require(crate::privileges::FOR_LABS)?;
-    let state = StateDir::new(&args.state.state_dir);
-    let name = &args.name;
+    let state = StateDir::new(&args.lab.state.state_dir);
+    let name = &args.lab.name;
     if !state.exists(name) {
         eprintln!("netwasm: lab {name}: nothing recorded, nothing left to undo");
         return Ok(Exit::Ok);
@@ -20,9 +21,9 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
         .lock(name)
         .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
     let journal = state.read(name)?;
-    let objects = undo::replay(&journal.entries);
+    let objects = replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
-    let report = undo::undo(kernel.as_ref(), &objects).await;
+    let report = undo::undo(kernel.as_ref(), &objects, args.force).await;
     eprintln!("netwasm: lab {name}: {}", report.summary());
     if let Some(damage) = &journal.damage {
         eprintln!(
@@ -50,7 +51,7 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
     );
     for name in labs {
         let journal = state.read(&name)?;
-        let objects = undo::replay(&journal.entries);
+        let objects = replay(&journal.entries);
         let count = |f: fn(&Object) -> bool| objects.iter().filter(|o| f(o)).count();
         let busy = state.lock(&name).is_err();
         let last_end = journal.entries.iter().rev().find_map(|e| match e {
@@ -86,7 +87,7 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub async fn status(args: DownArgs) -> anyhow::Result<Exit> {
+pub async fn status(args: LabArgs) -> anyhow::Result<Exit> {
     crate::privileges::require(crate::privileges::FOR_LABS)?;
     let state = StateDir::new(&args.state.state_dir);
     let name = &args.name;
@@ -100,7 +101,7 @@ pub async fn status(args: DownArgs) -> anyhow::Result<Exit> {
         ));
     }
     let journal = state.read(name)?;
-    let objects = undo::replay(&journal.entries);
+    let objects = replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let drift = crate::ledger::drift::check(kernel.as_ref(), &objects).await;
     for d in &drift {

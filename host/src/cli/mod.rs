@@ -124,13 +124,16 @@ pub enum Command {
     ///
     /// Works after a crash or SIGKILL. Idempotent: objects already gone
     /// count as done, and a second `down` says there was nothing left.
+    /// Each object is first checked to be the one the lab made (namespaces
+    /// by kernel identity, links by interface index, routes by their whole
+    /// key): one that someone else replaced is reported and left alone.
     Down(DownArgs),
     /// List the labs recorded in the state directory.
     Ls(StateArgs),
     /// Compare a lab's ledger with the kernel and report drift.
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
-    Status(DownArgs),
+    Status(LabArgs),
     /// Show a lab as it is in the kernel now: its namespaces, links,
     /// addresses and routes.
     ///
@@ -166,12 +169,24 @@ pub struct StateArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct DownArgs {
+pub struct LabArgs {
     /// The lab's name.
     #[arg(value_name = "NAME", value_parser = lab_name)]
     pub name: String,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Also remove, by name, what the ledger records without the kernel
+    /// identity that proves it the lab's (a journal of an older netwasm):
+    /// without --force such objects are reported and left, and the lab
+    /// stays recorded.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -282,7 +297,9 @@ pub fn exit_for(err: &anyhow::Error) -> Exit {
         if let Some(f) = cause.downcast_ref::<Failed>() {
             return f.exit;
         }
-        if cause.is::<crate::runtime::BadGuest>() || cause.is::<crate::policy::file::PolicyError>()
+        if cause.is::<crate::runtime::BadGuest>()
+            || cause.is::<crate::policy::file::PolicyError>()
+            || cause.is::<crate::ledger::UnsafeStateDir>()
         {
             return Exit::BadInput;
         }

@@ -8,7 +8,8 @@ use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::lab::Lab;
 use crate::lab::audit::Audit;
-use crate::ledger::undo::{self, Object};
+use crate::ledger::replay::{Object, replay};
+use crate::ledger::undo;
 use crate::ledger::{Entry, StateDir};
 use crate::policy::file::{self, PolicyError, parse_duration, parse_size};
 use crate::policy::{Limits, Policy};
@@ -191,11 +192,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ));
     }
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
-    let mut prior = undo::replay(&journal.entries);
+    let mut prior = replay(&journal.entries);
     let mut lock = lock;
     if !prior.is_empty() {
         if args.replace {
-            let report = undo::undo(kernel.as_ref(), &prior).await;
+            let report = undo::undo(kernel.as_ref(), &prior, false).await;
             say(format!("lab {lab_name}: replaced: {}", report.summary()));
             if !report.is_complete() {
                 return Err(fail(
@@ -219,7 +220,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             ));
         }
     }
-    let mut ledger = state.ledger(&lab_name, &lock)?;
+    let ledger = state.ledger(&lab_name, &lock)?;
     ledger.append(&Entry::Begin {
         pid: std::process::id(),
         guest: args.guest.display().to_string(),
@@ -229,7 +230,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
 
     let policy = Arc::new(policy);
     let mut lab = Lab::new(kernel.clone(), policy.clone()).with_ledger(ledger);
-    lab.adopt(&prior);
+    for refused in lab.adopt(&prior).await {
+        say(format!(
+            "warning: lab {lab_name}: not attached, not the lab's to hand over: {refused}"
+        ));
+    }
     if let Some(path) = &args.audit {
         lab = lab.with_audit(Audit::create(path)?);
     }
@@ -250,7 +255,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         Outcome::Success => lab.finish_expectations().await.len(),
         _ => 0,
     };
-    let mut ledger = lab.take_ledger().expect("the lab was given a ledger");
+    let ledger = lab.take_ledger().expect("the lab was given a ledger");
     drop(lab);
 
     let (exit, why) = match outcome {
@@ -269,9 +274,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             // nothing, so when the earlier runs left nothing up it is what
             // this run's entries leave up: no need to read the journal back.
             let all = if prior.is_empty() {
-                undo::replay(ledger.this_run())
+                replay(&ledger.this_run())
             } else {
-                undo::replay(&state.read(&lab_name)?.entries)
+                replay(&state.read(&lab_name)?.entries)
             };
             if all.is_empty() {
                 state.remove(&lab_name)?;
@@ -308,7 +313,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ),
     };
     say(format!("lab {lab_name}: {why}"));
-    let created = undo::replay(ledger.this_run());
+    let created = replay(&ledger.this_run());
     if args.keep_on_error {
         ledger.append(&Entry::End {
             outcome: "kept".into(),
@@ -320,7 +325,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ));
         return Ok(exit);
     }
-    let report = undo::undo(kernel.as_ref(), &created).await;
+    let report = undo::undo(kernel.as_ref(), &created, false).await;
     // Only a complete rollback cancels the run's entries; otherwise what is
     // left stays recorded for `netwasm down` to retry.
     let outcome = if report.is_complete() {
@@ -332,7 +337,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         outcome: outcome.into(),
     })?;
     say(format!("lab {lab_name}: rolled back: {}", report.summary()));
-    if undo::replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
+    if replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
         state.remove(&lab_name)?;
     } else {
         ledger.sync()?;

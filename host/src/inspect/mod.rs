@@ -22,7 +22,7 @@ use crate::cli::{Exit, StateArgs, fail};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::ledger::StateDir;
-use crate::ledger::undo;
+use crate::ledger::replay;
 
 fn lab_name(s: &str) -> Result<String, String> {
     crate::ledger::check_lab_name(s).map_err(|e| e.to_string())?;
@@ -87,7 +87,7 @@ async fn view(name: &str, state: &StateArgs) -> anyhow::Result<view::LabView> {
     let journal = dir
         .read(name)
         .with_context(|| format!("lab {name}: cannot read its journal"))?;
-    let objects = undo::replay(&journal.entries);
+    let objects = replay::replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     Ok(view::gather(kernel.as_ref(), name, &objects, journal.damage).await)
 }

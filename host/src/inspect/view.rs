@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::kernel::{AddrInfo, Kernel, LinkInfo, NsId, ROOT_NS, RouteInfo};
-use crate::ledger::undo::Object;
+use crate::ledger::replay::Object;
 
 /// The `schema` value of `netwasm show --json`.
 pub const SCHEMA: &str = "netwasm.show/1";
@@ -147,7 +147,7 @@ pub fn held_namespaces(objects: &[Object]) -> Vec<(String, bool)> {
     let created: HashSet<&str> = objects
         .iter()
         .filter_map(|o| match o {
-            Object::Ns { ns } => Some(ns.as_str()),
+            Object::Ns { ns, .. } => Some(ns.as_str()),
             _ => None,
         })
         .collect();
@@ -220,8 +220,16 @@ pub async fn gather(
     // namespace is opened for the same reason (a macvlan on a host NIC).
     let mut open: HashMap<String, NsId> = HashMap::new();
     let mut errors: HashMap<String, String> = HashMap::new();
-    if let Ok(id) = kernel.ns_open_root().await {
+    if let Ok((id, _)) = kernel.ns_open_root().await {
         open.insert(ROOT_NS.to_string(), id);
+    }
+    // The identity each namespace had when the lab recorded it: a name
+    // that denotes another namespace now is not shown as the lab's.
+    let mut recorded_ids: HashMap<&str, crate::kernel::NsIdent> = HashMap::new();
+    for o in objects {
+        if let Some(id) = o.ns_id() {
+            recorded_ids.entry(o.ns()).or_insert(id);
+        }
     }
     let wanted = held.iter().map(|(n, _)| n.clone()).chain(parent_namespaces);
     for ns in wanted {
@@ -233,9 +241,18 @@ pub async fn gather(
             continue;
         }
         match kernel.ns_open(&ns).await {
-            Ok(id) => {
-                open.insert(ns, id);
-            }
+            Ok((id, now)) => match recorded_ids.get(ns.as_str()) {
+                Some(recorded) if !now.same(recorded) => {
+                    kernel.ns_close(id);
+                    errors.insert(
+                        ns,
+                        "replaced: the name now denotes another namespace, not the lab's".into(),
+                    );
+                }
+                _ => {
+                    open.insert(ns, id);
+                }
+            },
             Err(e) => {
                 errors.insert(ns, format!("cannot open: {e}"));
             }
@@ -391,21 +408,29 @@ mod tests {
     #[test]
     fn held_namespaces_in_ledger_order() {
         let objects = vec![
-            Object::Ns { ns: "a".into() },
+            Object::Ns {
+                ns: "a".into(),
+                id: None,
+            },
             Object::Link {
                 ns: "/".into(),
+                ns_id: None,
                 name: "v0".into(),
+                index: None,
                 kind: "veth".into(),
                 mode: None,
                 parent: None,
                 parent_ns: None,
                 peer: Some("v1".into()),
                 peer_ns: Some("b".into()),
+                peer_index: None,
                 props: Default::default(),
             },
             Object::Addr {
                 ns: "a".into(),
+                ns_id: None,
                 link: "x".into(),
+                index: None,
                 cidr: "10.0.0.1/24".into(),
             },
         ];

@@ -16,6 +16,7 @@ use std::io;
 use std::net::IpAddr;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::net::{Cidr, Mac};
 
@@ -26,6 +27,72 @@ pub const ROOT_NS: &str = "/";
 /// A namespace the backend has open. Ids are never reused within a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NsId(pub u64);
+
+/// Who a network namespace is, as opposed to what it is called: a name
+/// under `/run/netns` can be removed and given to another namespace at any
+/// time, so everything that outlives one host call (the journal, `down`,
+/// `--attach`, `status`) names namespaces by this.
+///
+/// `dev` and `ino` are the namespace file's device and inode (what `stat`
+/// shows for `/run/netns/NAME` or `/proc/PID/ns/net`). The kernel hands a
+/// freed namespace's inode number to the next namespace made, so they alone
+/// cannot tell a namespace from its successor; `id` can: the 64-bit id the
+/// kernel gives each namespace and never gives again while it runs
+/// (`NS_GET_ID`, Linux 6.18; before that the network namespace cookie,
+/// `SO_NETNS_COOKIE`, read through a socket inside). 0 when the kernel has
+/// neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NsIdent {
+    pub dev: u64,
+    pub ino: u64,
+    pub id: u64,
+}
+
+impl NsIdent {
+    /// Whether `other` is the same namespace. An id of 0 (a kernel that
+    /// could not say) leaves the inode alone to decide.
+    pub fn same(&self, other: &NsIdent) -> bool {
+        self.dev == other.dev
+            && self.ino == other.ino
+            && (self.id == other.id || self.id == 0 || other.id == 0)
+    }
+}
+
+impl std::fmt::Display for NsIdent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "net:[{}] id {}", self.ino, self.id)
+    }
+}
+
+/// An interface index for a new link. The kernel numbers links from 1 up in
+/// each namespace; this is drawn at random from far above that (2^24 to
+/// 2^31), so it is free in practice, and the kernel refuses it (EEXIST)
+/// rather than reuse it if not. Choosing the index lets the journal record
+/// which link a creation makes before the link exists, so that no crash can
+/// leave a link the journal knows only by a name someone else may take.
+pub fn pick_ifindex() -> u32 {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    const LOW: u64 = 1 << 24;
+    const SPAN: u64 = i32::MAX as u64 - LOW;
+    // RandomState's keys come from the operating system's random source.
+    let draw = std::collections::hash_map::RandomState::new()
+        .hash_one(DRAWS.fetch_add(1, Ordering::Relaxed));
+    (LOW + draw % SPAN) as u32
+}
+
+/// What removing a namespace's name found there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// The name denoted the namespace expected, and is removed.
+    Removed,
+    /// There was no such name: the namespace is gone already.
+    Gone,
+    /// The name denotes something else now (another namespace, the one
+    /// netwasm runs in, or no namespace at all): it was left alone. Why.
+    NotOurs(String),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MacvlanMode {
@@ -120,6 +187,9 @@ pub enum NewLinkKind {
     Veth {
         peer_name: String,
         peer_ns: NsId,
+        /// The peer's interface index, chosen by the caller (see
+        /// [`NewLink::index`]).
+        peer_index: Option<u32>,
     },
     Bridge,
 }
@@ -129,6 +199,10 @@ pub enum NewLinkKind {
 pub struct NewLink {
     pub name: String,
     pub ns: NsId,
+    /// The interface index to give the link, chosen by the caller so that
+    /// it can journal the link's identity before the link exists; none lets
+    /// the kernel choose.
+    pub index: Option<u32>,
     pub kind: NewLinkKind,
     pub mac: Option<Mac>,
     pub mtu: Option<u32>,
@@ -202,38 +276,60 @@ pub struct Neighbor {
 /// The typed operations netwasm performs on the kernel.
 #[async_trait]
 pub trait Kernel: Send + Sync {
-    /// Creates and opens a new named namespace.
-    async fn ns_create(&self, name: &str) -> io::Result<NsId>;
-    /// Creates and opens several new named namespaces, concurrently where
-    /// the backend can: one result per name, in order. It undoes nothing:
-    /// the caller deletes the ones it does not keep. The default creates
-    /// them one after another.
-    async fn ns_create_all(&self, names: &[String]) -> Vec<io::Result<NsId>> {
+    /// Makes a new namespace, with no name yet, and opens it. It lives as
+    /// long as the backend holds it; [`Kernel::ns_mount`] names it. The two
+    /// steps let the caller journal the namespace's identity before any name
+    /// refers to it, so that no crash can leave a name the journal does not
+    /// pin to its namespace. `name` is the name it is meant to get.
+    async fn ns_make(&self, name: &str) -> io::Result<(NsId, NsIdent)>;
+    /// Makes several namespaces, concurrently where the backend can: one
+    /// result per name, in order. It undoes nothing: the caller closes the
+    /// ones it does not keep. The default makes them one after another.
+    async fn ns_make_all(&self, names: &[String]) -> Vec<io::Result<(NsId, NsIdent)>> {
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            out.push(self.ns_create(name).await);
+            out.push(self.ns_make(name).await);
+        }
+        out
+    }
+    /// Gives a namespace made by [`Kernel::ns_make`] its name (EEXIST when
+    /// the name is taken, atomically: two makers racing for a name cannot
+    /// both win).
+    async fn ns_mount(&self, ns: NsId) -> io::Result<()>;
+    /// Names several made namespaces, concurrently where the backend can.
+    async fn ns_mount_all(&self, ns: &[NsId]) -> Vec<io::Result<()>> {
+        let mut out = Vec::with_capacity(ns.len());
+        for id in ns {
+            out.push(self.ns_mount(*id).await);
         }
         out
     }
     /// Opens an existing named namespace.
-    async fn ns_open(&self, name: &str) -> io::Result<NsId>;
+    async fn ns_open(&self, name: &str) -> io::Result<(NsId, NsIdent)>;
     /// Opens the namespace this process runs in (the root namespace),
     /// under the name [`ROOT_NS`].
-    async fn ns_open_root(&self) -> io::Result<NsId>;
-    /// Whether the namespace called `name` is the root namespace.
-    fn ns_is_root(&self, name: &str) -> io::Result<bool>;
-    /// Removes a namespace's name and closes everything held in it; the
-    /// kernel destroys it once no one else holds it.
-    async fn ns_delete(&self, ns: NsId) -> io::Result<()>;
-    /// Removes the namespace called `name` without opening it.
-    async fn ns_remove_by_name(&self, name: &str) -> io::Result<()>;
-    /// Removes several namespaces by name, concurrently where the backend
-    /// can: one result per name, in order. The default removes them one
-    /// after another.
-    async fn ns_remove_all(&self, names: &[String]) -> Vec<io::Result<()>> {
+    async fn ns_open_root(&self) -> io::Result<(NsId, NsIdent)>;
+    /// The identity of the namespace this process runs in: the root
+    /// namespace, whatever other names it may have.
+    fn ns_home(&self) -> io::Result<NsIdent>;
+    /// The identity of an open namespace.
+    fn ns_ident(&self, ns: NsId) -> Option<NsIdent>;
+    /// Removes the name of an open namespace if it still names it, and
+    /// closes everything held in it; the kernel destroys the namespace once
+    /// no one else holds it.
+    async fn ns_delete(&self, ns: NsId) -> io::Result<Removal>;
+    /// Removes the name `name` if it names the namespace `expect`, without
+    /// opening it. With no `expect` (a namespace recorded without its
+    /// identity, removed by force), any network namespace under that name
+    /// but the one this process runs in is removed.
+    async fn ns_remove(&self, name: &str, expect: Option<NsIdent>) -> io::Result<Removal>;
+    /// Removes several names as [`Kernel::ns_remove`] does, concurrently
+    /// where the backend can: one result per name, in order. The default
+    /// removes them one after another.
+    async fn ns_remove_all(&self, names: &[(String, Option<NsIdent>)]) -> Vec<io::Result<Removal>> {
         let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            out.push(self.ns_remove_by_name(name).await);
+        for (name, expect) in names {
+            out.push(self.ns_remove(name, *expect).await);
         }
         out
     }
@@ -269,6 +365,9 @@ pub trait Kernel: Send + Sync {
     async fn route_add(&self, ns: NsId, route: &RouteSpec) -> io::Result<()>;
     async fn route_del(&self, ns: NsId, route: &RouteSpec) -> io::Result<()>;
     async fn route_list(&self, ns: NsId) -> io::Result<Vec<RouteInfo>>;
+    /// The output link of the route the kernel would use to reach `to`
+    /// from `ns` (`ip route get`), if it names one.
+    async fn route_oif(&self, ns: NsId, to: IpAddr) -> io::Result<Option<u32>>;
 
     /// Turns IPv4 and IPv6 forwarding on or off in `ns`.
     async fn ns_set_forwarding(&self, ns: NsId, on: bool) -> io::Result<()>;

@@ -16,13 +16,26 @@ use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 
 use tokio::sync::oneshot;
 
+use super::{NsIdent, Removal};
+
 pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// `statfs` magic of nsfs, the file system of namespace files.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+/// `ioctl(NS_GET_NSTYPE)`: the kind of namespace a namespace file is.
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+/// `ioctl(NS_GET_ID)` (Linux 6.18): the namespace's 64-bit id, never reused.
+const NS_GET_ID: libc::c_ulong = 0x8008_b70d;
+/// `getsockopt(SO_NETNS_COOKIE)` (Linux 5.14): the same kind of id for
+/// the network namespace of a socket, where `NS_GET_ID` is missing.
+const SO_NETNS_COOKIE: libc::c_int = 71;
 
 type Job = Box<dyn FnOnce(&NsThreadState) + Send>;
 
@@ -124,12 +137,13 @@ impl NsPool {
     }
 }
 
-/// A freshly created or opened namespace: a file descriptor that keeps it
-/// alive and identifies it (for `IFLA_NET_NS_FD`), and a route netlink socket
-/// opened inside it.
+/// A freshly made or opened namespace: a file descriptor that keeps it
+/// alive and identifies it (for `IFLA_NET_NS_FD`), a route netlink socket
+/// opened inside it, and who it is.
 pub struct NsOpened {
     pub fd: OwnedFd,
     pub netlink: OwnedFd,
+    pub ident: NsIdent,
 }
 
 impl NsThread {
@@ -172,9 +186,23 @@ impl NsThread {
 }
 
 impl NsThreadState {
-    /// Creates namespace `name`: unshares a new one on this thread, pins it
-    /// under `/run/netns/NAME`, opens a netlink socket in it, and returns home.
-    pub fn create(&self, name: &str) -> io::Result<NsOpened> {
+    /// Makes a new namespace on this thread, opens it and a netlink socket
+    /// inside it, and returns home. It has no name: it lives as long as the
+    /// descriptor does, until [`NsThreadState::mount`] names it.
+    pub fn make(&self) -> io::Result<NsOpened> {
+        self.inside_new(|| {
+            let fd = open_fd(Path::new("/proc/thread-self/ns/net"))?;
+            let netlink = route_socket()?;
+            let ident = ident(&fd, Some(&netlink))?;
+            Ok(NsOpened { fd, netlink, ident })
+        })
+    }
+
+    /// Names the namespace `fd` as `name`: claims `/run/netns/NAME` and
+    /// bind-mounts the namespace there. No namespace switch is needed (the
+    /// mount's source is the descriptor); it runs on the name's thread so
+    /// that it is ordered with every other job about the name.
+    pub fn mount(&self, fd: &OwnedFd, name: &str) -> io::Result<()> {
         if !self.run_dir_seen.get() {
             let mut ready = self.run_dir_ready.lock().unwrap_or_else(|e| e.into_inner());
             if !*ready {
@@ -198,14 +226,11 @@ impl NsThreadState {
             }
             claim()?;
         }
-        let result = self.inside_new(|| {
-            bind_mount(Path::new("/proc/thread-self/ns/net"), &path)?;
-            let fd = open_fd(Path::new("/proc/thread-self/ns/net"))?;
-            let netlink = route_socket()?;
-            Ok(NsOpened { fd, netlink })
-        });
+        let source = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        let result = bind_mount(&source, &path);
         if result.is_err() {
-            let _ = unmount_and_remove(&path);
+            // Ours: the claim made it, and nothing is mounted on it.
+            let _ = std::fs::remove_file(&path);
         }
         result
     }
@@ -213,8 +238,10 @@ impl NsThreadState {
     /// Opens the existing namespace at `path` and a netlink socket inside it.
     pub fn open(&self, path: &Path) -> io::Result<NsOpened> {
         let fd = open_fd(path)?;
+        check_netns(&fd)?;
         let netlink = self.inside(&fd, route_socket)?;
-        Ok(NsOpened { fd, netlink })
+        let ident = ident(&fd, Some(&netlink))?;
+        Ok(NsOpened { fd, netlink, ident })
     }
 
     /// Opens a socket of the given type inside the namespace `fd`.
@@ -272,24 +299,86 @@ impl NsThreadState {
     }
 }
 
-/// Removes the name of namespace `name`. The kernel destroys the namespace
+/// Removes the name `name` if it names the network namespace `expect`
+/// (any network namespace when `expect` is none), but never a name of
+/// `home`, the namespace netwasm runs in. The kernel destroys the namespace
 /// once nothing else (a socket, a process, a file descriptor) holds it.
-pub fn remove(name: &str) -> io::Result<()> {
-    unmount_and_remove(&ns_path(name))
+///
+/// The name is opened (not following symbolic links) and the namespace
+/// behind it checked; the unmount then goes through that descriptor, so it
+/// removes the very mount that was checked even if the name changed hands
+/// in between. Only the file that mount covered is then unlinked, and only
+/// when nothing else is mounted on the name by then.
+pub fn remove(name: &str, expect: Option<&NsIdent>, home: &NsIdent) -> io::Result<Removal> {
+    let path = ns_path(name);
+    let fd = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    {
+        Ok(f) => OwnedFd::from(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removal::Gone),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Removal::NotOurs(
+                "it is a symbolic link, not a namespace".into(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = check_netns(&fd) {
+        return Ok(Removal::NotOurs(e.to_string()));
+    }
+    let found = ident(&fd, None)?;
+    if found.same(home) {
+        return Ok(Removal::NotOurs(
+            "it names the namespace netwasm runs in (the root namespace)".into(),
+        ));
+    }
+    if let Some(expect) = expect
+        && !found.same(expect)
+    {
+        return Ok(Removal::NotOurs(format!(
+            "it names another namespace now ({found}, not {expect})"
+        )));
+    }
+    let via = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let c = cstr(&via)?;
+    // SAFETY: valid C string. MNT_DETACH so a busy mount does not block us.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    drop(fd);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(Removal::Removed),
+        // Someone else unlinked it meanwhile: the namespace is unnamed all
+        // the same.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Removal::Removed),
+        Err(e) => Err(e),
+    }
 }
 
-/// Removes the names of several namespaces, on up to `width` threads at
+/// Removes several names as [`remove`] does, on up to `width` threads at
 /// once, and says how each went, in order. Each unmount waits in the kernel
 /// for an RCU grace period (0.1 to 0.4 ms here), and waits on several
 /// threads overlap. The threads only unmount and unlink: they never change
 /// namespace, so they need not be namespace threads.
-pub fn remove_many(names: &[String], width: usize) -> Vec<io::Result<()>> {
-    let one_by_one = |names: &[String]| names.iter().map(|n| remove(n)).collect::<Vec<_>>();
+pub fn remove_many(
+    names: &[(String, Option<NsIdent>)],
+    width: usize,
+    home: &NsIdent,
+) -> Vec<io::Result<Removal>> {
+    let one_by_one = |names: &[(String, Option<NsIdent>)]| {
+        names
+            .iter()
+            .map(|(n, id)| remove(n, id.as_ref(), home))
+            .collect::<Vec<_>>()
+    };
     let width = width.clamp(1, names.len().max(1));
     if width == 1 {
         return one_by_one(names);
     }
-    let chunks: Vec<&[String]> = names.chunks(names.len().div_ceil(width)).collect();
+    let chunks: Vec<&[(String, Option<NsIdent>)]> =
+        names.chunks(names.len().div_ceil(width)).collect();
     thread::scope(|s| {
         let running: Vec<_> = chunks
             .iter()
@@ -393,19 +482,6 @@ fn bind_mount(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn unmount_and_remove(path: &Path) -> io::Result<()> {
-    let c = cstr(path)?;
-    // SAFETY: valid C string. MNT_DETACH so a busy mount does not block us;
-    // EINVAL means it was not mounted (a half-made entry), which is fine.
-    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) {
-            return Err(err);
-        }
-    }
-    std::fs::remove_file(path)
-}
-
 fn open_fd(path: &Path) -> io::Result<OwnedFd> {
     Ok(File::open(path)?.into())
 }
@@ -439,13 +515,70 @@ fn cstr(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
 }
 
-/// Whether namespace `name` is the namespace this process runs in (the
-/// machine's root namespace, normally) under another name.
-pub fn is_home(name: &str) -> io::Result<bool> {
+/// The identity of the namespace this process runs in.
+pub fn home() -> io::Result<NsIdent> {
+    let fd = open_fd(Path::new("/proc/self/ns/net"))?;
+    ident(&fd, None)
+}
+
+/// Who the namespace `fd` is. `socket`, a socket inside it, supplies the
+/// id where the kernel has no `NS_GET_ID`.
+pub fn ident(fd: &OwnedFd, socket: Option<&OwnedFd>) -> io::Result<NsIdent> {
     use std::os::unix::fs::MetadataExt;
-    let home = std::fs::metadata("/proc/self/ns/net")?;
-    let other = std::fs::metadata(ns_path(name))?;
-    Ok(home.dev() == other.dev() && home.ino() == other.ino())
+    let meta = File::from(fd.try_clone()?).metadata()?;
+    let mut id: u64 = 0;
+    // SAFETY: NS_GET_ID writes one u64 to the pointer given.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_ID, &mut id as *mut u64) };
+    if rc != 0 {
+        id = 0;
+        if let Some(socket) = socket {
+            let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+            // SAFETY: a u64 buffer of the length given.
+            let rc = unsafe {
+                libc::getsockopt(
+                    socket.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    SO_NETNS_COOKIE,
+                    (&mut id as *mut u64).cast(),
+                    &mut len,
+                )
+            };
+            if rc != 0 {
+                id = 0;
+            }
+        }
+    }
+    Ok(NsIdent {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        id,
+    })
+}
+
+/// Checks that `fd` is a network namespace file (nsfs, of type
+/// CLONE_NEWNET): a name under `/run/netns` may hold anything.
+fn check_netns(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fstatfs fills the struct given.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    if fs.f_type as i64 != NSFS_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a namespace (no namespace is mounted there)",
+        ));
+    }
+    // SAFETY: NS_GET_NSTYPE takes no argument.
+    let kind = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if kind != libc::CLONE_NEWNET {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a network namespace",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -467,13 +600,18 @@ mod tests {
     fn remove_many_answers_once_per_name() {
         // Names that do not exist: every answer is "not found", one per
         // name, whatever the width.
-        let names: Vec<String> = (0..37)
-            .map(|i| format!("netwasm-test-absent-{i}"))
+        let names: Vec<(String, Option<NsIdent>)> = (0..37)
+            .map(|i| (format!("netwasm-test-absent-{i}"), None))
             .collect();
+        let home = NsIdent {
+            dev: 0,
+            ino: 0,
+            id: 0,
+        };
         for width in [1, 4, 64] {
-            let results = remove_many(&names, width);
+            let results = remove_many(&names, width, &home);
             assert_eq!(results.len(), names.len());
-            assert!(results.iter().all(|r| r.is_err()));
+            assert!(results.iter().all(|r| matches!(r, Ok(Removal::Gone))));
         }
     }
 }

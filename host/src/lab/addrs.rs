@@ -29,6 +29,7 @@ impl Lab {
                 let entry = Entry::AddrAdd {
                     ns: link.ns.clone(),
                     link: link.name.clone(),
+                    index: Some(link.index),
                     cidr: c.to_string(),
                 };
                 let k = lab.kernel.clone();

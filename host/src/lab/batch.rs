@@ -22,8 +22,8 @@ use tokio::task::JoinSet;
 use super::links::PlannedLink;
 use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
-use crate::kernel::{Kernel, LinkChange, LinkInfo, NsId, RouteSpec};
-use crate::ledger::Entry;
+use crate::kernel::{Kernel, LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
+use crate::ledger::{Entry, Ledger};
 use crate::net::{Cidr, check_link_name, check_ns_name};
 
 /// Plans in progress at once. Their namespaces are made on the namespace
@@ -85,14 +85,23 @@ struct Job {
     name: String,
     links: Vec<PlannedLink>,
     steps: Vec<(Step, String)>,
+    /// What the plan journals after its namespace's creation: its links,
+    /// addresses and routes, written ahead of them.
+    entries: Vec<Entry>,
 }
 
 /// What building one plan did: the namespace, if it was made (so a
-/// rollback can delete it), the links made in it, and the first failure.
+/// rollback can delete it), whether its creation is journaled and whether
+/// it got its name, the links made in it, and the first failure.
+#[derive(Default)]
 struct Built {
-    ns: Option<NsId>,
+    ns: Option<(NsId, NsIdent)>,
+    journaled: bool,
+    named: bool,
     links: Vec<LinkInfo>,
     failed: Option<(String, io::Error)>,
+    /// The journal could not be written: a host failure, not the plan's.
+    journal_error: Option<anyhow::Error>,
 }
 
 impl NsPlan {
@@ -226,26 +235,20 @@ impl Lab {
                 .into());
             }
         }
-        // Write-ahead, as `journaled` does for one step: a crash from here
-        // on leaves the ledger listing at least what exists.
-        let mut ahead = Vec::new();
-        for job in &jobs {
-            ahead.push(Entry::NsCreate {
-                ns: job.name.clone(),
-            });
-            ahead.extend(job.links.iter().map(|l| l.entry.clone()));
-            ahead.extend(
-                job.steps
-                    .iter()
-                    .filter_map(|(s, _)| Self::step_entry(job, s)),
-            );
-        }
-        self.record_all(&ahead)?;
-        let built = Self::run_jobs(self.kernel.clone(), jobs).await?;
-        if built.iter().all(|b| b.failed.is_none()) {
+        let steps: u64 = plans.iter().map(|p| p.operation_count() as u64).sum();
+        self.journal_room(&format!("build {} namespaces", plans.len()), steps)?;
+        // Each task journals its plan once its namespace exists, before the
+        // namespace has its name (see `build_one`): a plan that never ran,
+        // because the call failed or the run's deadline struck first, is
+        // not in the journal, so nothing can later claim its name.
+        let built = Self::run_jobs(self.kernel.clone(), jobs, self.ledger.clone()).await?;
+        if built
+            .iter()
+            .all(|b| b.failed.is_none() && b.journal_error.is_none())
+        {
             let mut changes = Vec::new();
             for (plan, b) in plans.iter().zip(built) {
-                let id = b.ns.expect("built without failure");
+                let (id, _) = b.ns.expect("built without failure");
                 self.usage.namespaces += 1;
                 self.namespaces.insert(
                     plan.name.clone(),
@@ -256,15 +259,22 @@ impl Lab {
                 );
                 for info in &b.links {
                     self.usage.links += 1;
-                    self.new_link_entry(info, Origin::Created);
+                    self.new_link_entry(info, Origin::Created, true);
                 }
                 self.usage.addresses += plan.addresses.len() as u64;
                 self.usage.routes += plan.routes.len() as u64;
-                changes.extend(plan.up.iter().map(|name| Entry::LinkSet {
-                    ns: plan.name.clone(),
-                    name: name.clone(),
-                    change: "up".into(),
-                }));
+                // Only the links the plan made are journaled: `lo` is no
+                // object of the lab's.
+                changes.extend(
+                    plan.up
+                        .iter()
+                        .filter(|name| b.links.iter().any(|l| &l.name == *name))
+                        .map(|name| Entry::LinkSet {
+                            ns: plan.name.clone(),
+                            name: name.clone(),
+                            change: "up".into(),
+                        }),
+                );
             }
             self.record_all(&changes)?;
             return Ok(plans.iter().map(|p| p.name.clone()).collect());
@@ -272,42 +282,44 @@ impl Lab {
         self.roll_back(plans, built).await
     }
 
-    /// Deletes every namespace a failed build made, journals all of the
-    /// build's namespaces as deleted, and returns the first failure.
+    /// Deletes every namespace a failed build made, journals each one that
+    /// was journaled as deleted, and returns the first failure.
     async fn roll_back(&mut self, plans: &[NsPlan], built: Vec<Built>) -> HostResult<Vec<String>> {
         let n = plans.len();
+        let k = self.kernel.clone();
+        let mut trap = None;
+        for (plan, b) in plans.iter().zip(&built) {
+            let Some((id, _)) = b.ns else { continue };
+            if b.named {
+                if let Err(e) = k.ns_delete(id).await {
+                    // Still journaled as created: the run's rollback removes it.
+                    trap.get_or_insert(anyhow::anyhow!(
+                        "could not delete namespace {:?}, created in a batch that failed: {e}",
+                        plan.name
+                    ));
+                    continue;
+                }
+            } else {
+                k.ns_close(id);
+            }
+            if b.journaled {
+                self.record(Entry::NsDelete {
+                    ns: plan.name.clone(),
+                })?;
+            }
+        }
+        let mut built = built;
+        if let Some(e) = built.iter_mut().find_map(|b| b.journal_error.take()) {
+            return Err(Failure::Trap(e));
+        }
+        if let Some(e) = trap {
+            return Err(Failure::Trap(e));
+        }
         let (op, e) = built
             .iter()
             .find_map(|b| b.failed.as_ref())
             .expect("one failed");
         let mut error = OpError::io(op.clone(), e);
-        // First cancel what was never made, so that whatever happens next
-        // the journal claims no namespace this call did not create (its name
-        // may be someone else's by now).
-        let never: Vec<Entry> = plans
-            .iter()
-            .zip(&built)
-            .filter(|(_, b)| b.ns.is_none())
-            .map(|(plan, _)| Entry::NsDelete {
-                ns: plan.name.clone(),
-            })
-            .collect();
-        self.record_all(&never)?;
-        let k = self.kernel.clone();
-        for (plan, b) in plans.iter().zip(&built) {
-            let Some(id) = b.ns else { continue };
-            if let Err(e) = k.ns_delete(id).await {
-                // Still journaled as created: the run's rollback removes it.
-                return Err(Failure::Trap(anyhow::anyhow!(
-                    "{}; then could not delete namespace {:?}, created in the same call: {e}",
-                    error.message,
-                    plan.name
-                )));
-            }
-            self.record(Entry::NsDelete {
-                ns: plan.name.clone(),
-            })?;
-        }
         error.message = format!(
             "{}; none of the {n} planned namespaces was kept",
             error.message
@@ -318,22 +330,27 @@ impl Lab {
     /// What a step journals before it is done (changes are journaled
     /// after, as `link.set-up` does).
     fn step_entry(job: &Job, step: &Step) -> Option<Entry> {
-        let link_name = |r: &LinkRef| match r {
-            LinkRef::Lo => "lo".to_string(),
-            LinkRef::Made(i) => job.links[*i].name().to_string(),
+        let link = |r: &LinkRef| match r {
+            LinkRef::Lo => ("lo".to_string(), LOOPBACK_INDEX),
+            LinkRef::Made(i) => (job.links[*i].name().to_string(), job.links[*i].index),
         };
         match step {
             Step::Up(_) => None,
-            Step::Addr(link, cidr) => Some(Entry::AddrAdd {
-                ns: job.name.clone(),
-                link: link_name(link),
-                cidr: cidr.to_string(),
-            }),
+            Step::Addr(r, cidr) => {
+                let (name, index) = link(r);
+                Some(Entry::AddrAdd {
+                    ns: job.name.clone(),
+                    link: name,
+                    index: Some(index),
+                    cidr: cidr.to_string(),
+                })
+            }
             Step::Route(spec, dev) => Some(Entry::RouteAdd {
                 ns: job.name.clone(),
                 destination: spec.destination.to_string(),
                 gateway: spec.gateway.map(|g| g.to_string()),
-                dev: dev.as_ref().map(link_name),
+                dev: dev.as_ref().map(|r| link(r).0),
+                oif: dev.as_ref().map(|r| link(r).1),
                 metric: spec.metric,
             }),
         }
@@ -420,7 +437,11 @@ impl Lab {
             steps.push((Step::Addr(r, c), op));
         }
         for r in &plan.routes {
-            let spec = Self::parse_route(&r.destination, r.gateway.as_deref(), r.metric)?;
+            let mut spec = Self::parse_route(&r.destination, r.gateway.as_deref(), r.metric)?;
+            spec.metric = Some(
+                spec.metric
+                    .unwrap_or(super::routes::default_metric(&spec.destination)),
+            );
             let dev = r
                 .dev
                 .as_deref()
@@ -432,11 +453,20 @@ impl Lab {
             let op = format!("add {}", Self::describe_route(&spec, ns));
             steps.push((Step::Route(spec, dev), op));
         }
-        Ok(Job {
+        let mut job = Job {
             name: ns.to_string(),
             links,
             steps,
-        })
+            entries: Vec::new(),
+        };
+        job.entries = job.links.iter().map(|l| l.entry.clone()).collect();
+        let steps: Vec<Entry> = job
+            .steps
+            .iter()
+            .filter_map(|(s, _)| Self::step_entry(&job, s))
+            .collect();
+        job.entries.extend(steps);
+        Ok(job)
     }
 
     /// Checks every step against `[operations]`. A batch has a handful of
@@ -487,59 +517,73 @@ impl Lab {
     /// Builds the jobs as tasks, `IN_FLIGHT` at a time, and returns what
     /// each did, in order. The tasks are aborted if this future is dropped
     /// (a run's deadline): whatever they made is in the journal already.
-    async fn run_jobs(kernel: Arc<dyn Kernel>, jobs: Vec<Job>) -> HostResult<Vec<Built>> {
+    async fn run_jobs(
+        kernel: Arc<dyn Kernel>,
+        jobs: Vec<Job>,
+        ledger: Option<Ledger>,
+    ) -> HostResult<Vec<Built>> {
         let n = jobs.len();
         let mut results: Vec<Option<Built>> = (0..n).map(|_| None).collect();
         let mut tasks = JoinSet::new();
         let mut queue = jobs.into_iter().enumerate();
         let mut stop = false;
         for (i, job) in queue.by_ref().take(IN_FLIGHT) {
-            let k = kernel.clone();
-            tasks.spawn(async move { (i, build_one(k, job).await) });
+            let (k, l) = (kernel.clone(), ledger.clone());
+            tasks.spawn(async move { (i, build_one(k, job, l).await) });
         }
         while let Some(done) = tasks.join_next().await {
             let (i, built) =
                 done.map_err(|e| Failure::Trap(anyhow::anyhow!("a batch task failed: {e}")))?;
             // Once one plan has failed, the call fails: start no more.
-            let failed = built.failed.is_some();
-            results[i] = Some(built);
-            if failed {
+            if built.failed.is_some() || built.journal_error.is_some() {
                 stop = true;
             }
+            results[i] = Some(built);
             if !stop && let Some((i, job)) = queue.next() {
-                let k = kernel.clone();
-                tasks.spawn(async move { (i, build_one(k, job).await) });
+                let (k, l) = (kernel.clone(), ledger.clone());
+                tasks.spawn(async move { (i, build_one(k, job, l).await) });
             }
         }
         // A plan never started made nothing.
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or(Built {
-                    ns: None,
-                    links: Vec::new(),
-                    failed: None,
-                })
-            })
-            .collect())
+        Ok(results.into_iter().map(Option::unwrap_or_default).collect())
     }
 }
 
-/// Builds one checked plan, stopping at its first failure.
-async fn build_one(k: Arc<dyn Kernel>, job: Job) -> Built {
+/// Builds one checked plan, stopping at its first failure: makes its
+/// namespace, journals it (with its identity) and everything the plan will
+/// put in it, names it, then makes the rest.
+async fn build_one(k: Arc<dyn Kernel>, job: Job, ledger: Option<Ledger>) -> Built {
     let mut built = Built {
-        ns: None,
         links: Vec::with_capacity(job.links.len()),
-        failed: None,
+        ..Built::default()
     };
-    let id = match k.ns_create(&job.name).await {
-        Ok(id) => id,
+    let what = format!("create namespace {:?}", job.name);
+    let (id, ident) = match k.ns_make(&job.name).await {
+        Ok(made) => made,
         Err(e) => {
-            built.failed = Some((format!("create namespace {:?}", job.name), e));
+            built.failed = Some((what, e));
             return built;
         }
     };
-    built.ns = Some(id);
+    built.ns = Some((id, ident));
+    if let Some(ledger) = &ledger {
+        let mut entries = Vec::with_capacity(1 + job.entries.len());
+        entries.push(Entry::NsCreate {
+            ns: job.name.clone(),
+            id: Some(ident),
+        });
+        entries.extend(job.entries.iter().cloned());
+        if let Err(e) = ledger.append_all(&entries) {
+            built.journal_error = Some(e);
+            return built;
+        }
+    }
+    built.journaled = true;
+    if let Err(e) = k.ns_mount(id).await {
+        built.failed = Some((what, e));
+        return built;
+    }
+    built.named = true;
     for link in &job.links {
         match k.link_add(&link.new_link(id)).await {
             // A macvlan or bridge is one link (only a veth pair is two).

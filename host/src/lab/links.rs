@@ -3,8 +3,10 @@
 use serde_json::{Value, json};
 
 use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
-use crate::error::{HostResult, OpError};
-use crate::kernel::{LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS};
+use crate::error::{Failure, HostResult, OpError};
+use crate::kernel::{
+    LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS, pick_ifindex,
+};
 use crate::ledger::Entry;
 use crate::net::{Mac, check_link_name, check_mtu};
 use crate::policy::{LinkKind, Policy};
@@ -12,6 +14,8 @@ use crate::policy::{LinkKind, Policy};
 /// A checked new link, ready to be created once its namespace is known.
 pub(super) struct PlannedLink {
     name: String,
+    /// The interface index chosen for it (see [`pick_ifindex`]).
+    pub index: u32,
     kind: NewLinkKind,
     mac: Option<Mac>,
     mtu: Option<u32>,
@@ -32,6 +36,7 @@ impl PlannedLink {
         NewLink {
             name: self.name.clone(),
             ns,
+            index: Some(self.index),
             kind: self.kind.clone(),
             mac: self.mac,
             mtu: self.mtu,
@@ -60,8 +65,7 @@ impl Lab {
                 }
                 // A link found in a namespace the lab created is the lab's: it
                 // lives and dies with the namespace (`lo`, for one).
-                let origin = lab.found_origin(ns, name, origin);
-                Ok(lab.new_link_entry(&info, origin))
+                Ok(lab.hold_found(ns, &info, origin))
             },
         )
         .await
@@ -161,8 +165,8 @@ impl Lab {
         Ok(match self.find_link(ns, info.index) {
             Some(k) => k,
             None => {
-                let origin = self.found_origin(ns, parent, self.ns(ns)?.origin);
-                self.new_link_entry(&info, origin)
+                let origin = self.ns(ns)?.origin;
+                self.hold_found(ns, &info, origin)
             }
         })
     }
@@ -198,7 +202,7 @@ impl Lab {
             .journaled(plan.entry, plan.op, k.link_add(&spec))
             .await?;
         self.usage.links += 1;
-        Ok(self.new_link_entry(&created[0], Origin::Created))
+        Ok(self.new_link_entry(&created[0], Origin::Created, true))
     }
 
     /// All of creating macvlan `config.name` on `parent` in `target_ns`
@@ -235,9 +239,11 @@ impl Lab {
                 String::new()
             }
         );
+        let index = pick_ifindex();
         let entry = Entry::LinkAdd {
             ns: target_ns.to_string(),
             name: name.to_string(),
+            index: Some(index),
             kind: "macvlan".into(),
             mode: config
                 .mode
@@ -247,9 +253,11 @@ impl Lab {
             parent_ns: Some(p.ns.clone()),
             peer: None,
             peer_ns: None,
+            peer_index: None,
         };
         Ok(PlannedLink {
             name: name.to_string(),
+            index,
             kind: NewLinkKind::Macvlan {
                 parent_ns: self.ns_id(&p.ns)?,
                 parent: p.index,
@@ -289,12 +297,15 @@ impl Lab {
                 lab.policy.quotas.links,
                 "links",
             )?;
+            let (index, peer_index) = (pick_ifindex(), pick_ifindex());
             let spec = NewLink {
                 name: name.to_string(),
                 ns: lab.ns_id(ns)?,
+                index: Some(index),
                 kind: NewLinkKind::Veth {
                     peer_name: peer_name.to_string(),
                     peer_ns: lab.ns_id(peer_ns)?,
+                    peer_index: Some(peer_index),
                 },
                 mac: None,
                 mtu: None,
@@ -308,18 +319,20 @@ impl Lab {
             let entry = Entry::LinkAdd {
                 ns: ns.to_string(),
                 name: name.to_string(),
+                index: Some(index),
                 kind: "veth".into(),
                 mode: None,
                 parent: None,
                 parent_ns: None,
                 peer: Some(peer_name.to_string()),
                 peer_ns: Some(peer_ns.to_string()),
+                peer_index: Some(peer_index),
             };
             let k = lab.kernel.clone();
             let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
             lab.usage.links += 2;
-            let a = lab.new_link_entry(&created[0], Origin::Created);
-            let b = lab.new_link_entry(&created[1], Origin::Created);
+            let a = lab.new_link_entry(&created[0], Origin::Created, true);
+            let b = lab.new_link_entry(&created[1], Origin::Created, true);
             Ok((a, b))
         })
         .await
@@ -343,8 +356,10 @@ impl Lab {
     pub(super) fn bridge_plan(policy: &Policy, ns: &str, name: &str) -> HostResult<PlannedLink> {
         check_link_name(name)?;
         policy.check_kind(LinkKind::Bridge, name)?;
+        let index = pick_ifindex();
         Ok(PlannedLink {
             name: name.to_string(),
+            index,
             kind: NewLinkKind::Bridge,
             mac: None,
             mtu: None,
@@ -352,12 +367,14 @@ impl Lab {
             entry: Entry::LinkAdd {
                 ns: ns.to_string(),
                 name: name.to_string(),
+                index: Some(index),
                 kind: "bridge".into(),
                 mode: None,
                 parent: None,
                 parent_ns: None,
                 peer: None,
                 peer_ns: None,
+                peer_index: None,
             },
             op: format!("create bridge {name:?} in {}", desc_ns(ns)),
         })
@@ -393,6 +410,9 @@ impl Lab {
             lab.check_change(key, &action)?;
             let link = lab.link(key)?.clone();
             let id = lab.ns_id(&link.ns)?;
+            if link.journaled {
+                lab.journal_room(&format!("{action} {desc}"), 1)?;
+            }
             if let LinkChange::Hairpin(_) = change {
                 let info = lab
                     .kernel
@@ -418,6 +438,9 @@ impl Lab {
                 LinkChange::Hairpin(h) => format!("hairpin={}", if h { "on" } else { "off" }),
                 LinkChange::Master(_) => "nomaster".to_string(),
             };
+            if !link.journaled {
+                return Ok(());
+            }
             lab.record(Entry::LinkSet { ns: link.ns.clone(), name: link.name.clone(), change })
         })
         .await
@@ -441,6 +464,9 @@ impl Lab {
                     .into());
                 }
                 let id = lab.ns_id(&link.ns)?;
+                if link.journaled {
+                    lab.journal_room(&format!("attach {desc}"), 1)?;
+                }
                 let info = lab
                     .kernel
                     .link_by_index(id, br.index)
@@ -456,6 +482,9 @@ impl Lab {
                     .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
                     .await
                     .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
+                if !link.journaled {
+                    return Ok(());
+                }
                 lab.record(Entry::LinkSet {
                     ns: link.ns.clone(),
                     name: link.name.clone(),
@@ -490,25 +519,60 @@ impl Lab {
                     name: link.name.clone(),
                     to_ns: to.to_string(),
                     new_name: new_name.clone().unwrap_or_else(|| link.name.clone()),
+                    index: Some(link.index),
                 };
                 let k = lab.kernel.clone();
                 let op = format!("move {desc} to {}", desc_ns(to));
-                let info = lab
-                    .journaled(
-                        entry,
-                        op,
-                        k.link_move(from, link.index, to_id, new_name.as_deref()),
-                    )
-                    .await?;
-                if let Some(entry) = lab.links.get_mut(&key) {
-                    entry.ns = to.to_string();
-                    entry.index = info.index;
-                    entry.name = info.name.clone();
-                }
+                lab.journal_room(&op, 2)?;
+                lab.record(entry)?;
+                let info = match k
+                    .link_move(from, link.index, to_id, new_name.as_deref())
+                    .await
+                {
+                    Ok(info) => info,
+                    Err(e) => {
+                        lab.record(Entry::Abort)?;
+                        // The kernel moves a link before it renames it: a
+                        // rename that fails leaves the link moved under its
+                        // old name. The journal must say where it is.
+                        let error = Self::kernel_err(op, e);
+                        let Ok(moved) = k.link_by_index(to_id, link.index).await else {
+                            return Err(error);
+                        };
+                        lab.record(Entry::LinkMove {
+                            from_ns: link.ns.clone(),
+                            name: link.name.clone(),
+                            to_ns: to.to_string(),
+                            new_name: moved.name.clone(),
+                            index: Some(link.index),
+                        })?;
+                        lab.follow_move(key, to, &moved);
+                        return Err(match error {
+                            Failure::Op(mut e) => {
+                                e.message = format!(
+                                    "{}; the link was moved all the same, as {:?}",
+                                    e.message, moved.name
+                                );
+                                Failure::Op(e)
+                            }
+                            other => other,
+                        });
+                    }
+                };
+                lab.follow_move(key, to, &info);
                 Ok(())
             },
         )
         .await
+    }
+
+    /// Points the handle `key` at the link where a move put it.
+    fn follow_move(&mut self, key: LinkKey, to: &str, info: &LinkInfo) {
+        if let Some(entry) = self.links.get_mut(&key) {
+            entry.ns = to.to_string();
+            entry.index = info.index;
+            entry.name = info.name.clone();
+        }
     }
 
     pub async fn link_delete(&mut self, key: LinkKey) -> HostResult<()> {

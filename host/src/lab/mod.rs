@@ -25,14 +25,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Failure, HostResult, OpError};
-use crate::kernel::{Kernel, LinkInfo, MacvlanMode, NsId, ROOT_NS, RouteSpec};
+use crate::kernel::{Kernel, LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
+use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
 use crate::policy::Policy;
 
 use self::audit::Audit;
-
-/// A route recorded by an earlier run: namespace, destination, gateway.
-type AdoptedRoute = (String, String, Option<String>);
 
 /// How the lab came to hold a namespace or link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +57,11 @@ struct LinkEntry {
     index: u32,
     name: String,
     origin: Origin,
+    /// Whether the journal records the link (it was made by this lab), so
+    /// that changes to it are journaled too. Changes to links the journal
+    /// does not hold (`lo`, links granted by `[links] manage`) would only
+    /// make the journal grow: nothing reads them.
+    journaled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,15 +121,16 @@ pub struct Lab {
     namespaces: HashMap<String, NsEntry>,
     links: HashMap<LinkKey, LinkEntry>,
     next_link: u64,
-    /// Routes this lab added in namespaces it did not create, which it may
-    /// therefore delete again.
+    /// Routes this lab added in namespaces it did not create, with their
+    /// whole key, which it may therefore delete again (by that key). Routes
+    /// recorded by earlier runs (`--attach`) are here too.
     added_routes: HashSet<(String, RouteSpec)>,
-    /// Namespaces recorded as the lab's own by earlier runs (`--attach`).
-    adopted: HashSet<String>,
-    /// Links (namespace, name) recorded as the lab's own by earlier runs.
-    adopted_links: HashSet<(String, String)>,
-    /// Routes recorded by earlier runs, which an attached run may delete.
-    adopted_routes: Vec<AdoptedRoute>,
+    /// Namespaces recorded as the lab's own by earlier runs (`--attach`),
+    /// with the identity they still had when the run began.
+    adopted: HashMap<String, NsIdent>,
+    /// Links (namespace, index, name) recorded as the lab's own by earlier
+    /// runs, as they still were when the run began.
+    adopted_links: HashSet<(String, u32, String)>,
     usage: Usage,
     pending: Vec<Expectation>,
     checked: Vec<Checked>,
@@ -151,9 +155,8 @@ impl Lab {
             links: HashMap::new(),
             next_link: 1,
             added_routes: HashSet::new(),
-            adopted: HashSet::new(),
+            adopted: HashMap::new(),
             adopted_links: HashSet::new(),
-            adopted_routes: Vec::new(),
             usage: Usage::default(),
             pending: Vec::new(),
             checked: Vec::new(),
@@ -180,47 +183,123 @@ impl Lab {
         &self.usage
     }
 
-    pub fn ledger_mut(&mut self) -> Option<&mut Ledger> {
-        self.ledger.as_mut()
-    }
-
     pub fn take_ledger(&mut self) -> Option<Ledger> {
         self.ledger.take()
     }
 
     /// Marks the objects earlier runs of this lab recorded as the lab's
-    /// own, so that an attached run may change and delete them.
-    pub fn adopt(&mut self, objects: &[crate::ledger::undo::Object]) {
-        use crate::ledger::undo::Object;
+    /// own, so that an attached run may change and delete them, after
+    /// checking each against the kernel: a namespace whose name now denotes
+    /// another namespace, a link whose index now is another link, or an
+    /// object recorded without its identity is not the lab's to hand over.
+    /// Returns one line per object left out, and why.
+    pub async fn adopt(&mut self, objects: &[Object]) -> Vec<String> {
+        let mut refused = Vec::new();
+        let home = self.kernel.ns_home().ok();
+        // The identity each recorded namespace has now, if it exists.
+        let mut now: HashMap<String, Option<(NsId, NsIdent)>> = HashMap::new();
         for o in objects {
-            match o {
-                Object::Ns { ns } => {
-                    self.adopted.insert(ns.clone());
+            let ns = o.ns();
+            if !now.contains_key(ns) {
+                let found = if self.kernel.ns_exists(ns) {
+                    self.kernel.ns_open(ns).await.ok()
+                } else {
+                    None
+                };
+                now.insert(ns.to_string(), found);
+            }
+        }
+        let verified = |o: &Object| -> Result<NsId, String> {
+            let Some(recorded) = o.ns_id() else {
+                return Err("it was recorded without its kernel identity".into());
+            };
+            match now.get(o.ns()).copied().flatten() {
+                None => Err(format!("namespace {} is gone", o.ns())),
+                Some((_, found)) if home.is_some_and(|h| h.same(&found)) => {
+                    Err(format!("namespace {} is the root namespace", o.ns()))
                 }
+                Some((_, found)) if !found.same(&recorded) => {
+                    Err(format!("namespace {} is another namespace now", o.ns()))
+                }
+                Some((id, _)) => Ok(id),
+            }
+        };
+        for o in objects {
+            let id = match verified(o) {
+                Ok(id) => id,
+                Err(why) => {
+                    refused.push(format!("{}: {why}", o.describe()));
+                    continue;
+                }
+            };
+            match o {
+                Object::Ns {
+                    ns,
+                    id: Some(ident),
+                } => {
+                    self.adopted.insert(ns.clone(), *ident);
+                }
+                Object::Ns { .. } => {}
                 Object::Link {
                     ns,
                     name,
+                    index: Some(index),
+                    kind,
                     peer,
                     peer_ns,
+                    peer_index,
                     ..
-                } => {
-                    self.adopted_links.insert((ns.clone(), name.clone()));
-                    if let (Some(p), Some(pns)) = (peer, peer_ns) {
-                        self.adopted_links.insert((pns.clone(), p.clone()));
+                } => match self.kernel.link_by_index(id, *index).await {
+                    Ok(l) if &l.name == name && l.kind.as_deref() == Some(kind) => {
+                        self.adopted_links
+                            .insert((ns.clone(), *index, name.clone()));
+                        if let (Some(p), Some(pns), Some(pi)) = (peer, peer_ns, peer_index) {
+                            self.adopted_links.insert((pns.clone(), *pi, p.clone()));
+                        }
                     }
-                }
+                    Ok(l) => refused.push(format!(
+                        "{}: interface index {index} is {} now",
+                        o.describe(),
+                        l.name
+                    )),
+                    Err(_) => refused.push(format!("{}: it is gone", o.describe())),
+                },
+                Object::Link { .. } => refused.push(format!(
+                    "{}: it was recorded without its interface index",
+                    o.describe()
+                )),
                 Object::Route {
                     ns,
                     destination,
                     gateway,
+                    oif,
+                    metric,
                     ..
                 } => {
-                    self.adopted_routes
-                        .push((ns.clone(), destination.clone(), gateway.clone()));
+                    let gateway = gateway.as_deref().and_then(|g| g.parse().ok());
+                    let dest = crate::net::parse_destination(
+                        destination,
+                        matches!(gateway, Some(IpAddr::V6(_))),
+                    );
+                    if let Ok(destination) = dest {
+                        self.added_routes.insert((
+                            ns.clone(),
+                            RouteSpec {
+                                destination,
+                                gateway,
+                                dev: *oif,
+                                metric: *metric,
+                            },
+                        ));
+                    }
                 }
                 Object::Addr { .. } => {}
             }
         }
+        for (id, _) in now.into_values().flatten() {
+            self.kernel.ns_close(id);
+        }
+        refused
     }
 
     /// Runs one operation with its bookkeeping: the operation quota, the
@@ -267,7 +346,7 @@ impl Lab {
     /// that cannot be written is a host failure: the run stops and rolls
     /// back rather than build what it could not undo.
     fn record(&mut self, entry: Entry) -> HostResult<()> {
-        if let Some(ledger) = &mut self.ledger {
+        if let Some(ledger) = &self.ledger {
             ledger.append(&entry).map_err(Failure::Trap)?;
         }
         Ok(())
@@ -275,10 +354,29 @@ impl Lab {
 
     /// Records several entries at once (one write), as [`Lab::record`].
     fn record_all(&mut self, entries: &[Entry]) -> HostResult<()> {
-        if let Some(ledger) = &mut self.ledger {
+        if let Some(ledger) = &self.ledger {
             ledger.append_all(entries).map_err(Failure::Trap)?;
         }
         Ok(())
+    }
+
+    /// Refuses `what` when the journal has no room for about `entries`
+    /// more entries (`[quotas] journal`): what cannot be recorded is not
+    /// made.
+    fn journal_room(&self, what: &str, entries: u64) -> Result<(), OpError> {
+        /// A generous size of one entry: a macvlan's is about 250 bytes.
+        const ENTRY: u64 = 400;
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        ledger.room(entries.saturating_mul(ENTRY)).map_err(|full| {
+            OpError::limit(format!(
+                "{what}: the lab's journal holds {} bytes, at its cap of {} ([quotas] journal in {})",
+                full.size,
+                crate::runtime::limits::bytes(full.cap),
+                self.policy.source
+            ))
+        })
     }
 
     /// Runs a kernel operation that creates or moves something, journaling
@@ -292,6 +390,7 @@ impl Lab {
         op: String,
         kernel_op: impl std::future::Future<Output = std::io::Result<T>>,
     ) -> HostResult<T> {
+        self.journal_room(&op, 1)?;
         self.record(entry)?;
         match kernel_op.await {
             Ok(v) => Ok(v),
@@ -358,7 +457,9 @@ impl Lab {
         Ok(())
     }
 
-    fn new_link_entry(&mut self, info: &LinkInfo, origin: Origin) -> LinkKey {
+    /// Holds a link from now on. `journaled`: the journal records it (see
+    /// [`LinkEntry::journaled`]).
+    fn new_link_entry(&mut self, info: &LinkInfo, origin: Origin, journaled: bool) -> LinkKey {
         let key = LinkKey(self.next_link);
         self.next_link += 1;
         self.links.insert(
@@ -368,23 +469,25 @@ impl Lab {
                 index: info.index,
                 name: info.name.clone(),
                 origin,
+                journaled,
             },
         );
         key
     }
 
-    /// The origin of an existing link found by name in a namespace of
-    /// origin `ns_origin`.
-    fn found_origin(&self, ns: &str, name: &str, ns_origin: Origin) -> Origin {
-        if ns_origin == Origin::Created
-            || self
-                .adopted_links
-                .contains(&(ns.to_string(), name.to_string()))
-        {
+    /// Holds a link found in namespace `ns` (of origin `ns_origin`): the
+    /// lab's own when the namespace is, or when an earlier run recorded
+    /// this very link (by index and name).
+    fn hold_found(&mut self, ns: &str, info: &LinkInfo, ns_origin: Origin) -> LinkKey {
+        let recorded =
+            self.adopted_links
+                .contains(&(ns.to_string(), info.index, info.name.clone()));
+        let origin = if ns_origin == Origin::Created || recorded {
             Origin::Created
         } else {
             Origin::Granted
-        }
+        };
+        self.new_link_entry(info, origin, recorded)
     }
 
     /// The key of a link the lab already holds, if it holds it.

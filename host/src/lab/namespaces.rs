@@ -1,5 +1,11 @@
 //! Namespaces: create (one, or many at once), open, the root, delete,
 //! forwarding, list.
+//!
+//! A namespace is made nameless first, its identity journaled, and only
+//! then named (see [`Kernel::ns_make`]): the journal never claims a name
+//! for a namespace the lab did not make, whatever instant a crash or a
+//! deadline strikes. The root namespace is recognised by identity, under
+//! whatever name it is opened.
 
 use std::collections::HashSet;
 
@@ -7,7 +13,7 @@ use serde_json::json;
 
 use super::{Lab, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
-use crate::kernel::ROOT_NS;
+use crate::kernel::{NsId, NsIdent, ROOT_NS, Removal};
 use crate::ledger::Entry;
 use crate::net::check_ns_name;
 
@@ -23,23 +29,27 @@ impl Lab {
                 "namespaces",
             )?;
             if lab.kernel.ns_exists(name) {
-                return Err(OpError::new(
-                    ErrorKind::AlreadyExists,
-                    format!("create namespace {name:?}: a namespace of that name exists"),
-                )
-                .into());
+                return Err(taken(name).into());
             }
+            let what = format!("create namespace {name:?}");
+            lab.journal_room(&what, 1)?;
             let k = lab.kernel.clone();
-            let entry = Entry::NsCreate {
+            let (id, ident) = k
+                .ns_make(name)
+                .await
+                .map_err(|e| Self::kernel_err(what.clone(), e))?;
+            if let Err(e) = lab.record(Entry::NsCreate {
                 ns: name.to_string(),
-            };
-            let id = lab
-                .journaled(
-                    entry,
-                    format!("create namespace {name:?}"),
-                    k.ns_create(name),
-                )
-                .await?;
+                id: Some(ident),
+            }) {
+                k.ns_close(id);
+                return Err(e);
+            }
+            if let Err(e) = k.ns_mount(id).await {
+                k.ns_close(id);
+                lab.record(Entry::Abort)?;
+                return Err(Self::kernel_err(what, e));
+            }
             lab.usage.namespaces += 1;
             lab.namespaces.insert(
                 name.to_string(),
@@ -57,11 +67,11 @@ impl Lab {
     ///
     /// Each name goes through what [`Lab::ns_create`] does: the operation
     /// quota and `[operations]` (as `namespace.create`), the name check, the
-    /// policy, the namespace quota, a write-ahead journal entry, and an
-    /// audit line. All names are checked before any is created, so a
-    /// refusal changes nothing; when the kernel fails on one, the namespaces
-    /// this call created are deleted again (and journaled as deleted) before
-    /// the error, which names the failing name, is returned.
+    /// policy, the namespace quota, the journal, and an audit line. All
+    /// names are checked before any is created, so a refusal changes
+    /// nothing; when the kernel fails on one, the namespaces this call
+    /// created are deleted again (and journaled as deleted) before the
+    /// error, which names the failing name, is returned.
     pub async fn ns_create_all(&mut self, names: &[String]) -> HostResult<Vec<String>> {
         let result = self.create_all(names).await;
         if let Some(audit) = &mut self.audit {
@@ -111,27 +121,46 @@ impl Lab {
                 "namespaces",
             )?;
         }
-        for name in names {
-            if self.kernel.ns_exists(name) {
-                return Err(OpError::new(
-                    ErrorKind::AlreadyExists,
-                    format!("create namespace {name:?}: a namespace of that name exists"),
-                )
-                .into());
-            }
+        if let Some(name) = names.iter().find(|n| self.kernel.ns_exists(n)) {
+            return Err(taken(name).into());
         }
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        // Write-ahead, as `journaled` does for one.
-        for name in names {
-            self.record(Entry::NsCreate { ns: name.clone() })?;
-        }
+        self.journal_room(&format!("create {n} namespaces"), n)?;
         let k = self.kernel.clone();
-        let results = k.ns_create_all(names).await;
-        if results.iter().all(Result::is_ok) {
-            for (name, r) in names.iter().zip(results) {
-                let id = r.expect("checked above");
+        // Made, not yet named: a failure here leaves nothing to undo.
+        let made = k.ns_make_all(names).await;
+        if let Some((name, e)) = names
+            .iter()
+            .zip(&made)
+            .find_map(|(name, r)| r.as_ref().err().map(|e| (name, e)))
+        {
+            let error = OpError::io(format!("create namespace {name:?}"), e);
+            for (id, _) in made.iter().flatten() {
+                k.ns_close(*id);
+            }
+            return Err(none_created(error, n).into());
+        }
+        let made: Vec<(NsId, NsIdent)> = made.into_iter().flatten().collect();
+        let entries: Vec<Entry> = names
+            .iter()
+            .zip(&made)
+            .map(|(name, (_, ident))| Entry::NsCreate {
+                ns: name.clone(),
+                id: Some(*ident),
+            })
+            .collect();
+        if let Err(e) = self.record_all(&entries) {
+            for (id, _) in &made {
+                k.ns_close(*id);
+            }
+            return Err(e);
+        }
+        let ids: Vec<NsId> = made.iter().map(|(id, _)| *id).collect();
+        let mounted = k.ns_mount_all(&ids).await;
+        if mounted.iter().all(Result::is_ok) {
+            for (name, (id, _)) in names.iter().zip(made) {
                 self.usage.namespaces += 1;
                 self.namespaces.insert(
                     name.clone(),
@@ -143,34 +172,31 @@ impl Lab {
             }
             return Ok(names.to_vec());
         }
-        // All or nothing: delete what this call created, and cancel every
-        // journal entry it wrote.
+        // All or nothing: unname what this call named, and journal every
+        // namespace of the call as deleted (each was journaled as created).
         let mut error = None;
-        let mut created = Vec::new();
-        for (name, r) in names.iter().zip(results) {
+        for ((name, (id, _)), r) in names.iter().zip(&made).zip(mounted) {
             match r {
-                Ok(id) => created.push((name, id)),
-                Err(e) => {
-                    if error.is_none() {
-                        error = Some(OpError::io(format!("create namespace {name:?}"), &e));
+                Ok(()) => {
+                    if let Err(e) = k.ns_delete(*id).await {
+                        // Still journaled as created: the run's rollback
+                        // removes it.
+                        return Err(Failure::Trap(anyhow::anyhow!(
+                            "could not delete namespace {name:?}, created in a call that failed: {e}"
+                        )));
                     }
-                    self.record(Entry::NsDelete { ns: name.clone() })?;
                 }
-            }
-        }
-        let mut error = error.expect("one failed");
-        for (name, id) in created {
-            if let Err(e) = k.ns_delete(id).await {
-                // Still journaled as created: the run's rollback removes it.
-                return Err(Failure::Trap(anyhow::anyhow!(
-                    "{}; then could not delete namespace {name:?}, created in the same call: {e}",
-                    error.message
-                )));
+                Err(e) => {
+                    k.ns_close(*id);
+                    error.get_or_insert_with(|| {
+                        OpError::io(format!("create namespace {name:?}"), &e)
+                    });
+                }
             }
             self.record(Entry::NsDelete { ns: name.clone() })?;
         }
-        error.message = format!("{}; none of the {n} namespaces was created", error.message);
-        Err(error.into())
+        let error = error.expect("one failed");
+        Err(none_created(error, n).into())
     }
 
     pub async fn ns_open(&mut self, name: &str) -> HostResult<String> {
@@ -179,8 +205,8 @@ impl Lab {
             if lab.namespaces.contains_key(name) {
                 return Ok(name.to_string());
             }
-            let adopted = lab.adopted.contains(name);
-            if !adopted {
+            let adopted = lab.adopted.get(name).copied();
+            if adopted.is_none() {
                 lab.policy.check_ns_open(name)?;
             }
             if !lab.kernel.ns_exists(name) {
@@ -189,19 +215,46 @@ impl Lab {
                 ))
                 .into());
             }
-            if lab.kernel.ns_is_root(name).unwrap_or(true) {
-                lab.policy.check_root()?;
-            }
-            let id = lab
-                .kernel
+            let k = lab.kernel.clone();
+            let (id, ident) = k
                 .ns_open(name)
                 .await
                 .map_err(|e| Self::kernel_err(format!("open namespace {name:?}"), e))?;
-            let origin = if adopted {
-                Origin::Created
-            } else {
-                Origin::Granted
+            // The root namespace under another name (`ip netns attach`, a
+            // container tool's mount): it is the root, with the root's rules.
+            let home = k
+                .ns_home()
+                .map_err(|e| Failure::Trap(anyhow::anyhow!("cannot tell the root namespace: {e}")))?;
+            if ident.same(&home) {
+                k.ns_close(id);
+                lab.policy.check_root()?;
+                lab.hold_root().await?;
+                return Ok(ROOT_NS.to_string());
+            }
+            let origin = match adopted {
+                Some(recorded) if ident.same(&recorded) => Origin::Created,
+                Some(_) => {
+                    // The lab's namespace of that name was replaced since
+                    // the run began: the impostor is anyone's namespace.
+                    if let Err(e) = lab.policy.check_ns_open(name) {
+                        k.ns_close(id);
+                        return Err(OpError::denied(format!(
+                            "open namespace {name:?}: the lab's namespace of that name was replaced by another namespace; {}",
+                            e.message
+                        ))
+                        .into());
+                    }
+                    Origin::Granted
+                }
+                None => Origin::Granted,
             };
+            if let Err(e) = lab.record(Entry::NsOpen {
+                ns: name.to_string(),
+                id: ident,
+            }) {
+                k.ns_close(id);
+                return Err(e);
+            }
             lab.namespaces
                 .insert(name.to_string(), NsEntry { id, origin });
             Ok(name.to_string())
@@ -212,23 +265,37 @@ impl Lab {
     pub async fn ns_root(&mut self) -> HostResult<String> {
         self.op("namespace.root", json!({}), async |lab| {
             lab.policy.check_root()?;
-            if !lab.namespaces.contains_key(ROOT_NS) {
-                let id = lab
-                    .kernel
-                    .ns_open_root()
-                    .await
-                    .map_err(|e| Self::kernel_err("open the root namespace", e))?;
-                lab.namespaces.insert(
-                    ROOT_NS.to_string(),
-                    NsEntry {
-                        id,
-                        origin: Origin::Granted,
-                    },
-                );
-            }
+            lab.hold_root().await?;
             Ok(ROOT_NS.to_string())
         })
         .await
+    }
+
+    /// Holds the root namespace (once), as [`ROOT_NS`].
+    async fn hold_root(&mut self) -> HostResult<()> {
+        if self.namespaces.contains_key(ROOT_NS) {
+            return Ok(());
+        }
+        let (id, ident) = self
+            .kernel
+            .ns_open_root()
+            .await
+            .map_err(|e| Self::kernel_err("open the root namespace", e))?;
+        if let Err(e) = self.record(Entry::NsOpen {
+            ns: ROOT_NS.to_string(),
+            id: ident,
+        }) {
+            self.kernel.ns_close(id);
+            return Err(e);
+        }
+        self.namespaces.insert(
+            ROOT_NS.to_string(),
+            NsEntry {
+                id,
+                origin: Origin::Granted,
+            },
+        );
+        Ok(())
     }
 
     pub async fn ns_delete(&mut self, name: &str) -> HostResult<()> {
@@ -241,7 +308,8 @@ impl Lab {
                 lab.policy.check_ns_delete_opened(name)?;
             }
             let id = entry.id;
-            lab.kernel
+            let removal = lab
+                .kernel
                 .ns_delete(id)
                 .await
                 .map_err(|e| Self::kernel_err(format!("delete namespace {name:?}"), e))?;
@@ -251,7 +319,17 @@ impl Lab {
             lab.record(Entry::NsDelete {
                 ns: name.to_string(),
             })?;
-            Ok(())
+            match removal {
+                Removal::Removed => Ok(()),
+                Removal::Gone => Err(OpError::not_found(format!(
+                    "delete namespace {name:?}: it was removed outside this lab"
+                ))
+                .into()),
+                Removal::NotOurs(why) => Err(OpError::not_found(format!(
+                    "delete namespace {name:?}: it was removed outside this lab, and the name left alone: {why}"
+                ))
+                .into()),
+            }
         })
         .await
     }
@@ -285,11 +363,23 @@ impl Lab {
                 .into_iter()
                 .filter(|n| {
                     lab.namespaces.contains_key(n)
-                        || lab.adopted.contains(n)
+                        || lab.adopted.contains_key(n)
                         || lab.policy.ns_open.iter().any(|g| g.matches(n))
                 })
                 .collect())
         })
         .await
     }
+}
+
+fn taken(name: &str) -> OpError {
+    OpError::new(
+        ErrorKind::AlreadyExists,
+        format!("create namespace {name:?}: a namespace of that name exists"),
+    )
+}
+
+fn none_created(mut error: OpError, n: u64) -> OpError {
+    error.message = format!("{}; none of the {n} namespaces was created", error.message);
+    error
 }

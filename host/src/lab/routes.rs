@@ -5,9 +5,16 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::{Lab, LinkKey, Origin, desc_ns};
-use crate::error::{HostResult, OpError};
+use crate::error::{Failure, HostResult, OpError};
 use crate::kernel::{ROOT_NS, RouteInfo, RouteSpec};
 use crate::ledger::Entry;
+use crate::net::Cidr;
+
+/// The metric the kernel gives a route added without one: 0 for IPv4, and
+/// 1024 (`IP6_RT_PRIO_USER`) for IPv6.
+pub(super) fn default_metric(destination: &Cidr) -> u32 {
+    if destination.addr.is_ipv4() { 0 } else { 1024 }
+}
 
 impl Lab {
     fn route_spec(
@@ -101,7 +108,7 @@ impl Lab {
     ) -> HostResult<()> {
         let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
         self.op("route.add", args, async |lab| {
-            let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
+            let mut spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
             if ns == ROOT_NS {
@@ -119,12 +126,28 @@ impl Lab {
                 "routes",
             )?;
             let id = lab.ns_id(ns)?;
+            // The route's whole key goes into the journal before the route
+            // exists, so that it is deleted later by that key and no other
+            // route: the metric the kernel would give it, and, outside the
+            // lab's own namespaces, the output link the kernel would choose.
+            spec.metric = Some(spec.metric.unwrap_or(default_metric(&spec.destination)));
+            if spec.dev.is_none()
+                && origin != Origin::Created
+                && let Some(gw) = spec.gateway
+            {
+                spec.dev = lab
+                    .kernel
+                    .route_oif(id, gw)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("add {what}"), e))?;
+            }
             let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
             let entry = Entry::RouteAdd {
                 ns: ns.to_string(),
                 destination: spec.destination.to_string(),
                 gateway: spec.gateway.map(|g| g.to_string()),
                 dev: dev_name,
+                oif: spec.dev,
                 metric: spec.metric,
             };
             let k = lab.kernel.clone();
@@ -137,6 +160,19 @@ impl Lab {
             Ok(())
         })
         .await
+    }
+
+    /// Whether the lab recorded a route with the key `full` in `ns`. A
+    /// recorded key may lack its output link or metric (a version 1
+    /// journal), which then match any.
+    fn recorded_route(&self, ns: &str, full: &RouteSpec) -> bool {
+        self.added_routes.iter().any(|(n, r)| {
+            n == ns
+                && r.destination == full.destination
+                && r.gateway == full.gateway
+                && r.dev.is_none_or(|d| full.dev == Some(d))
+                && r.metric.is_none_or(|m| full.metric == Some(m))
+        })
     }
 
     pub async fn route_delete(
@@ -152,31 +188,79 @@ impl Lab {
             let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
-            let adopted = lab.adopted_routes.iter().any(|(n, d, g)| {
-                n == ns
-                    && crate::net::parse_destination(d, false).ok().map(|c| c.to_string())
-                        == Some(spec.destination.to_string())
-                    && g.as_deref() == spec.gateway.map(|g| g.to_string()).as_deref()
-            });
-            if origin != Origin::Created && !adopted && !lab.added_routes.contains(&(ns.to_string(), spec.clone())) {
+            let loosely = |r: &RouteSpec| {
+                r.destination == spec.destination
+                    && r.gateway == spec.gateway
+                    && spec.dev.is_none_or(|d| r.dev.is_none_or(|rd| rd == d))
+                    && spec.metric.is_none_or(|m| r.metric.is_none_or(|rm| rm == m))
+            };
+            if origin != Origin::Created
+                && !lab.added_routes.iter().any(|(n, r)| n == ns && loosely(r))
+            {
                 return Err(OpError::denied(format!(
                     "delete {what}: the lab did not add this route and did not create the namespace; a policy cannot grant this"
                 ))
                 .into());
             }
+            // The kernel deletes the first route that matches what a delete
+            // names, and an unnamed metric or output link matches any: so
+            // the route is found first, and deleted by its whole key.
             let id = lab.ns_id(ns)?;
+            let found: Vec<RouteSpec> = lab
+                .kernel
+                .route_list(id)
+                .await
+                .map_err(|e| Self::kernel_err(format!("delete {what}"), e))?
+                .into_iter()
+                .map(|r| RouteSpec {
+                    destination: r.destination,
+                    gateway: r.gateway,
+                    dev: r.dev_index,
+                    metric: Some(r.metric.unwrap_or(0)),
+                })
+                .filter(|r| loosely(r))
+                .filter(|r| origin == Origin::Created || lab.recorded_route(ns, r))
+                .collect();
+            let full = match &found[..] {
+                [] => {
+                    return Err(Failure::Op(OpError::errno(
+                        format!("delete {what}"),
+                        libc::ESRCH,
+                    )));
+                }
+                [one] => one.clone(),
+                several => {
+                    let keys: Vec<String> = several
+                        .iter()
+                        .map(|r| format!("metric {}", r.metric.unwrap_or(0)))
+                        .collect();
+                    return Err(OpError::invalid(format!(
+                        "delete {what}: {} routes match ({}); name the metric or the dev",
+                        several.len(),
+                        keys.join(", ")
+                    ))
+                    .into());
+                }
+            };
             lab.kernel
-                .route_del(id, &spec)
+                .route_del(id, &full)
                 .await
                 .map_err(|e| Self::kernel_err(format!("delete {what}"), e))?;
-            lab.added_routes.remove(&(ns.to_string(), spec.clone()));
+            lab.added_routes.retain(|(n, r)| {
+                !(n == ns
+                    && r.destination == full.destination
+                    && r.gateway == full.gateway
+                    && r.dev.is_none_or(|d| full.dev == Some(d))
+                    && r.metric.is_none_or(|m| full.metric == Some(m)))
+            });
             let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
             lab.record(Entry::RouteDelete {
                 ns: ns.to_string(),
-                destination: spec.destination.to_string(),
-                gateway: spec.gateway.map(|g| g.to_string()),
+                destination: full.destination.to_string(),
+                gateway: full.gateway.map(|g| g.to_string()),
                 dev: dev_name,
-                metric: spec.metric,
+                oif: full.dev,
+                metric: full.metric,
             })?;
             Ok(())
         })

@@ -5,44 +5,93 @@ use std::collections::HashMap;
 use crate::kernel::{Kernel, LinkInfo, NsId};
 use crate::net::{Cidr, parse_destination};
 
-use super::undo::Object;
+use super::replay::Object;
 
 /// Compares every recorded object with the kernel; returns one line per
-/// difference, naming the object and what differs.
+/// difference, naming the object and what differs. A namespace whose name
+/// now denotes another namespace is reported as replaced, and nothing
+/// recorded in it is compared with the impostor.
 pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
     let mut out = Vec::new();
-    let mut open: HashMap<String, Option<NsId>> = HashMap::new();
-    let mut links: HashMap<String, Vec<LinkInfo>> = HashMap::new();
+    // Per (namespace name, recorded identity): the namespace, if it is
+    // still the one recorded.
+    let mut open: HashMap<(String, Option<crate::kernel::NsIdent>), Option<NsId>> = HashMap::new();
+    let mut links: HashMap<NsId, Vec<LinkInfo>> = HashMap::new();
     for obj in objects {
         let ns = obj.ns().to_string();
-        if !open.contains_key(&ns) {
-            let id = if kernel.ns_exists(&ns) {
+        let key = (ns.clone(), obj.ns_id());
+        if !open.contains_key(&key) {
+            let found = if kernel.ns_exists(&ns) {
                 kernel.ns_open(&ns).await.ok()
             } else {
                 None
             };
-            if id.is_none() {
-                out.push(format!("namespace {ns} is missing"));
-            }
-            if let Some(id) = id {
-                links.insert(ns.clone(), kernel.link_list(id).await.unwrap_or_default());
-            }
-            open.insert(ns.clone(), id);
+            let id = match (found, obj.ns_id()) {
+                (None, _) => {
+                    out.push(format!("namespace {ns} is missing"));
+                    None
+                }
+                (Some((id, now)), Some(recorded)) if !now.same(&recorded) => {
+                    kernel.ns_close(id);
+                    out.push(format!(
+                        "namespace {ns} was replaced: the name now denotes another namespace ({now}, recorded {recorded})"
+                    ));
+                    None
+                }
+                (Some((id, _)), recorded) => {
+                    if recorded.is_none() && matches!(obj, Object::Ns { .. }) {
+                        out.push(format!(
+                            "namespace {ns} was recorded without its kernel identity (an old journal): it cannot be told from a namespace someone else made under that name"
+                        ));
+                    }
+                    links.insert(id, kernel.link_list(id).await.unwrap_or_default());
+                    Some(id)
+                }
+            };
+            open.insert(key.clone(), id);
         }
-        let Some(id) = open[&ns] else { continue };
-        let here = &links[&ns];
+        let Some(id) = open[&key] else { continue };
+        let here = &links[&id];
         match obj {
             Object::Ns { .. } => {}
             Object::Link {
                 name,
+                index,
                 kind,
                 mode,
                 props,
                 ..
             } => {
-                let Some(l) = here.iter().find(|l| &l.name == name) else {
-                    out.push(format!("{} is missing", obj.describe()));
-                    continue;
+                let by_index = index.and_then(|i| here.iter().find(|l| l.index == i));
+                let l = match (index, by_index) {
+                    (Some(_), Some(l)) if &l.name != name => {
+                        out.push(format!(
+                            "{} was replaced: its interface index {} is {} now",
+                            obj.describe(),
+                            l.index,
+                            l.name
+                        ));
+                        continue;
+                    }
+                    (Some(_), Some(l)) => l,
+                    (Some(i), None) => {
+                        match here.iter().find(|l| &l.name == name) {
+                            Some(other) => out.push(format!(
+                                "{} was replaced: {name} is interface {} now, not {i}",
+                                obj.describe(),
+                                other.index
+                            )),
+                            None => out.push(format!("{} is missing", obj.describe())),
+                        }
+                        continue;
+                    }
+                    (None, _) => match here.iter().find(|l| &l.name == name) {
+                        Some(l) => l,
+                        None => {
+                            out.push(format!("{} is missing", obj.describe()));
+                            continue;
+                        }
+                    },
                 };
                 if l.kind.as_deref() != Some(kind.as_str()) {
                     out.push(format!(

@@ -31,8 +31,8 @@ use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
 use super::netns::{self, NsPool};
 use super::{
-    AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, PingStats,
-    RouteInfo, RouteSpec,
+    AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, NsIdent,
+    PingStats, Removal, RouteInfo, RouteSpec,
 };
 use crate::net::Cidr;
 
@@ -43,6 +43,7 @@ struct Space {
     name: String,
     fd: OwnedFd,
     socket: Socket,
+    ident: NsIdent,
 }
 
 pub struct Netlink {
@@ -53,6 +54,8 @@ pub struct Netlink {
     next_id: AtomicU64,
     /// (namespace, nsid seen from it) → the open namespace it denotes.
     nsids: Mutex<HashMap<(NsId, i32), NsId>>,
+    /// The namespace this process runs in, once asked.
+    home: std::sync::OnceLock<NsIdent>,
 }
 
 /// `ns_remove_all` starts a removal thread per this many names, up to
@@ -133,6 +136,7 @@ impl Netlink {
             spaces: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             nsids: Mutex::new(HashMap::new()),
+            home: std::sync::OnceLock::new(),
         }
     }
 
@@ -150,16 +154,26 @@ impl Netlink {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
     }
 
-    fn add_space(&self, name: &str, opened: netns::NsOpened) -> NsId {
+    fn add_space(&self, name: &str, opened: netns::NsOpened) -> (NsId, NsIdent) {
         let socket = Socket::new(opened.netlink);
         let id = NsId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let ident = opened.ident;
         let space = Space {
             name: name.to_string(),
             fd: opened.fd,
             socket,
+            ident,
         };
         self.spaces.lock().unwrap().insert(id, Arc::new(space));
-        id
+        (id, ident)
+    }
+
+    fn home(&self) -> io::Result<NsIdent> {
+        if let Some(h) = self.home.get() {
+            return Ok(*h);
+        }
+        let h = netns::home()?;
+        Ok(*self.home.get_or_init(|| h))
     }
 
     async fn get_link(&self, space: &Space, msg: LinkMessage) -> io::Result<LinkMessage> {
@@ -360,18 +374,13 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
 
 #[async_trait]
 impl Kernel for Netlink {
-    async fn ns_create(&self, name: &str) -> io::Result<NsId> {
-        let owned = name.to_string();
-        let opened = self
-            .pool
-            .for_name(name)?
-            .run(move |t| t.create(&owned))
-            .await?;
+    async fn ns_make(&self, name: &str) -> io::Result<(NsId, NsIdent)> {
+        let opened = self.pool.for_name(name)?.run(|t| t.make()).await?;
         Ok(self.add_space(name, opened))
     }
 
-    async fn ns_create_all(&self, names: &[String]) -> Vec<io::Result<NsId>> {
-        self.on_name_threads(names, |t, name| t.create(name))
+    async fn ns_make_all(&self, names: &[String]) -> Vec<io::Result<(NsId, NsIdent)>> {
+        self.on_name_threads(names, |t, _| t.make())
             .await
             .into_iter()
             .zip(names)
@@ -379,55 +388,86 @@ impl Kernel for Netlink {
             .collect()
     }
 
-    async fn ns_open(&self, name: &str) -> io::Result<NsId> {
+    async fn ns_mount(&self, ns: NsId) -> io::Result<()> {
+        let space = self.space(ns)?;
+        let fd = space.fd.try_clone()?;
+        let name = space.name.clone();
+        self.pool
+            .for_name(&space.name)?
+            .run(move |t| t.mount(&fd, &name))
+            .await
+    }
+
+    async fn ns_mount_all(&self, ns: &[NsId]) -> Vec<io::Result<()>> {
+        // Each on its name's thread, the threads working concurrently.
+        let jobs = ns.iter().map(|id| self.ns_mount(*id));
+        futures::future::join_all(jobs).await
+    }
+
+    async fn ns_open(&self, name: &str) -> io::Result<(NsId, NsIdent)> {
         let path = netns::ns_path(name);
         let opened = self.pool.first()?.run(move |t| t.open(&path)).await?;
         Ok(self.add_space(name, opened))
     }
 
-    async fn ns_open_root(&self) -> io::Result<NsId> {
+    async fn ns_open_root(&self) -> io::Result<(NsId, NsIdent)> {
         let path = std::path::PathBuf::from("/proc/self/ns/net");
         let opened = self.pool.first()?.run(move |t| t.open(&path)).await?;
         Ok(self.add_space(super::ROOT_NS, opened))
     }
 
-    fn ns_is_root(&self, name: &str) -> io::Result<bool> {
-        netns::is_home(name)
+    fn ns_home(&self) -> io::Result<NsIdent> {
+        self.home()
     }
 
-    async fn ns_delete(&self, ns: NsId) -> io::Result<()> {
+    fn ns_ident(&self, ns: NsId) -> Option<NsIdent> {
+        self.space(ns).ok().map(|s| s.ident)
+    }
+
+    async fn ns_delete(&self, ns: NsId) -> io::Result<Removal> {
         let space = self.space(ns)?;
-        netns::remove(&space.name)?;
+        let removal = self.ns_remove(&space.name, Some(space.ident)).await?;
         self.ns_close(ns);
-        Ok(())
+        Ok(removal)
     }
 
-    async fn ns_remove_by_name(&self, name: &str) -> io::Result<()> {
+    async fn ns_remove(&self, name: &str, expect: Option<NsIdent>) -> io::Result<Removal> {
+        let home = self.home()?;
         match self.pool.started_for_name(name) {
-            // On the namespace thread, so it runs after any creation of the
+            // On the namespace thread, so it runs after any naming of the
             // same name still in flight there (a run cancelled mid-create).
             Some(thread) => {
                 let name = name.to_string();
-                thread.run(move |_| netns::remove(&name)).await
+                thread
+                    .run(move |_| netns::remove(&name, expect.as_ref(), &home))
+                    .await
             }
             // That thread never had a job, so nothing about this name is in
             // flight: unmount it here (it is not a namespace switch) and
             // spare the hop. `netwasm down` removes every name this way.
-            None => netns::remove(name),
+            None => netns::remove(name, expect.as_ref(), &home),
         }
     }
 
-    async fn ns_remove_all(&self, names: &[String]) -> Vec<io::Result<()>> {
+    async fn ns_remove_all(&self, names: &[(String, Option<NsIdent>)]) -> Vec<io::Result<Removal>> {
+        let home = match self.home() {
+            Ok(h) => h,
+            Err(e) => {
+                return names
+                    .iter()
+                    .map(|_| Err(io::Error::new(e.kind(), e.to_string())))
+                    .collect();
+            }
+        };
         if names
             .iter()
-            .any(|n| self.pool.started_for_name(n).is_some())
+            .any(|(n, _)| self.pool.started_for_name(n).is_some())
         {
-            // Their namespace threads have started, so a creation of one of
+            // Their namespace threads have started, so a naming of one of
             // them may still be in flight there (a rollback in `run`): each
             // removal queues behind it on the name's own thread.
-            return self
-                .on_name_threads(names, |_, name| netns::remove(name))
-                .await;
+            let jobs = names.iter().map(|(n, id)| self.ns_remove(n, *id));
+            return futures::future::join_all(jobs).await;
         }
         // Nothing about these names is in flight here (`netwasm down`).
         // Unmount waits overlap on several threads; `netwasm down` of 1000
@@ -436,10 +476,13 @@ impl Kernel for Netlink {
         // dozen names a thread costs more than it saves.
         let width = (names.len() / REMOVALS_PER_THREAD).min(MAX_REMOVAL_THREADS);
         if width <= 1 {
-            return names.iter().map(|n| netns::remove(n)).collect();
+            return names
+                .iter()
+                .map(|(n, id)| netns::remove(n, id.as_ref(), &home))
+                .collect();
         }
         let owned = names.to_vec();
-        tokio::task::spawn_blocking(move || netns::remove_many(&owned, width))
+        tokio::task::spawn_blocking(move || netns::remove_many(&owned, width, &home))
             .await
             .unwrap_or_else(|e| {
                 names
@@ -493,9 +536,16 @@ impl Kernel for Netlink {
                     None,
                 )
             }
-            NewLinkKind::Veth { peer_name, peer_ns } => {
+            NewLinkKind::Veth {
+                peer_name,
+                peer_ns,
+                peer_index,
+            } => {
                 let peer_space = self.space(*peer_ns)?;
                 let mut peer_msg = LinkUnspec::new_with_name(peer_name).build();
+                if let Some(i) = peer_index {
+                    peer_msg.header.index = *i;
+                }
                 if *peer_ns != link.ns {
                     peer_msg
                         .attributes
@@ -531,12 +581,14 @@ impl Kernel for Netlink {
         if !Arc::ptr_eq(&via, &target) {
             builder = builder.setns_by_fd(target.fd.as_raw_fd());
         }
-        request(
-            &via.socket,
-            RouteNetlinkMessage::NewLink(builder.build()),
-            CREATE,
-        )
-        .await?;
+        let mut msg = builder.build();
+        if let Some(i) = link.index {
+            // With NLM_F_EXCL the kernel creates the link with this index,
+            // or refuses (EEXIST) if any link has it: it never changes a
+            // link that has.
+            msg.header.index = i;
+        }
+        request(&via.socket, RouteNetlinkMessage::NewLink(msg), CREATE).await?;
 
         let mut created = Vec::new();
         let msg = self
@@ -646,8 +698,17 @@ impl Kernel for Netlink {
         if let Some(n) = new_name {
             b = b.name(n.to_string());
         }
-        self.set_link(&space, b.build()).await?;
-        self.link_by_name(to, &name).await
+        let mut msg = b.build();
+        // The link keeps its index in the new namespace, or the move fails
+        // (EBUSY): the caller journals the move by that index, and finds the
+        // link by it if the move half succeeds (the kernel moves before it
+        // renames, and a failed rename leaves the link moved, unrenamed).
+        msg.attributes.push(LinkAttribute::NewIfIndex(index as i32));
+        self.set_link(&space, msg).await?;
+        match self.link_by_index(to, index).await {
+            Ok(info) => Ok(info),
+            Err(_) => self.link_by_name(to, &name).await,
+        }
     }
 
     async fn link_del(&self, ns: NsId, index: u32) -> io::Result<()> {
@@ -751,6 +812,27 @@ impl Kernel for Netlink {
         }
         routes.sort_by_key(|r| r.destination.addr.is_ipv6());
         Ok(routes)
+    }
+
+    async fn route_oif(&self, ns: NsId, to: IpAddr) -> io::Result<Option<u32>> {
+        let space = self.space(ns)?;
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = if to.is_ipv4() {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
+        msg.header.destination_prefix_length = if to.is_ipv4() { 32 } else { 128 };
+        msg.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(to)));
+        let replies = request(&space.socket, RouteNetlinkMessage::GetRoute(msg), GET).await?;
+        Ok(replies.iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(r) => r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Oif(i) => Some(*i),
+                _ => None,
+            }),
+            _ => None,
+        }))
     }
 
     async fn ns_set_forwarding(&self, ns: NsId, on: bool) -> io::Result<()> {

@@ -1,0 +1,331 @@
+//! The state directory: where journals and locks live, and the checks that
+//! make it safe to trust them.
+//!
+//! A journal tells `netwasm down` what to delete, unmount and unlink, so
+//! whoever can write the state directory can steer a root process. netwasm
+//! therefore keeps journals only in directories that no one but their owner
+//! (root, or the user running netwasm) can write, refuses any other with a
+//! one-line error naming it and the fix, creates its own directories 0700,
+//! and opens journals and locks without following symbolic links.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{Entry, JOURNAL_VERSION, Journal, Ledger, MAX_JOURNAL_READ, parse_journal};
+
+/// The state directory holding every lab's ledger.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// Exclusive hold on a lab, released when dropped.
+pub struct LabLock {
+    _file: File,
+}
+
+/// A state directory (or a directory or file in it) that netwasm does not
+/// trust, and why. Its own type so that the command exits as for bad input.
+#[derive(Debug)]
+pub struct UnsafeStateDir(pub String);
+
+impl std::fmt::Display for UnsafeStateDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnsafeStateDir {}
+
+pub fn check_lab_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        anyhow::bail!("lab name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'");
+    }
+    Ok(())
+}
+
+/// Flags for opening anything in the state directory: never through a
+/// symbolic link, and never a FIFO or device that could block us.
+const NO_FOLLOW: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Checks that `path` is a real directory (not a symbolic link) that only
+/// its owner can write, and that the owner is root or the user running
+/// netwasm. `what` names it in the error.
+fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("{what} {}: cannot read", path.display()))?;
+    let shown = path.display();
+    let refuse = |why: String, fix: String| -> anyhow::Result<()> {
+        Err(UnsafeStateDir(format!(
+            "{what} {shown} {why}; netwasm keeps lab journals only where no one but root can write them ({fix})"
+        ))
+        .into())
+    };
+    if meta.file_type().is_symlink() {
+        return refuse(
+            "is a symbolic link".into(),
+            format!("use the directory it points to, or remove {shown}"),
+        );
+    }
+    if !meta.is_dir() {
+        return refuse("is not a directory".into(), format!("remove {shown}"));
+    }
+    let me = euid();
+    if meta.uid() != 0 && meta.uid() != me {
+        return refuse(
+            format!("is owned by uid {}", meta.uid()),
+            format!("chown root {shown}, or choose another with --state-dir"),
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(
+            format!(
+                "is writable by its group or by others (mode {:o})",
+                meta.mode() & 0o7777
+            ),
+            format!("chmod 700 {shown}, or choose another with --state-dir"),
+        );
+    }
+    Ok(())
+}
+
+/// Makes directory `path` (mode 0700) unless it exists, then checks it.
+fn ensure_dir(path: &Path, what: &str) -> anyhow::Result<()> {
+    match DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("{what} {}: cannot create", path.display()));
+        }
+    }
+    check_dir(path, what)
+}
+
+impl StateDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn labs_dir(&self) -> PathBuf {
+        self.root.join("labs")
+    }
+
+    fn lab_dir(&self, lab: &str) -> PathBuf {
+        self.labs_dir().join(lab)
+    }
+
+    pub fn journal_path(&self, lab: &str) -> PathBuf {
+        self.lab_dir(lab).join("journal")
+    }
+
+    /// Checks the state directory and the lab directories under it, if
+    /// they exist; says whether the state directory does.
+    fn check_existing(&self, lab: Option<&str>) -> anyhow::Result<bool> {
+        if std::fs::symlink_metadata(&self.root).is_err() {
+            return Ok(false);
+        }
+        check_dir(&self.root, "state directory")?;
+        let labs = self.labs_dir();
+        if std::fs::symlink_metadata(&labs).is_err() {
+            return Ok(true);
+        }
+        check_dir(&labs, "state directory")?;
+        if let Some(lab) = lab {
+            let dir = self.lab_dir(lab);
+            if std::fs::symlink_metadata(&dir).is_ok() {
+                check_dir(&dir, &format!("lab {lab}: directory"))?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Makes the state directory (0700, its parents as usual) and the lab's
+    /// directory, checking each.
+    fn prepare(&self, lab: &str) -> anyhow::Result<PathBuf> {
+        if std::fs::symlink_metadata(&self.root).is_err() {
+            if let Some(parent) = self.root.parent() {
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("state directory {}: cannot create", self.root.display())
+                })?;
+            }
+        }
+        ensure_dir(&self.root, "state directory")?;
+        ensure_dir(&self.labs_dir(), "state directory")?;
+        let dir = self.lab_dir(lab);
+        ensure_dir(&dir, &format!("lab {lab}: directory"))?;
+        Ok(dir)
+    }
+
+    /// The labs that have a journal, sorted.
+    pub fn labs(&self) -> anyhow::Result<Vec<String>> {
+        if !self.check_existing(None)? {
+            return Ok(Vec::new());
+        }
+        let dir = self.labs_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("state directory {}", dir.display()));
+            }
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e?;
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            // Only what netwasm could have made: a lab name, a directory.
+            if super::check_lab_name(&name).is_err() || !e.file_type()?.is_dir() {
+                continue;
+            }
+            if e.path().join("journal").exists() {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn exists(&self, lab: &str) -> bool {
+        std::fs::symlink_metadata(self.journal_path(lab)).is_ok()
+    }
+
+    /// Takes the lab's lock without waiting.
+    pub fn lock(&self, lab: &str) -> anyhow::Result<LabLock> {
+        let dir = self.prepare(lab)?;
+        let path = dir.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(NO_FOLLOW)
+            .open(&path)
+            .with_context(|| format!("lab {lab}: cannot open {}", path.display()))?;
+        check_file(&file, &path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(LabLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                anyhow::bail!("lab {lab} is in use by another netwasm process")
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("lab {lab}: cannot lock {}", path.display()))
+            }
+        }
+    }
+
+    /// Reads the lab's journal; a missing journal reads as empty.
+    pub fn read(&self, lab: &str) -> anyhow::Result<Journal> {
+        self.check_existing(Some(lab))?;
+        let path = self.journal_path(lab);
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(NO_FOLLOW)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Journal::default()),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("lab {lab}: cannot read {}", path.display()));
+            }
+        };
+        let len = check_file(&file, &path)?;
+        if len > MAX_JOURNAL_READ {
+            return Err(UnsafeStateDir(format!(
+                "lab {lab}: journal {} is {len} bytes, more than netwasm ever writes; it was not read",
+                path.display()
+            ))
+            .into());
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(MAX_JOURNAL_READ)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("lab {lab}: cannot read {}", path.display()))?;
+        Ok(parse_journal(&bytes))
+    }
+
+    /// Opens the lab's journal for appending, writing its header if new.
+    /// The caller must hold the lab's lock.
+    pub fn ledger(&self, lab: &str, _lock: &LabLock) -> anyhow::Result<Ledger> {
+        let path = self.journal_path(lab);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(NO_FOLLOW)
+            .open(&path)
+            .with_context(|| format!("lab {lab}: cannot open journal {}", path.display()))?;
+        let size = check_file(&file, &path)?;
+        let ledger = Ledger::new(file, lab, size);
+        if size == 0 {
+            // No directory fsync: see "Durability" in the module above.
+            ledger.append(&Entry::Header {
+                version: JOURNAL_VERSION,
+                lab: lab.to_string(),
+            })?;
+        }
+        Ok(ledger)
+    }
+
+    /// Removes the lab's journal and directory (after a complete teardown).
+    pub fn remove(&self, lab: &str) -> io::Result<()> {
+        match std::fs::remove_dir_all(self.lab_dir(lab)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks that an opened journal or lock is a regular file with one name,
+/// owned and writable as a directory of ours must be; returns its size. A
+/// hard link to a file elsewhere would otherwise let a journal write land
+/// there.
+fn check_file(file: &File, path: &Path) -> anyhow::Result<u64> {
+    let meta = file
+        .metadata()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let shown = path.display();
+    let why = if !meta.is_file() {
+        Some("is not a regular file".to_string())
+    } else if meta.nlink() > 1 {
+        Some(format!("has {} names (hard links)", meta.nlink()))
+    } else if meta.uid() != 0 && meta.uid() != euid() {
+        Some(format!("is owned by uid {}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "is writable by its group or by others (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(UnsafeStateDir(format!(
+            "{shown} {why}; netwasm uses only files it made itself there (remove it)"
+        ))
+        .into()),
+        None => Ok(meta.len()),
+    }
+}
