@@ -491,3 +491,53 @@ impl StandInRoot {
             .expect("run nsenter netwasm")
     }
 }
+
+/// The testkit guest (a statement interpreter; see its module docs).
+pub fn kit() -> PathBuf {
+    rust_guest("testkit")
+}
+
+impl World {
+    /// The arguments of `netwasm run --lab LAB [--policy P] FLAGS testkit
+    /// -- STATEMENTS`; the policy text is written into the state directory.
+    pub fn kit_args(
+        &self,
+        lab: &str,
+        policy: Option<&str>,
+        flags: &[&str],
+        statements: &[String],
+    ) -> Vec<String> {
+        let mut args: Vec<String> = vec!["run".into(), "--lab".into(), lab.into()];
+        if let Some(p) = policy {
+            let path = self.state_dir.join(format!("{lab}.policy.toml"));
+            std::fs::write(&path, p).unwrap();
+            args.extend(["--policy".into(), path.to_str().unwrap().into()]);
+        }
+        args.extend(flags.iter().map(|f| f.to_string()));
+        args.push(kit().to_str().unwrap().into());
+        args.push("--".into());
+        args.extend(statements.iter().cloned());
+        args
+    }
+
+    /// Runs the testkit with `statements` as lab `lab`.
+    pub fn run_kit(&self, lab: &str, policy: Option<&str>, statements: &[String]) -> Output {
+        let args = self.kit_args(lab, policy, &[], statements);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args)
+    }
+}
+
+/// The guest's output lines, without the `[guest] ` mark.
+pub fn guest_lines(out: &Output) -> Vec<String> {
+    stdout(out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("[guest] ").map(str::to_string))
+        .collect()
+}
+
+/// One journal line for `json`, checksum and all: what a forger with write
+/// access to the state directory could write.
+pub fn journal_line(json: &str) -> String {
+    format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()))
+}

@@ -17,9 +17,7 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
         eprintln!("netwasm: lab {name}: nothing recorded, nothing left to undo");
         return Ok(Exit::Ok);
     }
-    let _lock = state
-        .lock(name)
-        .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+    let _lock = state.lock(name)?;
     let journal = state.read(name)?;
     let objects = replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());

@@ -303,7 +303,7 @@ pub fn exit_for(err: &anyhow::Error) -> Exit {
         {
             return Exit::BadInput;
         }
-        if cause.is::<crate::runtime::RefusedGuest>() {
+        if cause.is::<crate::runtime::RefusedGuest>() || cause.is::<crate::ledger::LabBusy>() {
             return Exit::Refused;
         }
         if cause.is::<crate::privileges::MissingCapability>() {

@@ -181,9 +181,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         .clone()
         .unwrap_or_else(|| default_lab_name(&args.guest));
     let state = StateDir::new(&args.state.state_dir);
-    let lock = state
-        .lock(&lab_name)
-        .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+    let lock = state.lock(&lab_name)?;
     let journal = state.read(&lab_name)?;
     if let Some(damage) = &journal.damage {
         say(format!(
@@ -207,9 +205,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             state.remove(&lab_name)?;
             prior.clear();
             // The lock file went with the lab's directory; take a new one.
-            lock = state
-                .lock(&lab_name)
-                .map_err(|e| fail(Exit::Refused, format!("{e:#}")))?;
+            lock = state.lock(&lab_name)?;
         } else if !args.attach {
             return Err(fail(
                 Exit::Refused,

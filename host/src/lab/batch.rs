@@ -99,6 +99,8 @@ struct Built {
     journaled: bool,
     named: bool,
     links: Vec<LinkInfo>,
+    /// What each made link hangs off (see `PlannedLink::lower`).
+    lowers: Vec<Option<(String, u32)>>,
     failed: Option<(String, io::Error)>,
     /// The journal could not be written: a host failure, not the plan's.
     journal_error: Option<anyhow::Error>,
@@ -257,9 +259,10 @@ impl Lab {
                         origin: Origin::Created,
                     },
                 );
-                for info in &b.links {
+                for (info, planned) in b.links.iter().zip(&b.lowers) {
                     self.usage.links += 1;
-                    self.new_link_entry(info, Origin::Created, true);
+                    let key = self.new_link_entry(info, Origin::Created, true);
+                    self.set_lower(key, planned.clone());
                 }
                 self.usage.addresses += plan.addresses.len() as u64;
                 self.usage.routes += plan.routes.len() as u64;
@@ -588,7 +591,10 @@ async fn build_one(k: Arc<dyn Kernel>, job: Job, ledger: Option<Ledger>) -> Buil
         match k.link_add(&link.new_link(id)).await {
             // A macvlan or bridge is one link (only a veth pair is two).
             Ok(made) => match made.into_iter().next() {
-                Some(info) => built.links.push(info),
+                Some(info) => {
+                    built.links.push(info);
+                    built.lowers.push(link.lower.clone());
+                }
                 None => {
                     let e = io::Error::other("the kernel reported no link");
                     built.failed = Some((link.op.clone(), e));

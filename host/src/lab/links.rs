@@ -16,6 +16,9 @@ pub(super) struct PlannedLink {
     name: String,
     /// The interface index chosen for it (see [`pick_ifindex`]).
     pub index: u32,
+    /// A macvlan's parent, by namespace and index (for the loop check: the
+    /// kernel's report of a new link does not say where its parent is).
+    pub lower: Option<(String, u32)>,
     kind: NewLinkKind,
     mac: Option<Mac>,
     mtu: Option<u32>,
@@ -202,7 +205,9 @@ impl Lab {
             .journaled(plan.entry, plan.op, k.link_add(&spec))
             .await?;
         self.usage.links += 1;
-        Ok(self.new_link_entry(&created[0], Origin::Created, true))
+        let key = self.new_link_entry(&created[0], Origin::Created, true);
+        self.set_lower(key, plan.lower);
+        Ok(key)
     }
 
     /// All of creating macvlan `config.name` on `parent` in `target_ns`
@@ -258,6 +263,7 @@ impl Lab {
         Ok(PlannedLink {
             name: name.to_string(),
             index,
+            lower: Some((p.ns.clone(), p.index)),
             kind: NewLinkKind::Macvlan {
                 parent_ns: self.ns_id(&p.ns)?,
                 parent: p.index,
@@ -333,6 +339,13 @@ impl Lab {
             lab.usage.links += 2;
             let a = lab.new_link_entry(&created[0], Origin::Created, true);
             let b = lab.new_link_entry(&created[1], Origin::Created, true);
+            // Each end hangs off the other (the kernel's report of a new
+            // pair does not say in which namespace the peer is).
+            for (end, other_ns, other) in [(a, peer_ns, &created[1]), (b, ns, &created[0])] {
+                if let Some(l) = lab.links.get_mut(&end) {
+                    l.l2.lower = Some((other_ns.to_string(), other.index));
+                }
+            }
             Ok((a, b))
         })
         .await
@@ -360,6 +373,7 @@ impl Lab {
         Ok(PlannedLink {
             name: name.to_string(),
             index,
+            lower: None,
             kind: NewLinkKind::Bridge,
             mac: None,
             mtu: None,
@@ -408,6 +422,9 @@ impl Lab {
                 check_mtu(m)?;
             }
             lab.check_change(key, &action)?;
+            if let LinkChange::Hairpin(true) = change {
+                lab.check_hairpin(key, &format!("{action} {desc}"))?;
+            }
             let link = lab.link(key)?.clone();
             let id = lab.ns_id(&link.ns)?;
             if link.journaled {
@@ -430,6 +447,16 @@ impl Lab {
                 .link_set(id, link.index, &change)
                 .await
                 .map_err(|e| Self::kernel_err(format!("{action} {desc}"), e))?;
+            if let Some(l) = lab.links.get_mut(&key) {
+                match change {
+                    LinkChange::Master(_) => {
+                        l.l2.master = None;
+                        l.l2.hairpin = false;
+                    }
+                    LinkChange::Hairpin(on) => l.l2.hairpin = on,
+                    _ => {}
+                }
+            }
             let change = match change {
                 LinkChange::Up => "up".to_string(),
                 LinkChange::Down => "down".to_string(),
@@ -478,10 +505,15 @@ impl Lab {
                     ))
                     .into());
                 }
+                lab.check_no_loop(key, bridge, &format!("attach {desc} to {bridge_desc}"))?;
                 lab.kernel
                     .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
                     .await
                     .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
+                if let Some(l) = lab.links.get_mut(&key) {
+                    l.l2.master = Some(br.name.clone());
+                    l.l2.hairpin = false;
+                }
                 if !link.journaled {
                     return Ok(());
                 }
@@ -566,12 +598,29 @@ impl Lab {
         .await
     }
 
-    /// Points the handle `key` at the link where a move put it.
+    /// Records the link a new link hangs off, where the lab knows it.
+    pub(super) fn set_lower(&mut self, key: LinkKey, lower: Option<(String, u32)>) {
+        if let (Some(l), Some(lower)) = (self.links.get_mut(&key), lower) {
+            l.l2.lower = Some(lower);
+        }
+    }
+
+    /// Points the handle `key` at the link where a move put it. The kernel
+    /// takes a moved link out of its bridge.
     fn follow_move(&mut self, key: LinkKey, to: &str, info: &LinkInfo) {
-        if let Some(entry) = self.links.get_mut(&key) {
-            entry.ns = to.to_string();
-            entry.index = info.index;
-            entry.name = info.name.clone();
+        let Some(entry) = self.links.get_mut(&key) else {
+            return;
+        };
+        let was = (entry.ns.clone(), entry.index);
+        entry.ns = to.to_string();
+        entry.index = info.index;
+        entry.name = info.name.clone();
+        entry.l2.master = None;
+        entry.l2.hairpin = false;
+        for l in self.links.values_mut() {
+            if l.l2.lower.as_ref() == Some(&was) {
+                l.l2.lower = Some((to.to_string(), info.index));
+            }
         }
     }
 
@@ -587,6 +636,13 @@ impl Lab {
                 .await
                 .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
             lab.links.remove(&key);
+            // Its ports are ports of nothing now.
+            for l in lab.links.values_mut() {
+                if l.ns == link.ns && l.l2.master.as_deref() == Some(link.name.as_str()) {
+                    l.l2.master = None;
+                    l.l2.hairpin = false;
+                }
+            }
             // The kernel takes a veth's peer with it.
             if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth"))
                 && let Some(pi) = info.parent_index

@@ -11,6 +11,7 @@ mod addrs;
 pub mod audit;
 mod batch;
 mod links;
+mod loops;
 mod namespaces;
 mod routes;
 mod verify;
@@ -62,6 +63,8 @@ struct LinkEntry {
     /// does not hold (`lo`, links granted by `[links] manage`) would only
     /// make the journal grow: nothing reads them.
     journaled: bool,
+    /// Its place in the layer-2 topology, for the loop check.
+    l2: loops::L2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -470,6 +473,7 @@ impl Lab {
                 name: info.name.clone(),
                 origin,
                 journaled,
+                l2: loops::L2::from_info(info),
             },
         );
         key

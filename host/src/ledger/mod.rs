@@ -38,7 +38,7 @@ pub mod replay;
 mod state;
 pub mod undo;
 
-pub use self::state::{LabLock, StateDir, UnsafeStateDir, check_lab_name};
+pub use self::state::{LabBusy, LabLock, StateDir, UnsafeStateDir, check_lab_name};
 
 use std::fs::File;
 use std::io::Write;

@@ -41,6 +41,18 @@ impl std::fmt::Display for UnsafeStateDir {
 
 impl std::error::Error for UnsafeStateDir {}
 
+/// Another netwasm process holds the lab.
+#[derive(Debug)]
+pub struct LabBusy(pub String);
+
+impl std::fmt::Display for LabBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LabBusy {}
+
 pub fn check_lab_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -105,6 +117,19 @@ fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The error for opening `path` in the state directory: a symbolic link
+/// where netwasm keeps a file of its own is refused as unsafe.
+fn open_error(e: io::Error, path: &Path, what: &str) -> anyhow::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return UnsafeStateDir(format!(
+            "{what} {} is a symbolic link; netwasm uses only files it made itself there (remove it)",
+            path.display()
+        ))
+        .into();
+    }
+    anyhow::Error::new(e).context(format!("{what} {}: cannot open", path.display()))
+}
+
 /// Makes directory `path` (mode 0700) unless it exists, then checks it.
 fn ensure_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     match DirBuilder::new().mode(0o700).create(path) {
@@ -162,12 +187,12 @@ impl StateDir {
     /// Makes the state directory (0700, its parents as usual) and the lab's
     /// directory, checking each.
     fn prepare(&self, lab: &str) -> anyhow::Result<PathBuf> {
-        if std::fs::symlink_metadata(&self.root).is_err() {
-            if let Some(parent) = self.root.parent() {
-                std::fs::create_dir_all(parent).with_context(|| {
-                    format!("state directory {}: cannot create", self.root.display())
-                })?;
-            }
+        if std::fs::symlink_metadata(&self.root).is_err()
+            && let Some(parent) = self.root.parent()
+        {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("state directory {}: cannot create", self.root.display())
+            })?;
         }
         ensure_dir(&self.root, "state directory")?;
         ensure_dir(&self.labs_dir(), "state directory")?;
@@ -222,12 +247,12 @@ impl StateDir {
             .mode(0o600)
             .custom_flags(NO_FOLLOW)
             .open(&path)
-            .with_context(|| format!("lab {lab}: cannot open {}", path.display()))?;
+            .map_err(|e| open_error(e, &path, &format!("lab {lab}: lock")))?;
         check_file(&file, &path)?;
         match file.try_lock() {
             Ok(()) => Ok(LabLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => {
-                anyhow::bail!("lab {lab} is in use by another netwasm process")
+                Err(LabBusy(format!("lab {lab} is in use by another netwasm process")).into())
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(e).with_context(|| format!("lab {lab}: cannot lock {}", path.display()))
@@ -246,10 +271,7 @@ impl StateDir {
         {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Journal::default()),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("lab {lab}: cannot read {}", path.display()));
-            }
+            Err(e) => return Err(open_error(e, &path, &format!("lab {lab}: journal"))),
         };
         let len = check_file(&file, &path)?;
         if len > MAX_JOURNAL_READ {
@@ -276,7 +298,7 @@ impl StateDir {
             .mode(0o600)
             .custom_flags(NO_FOLLOW)
             .open(&path)
-            .with_context(|| format!("lab {lab}: cannot open journal {}", path.display()))?;
+            .map_err(|e| open_error(e, &path, &format!("lab {lab}: journal")))?;
         let size = check_file(&file, &path)?;
         let ledger = Ledger::new(file, lab, size);
         if size == 0 {
