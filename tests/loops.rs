@@ -1,0 +1,144 @@
+//! Layer-2 loops: a guest cannot build one, so it cannot burn the host's
+//! CPU flooding broadcasts around it. Every refused step leaves the kernel
+//! as it was (checked with `ip -j`), and ordinary topologies — a second
+//! bridge behind one link, a VEPA switch port in hairpin mode — still work.
+
+mod common;
+
+use common::*;
+
+/// The master of `link` in `ns`, as `ip` sees it.
+fn master(ns: &str, link: &str) -> Option<String> {
+    common::link(ns, link)["master"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn hairpin(ns: &str, link: &str) -> Option<bool> {
+    common::link(ns, link)["linkinfo"]["info_slave_data"]["hairpin"].as_bool()
+}
+
+fn assert_loop_denied(line: &str) {
+    assert!(line.starts_with("error: denied: "), "{line}");
+    assert!(line.contains("Layer-2 loops"), "{line}");
+}
+
+#[test]
+fn a_second_path_between_two_bridges_is_refused() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    let lab = format!("{}-l2", w.prefix);
+    let out = w.run_kit(
+        &lab,
+        None,
+        &[
+            format!("ns {a}"),
+            format!("ns {b}"),
+            format!("bridge {a} br1"),
+            format!("bridge {b} br2"),
+            format!("veth {a} a1 {b} b1"),
+            format!("veth {a} a2 {b} b2"),
+            format!("master {a} a1 br1"),
+            format!("master {b} b1 br2"),
+            format!("master {a} a2 br1"),
+            format!("try master {b} b2 br2"),
+            // Through one bridge, the two ends of one pair.
+            format!("veth {a} x0 {a} x1"),
+            format!("master {a} x0 br1"),
+            format!("try master {a} x1 br1"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    assert_loop_denied(&lines[0]);
+    assert_loop_denied(&lines[1]);
+    assert_eq!(master(&b, "b1").as_deref(), Some("br2"), "one path stands");
+    assert_eq!(master(&a, "a2").as_deref(), Some("br1"));
+    assert_eq!(master(&b, "b2"), None, "the second path was never made");
+    assert_eq!(master(&a, "x1"), None);
+    assert!(w.run(&["down", &lab]).status.success());
+}
+
+#[test]
+fn macvlan_siblings_as_ports_of_one_bridge_are_refused() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let a = w.ns("a");
+    let lab = format!("{}-mv", w.prefix);
+    let out = w.run_kit(
+        &lab,
+        None,
+        &[
+            format!("ns {a}"),
+            format!("veth {a} p {a} q"),
+            format!("macvlan {a} p m1 bridge"),
+            format!("macvlan {a} p m2 vepa"),
+            format!("bridge {a} br"),
+            format!("master {a} m1 br"),
+            format!("try master {a} m2 br"),
+            format!("try master {a} p br"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    assert_loop_denied(&lines[0]);
+    assert_loop_denied(&lines[1]);
+    assert_eq!(master(&a, "m1").as_deref(), Some("br"));
+    assert_eq!(master(&a, "m2"), None);
+    assert_eq!(master(&a, "p"), None);
+    assert!(w.run(&["down", &lab]).status.success());
+}
+
+#[test]
+fn hairpin_may_face_endpoints_but_never_another_bridge() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let (s, h, b) = (w.ns("switch"), w.ns("host"), w.ns("b"));
+    let lab = format!("{}-hp", w.prefix);
+    let out = w.run_kit(
+        &lab,
+        None,
+        &[
+            // The seed lab's VEPA switch: hairpin on the port that faces a
+            // host whose macvlan children are endpoints.
+            format!("ns {s}"),
+            format!("ns {h}"),
+            format!("bridge {s} br0"),
+            format!("veth {s} net1 {h} eth0"),
+            format!("master {s} net1 br0"),
+            format!("macvlan {h} eth0 mv1 vepa"),
+            format!("macvlan {h} eth0 mv2 vepa"),
+            format!("hairpin {s} net1 on"),
+            // A bridge behind the host would now face the hairpin port.
+            format!("bridge {h} brh"),
+            format!("try master {h} mv1 brh"),
+            // Two bridges joined by one pair: hairpin on either end is a
+            // ping-pong of every flood.
+            format!("ns {b}"),
+            format!("bridge {b} br2"),
+            format!("veth {s} net2 {b} up0"),
+            format!("master {s} net2 br0"),
+            format!("master {b} up0 br2"),
+            format!("try hairpin {s} net2 on"),
+            format!("try hairpin {b} up0 on"),
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let lines = guest_lines(&out);
+    for line in &lines {
+        assert_loop_denied(line);
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(hairpin(&s, "net1"), Some(true), "hairpin facing endpoints");
+    assert_eq!(master(&h, "mv1"), None);
+    assert_eq!(hairpin(&s, "net2"), Some(false));
+    assert_eq!(hairpin(&b, "up0"), Some(false));
+    assert!(w.run(&["down", &lab]).status.success());
+}
