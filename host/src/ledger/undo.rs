@@ -84,7 +84,7 @@ impl UndoReport {
         }
         if !self.unverified.is_empty() {
             parts.push(format!(
-                "left, recorded without the kernel identity that would prove them the lab's (`--force` removes them by name): {}",
+                "left, recorded without the kernel identity that would prove them the lab's (`netwasm down --force` removes them by name): {}",
                 self.unverified.join(", ")
             ));
         }
