@@ -301,6 +301,18 @@ impl Cidr {
     pub fn is_default(&self) -> bool {
         self.prefix == 0
     }
+
+    /// The route the kernel adds for this interface address: its network,
+    /// out of the link it is on. IPv4 adds none for a /32; IPv6 adds one
+    /// for every length, /128 included, and ::/0 becomes a default route
+    /// (both seen on Linux 6.18). The kernel also skips IPv4 networks
+    /// inside 0.0.0.0/8; this does not, so a check errs on refusing.
+    pub fn prefix_route(&self) -> Option<Cidr> {
+        match self.addr {
+            IpAddr::V4(_) if self.prefix == 32 => None,
+            _ => Some(self.network()),
+        }
+    }
 }
 
 impl fmt::Display for Cidr {
@@ -437,5 +449,22 @@ mod tests {
         assert!(parse_destination("default", false).unwrap().is_default());
         assert!(parse_destination("10.0.0.1/8", false).is_err());
         assert_eq!(parse_destination("10.0.0.1", false).unwrap().prefix, 32);
+    }
+
+    #[test]
+    fn prefix_routes() {
+        let route = |s: &str| {
+            Cidr::parse(s, "address", false)
+                .unwrap()
+                .prefix_route()
+                .map(|c| c.to_string())
+        };
+        assert_eq!(route("172.16.10.9/24").as_deref(), Some("172.16.10.0/24"));
+        assert_eq!(route("172.16.10.9/1").as_deref(), Some("128.0.0.0/1"));
+        assert_eq!(route("172.16.11.9/31").as_deref(), Some("172.16.11.8/31"));
+        assert_eq!(route("172.16.10.9/32"), None);
+        assert_eq!(route("fd00::5/0").as_deref(), Some("::/0"));
+        assert_eq!(route("fd00::5/64").as_deref(), Some("fd00::/64"));
+        assert_eq!(route("fd00::5/128").as_deref(), Some("fd00::5/128"));
     }
 }
