@@ -518,3 +518,35 @@ fn an_unsafe_state_directory_is_refused() {
         .unwrap();
     assert!(down.status.success(), "{}", stderr(&down));
 }
+
+#[test]
+fn the_journal_stops_growing_at_its_quota() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let (keep, churn) = (w.ns("keep"), w.ns("churn"));
+    let lab = format!("{}-jq", w.prefix);
+    let mut statements = vec![format!("ns {keep}")];
+    // Changes to `lo` are no object of the lab's: not journaled at all.
+    statements.extend((0..300).map(|_| format!("up {keep} lo")));
+    for _ in 0..400 {
+        statements.push(format!("try ns {churn}"));
+        statements.push(format!("try del-ns {churn}"));
+    }
+    let out = w.run_kit(&lab, Some("[quotas]\njournal = \"64KiB\"\n"), &statements);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    let refused = lines
+        .iter()
+        .filter(|l| l.starts_with("error: limit reached: ") && l.contains("[quotas] journal"))
+        .count();
+    assert!(refused > 0, "{lines:?}");
+    let journal = w.state_dir.join("labs").join(&lab).join("journal");
+    let size = std::fs::metadata(&journal).unwrap().len();
+    // Creations stop at the cap; the deletions and the run's end that
+    // follow them are always written.
+    assert!(size <= 64 * 1024 + 4096, "journal of {size} bytes");
+    assert!(w.run(&["down", &lab]).status.success());
+    assert!(w.namespaces().is_empty());
+}

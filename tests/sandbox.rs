@@ -396,7 +396,7 @@ links = ["nosuchlink0"]
 allow = ["172.16.10.0/24"]
 
 [routes]
-destinations = ["10.0.0.0/8"]
+destinations = ["10.0.0.0/8", "172.16.10.0/24"] # 172.16.10.9/24 routes its /24
 gateways = ["172.16.10.1/32"]
 "#,
         p = w.prefix,

@@ -27,6 +27,9 @@ pub fn check_ns_name(name: &str) -> OpResult<()> {
     if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return bad("contains whitespace or control characters");
     }
+    if let Some(why) = name_hazard(name) {
+        return bad(&why);
+    }
     Ok(())
 }
 
@@ -46,7 +49,112 @@ pub fn check_link_name(name: &str) -> OpResult<()> {
     {
         return bad("contains '/', ':', whitespace or control characters");
     }
+    if let Some(why) = name_hazard(name) {
+        return bad(&why);
+    }
     Ok(())
+}
+
+/// What makes `name` unfit to name a namespace or link beyond the syntax:
+/// a character the kernel rewrites, or one that lets two different names
+/// look alike (or a name look like nothing) in `ip`, `netwasm show`, logs
+/// and policy files. Names come from hostile guests and are shown to
+/// people who decide by what they read, so whatever a terminal could
+/// render as another name is refused, not escaped.
+fn name_hazard(name: &str) -> Option<String> {
+    use icu_properties::props::{
+        BidiControl, DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup as G,
+    };
+    use icu_properties::{CodePointMapData, CodePointSetData};
+
+    if name.contains('%') {
+        // The kernel turns a link name with "%d" into the first free
+        // "mv0", "mv1", ...: the lab would record a name that does not exist.
+        return Some("contains '%' (the kernel expands \"%d\" in link names)".into());
+    }
+    if name.is_ascii() {
+        return None;
+    }
+    let category = CodePointMapData::<GeneralCategory>::new();
+    let bidi = CodePointSetData::new::<BidiControl>();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii() {
+            continue;
+        }
+        let code = format!("U+{:04X}", c as u32);
+        let gc = category.get(c);
+        let why = if bidi.contains(c) {
+            "a bidirectional control, which reorders how the name is displayed"
+        } else if ignorable.contains(c) || gc == GeneralCategory::Format {
+            "an invisible (format or default-ignorable) character"
+        } else if gc == GeneralCategory::PrivateUse {
+            "a private-use character, which means whatever a font makes of it"
+        } else if gc == GeneralCategory::Unassigned {
+            "an unassigned code point, which a later Unicode may give any look"
+        } else if gc == GeneralCategory::EnclosingMark || (i == 0 && G::Mark.contains(gc)) {
+            // A leading mark draws onto whatever is printed before the name.
+            "a combining mark that draws outside the name"
+        } else if !(G::Letter.contains(gc) || G::Mark.contains(gc) || G::Number.contains(gc)) {
+            // Non-ASCII punctuation and symbols include look-alikes of
+            // '/', ':', '.', '-' and blank-looking signs (U+2800).
+            "a symbol, punctuation or separator outside ASCII"
+        } else {
+            continue;
+        };
+        return Some(format!("contains {code}, {why}"));
+    }
+    if !icu_normalizer::ComposingNormalizerBorrowed::new_nfkc().is_normalized(name) {
+        // Fullwidth, ligature, mathematical and other compatibility forms,
+        // and decomposed letters, each look like another spelling.
+        return Some(
+            "is not in Unicode normalization form NFKC (it spells a letter in a second way that looks like the first)"
+                .into(),
+        );
+    }
+    if mixes_scripts(name) {
+        return Some(
+            "mixes letters of different scripts (like Cyrillic \"е\" in Latin \"eth0\"), which makes it look like another name"
+                .into(),
+        );
+    }
+    None
+}
+
+/// Whether `name` mixes scripts beyond what UTS #39 calls "highly
+/// restrictive": one script, or Latin with the scripts written alongside
+/// Han in Chinese, Japanese and Korean. Characters used by every script
+/// (digits, punctuation, combining accents) count for any.
+fn mixes_scripts(name: &str) -> bool {
+    use icu_properties::props::Script;
+    use icu_properties::script::ScriptWithExtensions;
+
+    let scripts = ScriptWithExtensions::new();
+    let sets: Vec<Vec<Script>> = name
+        .chars()
+        .map(|c| scripts.get_script_extensions_val(c))
+        .filter(|s| !s.contains(&Script::Common) && !s.contains(&Script::Inherited))
+        .map(|s| s.iter().collect())
+        .collect();
+    let Some(first) = sets.first() else {
+        return false;
+    };
+    if first.iter().any(|s| sets.iter().all(|set| set.contains(s))) {
+        return false;
+    }
+    let allowed: [&[Script]; 3] = [
+        &[
+            Script::Latin,
+            Script::Han,
+            Script::Hiragana,
+            Script::Katakana,
+        ],
+        &[Script::Latin, Script::Han, Script::Bopomofo],
+        &[Script::Latin, Script::Han, Script::Hangul],
+    ];
+    !allowed
+        .iter()
+        .any(|combo| sets.iter().all(|set| set.iter().any(|s| combo.contains(s))))
 }
 
 /// Checks an MTU against what any Linux link accepts.
@@ -193,6 +301,18 @@ impl Cidr {
     pub fn is_default(&self) -> bool {
         self.prefix == 0
     }
+
+    /// The route the kernel adds for this interface address: its network,
+    /// out of the link it is on. IPv4 adds none for a /32; IPv6 adds one
+    /// for every length, /128 included, and ::/0 becomes a default route
+    /// (both seen on Linux 6.18). The kernel also skips IPv4 networks
+    /// inside 0.0.0.0/8; this does not, so a check errs on refusing.
+    pub fn prefix_route(&self) -> Option<Cidr> {
+        match self.addr {
+            IpAddr::V4(_) if self.prefix == 32 => None,
+            _ => Some(self.network()),
+        }
+    }
 }
 
 impl fmt::Display for Cidr {
@@ -246,6 +366,65 @@ mod tests {
     }
 
     #[test]
+    fn names_that_expand_or_spoof() {
+        let refused = |name: &str, why: &str| {
+            for (kind, r) in [("ns", check_ns_name(name)), ("link", check_link_name(name))] {
+                let e = r.expect_err(&format!("{kind} {name:?} is refused"));
+                assert_eq!(e.kind, crate::error::ErrorKind::InvalidArgument);
+                assert!(e.message.contains(why), "{kind} {name:?}: {}", e.message);
+            }
+        };
+        refused("mv%d", "'%'");
+        refused("%", "'%'");
+        refused("ab\u{202e}c", "U+202E, a bidirectional control");
+        refused("a\u{2066}b", "U+2066, a bidirectional control");
+        refused("a\u{061c}", "U+061C, a bidirectional control");
+        refused("e\u{200b}th0", "U+200B, an invisible");
+        refused("\u{feff}eth0", "U+FEFF, an invisible");
+        refused("eth\u{ad}0", "U+00AD, an invisible");
+        refused("eth0\u{e0041}", "U+E0041, an invisible");
+        refused("\u{3164}", "U+3164, an invisible");
+        refused("e\u{fe0f}", "U+FE0F, an invisible");
+        refused("e\u{34f}x", "U+034F, an invisible");
+        refused("a\u{e000}", "U+E000, a private-use");
+        refused("a\u{10ffff}", "U+10FFFF, an unassigned");
+        refused("a\u{fdd0}", "U+FDD0, an unassigned");
+        refused("a\u{0378}", "U+0378, an unassigned");
+        refused("\u{301}eth0", "U+0301, a combining mark");
+        refused("eth\u{20dd}", "U+20DD, a combining mark");
+        refused("a\u{2215}b", "U+2215, a symbol");
+        refused("\u{2800}", "U+2800, a symbol");
+        refused("eth\u{ff10}", "NFKC");
+        refused("\u{ff45}th0", "NFKC");
+        refused("\u{212a}vm", "NFKC");
+        refused("\u{1d41e}th0", "NFKC");
+        refused("cafe\u{301}", "NFKC");
+        refused("\u{435}th0", "mixes letters");
+        refused("p\u{430}y", "mixes letters");
+        refused("eth\u{966}", "mixes letters");
+        for ok in [
+            "eth0",
+            "mv-1_a.b",
+            "café",
+            "lab-日本語",
+            "ラボ-1",
+            "實驗室",
+            "실험실",
+            "сеть0",
+            "δίκτυο",
+        ] {
+            assert!(
+                check_ns_name(ok).is_ok(),
+                "ns {ok:?}: {:?}",
+                check_ns_name(ok)
+            );
+            if ok.len() <= 15 {
+                assert!(check_link_name(ok).is_ok(), "link {ok:?}");
+            }
+        }
+    }
+
+    #[test]
     fn macs() {
         assert_eq!(
             Mac::parse_unicast("02:00:00:00:00:0a").unwrap().to_string(),
@@ -270,5 +449,22 @@ mod tests {
         assert!(parse_destination("default", false).unwrap().is_default());
         assert!(parse_destination("10.0.0.1/8", false).is_err());
         assert_eq!(parse_destination("10.0.0.1", false).unwrap().prefix, 32);
+    }
+
+    #[test]
+    fn prefix_routes() {
+        let route = |s: &str| {
+            Cidr::parse(s, "address", false)
+                .unwrap()
+                .prefix_route()
+                .map(|c| c.to_string())
+        };
+        assert_eq!(route("172.16.10.9/24").as_deref(), Some("172.16.10.0/24"));
+        assert_eq!(route("172.16.10.9/1").as_deref(), Some("128.0.0.0/1"));
+        assert_eq!(route("172.16.11.9/31").as_deref(), Some("172.16.11.8/31"));
+        assert_eq!(route("172.16.10.9/32"), None);
+        assert_eq!(route("fd00::5/0").as_deref(), Some("::/0"));
+        assert_eq!(route("fd00::5/64").as_deref(), Some("fd00::/64"));
+        assert_eq!(route("fd00::5/128").as_deref(), Some("fd00::5/128"));
     }
 }

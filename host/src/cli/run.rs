@@ -217,6 +217,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         }
     }
     let ledger = state.ledger(&lab_name, &lock)?;
+    ledger.set_cap(policy.quotas.journal);
     ledger.append(&Entry::Begin {
         pid: std::process::id(),
         guest: args.guest.display().to_string(),

@@ -57,8 +57,10 @@ impl Lab {
                 check_link_name(name)?;
                 let entry = lab.ns(ns)?;
                 let (id, origin) = (entry.id, entry.origin);
-                if ns == ROOT_NS && !lab.policy.root_links.iter().any(|l| l == name) {
-                    lab.policy.check_parent(ns, name, true)?;
+                // Before the look-up: a guest learns nothing of links it is
+                // not granted, not even whether they exist.
+                if origin != Origin::Created && !lab.link_visible(ns, None, name) {
+                    lab.policy.check_link_visible(ns, name, ns == ROOT_NS)?;
                 }
                 let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
                     Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
@@ -82,10 +84,10 @@ impl Lab {
                 .link_list(id)
                 .await
                 .map_err(|e| Self::kernel_err(format!("list links in {}", desc_ns(ns)), e))?;
-            if ns == ROOT_NS {
-                links.retain(|l| lab.policy.root_links.contains(&l.name));
+            if lab.ns(ns)?.origin != Origin::Created {
+                links.retain(|l| lab.link_visible(ns, Some(l.index), &l.name));
             }
-            Ok(links)
+            Ok(links.into_iter().map(|l| lab.redact(l)).collect())
         })
         .await
     }
@@ -95,12 +97,93 @@ impl Lab {
         self.op("link.info", json!({ "link": desc }), async |lab| {
             let link = lab.link(key)?.clone();
             let id = lab.ns_id(&link.ns)?;
-            lab.kernel
+            let info = lab
+                .kernel
                 .link_by_index(id, link.index)
                 .await
-                .map_err(|e| Self::kernel_err(format!("get {desc}"), e))
+                .map_err(|e| Self::kernel_err(format!("get {desc}"), e))?;
+            Ok(lab.redact(info))
         })
         .await
+    }
+
+    /// Whether the guest may see link `name` (with `index`, when known) of
+    /// namespace `ns`: any link of a namespace the lab created, else only
+    /// the links the policy grants there and those the lab created.
+    pub(super) fn link_visible(&self, ns: &str, index: Option<u32>, name: &str) -> bool {
+        match self.namespaces.get(ns) {
+            Some(e) if e.origin == Origin::Created => return true,
+            Some(_) => {}
+            None => return false,
+        }
+        if self.policy.link_granted(ns, name, ns == ROOT_NS) {
+            return true;
+        }
+        self.adopted_links
+            .iter()
+            .any(|(n, i, l)| n == ns && l == name && index.is_none_or(|x| x == *i))
+            || self.links.values().any(|l| {
+                l.ns == ns
+                    && l.origin == Origin::Created
+                    && index.map_or(l.name == name, |i| l.index == i)
+            })
+    }
+
+    /// `info` without the names of links the guest may not see: a granted
+    /// link's lower link or veth peer, and its bridge.
+    pub(super) fn redact(&self, mut info: LinkInfo) -> LinkInfo {
+        let parent_ns = info
+            .parent_namespace
+            .clone()
+            .unwrap_or_else(|| info.namespace.clone());
+        let parent_seen = info
+            .parent_name
+            .as_deref()
+            .is_some_and(|p| self.link_visible(&parent_ns, info.parent_index, p));
+        if !parent_seen {
+            info.parent_index = None;
+            info.parent_name = None;
+            info.parent_namespace = None;
+        }
+        if let Some(m) = &info.master
+            && !self.link_visible(&info.namespace, None, m)
+        {
+            info.master = None;
+        }
+        info
+    }
+
+    /// Whether the lab owns link `name` (index `index`) of `ns`: it created
+    /// the link, or the namespace.
+    fn owns_link(&self, ns: &str, index: u32, name: &str) -> bool {
+        self.namespaces
+            .get(ns)
+            .is_some_and(|e| e.origin == Origin::Created)
+            || self
+                .find_link(ns, index)
+                .is_some_and(|k| self.links[&k].origin == Origin::Created)
+            || self
+                .adopted_links
+                .contains(&(ns.to_string(), index, name.to_string()))
+    }
+
+    /// `what`, done to macvlan `info`, lands on its parent: allowed when the
+    /// lab owns the parent, else as [`Policy::check_takeover`] says.
+    fn check_parent_takeover(&self, info: &LinkInfo, what: &str) -> Result<(), OpError> {
+        let parent_ns = info
+            .parent_namespace
+            .clone()
+            .unwrap_or_else(|| info.namespace.clone());
+        let (Some(index), Some(name)) = (info.parent_index, info.parent_name.as_deref()) else {
+            return Err(OpError::denied(format!(
+                "{what}: takes over its parent link, which is in a namespace this run does not hold; open that namespace first"
+            )));
+        };
+        if self.owns_link(&parent_ns, index, name) {
+            return Ok(());
+        }
+        self.policy
+            .check_takeover(&parent_ns, name, parent_ns == ROOT_NS, what)
     }
 
     /// Name and namespace of a link handle, without asking the kernel.
@@ -157,10 +240,10 @@ impl Lab {
     pub(super) async fn macvlan_parent(&mut self, ns: &str, parent: &str) -> HostResult<LinkKey> {
         check_link_name(parent)?;
         let id = self.ns_id(ns)?;
-        if ns == ROOT_NS {
-            // Before the look-up: a guest learns nothing of the root's
-            // other links, not even whether they exist.
-            self.policy.check_parent(ns, parent, true)?;
+        if self.ns(ns)?.origin != Origin::Created && !self.link_visible(ns, None, parent) {
+            // Before the look-up: a guest learns nothing of links it is not
+            // granted, not even whether they exist.
+            self.policy.check_parent(ns, parent, ns == ROOT_NS)?;
         }
         let info = self.kernel.link_by_name(id, parent).await.map_err(|e| {
             Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)
@@ -231,8 +314,22 @@ impl Lab {
         self.policy
             .check_macvlan_mode(config.mode.unwrap_or(MacvlanMode::Vepa), name)?;
         let parent_ns_origin = self.ns(&p.ns)?.origin;
+        let mode = config.mode.unwrap_or(MacvlanMode::Vepa);
         if p.origin != Origin::Created && parent_ns_origin != Origin::Created {
             self.policy.check_parent(&p.ns, &p.name, p.ns == ROOT_NS)?;
+            // Passthru gives the child the parent itself: the parent turns
+            // promiscuous, every frame it receives goes to the child, the
+            // child's MAC changes become the parent's, and no other child
+            // can be added. (A macvlan on a macvlan is made on the lower
+            // link, but passthru then fails: the lower link has a child.)
+            if mode == MacvlanMode::Passthru {
+                self.policy.check_takeover(
+                    &p.ns,
+                    &p.name,
+                    p.ns == ROOT_NS,
+                    &format!("create macvlan {name:?} in mode passthru"),
+                )?;
+            }
         }
         let op = format!(
             "create macvlan {name:?} on {:?} in {}{}",
@@ -430,6 +527,30 @@ impl Lab {
             if link.journaled {
                 lab.journal_room(&format!("{action} {desc}"), 1)?;
             }
+            // A passthru child applies its state and MAC to its parent. The
+            // lab checked the parent when it created the child; a child it
+            // did not create this run (granted, or adopted with --attach
+            // under another policy) is checked here.
+            if matches!(change, LinkChange::Up | LinkChange::Down | LinkChange::Mac(_))
+                && (link.origin == Origin::Granted
+                    || lab.adopted_links.contains(&(
+                        link.ns.clone(),
+                        link.index,
+                        link.name.clone(),
+                    )))
+            {
+                let info = lab
+                    .kernel
+                    .link_by_index(id, link.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("{action} {desc}"), e))?;
+                if info.macvlan_mode == Some(MacvlanMode::Passthru) {
+                    lab.check_parent_takeover(
+                        &info,
+                        &format!("{action} {desc}, a passthru macvlan (its parent takes the change)"),
+                    )?;
+                }
+            }
             if let LinkChange::Hairpin(_) = change {
                 let info = lab
                     .kernel
@@ -506,6 +627,21 @@ impl Lab {
                     .into());
                 }
                 lab.check_no_loop(key, bridge, &format!("attach {desc} to {bridge_desc}"))?;
+                // A bridge makes its ports promiscuous and all-multicast, and
+                // a macvlan passes both on to its parent (seen on 6.18).
+                let port = lab
+                    .kernel
+                    .link_by_index(id, link.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("get {desc}"), e))?;
+                if port.kind.as_deref() == Some("macvlan") {
+                    lab.check_parent_takeover(
+                        &port,
+                        &format!(
+                            "attach macvlan {desc} to {bridge_desc} (a bridge port turns promiscuous, and so does its parent)"
+                        ),
+                    )?;
+                }
                 lab.kernel
                     .link_set(id, link.index, &LinkChange::Master(Some(br.index)))
                     .await

@@ -270,10 +270,21 @@ impl Lab {
     pub async fn route_list(&mut self, ns: &str) -> HostResult<Vec<RouteInfo>> {
         self.op("route.list", json!({ "namespace": ns }), async |lab| {
             let id = lab.ns_id(ns)?;
-            lab.kernel
+            let mut routes = lab
+                .kernel
                 .route_list(id)
                 .await
-                .map_err(|e| Self::kernel_err(format!("list routes in {}", desc_ns(ns)), e))
+                .map_err(|e| Self::kernel_err(format!("list routes in {}", desc_ns(ns)), e))?;
+            // In a namespace the lab did not create, a route shows only
+            // through a link the guest may see; one without an output link
+            // (unreachable, multipath, ...) names nothing it was granted.
+            if lab.ns(ns)?.origin != Origin::Created {
+                routes.retain(|r| match (r.dev_index, r.dev.as_deref()) {
+                    (Some(index), Some(dev)) => lab.link_visible(ns, Some(index), dev),
+                    _ => false,
+                });
+            }
+            Ok(routes)
         })
         .await
     }

@@ -53,10 +53,13 @@ impl Lab {
     pub async fn probe_neighbors(&mut self, ns: &str) -> HostResult<Vec<crate::kernel::Neighbor>> {
         self.op("probe.neighbors", json!({ "namespace": ns }), async |lab| {
             let id = lab.check_probe_from(ns)?;
-            lab.kernel
-                .neighbors(id)
-                .await
-                .map_err(|e| Self::kernel_err(format!("list neighbours in {}", desc_ns(ns)), e))
+            let mut found =
+                lab.kernel.neighbors(id).await.map_err(|e| {
+                    Self::kernel_err(format!("list neighbours in {}", desc_ns(ns)), e)
+                })?;
+            // As route.list: only entries on links the guest may see.
+            found.retain(|n| lab.link_visible(ns, None, &n.dev));
+            Ok(found)
         })
         .await
     }

@@ -88,6 +88,7 @@ struct RawQuotas {
     addresses: Option<Spanned<u64>>,
     routes: Option<Spanned<u64>>,
     operations: Option<Spanned<u64>>,
+    journal: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +239,11 @@ impl Ctx<'_> {
             set(&mut p.quotas.addresses, q.addresses);
             set(&mut p.quotas.routes, q.routes);
             set(&mut p.quotas.operations, q.operations);
+            if let Some(v) = q.journal {
+                // Below 64KiB a lab could not journal a handful of objects
+                // with their begin and end; above 1GiB it would fill /run.
+                p.quotas.journal = self.size("[quotas] journal", &v, 64 << 10, 1 << 30)?;
+            }
         }
         if let Some(l) = raw.limits {
             if let Some(v) = l.memory {
@@ -283,10 +289,14 @@ impl Ctx<'_> {
     fn globs(&self, key: &str, values: Vec<S>) -> Result<Vec<Glob>, PolicyError> {
         self.list(key, values, |s| {
             if s.is_empty() || s.contains(['/', '\0']) {
-                Err("a namespace name pattern must be non-empty and contain no '/'")
-            } else {
-                Ok(Glob::new(s))
+                return Err(String::from(
+                    "a namespace name pattern must be non-empty and contain no '/'",
+                ));
             }
+            // A pattern is a name with wildcards: what a name may not hold,
+            // a pattern may not either, or a grant could not be read right.
+            check_ns_name(s).map_err(|e| e.message)?;
+            Ok(Glob::new(s))
         })
     }
 
@@ -469,6 +479,62 @@ deadline = "10s"
             e.0.contains("line 2") && e.0.contains("link.teleport"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn journal_quota() {
+        assert_eq!(parse("", "t.toml").unwrap().quotas.journal, 16 << 20);
+        let p = parse("[quotas]\njournal = \"256KiB\"\n", "t.toml").unwrap();
+        assert_eq!(p.quotas.journal, 256 << 10);
+        assert_eq!(
+            parse("[quotas]\njournal = \"1GiB\"\n", "t.toml")
+                .unwrap()
+                .quotas
+                .journal,
+            1 << 30
+        );
+        for (value, why) in [
+            ("\"1KiB\"", "must be between 65536 and 1073741824 bytes"),
+            ("\"2GiB\"", "must be between 65536 and 1073741824 bytes"),
+            ("\"lots\"", "expected a size like 64MiB"),
+        ] {
+            let e = parse(&format!("[quotas]\n\njournal = {value}\n"), "t.toml").unwrap_err();
+            assert!(
+                e.0.starts_with(&format!(
+                    "policy t.toml line 3: [quotas] journal: {value}: {why}"
+                )),
+                "{e}"
+            );
+        }
+        let p = parse("[quotas]\njournal = \"65536\"\n", "t.toml").unwrap();
+        assert_eq!(p.quotas.journal, 65536);
+    }
+
+    #[test]
+    fn names_in_grants_and_patterns_are_checked() {
+        for (text, key) in [
+            (
+                "[links]\nparents = [{ namespace = \"up\", link = \"mv%d\" }]\n",
+                "[links] parents link",
+            ),
+            (
+                "[links]\nmanage = [{ namespace = \"u\\u202ep\", link = \"eth0\" }]\n",
+                "[links] manage namespace",
+            ),
+            ("[root]\nlinks = [\"e\\u200bth0\"]\n", "[root] links"),
+            (
+                "[namespaces]\ncreate = [\"lab-\\u0435*\"]\n",
+                "[namespaces] create",
+            ),
+            ("[namespaces]\nopen = [\"up%\"]\n", "[namespaces] open"),
+        ] {
+            let e = parse(text, "t.toml").unwrap_err();
+            assert!(
+                e.0.starts_with(&format!("policy t.toml line 2: {key}: ")),
+                "{e}"
+            );
+        }
+        assert!(parse("[namespaces]\ncreate = [\"lab-*\", \"x?\"]\n", "t.toml").is_ok());
     }
 
     #[test]

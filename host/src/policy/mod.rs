@@ -71,6 +71,8 @@ pub struct Quotas {
     pub addresses: u64,
     pub routes: u64,
     pub operations: u64,
+    /// Bytes the lab's journal may grow to.
+    pub journal: u64,
 }
 
 /// Hard limits on the guest itself.
@@ -164,6 +166,7 @@ impl Default for Policy {
                 addresses: 10_000,
                 routes: 10_000,
                 operations: 1_000_000,
+                journal: 16 << 20,
             },
             limits: Limits::default(),
         }
@@ -324,6 +327,71 @@ impl Policy {
         ))
     }
 
+    /// Whether the policy names this pre-existing link (as a parent, or to
+    /// manage, or as a root link): the only pre-existing links a guest may
+    /// see in namespaces it did not create.
+    pub fn link_granted(&self, namespace: &str, link: &str, root: bool) -> bool {
+        if root {
+            return self.root_links.iter().any(|l| l == link);
+        }
+        self.parents
+            .iter()
+            .chain(&self.manage)
+            .any(|g| g.namespace == namespace && g.link == link)
+    }
+
+    /// Getting a pre-existing link of a namespace the lab did not create.
+    pub fn check_link_visible(&self, namespace: &str, link: &str, root: bool) -> OpResult<()> {
+        if self.link_granted(namespace, link, root) {
+            return Ok(());
+        }
+        if root {
+            return self.check_parent(namespace, link, true);
+        }
+        Err(self.deny(
+            format!("get link {link:?} in namespace {namespace:?} (the lab did not create it)"),
+            format!(
+                "add {{ namespace = {namespace:?}, link = {link:?} }} to [links] parents (to use it as a macvlan parent) or to [links] manage (to change it)"
+            ),
+        ))
+    }
+
+    /// A change whose effect lands on pre-existing link `link`, which the
+    /// lab uses as a macvlan parent: a passthru child, or a child the
+    /// kernel makes pass promiscuity on (a bridge port), takes the parent
+    /// over. That is managing the parent, so it needs the parent in
+    /// `[links] manage`, and on the root namespace it is never allowed.
+    /// `what` says what the guest asked and what it would do to the parent.
+    pub fn check_takeover(
+        &self,
+        namespace: &str,
+        link: &str,
+        root: bool,
+        what: &str,
+    ) -> OpResult<()> {
+        if root {
+            return Err(OpError::new(
+                ErrorKind::Denied,
+                format!(
+                    "{what}: takes over link {link:?} in the root namespace: never allowed, whatever the policy; the root namespace's links can only be macvlan parents, in a mode other than passthru"
+                ),
+            ));
+        }
+        if self
+            .manage
+            .iter()
+            .any(|g| g.namespace == namespace && g.link == link)
+        {
+            return Ok(());
+        }
+        Err(self.deny(
+            format!(
+                "{what}: takes over link {link:?} in namespace {namespace:?} (the lab did not create it; [links] parents grants it only as a parent)"
+            ),
+            format!("add {{ namespace = {namespace:?}, link = {link:?} }} to [links] manage"),
+        ))
+    }
+
     /// A change to a pre-existing link.
     pub fn check_manage(&self, namespace: &str, link: &str, action: &str) -> OpResult<()> {
         if self
@@ -341,14 +409,33 @@ impl Policy {
         ))
     }
 
+    /// An interface address. Its prefix length says which network is on
+    /// the link, and the kernel routes that whole network out of the link:
+    /// so the network, not only the address, must be granted, and so must
+    /// the route.
     pub fn check_address(&self, cidr: &Cidr) -> OpResult<()> {
-        if self.addresses.iter().any(|p| p.contains_addr(&cidr.addr)) {
-            return Ok(());
+        let net = cidr.network();
+        if !self.addresses.iter().any(|p| p.contains(&net)) {
+            return Err(self.deny(
+                format!("assign address {cidr} (its network {net} would be on the link)"),
+                format!(
+                    "add a prefix containing {net} to [addresses] allow, or give the address a longer prefix"
+                ),
+            ));
         }
-        Err(self.deny(
-            format!("assign address {cidr}"),
-            format!("add a prefix containing {} to [addresses] allow", cidr.addr),
-        ))
+        if let Some(route) = cidr.prefix_route()
+            && !self.route_destinations.iter().any(|p| p.contains(&route))
+        {
+            return Err(self.deny(
+                format!(
+                    "assign address {cidr} (the kernel would add a route to {route} out of the link)"
+                ),
+                format!(
+                    "add a prefix containing {route} to [routes] destinations, or give the address a longer prefix"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub fn check_route(
@@ -375,5 +462,138 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidr(s: &str) -> Cidr {
+        Cidr::parse(s, "address", false).unwrap()
+    }
+
+    fn prefixes(list: &[&str]) -> Vec<Cidr> {
+        list.iter().map(|s| cidr(s)).collect()
+    }
+
+    fn denial(r: OpResult<()>) -> String {
+        let e = r.expect_err("denied");
+        assert_eq!(e.kind, ErrorKind::Denied, "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn an_address_needs_its_network_and_its_route() {
+        let p = Policy {
+            source: Source::File("p.toml".into()),
+            addresses: prefixes(&["172.16.10.0/24", "fd00::/64"]),
+            route_destinations: prefixes(&["172.16.10.0/24", "fd00::/64"]),
+            ..Policy::default()
+        };
+        for ok in [
+            "172.16.10.9/24",
+            "172.16.10.9/32",
+            "172.16.10.9/30",
+            "fd00::5/64",
+            "fd00::5/128",
+        ] {
+            assert!(p.check_address(&cidr(ok)).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            denial(p.check_address(&cidr("172.16.10.9/1"))),
+            "assign address 172.16.10.9/1 (its network 128.0.0.0/1 would be on the link): not allowed by policy p.toml; add a prefix containing 128.0.0.0/1 to [addresses] allow, or give the address a longer prefix"
+        );
+        assert!(
+            denial(p.check_address(&cidr("fd00::5/0")))
+                .contains("add a prefix containing ::/0 to [addresses] allow")
+        );
+        assert!(
+            denial(p.check_address(&cidr("172.16.10.9/23")))
+                .contains("172.16.10.0/23 to [addresses] allow")
+        );
+        assert!(denial(p.check_address(&cidr("10.0.0.1/8"))).contains("[addresses] allow"));
+
+        // The network is granted, its route is not.
+        let p = Policy {
+            source: Source::File("p.toml".into()),
+            addresses: prefixes(&["0.0.0.0/0", "::/0"]),
+            route_destinations: prefixes(&["10.0.0.0/8"]),
+            ..Policy::default()
+        };
+        assert_eq!(
+            denial(p.check_address(&cidr("172.16.10.9/24"))),
+            "assign address 172.16.10.9/24 (the kernel would add a route to 172.16.10.0/24 out of the link): not allowed by policy p.toml; add a prefix containing 172.16.10.0/24 to [routes] destinations, or give the address a longer prefix"
+        );
+        assert!(denial(p.check_address(&cidr("fd00::5/0"))).contains("route to ::/0"));
+        assert!(denial(p.check_address(&cidr("fd00::5/128"))).contains("route to fd00::5/128"));
+        assert!(
+            p.check_address(&cidr("172.16.10.9/32")).is_ok(),
+            "a /32 adds no route"
+        );
+        assert!(p.check_address(&cidr("10.1.2.3/16")).is_ok());
+
+        // The default policy grants every prefix, and so every route.
+        let d = Policy::default();
+        for ok in ["172.16.10.9/1", "fd00::5/0", "10.0.0.1/8", "192.0.2.1/32"] {
+            assert!(d.check_address(&cidr(ok)).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn takeover_needs_manage_and_never_on_the_root() {
+        let grant = |ns: &str, link: &str| LinkGrant {
+            namespace: ns.into(),
+            link: link.into(),
+        };
+        let p = Policy {
+            source: Source::File("p.toml".into()),
+            parents: vec![grant("up", "eth0")],
+            manage: vec![grant("up", "eth1")],
+            root_links: vec!["eth0".into()],
+            ..Policy::default()
+        };
+        let what = "create macvlan \"mv0\" in mode passthru";
+        assert!(p.check_parent("up", "eth0", false).is_ok());
+        assert_eq!(
+            denial(p.check_takeover("up", "eth0", false, what)),
+            "create macvlan \"mv0\" in mode passthru: takes over link \"eth0\" in namespace \"up\" (the lab did not create it; [links] parents grants it only as a parent): not allowed by policy p.toml; add { namespace = \"up\", link = \"eth0\" } to [links] manage"
+        );
+        assert!(p.check_takeover("up", "eth1", false, what).is_ok());
+        assert!(p.check_parent("/", "eth0", true).is_ok());
+        let root = denial(p.check_takeover("/", "eth0", true, what));
+        assert!(
+            root.contains("takes over link \"eth0\" in the root namespace: never allowed"),
+            "{root}"
+        );
+        assert!(root.contains("can only be macvlan parents"), "{root}");
+        // Managing a root link cannot be granted: "/" is no namespace name.
+        assert!(crate::net::check_ns_name("/").is_err());
+    }
+
+    #[test]
+    fn only_granted_links_are_visible() {
+        let p = Policy {
+            source: Source::File("p.toml".into()),
+            parents: vec![LinkGrant {
+                namespace: "up".into(),
+                link: "p0".into(),
+            }],
+            root_links: vec!["eth0".into()],
+            ..Policy::default()
+        };
+        assert!(p.check_link_visible("up", "p0", false).is_ok());
+        assert!(p.check_link_visible("/", "eth0", true).is_ok());
+        let e = denial(p.check_link_visible("up", "p1", false));
+        assert!(e.contains("get link \"p1\" in namespace \"up\""), "{e}");
+        assert!(
+            e.contains("to [links] parents") && e.contains("[links] manage"),
+            "{e}"
+        );
+        assert!(
+            denial(p.check_link_visible("/", "lo", true)).contains("add \"lo\" to [root] links")
+        );
+        assert!(!p.link_granted("other", "p0", false));
+        assert!(!p.link_granted("/", "p0", true));
     }
 }
