@@ -82,6 +82,20 @@ pub fn pick_ifindex() -> u32 {
     (LOW + draw % SPAN) as u32
 }
 
+/// What [`Kernel::ns_create`] calls between making a namespace and naming
+/// it: journals its identity. An error stops the creation.
+pub type RecordFn = Box<dyn FnOnce(NsIdent) -> io::Result<()> + Send>;
+
+/// Which step of [`Kernel::ns_create`] failed, for the caller to know what
+/// the journal holds: nothing (`Make`, `Record`), or the namespace's
+/// creation, which did not take effect (`Mount`).
+#[derive(Debug)]
+pub enum CreateError {
+    Make(io::Error),
+    Record(io::Error),
+    Mount(io::Error),
+}
+
 /// What removing a namespace's name found there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removal {
@@ -276,6 +290,13 @@ pub struct Neighbor {
 /// The typed operations netwasm performs on the kernel.
 #[async_trait]
 pub trait Kernel: Send + Sync {
+    /// Creates and opens namespace `name` in one job on the thread that
+    /// makes it: makes it with no name, calls `record` with its identity,
+    /// and only then names it (see [`Kernel::ns_make`] for why). A plan of
+    /// a batch journals itself in `record`, so each namespace costs one
+    /// trip to a namespace thread, not two.
+    async fn ns_create(&self, name: &str, record: RecordFn)
+    -> Result<(NsId, NsIdent), CreateError>;
     /// Makes a new namespace, with no name yet, and opens it. It lives as
     /// long as the backend holds it; [`Kernel::ns_mount`] names it. The two
     /// steps let the caller journal the namespace's identity before any name

@@ -27,8 +27,6 @@ use super::{NsIdent, Removal};
 
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 
-/// `statfs` magic of nsfs, the file system of namespace files.
-const NSFS_MAGIC: i64 = 0x6e73_6673;
 /// `ioctl(NS_GET_NSTYPE)`: the kind of namespace a namespace file is.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 /// `ioctl(NS_GET_ID)` (Linux 6.18): the namespace's 64-bit id, never reused.
@@ -524,8 +522,11 @@ pub fn home() -> io::Result<NsIdent> {
 /// Who the namespace `fd` is. `socket`, a socket inside it, supplies the
 /// id where the kernel has no `NS_GET_ID`.
 pub fn ident(fd: &OwnedFd, socket: Option<&OwnedFd>) -> io::Result<NsIdent> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = File::from(fd.try_clone()?).metadata()?;
+    // SAFETY: fstat fills the struct given.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
     let mut id: u64 = 0;
     // SAFETY: NS_GET_ID writes one u64 to the pointer given.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_ID, &mut id as *mut u64) };
@@ -549,8 +550,8 @@ pub fn ident(fd: &OwnedFd, socket: Option<&OwnedFd>) -> io::Result<NsIdent> {
         }
     }
     Ok(NsIdent {
-        dev: meta.dev(),
-        ino: meta.ino(),
+        dev: st.st_dev,
+        ino: st.st_ino,
         id,
     })
 }
@@ -558,20 +559,16 @@ pub fn ident(fd: &OwnedFd, socket: Option<&OwnedFd>) -> io::Result<NsIdent> {
 /// Checks that `fd` is a network namespace file (nsfs, of type
 /// CLONE_NEWNET): a name under `/run/netns` may hold anything.
 fn check_netns(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: fstatfs fills the struct given.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(clippy::unnecessary_cast)]
-    if fs.f_type as i64 != NSFS_MAGIC {
+    // SAFETY: NS_GET_NSTYPE takes no argument. Only nsfs answers it: any
+    // other file refuses the ioctl (ENOTTY), a plain file left by a killed
+    // `mount` included.
+    let kind = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if kind < 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "it is not a namespace (no namespace is mounted there)",
         ));
     }
-    // SAFETY: NS_GET_NSTYPE takes no argument.
-    let kind = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
     if kind != libc::CLONE_NEWNET {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

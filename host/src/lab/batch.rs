@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use super::links::PlannedLink;
 use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
-use crate::kernel::{Kernel, LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
+use crate::kernel::{CreateError, Kernel, LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
 use crate::ledger::{Entry, Ledger};
 use crate::net::{Cidr, check_link_name, check_ns_name};
 
@@ -292,7 +292,16 @@ impl Lab {
         let k = self.kernel.clone();
         let mut trap = None;
         for (plan, b) in plans.iter().zip(&built) {
-            let Some((id, _)) = b.ns else { continue };
+            let Some((id, _)) = b.ns else {
+                // Journaled, then refused its name: nothing to delete, but
+                // the journal must not claim it.
+                if b.journaled {
+                    self.record(Entry::NsDelete {
+                        ns: plan.name.clone(),
+                    })?;
+                }
+                continue;
+            };
             if b.named {
                 if let Err(e) = k.ns_delete(id).await {
                     // Still journaled as created: the run's rollback removes it.
@@ -561,31 +570,29 @@ async fn build_one(k: Arc<dyn Kernel>, job: Job, ledger: Option<Ledger>) -> Buil
         ..Built::default()
     };
     let what = format!("create namespace {:?}", job.name);
-    let (id, ident) = match k.ns_make(&job.name).await {
-        Ok(made) => made,
-        Err(e) => {
+    let (record, journal_error) =
+        super::namespaces::journal_creation(ledger, &job.name, job.entries.clone());
+    match k.ns_create(&job.name, record).await {
+        Ok(made) => {
+            built.ns = Some(made);
+            built.journaled = true;
+        }
+        Err(CreateError::Make(e)) => {
             built.failed = Some((what, e));
             return built;
         }
-    };
-    built.ns = Some((id, ident));
-    if let Some(ledger) = &ledger {
-        let mut entries = Vec::with_capacity(1 + job.entries.len());
-        entries.push(Entry::NsCreate {
-            ns: job.name.clone(),
-            id: Some(ident),
-        });
-        entries.extend(job.entries.iter().cloned());
-        if let Err(e) = ledger.append_all(&entries) {
-            built.journal_error = Some(e);
+        Err(CreateError::Record(_)) => {
+            built.journal_error = Some(journal_error.take());
+            return built;
+        }
+        Err(CreateError::Mount(e)) => {
+            // Journaled, never named: the rollback journals it deleted.
+            built.journaled = true;
+            built.failed = Some((what, e));
             return built;
         }
     }
-    built.journaled = true;
-    if let Err(e) = k.ns_mount(id).await {
-        built.failed = Some((what, e));
-        return built;
-    }
+    let id = built.ns.expect("made above").0;
     built.named = true;
     for link in &job.links {
         match k.link_add(&link.new_link(id)).await {

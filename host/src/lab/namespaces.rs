@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::{Lab, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
-use crate::kernel::{NsId, NsIdent, ROOT_NS, Removal};
-use crate::ledger::Entry;
+use crate::kernel::{CreateError, NsId, NsIdent, ROOT_NS, RecordFn, Removal};
+use crate::ledger::{Entry, Ledger};
 use crate::net::check_ns_name;
 
 impl Lab {
@@ -33,23 +33,16 @@ impl Lab {
             }
             let what = format!("create namespace {name:?}");
             lab.journal_room(&what, 1)?;
-            let k = lab.kernel.clone();
-            let (id, ident) = k
-                .ns_make(name)
-                .await
-                .map_err(|e| Self::kernel_err(what.clone(), e))?;
-            if let Err(e) = lab.record(Entry::NsCreate {
-                ns: name.to_string(),
-                id: Some(ident),
-            }) {
-                k.ns_close(id);
-                return Err(e);
-            }
-            if let Err(e) = k.ns_mount(id).await {
-                k.ns_close(id);
-                lab.record(Entry::Abort)?;
-                return Err(Self::kernel_err(what, e));
-            }
+            let (record, journal_error) = journal_creation(lab.ledger.clone(), name, Vec::new());
+            let id = match lab.kernel.clone().ns_create(name, record).await {
+                Ok((id, _)) => id,
+                Err(CreateError::Make(e)) => return Err(Self::kernel_err(what, e)),
+                Err(CreateError::Record(_)) => return Err(Failure::Trap(journal_error.take())),
+                Err(CreateError::Mount(e)) => {
+                    lab.record(Entry::Abort)?;
+                    return Err(Self::kernel_err(what, e));
+                }
+            };
             lab.usage.namespaces += 1;
             lab.namespaces.insert(
                 name.to_string(),
@@ -369,6 +362,56 @@ impl Lab {
                 .collect())
         })
         .await
+    }
+}
+
+/// The journal's side of [`crate::kernel::Kernel::ns_create`]: a callback
+/// that journals namespace `name`'s creation with its identity, followed by
+/// `then` (a batch plan's links, addresses and routes), in one write; and
+/// the slot where it leaves the journal's error, if writing fails.
+pub(super) fn journal_creation(
+    ledger: Option<Ledger>,
+    name: &str,
+    then: Vec<Entry>,
+) -> (RecordFn, JournalError) {
+    let error = JournalError::default();
+    let slot = error.clone();
+    let name = name.to_string();
+    let record: RecordFn = Box::new(move |ident| {
+        let Some(ledger) = ledger else {
+            return Ok(());
+        };
+        let mut entries = Vec::with_capacity(1 + then.len());
+        entries.push(Entry::NsCreate {
+            ns: name,
+            id: Some(ident),
+        });
+        entries.extend(then);
+        ledger.append_all(&entries).map_err(|e| {
+            let shown = std::io::Error::other(format!("{e:#}"));
+            slot.put(e);
+            shown
+        })
+    });
+    (record, error)
+}
+
+/// Where a journal write made on a namespace thread leaves its error.
+#[derive(Clone, Default)]
+pub(super) struct JournalError(std::sync::Arc<std::sync::Mutex<Option<anyhow::Error>>>);
+
+impl JournalError {
+    fn put(&self, e: anyhow::Error) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    /// The error, or a stand-in if none was left (it always is).
+    pub fn take(&self) -> anyhow::Error {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| anyhow::anyhow!("the journal could not be written"))
     }
 }
 

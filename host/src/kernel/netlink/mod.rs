@@ -31,8 +31,8 @@ use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
 use super::netns::{self, NsPool};
 use super::{
-    AddrInfo, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, NsIdent,
-    PingStats, Removal, RouteInfo, RouteSpec,
+    AddrInfo, CreateError, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId,
+    NsIdent, PingStats, RecordFn, Removal, RouteInfo, RouteSpec,
 };
 use crate::net::Cidr;
 
@@ -374,6 +374,34 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
 
 #[async_trait]
 impl Kernel for Netlink {
+    async fn ns_create(
+        &self,
+        name: &str,
+        record: RecordFn,
+    ) -> Result<(NsId, NsIdent), CreateError> {
+        let owned = name.to_string();
+        let thread = self.pool.for_name(name).map_err(CreateError::Make)?;
+        let made = thread
+            .run(move |t| {
+                let opened = match t.make() {
+                    Ok(o) => o,
+                    Err(e) => return Ok(Err(CreateError::Make(e))),
+                };
+                if let Err(e) = record(opened.ident) {
+                    return Ok(Err(CreateError::Record(e)));
+                }
+                // Dropping `opened` on failure releases the nameless
+                // namespace: nothing is left of it.
+                Ok(match t.mount(&opened.fd, &owned) {
+                    Ok(()) => Ok(opened),
+                    Err(e) => Err(CreateError::Mount(e)),
+                })
+            })
+            .await
+            .map_err(CreateError::Make)??;
+        Ok(self.add_space(name, made))
+    }
+
     async fn ns_make(&self, name: &str) -> io::Result<(NsId, NsIdent)> {
         let opened = self.pool.for_name(name)?.run(|t| t.make()).await?;
         Ok(self.add_space(name, opened))
