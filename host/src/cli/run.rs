@@ -246,6 +246,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             signalled(),
         )
         .await;
+    // A deadline or a signal drops the guest mid-call: a namespace it was
+    // creating may still be on its way on a namespace thread. Let it land
+    // (recorded) and stop the rest, so that what is undone below is all
+    // there is.
+    kernel.settle().await;
     // Expectations still pending when `run` returns are checked now; any
     // unmet one fails the run.
     let unmet = match outcome {

@@ -297,6 +297,12 @@ pub trait Kernel: Send + Sync {
     /// trip to a namespace thread, not two.
     async fn ns_create(&self, name: &str, record: RecordFn)
     -> Result<(NsId, NsIdent), CreateError>;
+    /// Stops every namespace creation not yet under way and waits for those
+    /// that are: afterwards everything the backend will ever have made is
+    /// made and recorded. A run cut short (a deadline, a signal) calls this
+    /// before it reads what to roll back, since a creation it abandoned may
+    /// still be running on a namespace thread.
+    async fn settle(&self) {}
     /// Makes a new namespace, with no name yet, and opens it. It lives as
     /// long as the backend holds it; [`Kernel::ns_mount`] names it. The two
     /// steps let the caller journal the namespace's identity before any name

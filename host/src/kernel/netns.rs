@@ -123,6 +123,11 @@ impl NsPool {
         self.thread(self.index_for(name))
     }
 
+    /// The thread at `index` if it has started.
+    pub fn started(&self, index: usize) -> Option<&NsThread> {
+        self.slots.get(index).and_then(OnceLock::get)
+    }
+
     /// The thread that handles namespace `name` if it has started, that is
     /// if this process ever sent it a job.
     pub fn started_for_name(&self, name: &str) -> Option<&NsThread> {
@@ -200,7 +205,7 @@ impl NsThreadState {
     /// bind-mounts the namespace there. No namespace switch is needed (the
     /// mount's source is the descriptor); it runs on the name's thread so
     /// that it is ordered with every other job about the name.
-    pub fn mount(&self, fd: &OwnedFd, name: &str) -> io::Result<()> {
+    pub fn mount(&self, fd: &OwnedFd, ident: &NsIdent, name: &str) -> io::Result<()> {
         if !self.run_dir_seen.get() {
             let mut ready = self.run_dir_ready.lock().unwrap_or_else(|e| e.into_inner());
             if !*ready {
@@ -210,10 +215,8 @@ impl NsThreadState {
             self.run_dir_seen.set(true);
         }
         let path = ns_path(name);
-        // O_EXCL makes the name check and the claim one step, so two
-        // creators racing for one name cannot both win.
-        let claim = || OpenOptions::new().write(true).create_new(true).open(&path);
-        if let Err(e) = claim() {
+        let text = claim_text(ident);
+        if let Err(e) = claim(&path, &text) {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(e);
             }
@@ -222,7 +225,7 @@ impl NsThreadState {
                 let _ready = self.run_dir_ready.lock().unwrap_or_else(|e| e.into_inner());
                 ensure_run_dir()?;
             }
-            claim()?;
+            claim(&path, &text)?;
         }
         let source = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         let result = bind_mount(&source, &path);
@@ -324,6 +327,15 @@ pub fn remove(name: &str, expect: Option<&NsIdent>, home: &NsIdent) -> io::Resul
         Err(e) => return Err(e),
     };
     if let Err(e) = check_netns(&fd) {
+        // The claim of a creation killed before its mount: the namespace
+        // never had this name, and the file is the lab's to remove.
+        if let Some(expect) = expect
+            && is_claim_of(&fd, expect)
+        {
+            drop(fd);
+            std::fs::remove_file(&path)?;
+            return Ok(Removal::Gone);
+        }
         return Ok(Removal::NotOurs(e.to_string()));
     }
     let found = ident(&fd, None)?;
@@ -511,6 +523,81 @@ fn route_socket() -> io::Result<OwnedFd> {
 fn cstr(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+/// Claims the name `path` for a namespace: makes the file the namespace is
+/// then mounted on, holding `text`, or fails (EEXIST) if the name is taken
+/// — one atomic step, so two creators racing for one name cannot both win.
+///
+/// The file is written before it has its name (`O_TMPFILE`, then `linkat`):
+/// a process killed at any instant leaves either no name or a claim that
+/// says whose it is, which `remove` recognises. Where the file system has
+/// no `O_TMPFILE`, the file is made empty and written at once.
+fn claim(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new(NETNS_RUN_DIR));
+    let unnamed = OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
+    match unnamed {
+        Ok(mut file) => {
+            file.write_all(text.as_bytes())?;
+            let from = cstr(Path::new(&format!("/proc/self/fd/{}", file.as_raw_fd())))?;
+            let to = cstr(path)?;
+            // SAFETY: valid C strings; the magic link names the open file.
+            let rc = unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    from.as_ptr(),
+                    libc::AT_FDCWD,
+                    to.as_ptr(),
+                    libc::AT_SYMLINK_FOLLOW,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+            file.write_all(text.as_bytes())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What a name's claim file holds until the namespace is mounted over it.
+fn claim_text(ident: &NsIdent) -> String {
+    format!("netwasm claim {} {} {}\n", ident.dev, ident.ino, ident.id)
+}
+
+/// Whether `fd` is a claim file left for namespace `ident`: a regular file
+/// holding exactly [`claim_text`].
+fn is_claim_of(fd: &OwnedFd, ident: &NsIdent) -> bool {
+    use std::io::Read;
+    let want = claim_text(ident);
+    let Ok(file) = fd.try_clone().map(File::from) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() != want.len() as u64 {
+        return false;
+    }
+    let mut got = String::new();
+    file.take(want.len() as u64)
+        .read_to_string(&mut got)
+        .is_ok()
+        && got == want
 }
 
 /// The identity of the namespace this process runs in.

@@ -56,6 +56,8 @@ pub struct Netlink {
     nsids: Mutex<HashMap<(NsId, i32), NsId>>,
     /// The namespace this process runs in, once asked.
     home: std::sync::OnceLock<NsIdent>,
+    /// Set by `settle`: creations not yet begun on their thread make nothing.
+    settled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// `ns_remove_all` starts a removal thread per this many names, up to
@@ -137,7 +139,13 @@ impl Netlink {
             next_id: AtomicU64::new(1),
             nsids: Mutex::new(HashMap::new()),
             home: std::sync::OnceLock::new(),
+            settled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
+    }
+
+    /// The error of a creation that `settle` stopped.
+    fn settled_error() -> io::Error {
+        io::Error::other("the run is over: no more namespaces are made")
     }
 
     /// Runs `f` with the descriptor of namespace `ns`.
@@ -381,8 +389,13 @@ impl Kernel for Netlink {
     ) -> Result<(NsId, NsIdent), CreateError> {
         let owned = name.to_string();
         let thread = self.pool.for_name(name).map_err(CreateError::Make)?;
+        let settled = self.settled.clone();
         let made = thread
             .run(move |t| {
+                // Checked on the thread, in the thread's order: see `settle`.
+                if settled.load(Ordering::SeqCst) {
+                    return Ok(Err(CreateError::Make(Self::settled_error())));
+                }
                 let opened = match t.make() {
                     Ok(o) => o,
                     Err(e) => return Ok(Err(CreateError::Make(e))),
@@ -392,7 +405,7 @@ impl Kernel for Netlink {
                 }
                 // Dropping `opened` on failure releases the nameless
                 // namespace: nothing is left of it.
-                Ok(match t.mount(&opened.fd, &owned) {
+                Ok(match t.mount(&opened.fd, &opened.ident, &owned) {
                     Ok(()) => Ok(opened),
                     Err(e) => Err(CreateError::Mount(e)),
                 })
@@ -402,8 +415,30 @@ impl Kernel for Netlink {
         Ok(self.add_space(name, made))
     }
 
+    async fn settle(&self) {
+        self.settled.store(true, Ordering::SeqCst);
+        // Each thread runs its jobs in order: once this one has run on every
+        // thread, every job sent before the flag was set has finished, and
+        // every later one made nothing.
+        for i in 0..self.pool.len() {
+            if let Some(thread) = self.pool.started(i) {
+                let _ = thread.run(|_| Ok(())).await;
+            }
+        }
+    }
+
     async fn ns_make(&self, name: &str) -> io::Result<(NsId, NsIdent)> {
-        let opened = self.pool.for_name(name)?.run(|t| t.make()).await?;
+        let settled = self.settled.clone();
+        let opened = self
+            .pool
+            .for_name(name)?
+            .run(move |t| {
+                if settled.load(Ordering::SeqCst) {
+                    return Err(Self::settled_error());
+                }
+                t.make()
+            })
+            .await?;
         Ok(self.add_space(name, opened))
     }
 
@@ -419,10 +454,10 @@ impl Kernel for Netlink {
     async fn ns_mount(&self, ns: NsId) -> io::Result<()> {
         let space = self.space(ns)?;
         let fd = space.fd.try_clone()?;
-        let name = space.name.clone();
+        let (name, ident) = (space.name.clone(), space.ident);
         self.pool
             .for_name(&space.name)?
-            .run(move |t| t.mount(&fd, &name))
+            .run(move |t| t.mount(&fd, &ident, &name))
             .await
     }
 
