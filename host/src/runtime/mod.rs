@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod imports;
+pub mod limiter;
 pub mod limits;
 pub mod stdio;
 
@@ -20,7 +21,8 @@ use crate::policy::Limits;
 use crate::wit::{LabState, LabView, bindings};
 
 use self::cache::Cache;
-use self::limits::{LimitHit, Limiter, bytes};
+use self::limiter::Limiter;
+use self::limits::{LimitHit, bytes};
 use self::stdio::{GuestOutput, Which};
 
 /// How often the epoch advances: the granularity of deadlines and of
@@ -122,6 +124,14 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .consume_fuel(true)
+            // One memory per core module, as the component model's own
+            // toolchains emit: several memories per module only multiply
+            // what one instance can take (the memory limit counts them
+            // all the same). Shared memories, which wasmtime does not
+            // account to the store's limiter, stay off (the default,
+            // and the "threads" feature is not built).
+            .wasm_multi_memory(false)
+            .shared_memory(false)
             .max_wasm_stack(MAX_WASM_STACK);
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
@@ -254,9 +264,7 @@ impl Runtime {
             wasi,
             table: ResourceTable::new(),
             lab: LabState::new(lab),
-            limiter: Limiter {
-                memory: limits.memory,
-            },
+            limiter: Limiter::new(limits.memory),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -268,7 +276,12 @@ impl Runtime {
 
         let call = async {
             fuel_set?;
-            let instance = guest.pre.instantiate_async(&mut store).await?;
+            let instance = guest.pre.instantiate_async(&mut store).await.map_err(|e| {
+                match limiter::count_limit(&e) {
+                    Some(hit) => hit.into(),
+                    None => e,
+                }
+            })?;
             instance.call_run(&mut store, &args).await
         };
         let deadline = tokio::time::sleep(limits.deadline);
