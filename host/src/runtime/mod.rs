@@ -263,7 +263,7 @@ impl Runtime {
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
-            lab: LabState::new(lab),
+            lab: LabState::new(lab.with_output(output.clone())),
             limiter: Limiter::new(limits.memory),
         };
         let mut store = Store::new(&self.engine, state);
@@ -282,13 +282,18 @@ impl Runtime {
                     None => e,
                 }
             })?;
-            instance.call_run(&mut store, &args).await
+            if let Err(msg) = instance.call_run(&mut store, &args).await? {
+                return Ok(Outcome::GuestError(msg));
+            }
+            // Probing what the guest left pending is work done for it: it
+            // runs within the deadline, and a signal interrupts it.
+            store.data_mut().lab.lab.run_pending().await;
+            Ok(Outcome::Success)
         };
         let deadline = tokio::time::sleep(limits.deadline);
         let outcome = tokio::select! {
             r = call => match r {
-                Ok(Ok(())) => Outcome::Success,
-                Ok(Err(msg)) => Outcome::GuestError(msg),
+                Ok(outcome) => outcome,
                 Err(e) => classify(e, limits, output),
             },
             () = deadline => Outcome::Limit(LimitHit {
