@@ -295,6 +295,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
                 crate::runtime::stdio::neutralise(msg.as_bytes())
             ),
         ),
+        Outcome::Exited(status) => (
+            Exit::GuestFailed,
+            format!("the guest exited with status {status}"),
+        ),
         Outcome::Limit(hit) => (Exit::Stopped, hit.to_string()),
         Outcome::Trap(msg) => (Exit::Stopped, msg),
         Outcome::HostError(e) => (

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
 use wasmtime::{Config, Engine, Store, Trap};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::lab::Lab;
 use crate::policy::Limits;
@@ -107,6 +107,9 @@ pub enum Outcome {
     Success,
     /// `run` returned `err` with this message.
     GuestError(String),
+    /// The guest called WASI `exit` with this non-zero status (`exit(0)`
+    /// is a [`Outcome::Success`]).
+    Exited(i32),
     /// The guest hit a hard limit.
     Limit(LimitHit),
     /// The guest trapped (a panic, an invalid handle, ...): the message.
@@ -282,8 +285,14 @@ impl Runtime {
                     None => e,
                 }
             })?;
-            if let Err(msg) = instance.call_run(&mut store, &args).await? {
-                return Ok(Outcome::GuestError(msg));
+            match instance.call_run(&mut store, &args).await {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => return Ok(Outcome::GuestError(msg)),
+                Err(e) => match e.downcast_ref::<I32Exit>() {
+                    Some(I32Exit(0)) => {}
+                    Some(I32Exit(status)) => return Ok(Outcome::Exited(*status)),
+                    None => return Err(e),
+                },
             }
             // Probing what the guest left pending is work done for it: it
             // runs within the deadline, and a signal interrupts it.
