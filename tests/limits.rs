@@ -236,6 +236,64 @@ fn many_memories_share_one_memory_limit() {
     g.assert_untouched();
 }
 
+/// A lab script whose `run` asks WASI for `len` random bytes at once.
+fn random_bytes(len: u64) -> String {
+    r#"(component
+  (import "wasi:random/random@0.2.0" (instance $random
+    (export "get-random-bytes" (func (param "len" u64) (result (list u8))))))
+  (alias export $random "get-random-bytes" (func $get-random-bytes))
+  (core module $libc
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 1024))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $at i32)
+      (local.set $at (global.get $next))
+      (global.set $next (i32.add (local.get $at) (local.get 3)))
+      (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+        (then (drop (memory.grow (i32.add (i32.const 1)
+          (i32.shr_u (i32.sub (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+            (i32.const 16)))))))
+      (local.get $at)))
+  (core instance $libc (instantiate $libc))
+  (core func $get (canon lower (func $get-random-bytes)
+    (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core module $main
+    (import "random" "get" (func $get (param i64 i32)))
+    (func (export "run") (param i32 i32) (result i32)
+      (call $get (i64.const {len}) (i32.const 16))
+      (i32.const 0)))
+  (core instance $m (instantiate $main
+    (with "random" (instance (export "get" (func $get))))))
+  (func (export "run") (param "args" (list string)) (result (result (error string)))
+    (canon lift (core func $m "run") (memory (core memory $libc "memory"))
+      (realloc (core func $libc "realloc"))))
+)"#
+    .replace("{len}", &len.to_string())
+}
+
+#[test]
+fn wasi_cannot_make_the_host_allocate_past_the_memory_limit() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    // The host would allocate the bytes before handing them over.
+    let guest = component(&g.w, "random", &random_bytes(1 << 30));
+    let m = g.run(&[], &guest, &[]);
+    assert_limit(&m.out, "memory", "64MiB");
+    report_line(&m.out, "it asked WASI for 1GiB of random bytes at once");
+    assert!(
+        m.peak_rss < 64 * MIB + HOST_OVERHEAD,
+        "netwasm took {} MiB",
+        m.peak_rss / MIB
+    );
+    // What fits the limit is handed over (and the guest's memory grows).
+    let guest = component(&g.w, "random-ok", &random_bytes(1 << 20));
+    let m = g.run(&[], &guest, &[]);
+    assert_eq!(m.out.status.code(), Some(0), "{}", stderr(&m.out));
+    g.assert_untouched();
+}
+
 #[test]
 fn instances_memories_and_tables_are_counted() {
     if !root_or_skip() {

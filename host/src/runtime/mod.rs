@@ -2,6 +2,7 @@
 //! and calling its `run` inside its limits.
 
 pub mod cache;
+mod classify;
 pub mod imports;
 pub mod limiter;
 pub mod limits;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::lab::Lab;
@@ -22,7 +23,7 @@ use crate::wit::{LabState, LabView, bindings};
 
 use self::cache::Cache;
 use self::limiter::Limiter;
-use self::limits::{LimitHit, bytes};
+use self::limits::LimitHit;
 use self::stdio::{GuestOutput, Which};
 
 /// How often the epoch advances: the granularity of deadlines and of
@@ -30,7 +31,7 @@ use self::stdio::{GuestOutput, Which};
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Deep enough for real programs, and the recursion-bomb guard.
-const MAX_WASM_STACK: usize = 1 << 20;
+pub(crate) const MAX_WASM_STACK: usize = 1 << 20;
 
 /// A guest the user gave us that cannot be run, and why. Each is the
 /// guest's fault, not the host's.
@@ -262,6 +263,9 @@ impl Runtime {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }))
+            // The host allocates the bytes before the guest's memory takes
+            // them: no more than the guest could hold.
+            .max_random_size(limits.memory)
             .build();
         let state = RunState {
             wasi,
@@ -303,7 +307,7 @@ impl Runtime {
         let outcome = tokio::select! {
             r = call => match r {
                 Ok(outcome) => outcome,
-                Err(e) => classify(e, limits, output),
+                Err(e) => classify::classify(e, limits, output),
             },
             () = deadline => Outcome::Limit(LimitHit {
                 limit: "deadline",
@@ -315,47 +319,6 @@ impl Runtime {
         output.flush();
         let RunState { lab, .. } = store.into_data();
         (outcome, lab.lab)
-    }
-}
-
-/// Turns a trap into an outcome that names its cause.
-fn classify(e: wasmtime::Error, limits: &Limits, output: &GuestOutput) -> Outcome {
-    if let Some(hit) = e.downcast_ref::<LimitHit>() {
-        return Outcome::Limit(hit.clone());
-    }
-    if output.exceeded() {
-        return Outcome::Limit(LimitHit {
-            limit: "output",
-            value: bytes(limits.output),
-            detail: "it wrote more to stdout and stderr than allowed".into(),
-        });
-    }
-    match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => Outcome::Limit(LimitHit {
-            limit: "fuel",
-            value: limits.fuel.to_string(),
-            detail: "it ran out of fuel (CPU)".into(),
-        }),
-        Some(Trap::StackOverflow) => Outcome::Limit(LimitHit {
-            limit: "stack",
-            value: bytes(MAX_WASM_STACK as u64),
-            detail: "it overflowed its call stack (runaway recursion?)".into(),
-        }),
-        Some(trap) => Outcome::Trap(format!("the guest trapped: {trap}")),
-        None => {
-            // A dropped or forged resource handle is the guest's doing; the
-            // canonical ABI reports it deep in the chain, after a backtrace.
-            let full = format!("{e:#}");
-            match full
-                .lines()
-                .find_map(|l| l.find("unknown handle index").map(|i| &l[i..]))
-            {
-                Some(what) => Outcome::Trap(format!(
-                    "the guest used a handle that was dropped or never issued ({what})"
-                )),
-                None => Outcome::HostError(anyhow::Error::from(e)),
-            }
-        }
     }
 }
 
