@@ -72,8 +72,10 @@ fn measured(mut cmd: Command) -> Measured {
 
 /// A test's world with a decoy beside it, and the machine as it was.
 struct Guarded {
-    w: World,
+    // Dropped before the world, which removes whatever is left under its
+    // prefix.
     decoy: Decoy,
+    w: World,
     decoy_before: serde_json::Value,
     before: Snapshot,
 }
@@ -369,6 +371,42 @@ fn expectations_and_their_labels_are_capped_and_the_matrix_is_budgeted() {
         m.peak_rss < 64 * MIB + HOST_OVERHEAD,
         "netwasm took {} MiB",
         m.peak_rss / MIB
+    );
+    g.assert_untouched();
+}
+
+#[test]
+fn what_the_guest_makes_the_host_repeat_is_clipped() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    let audit = g.w.state_dir.join("audit.jsonl");
+    // A 4 MiB namespace name, refused with an error that repeats it, and
+    // that error (and 4 MiB more) as the run's error message.
+    let m = g.run(
+        &["--audit", audit.to_str().unwrap()],
+        &hostile(),
+        &["shout", "4194304"],
+    );
+    assert_eq!(m.out.status.code(), Some(1), "{}", stderr(&m.out));
+    let err = stderr(&m.out);
+    assert!(err.len() < 8 * 1024, "{} bytes on stderr", err.len());
+    report_line(
+        &m.out,
+        "the guest's run failed: invalid argument: namespace name",
+    );
+    assert!(err.contains("bytes in all)"), "{err}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.len() < 8 * 1024, "{} bytes of audit log", log.len());
+    let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(line["op"], "namespace.create");
+    assert!(
+        line["args"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("... (4194304 bytes in all)"),
+        "{line}"
     );
     g.assert_untouched();
 }

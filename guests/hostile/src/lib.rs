@@ -157,6 +157,16 @@ fn run(args: Vec<String>) -> Result<()> {
             }
             std::process::exit(status as i32)
         }
+        // Make the host repeat N bytes of the guest's choosing: in the
+        // audit log (a namespace name, and the error naming it) and in the
+        // report of the run's failure. Args: N.
+        "shout" => {
+            let n = number(&args, 1)? as usize;
+            match Namespace::create(&"n".repeat(n)) {
+                Ok(_) => Err(Error::msg("a namespace with a long name: CREATED")),
+                Err(e) => Err(Error::msg(format!("{e}{}", "!".repeat(n)))),
+            }
+        }
         other => Err(Error::msg(format!("unknown attack {other:?}"))),
     }
 }

@@ -17,7 +17,7 @@ use crate::policy::file::{
 use crate::policy::{Limits, Policy};
 use crate::runtime::cache::{self, Cache};
 use crate::runtime::limits::bytes;
-use crate::runtime::stdio::GuestOutput;
+use crate::runtime::stdio::{self, GuestOutput};
 use crate::runtime::{Outcome, Runtime};
 
 /// The policy for a run: the file's, or the default, with CLI overrides.
@@ -62,6 +62,9 @@ fn apply_limit_args(l: &mut Limits, a: &LimitArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The most of a guest's error message that the report repeats.
+const MAX_GUEST_MESSAGE: usize = 4096;
 
 /// The default lab name: the guest's file name without `.wasm`, made safe.
 fn default_lab_name(guest: &Path) -> String {
@@ -292,7 +295,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             Exit::GuestFailed,
             format!(
                 "the guest's run failed: {}",
-                crate::runtime::stdio::neutralise(msg.as_bytes())
+                // One line of a report, not a channel around the output limit.
+                stdio::clip(&stdio::neutralise(msg.as_bytes()), MAX_GUEST_MESSAGE)
             ),
         ),
         Outcome::Exited(status) => (

@@ -83,7 +83,8 @@ impl Lab {
         reachable: bool,
         label: &str,
     ) -> HostResult<()> {
-        // The audit line keeps at most what the guest may keep.
+        // The arguments are copied and serialized on every call, audited
+        // or not: no more of a label than may be kept.
         let shown = &label[..label.floor_char_boundary(MAX_LABEL_BYTES)];
         let args = json!({ "namespace": ns, "to": to, "reachable": reachable, "label": shown });
         self.op("verify.expect", args, async |lab| {

@@ -131,6 +131,18 @@ pub fn neutralise(line: &[u8]) -> String {
     out
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary), saying
+/// how long it was: for what a guest hands the host to repeat (its error
+/// message, its arguments in the audit log), which the guest decides the
+/// length of.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let cut = text.floor_char_boundary(max);
+    format!("{}... ({} bytes in all)", &text[..cut], text.len())
+}
+
 fn emit_line(which: Which, line: &[u8]) {
     let text = neutralise(line);
     // Errors writing to our own terminal are not the guest's fault and not
@@ -229,6 +241,12 @@ mod tests {
         assert_eq!(out.used(), 17, "a cut report stays cut");
         assert!(out.stream(Which::Stdout).write_bytes(b"ab\n").is_ok());
         assert!(out.stream(Which::Stdout).write_bytes(b"x").is_err());
+    }
+
+    #[test]
+    fn clip_cuts_at_a_character() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ééé", 3), "é... (6 bytes in all)");
     }
 
     #[test]
