@@ -1,8 +1,10 @@
 //! The limits cover what the host does for a guest, not only the guest's
-//! own instructions: memory over all of a store's memories and tables,
-//! expectations and their labels, the matrix against the output budget,
-//! probes a few at a time and never mistaken for "unreachable" when they
-//! fail, durations and sizes that cannot overflow, and WASI `exit`.
+//! own instructions: memory over all of a store's memories and tables
+//! (and the random bytes WASI hands out), expectations and their labels,
+//! the matrix against the output budget, what the host repeats of the
+//! guest's strings, probes a few at a time and never mistaken for
+//! "unreachable" when they fail, durations and sizes that cannot
+//! overflow, and WASI `exit`.
 //!
 //! Each attack runs through the real binary on the real kernel, and each
 //! test checks the host's own bound (its peak memory, its output, its
