@@ -110,8 +110,72 @@ fn run(args: Vec<String>) -> Result<()> {
             }
             Ok(())
         }
+        // Make the host keep what the guest says: LONG labels of 16 MiB
+        // each, then up to N expectations, one of them unmet, each probed
+        // and printed in the matrix. Args: NS LONG N.
+        "expect-flood" => {
+            let (long, n) = (number(&args, 2)?, number(&args, 3)?);
+            let ns = Namespace::create(&name)?;
+            // No route to anywhere: each probe answers at once.
+            ns.expect_reachable("10.0.0.1", "the one that is not met")?;
+            let label = "L".repeat(16 << 20);
+            for i in 0..long {
+                match ns.expect_unreachable("10.0.0.1", &label) {
+                    Ok(()) => println!("long label {i}: KEPT"),
+                    Err(e) => println!("long label {i}: {e}"),
+                }
+            }
+            let label = "l".repeat(200);
+            for i in 0..n {
+                if let Err(e) = ns.expect_unreachable("10.0.0.1", &label) {
+                    println!("expectation {i}: {e}");
+                    break;
+                }
+            }
+            Ok(())
+        }
+        // Leave N expectations that the loopback answers to be probed all
+        // at once, each probe holding a socket. Args: NS N.
+        "probe-flood" => {
+            let n = number(&args, 2)?;
+            let ns = Namespace::create(&name)?;
+            ns.link("lo")?.up()?;
+            for _ in 0..n {
+                ns.expect_reachable("127.0.0.1", "")?;
+            }
+            Ok(())
+        }
+        // End the run through WASI instead of returning, after creating a
+        // namespace and leaving an expectation that is met (ok) or not
+        // (unmet). Args: NS STATUS ok|unmet.
+        "exit" => {
+            let status = number(&args, 2)?;
+            let ns = Namespace::create(&name)?;
+            match args.get(3).map(String::as_str) {
+                Some("unmet") => ns.expect_reachable("10.0.0.1", "no route")?,
+                _ => ns.expect_unreachable("10.0.0.1", "no route")?,
+            }
+            std::process::exit(status as i32)
+        }
+        // Make the host repeat N bytes of the guest's choosing: in the
+        // audit log (a namespace name, and the error naming it) and in the
+        // report of the run's failure. Args: N.
+        "shout" => {
+            let n = number(&args, 1)? as usize;
+            match Namespace::create(&"n".repeat(n)) {
+                Ok(_) => Err(Error::msg("a namespace with a long name: CREATED")),
+                Err(e) => Err(Error::msg(format!("{e}{}", "!".repeat(n)))),
+            }
+        }
         other => Err(Error::msg(format!("unknown attack {other:?}"))),
     }
+}
+
+/// Argument `i` as a number.
+fn number(args: &[String], i: usize) -> Result<u64> {
+    args.get(i)
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| Error::msg(format!("argument {i}: a number")))
 }
 
 netwasm_guest::main!(run);

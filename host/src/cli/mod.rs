@@ -245,7 +245,7 @@ pub struct RunArgs {
 /// Overrides of the policy's [limits].
 #[derive(Args, Debug, Default, Clone)]
 pub struct LimitArgs {
-    /// Linear memory per guest, e.g. 64MiB.
+    /// All the guest's linear memories and tables together, e.g. 64MiB.
     #[arg(long, value_name = "SIZE")]
     pub limit_memory: Option<String>,
     /// Wall-clock time for the whole run, host calls included, e.g. 60s.

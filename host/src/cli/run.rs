@@ -11,11 +11,13 @@ use crate::lab::audit::Audit;
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::undo;
 use crate::ledger::{Entry, StateDir};
-use crate::policy::file::{self, PolicyError, parse_duration, parse_size};
+use crate::policy::file::{
+    self, ARGS_RANGE, MEMORY_RANGE, OUTPUT_RANGE, PolicyError, SizeRange, parse_deadline,
+};
 use crate::policy::{Limits, Policy};
 use crate::runtime::cache::{self, Cache};
 use crate::runtime::limits::bytes;
-use crate::runtime::stdio::GuestOutput;
+use crate::runtime::stdio::{self, GuestOutput};
 use crate::runtime::{Outcome, Runtime};
 
 /// The policy for a run: the file's, or the default, with CLI overrides.
@@ -28,39 +30,41 @@ pub fn load_policy(path: Option<&Path>, limits: &LimitArgs) -> anyhow::Result<Po
     Ok(policy)
 }
 
+/// Applies `--limit-*` flags with the same ranges as the policy's
+/// `[limits]`, each error one line naming the flag and its value.
 fn apply_limit_args(l: &mut Limits, a: &LimitArgs) -> anyhow::Result<()> {
-    let bad =
-        |flag: &str, v: &str, want: &str| PolicyError(format!("--{flag} {v:?}: expected {want}"));
+    let bad = |flag: &str, v: &str, why: &str| PolicyError(format!("--{flag} {v:?}: {why}"));
+    let size =
+        |flag: &str, v: &str, range: SizeRange| range.parse(v).map_err(|why| bad(flag, v, &why));
     if let Some(v) = &a.limit_memory {
-        l.memory = parse_size(v)
-            .filter(|n| *n >= 1 << 16)
-            .ok_or_else(|| bad("limit-memory", v, "a size of at least 64KiB, like 64MiB"))?;
+        l.memory = size("limit-memory", v, MEMORY_RANGE)?;
     }
     if let Some(v) = &a.limit_deadline {
-        l.deadline = parse_duration(v)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| bad("limit-deadline", v, "a duration like 60s or 500ms"))?;
+        l.deadline = parse_deadline(v).map_err(|why| bad("limit-deadline", v, &why))?;
     }
     if let Some(v) = a.limit_fuel {
         if v == 0 {
-            return Err(bad("limit-fuel", "0", "a positive number").into());
+            return Err(bad("limit-fuel", "0", "must be positive").into());
         }
         l.fuel = v;
     }
     if let Some(v) = a.limit_handles {
         if v == 0 {
-            return Err(bad("limit-handles", "0", "a positive number").into());
+            return Err(bad("limit-handles", "0", "must be positive").into());
         }
         l.handles = v;
     }
     if let Some(v) = &a.limit_output {
-        l.output = parse_size(v).ok_or_else(|| bad("limit-output", v, "a size like 1MiB"))?;
+        l.output = size("limit-output", v, OUTPUT_RANGE)?;
     }
     if let Some(v) = &a.limit_args {
-        l.args = parse_size(v).ok_or_else(|| bad("limit-args", v, "a size like 64KiB"))?;
+        l.args = size("limit-args", v, ARGS_RANGE)?;
     }
     Ok(())
 }
+
+/// The most of a guest's error message that the report repeats.
+const MAX_GUEST_MESSAGE: usize = 4096;
 
 /// The default lab name: the guest's file name without `.wasm`, made safe.
 fn default_lab_name(guest: &Path) -> String {
@@ -296,8 +300,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             Exit::GuestFailed,
             format!(
                 "the guest's run failed: {}",
-                crate::runtime::stdio::neutralise(msg.as_bytes())
+                // One line of a report, not a channel around the output limit.
+                stdio::clip(&stdio::neutralise(msg.as_bytes()), MAX_GUEST_MESSAGE)
             ),
+        ),
+        Outcome::Exited(status) => (
+            Exit::GuestFailed,
+            format!("the guest exited with status {status}"),
         ),
         Outcome::Limit(hit) => (Exit::Stopped, hit.to_string()),
         Outcome::Trap(msg) => (Exit::Stopped, msg),

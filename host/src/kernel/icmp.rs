@@ -163,11 +163,14 @@ pub async fn ping(
                 };
                 if rc < 0 {
                     let err = io::Error::last_os_error();
-                    // No route at all is the caller's business; a full
-                    // buffer or a transient error just loses that packet.
-                    if matches!(
+                    // A full buffer just loses that packet, as it would on
+                    // the wire. Anything else (no route, a refusal such as
+                    // EACCES for a broadcast address) is the caller's to
+                    // judge: taken for loss, it would pass for
+                    // "unreachable".
+                    if !matches!(
                         err.raw_os_error(),
-                        Some(libc::ENETUNREACH | libc::EINVAL | libc::EAFNOSUPPORT)
+                        Some(libc::ENOBUFS | libc::EAGAIN | libc::EINTR)
                     ) {
                         return Err(err);
                     }

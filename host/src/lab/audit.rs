@@ -10,6 +10,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::error::{ErrorKind, Failure, HostResult};
+use crate::runtime::stdio::clip;
 
 pub struct Audit {
     file: File,
@@ -40,21 +41,21 @@ impl Audit {
             {
                 (
                     "denied",
-                    json!(e.message),
+                    json!(clip(&e.message, MAX_AUDIT_STRING)),
                     json!({ "error": kind_name(e.kind) }),
                 )
             }
             Err(Failure::Op(e)) => (
                 "allowed",
                 Value::Null,
-                json!({ "error": kind_name(e.kind), "message": e.message, "errno": e.errno }),
+                json!({ "error": kind_name(e.kind), "message": clip(&e.message, MAX_AUDIT_STRING), "errno": e.errno }),
             ),
             Err(Failure::Trap(e)) => ("allowed", Value::Null, json!({ "trap": format!("{e:#}") })),
         };
         let mut line = json!({
             "time": crate::time::rfc3339_now(),
             "op": op,
-            "args": args,
+            "args": clip_strings(args),
             "decision": decision,
             "result": outcome,
         });
@@ -66,6 +67,22 @@ impl Audit {
         self.file
             .write_all(text.as_bytes())
             .with_context(|| format!("audit log {}: cannot write", self.path))
+    }
+}
+
+/// The most of one string (an argument, an error message that repeats
+/// one) a line keeps: the guest decides how long they are, and a run may
+/// make a million calls.
+const MAX_AUDIT_STRING: usize = 1024;
+
+fn clip_strings(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(clip(&s, MAX_AUDIT_STRING)),
+        Value::Array(a) => Value::Array(a.into_iter().map(clip_strings).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, clip_strings(v))).collect())
+        }
+        other => other,
     }
 }
 

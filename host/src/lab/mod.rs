@@ -30,6 +30,7 @@ use crate::kernel::{Kernel, LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, Route
 use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
 use crate::policy::Policy;
+use crate::runtime::stdio::GuestOutput;
 
 use self::audit::Audit;
 
@@ -92,14 +93,20 @@ pub struct Expectation {
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub expectation: Expectation,
+    /// Whether the address answered. When the probe failed, the opposite
+    /// of what was expected, so that no reading of it (WIT
+    /// `outcome.actual`) counts as met.
     pub actual: bool,
-    /// What the probe saw, e.g. `2/2 replies, 0.061 ms` or `no route`.
+    /// The probe itself failed: it cannot tell either way.
+    pub failed: bool,
+    /// What the probe saw, e.g. `2/2 replies, 0.061 ms`, `no route` or
+    /// `probe failed: ...`.
     pub detail: String,
 }
 
 impl Checked {
     pub fn met(&self) -> bool {
-        self.actual == self.expectation.reachable
+        !self.failed && self.actual == self.expectation.reachable
     }
 }
 
@@ -137,6 +144,8 @@ pub struct Lab {
     usage: Usage,
     pending: Vec<Expectation>,
     checked: Vec<Checked>,
+    /// Where the reachability matrix goes, charged to the guest's budget.
+    output: GuestOutput,
     audit: Option<Audit>,
     ledger: Option<Ledger>,
 }
@@ -163,6 +172,7 @@ impl Lab {
             usage: Usage::default(),
             pending: Vec::new(),
             checked: Vec::new(),
+            output: GuestOutput::new(u64::MAX, false),
             audit: None,
             ledger: None,
         }
@@ -175,6 +185,13 @@ impl Lab {
 
     pub fn with_ledger(mut self, ledger: Ledger) -> Self {
         self.ledger = Some(ledger);
+        self
+    }
+
+    /// Prints the reachability matrix to `output`, against the guest's
+    /// output budget.
+    pub fn with_output(mut self, output: GuestOutput) -> Self {
+        self.output = output;
         self
     }
 

@@ -1,11 +1,23 @@
 //! Probes and reachability expectations: ping, neighbours, and the matrix of
 //! expected against actual reachability.
 
+use futures::StreamExt;
 use serde_json::json;
 
 use super::{Checked, EXPECT_COUNT, EXPECT_TIMEOUT, Expectation, Lab, desc_ns};
 use crate::error::{HostResult, OpError};
-use crate::kernel::{NsId, ROOT_NS};
+use crate::kernel::{NsId, PingStats, ROOT_NS};
+use crate::runtime::stdio::GuestOutput;
+
+/// How many probes of expectations run at once.
+pub const PROBES_IN_FLIGHT: usize = 64;
+
+/// The longest label an expectation may carry, in bytes.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// How many expectations a run may state, checked or not: each is kept
+/// until the run ends, and probed.
+pub const MAX_EXPECTATIONS: usize = 10_000;
 
 impl Lab {
     /// May the guest probe from this namespace? Any it holds, but the root.
@@ -71,9 +83,27 @@ impl Lab {
         reachable: bool,
         label: &str,
     ) -> HostResult<()> {
-        let args = json!({ "namespace": ns, "to": to, "reachable": reachable, "label": label });
+        // The arguments are copied and serialized on every call, audited
+        // or not: no more of a label than may be kept.
+        let shown = &label[..label.floor_char_boundary(MAX_LABEL_BYTES)];
+        let args = json!({ "namespace": ns, "to": to, "reachable": reachable, "label": shown });
         self.op("verify.expect", args, async |lab| {
             let addr = crate::net::parse_ip(to, "expected address")?;
+            if label.len() > MAX_LABEL_BYTES {
+                return Err(OpError::invalid(format!(
+                    "expectation label of {} bytes: at most {MAX_LABEL_BYTES} allowed",
+                    label.len()
+                ))
+                .into());
+            }
+            let stated = lab.pending.len() + lab.checked.len();
+            if stated >= MAX_EXPECTATIONS {
+                return Err(OpError::limit(format!(
+                    "expect {addr} from {}: the run has stated its {MAX_EXPECTATIONS} expectations, the most a run may state",
+                    desc_ns(ns)
+                ))
+                .into());
+            }
             lab.check_probe_from(ns)?;
             lab.pending.push(Expectation {
                 from: ns.to_string(),
@@ -95,53 +125,40 @@ impl Lab {
         .await
     }
 
-    /// Probes every pending expectation, all at once, prints the matrix and
-    /// returns the outcomes.
+    /// Probes every pending expectation, [`PROBES_IN_FLIGHT`] at a time,
+    /// prints the matrix and returns the outcomes.
     pub async fn run_pending(&mut self) -> Vec<Checked> {
         let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             return Vec::new();
         }
-        let probes = pending.iter().map(|e| {
-            let id = self.ns_id(&e.from);
-            let kernel = self.kernel.clone();
-            let to = e.to;
-            async move {
-                match id {
-                    Ok(id) => kernel.ping(id, to, EXPECT_COUNT, EXPECT_TIMEOUT).await,
-                    Err(e) => Err(std::io::Error::other(e.message)),
-                }
-            }
-        });
-        let results = futures::future::join_all(probes).await;
-        let checked: Vec<Checked> = pending
-            .into_iter()
-            .zip(results)
-            .map(|(expectation, r)| {
-                let (actual, detail) = match r {
-                    Ok(s) if s.received > 0 => (
-                        true,
-                        format!(
-                            "{}/{} replies, {:.3} ms",
-                            s.received,
-                            s.sent,
-                            f64::from(s.rtt_avg_us.unwrap_or(0)) / 1000.0
-                        ),
-                    ),
-                    Ok(s) => (false, format!("0/{} replies", s.sent)),
-                    Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) => {
-                        (false, "no route".to_string())
+        let probes: Vec<_> = pending
+            .iter()
+            .map(|e| {
+                let id = self.ns_id(&e.from);
+                let kernel = self.kernel.clone();
+                let to = e.to;
+                async move {
+                    match id {
+                        Ok(id) => kernel.ping(id, to, EXPECT_COUNT, EXPECT_TIMEOUT).await,
+                        Err(e) => Err(std::io::Error::other(e.message)),
                     }
-                    Err(e) => (false, format!("probe failed: {e}")),
-                };
-                Checked {
-                    expectation,
-                    actual,
-                    detail,
                 }
             })
             .collect();
-        print_matrix(&checked);
+        // Each probe holds sockets while it waits for replies: unbounded,
+        // a guest's thousands of expectations would exhaust the host's
+        // file descriptors.
+        let results: Vec<_> = futures::stream::iter(probes)
+            .buffered(PROBES_IN_FLIGHT)
+            .collect()
+            .await;
+        let checked: Vec<Checked> = pending
+            .into_iter()
+            .zip(results)
+            .map(|(expectation, r)| Checked::from_probe(expectation, r))
+            .collect();
+        print_matrix(&checked, &self.output);
         self.checked.extend(checked.iter().cloned());
         checked
     }
@@ -154,16 +171,71 @@ impl Lab {
     }
 }
 
-/// Prints checked expectations as a matrix: one row per pair, with a mark.
-pub fn print_matrix(checked: &[Checked]) {
+impl Checked {
+    /// What a probe's result says about an expectation. Only "no route"
+    /// (ENETUNREACH, EHOSTUNREACH) is an answer among the errors; any other
+    /// error means the probe could not tell, and such an expectation is
+    /// never met.
+    fn from_probe(expectation: Expectation, r: std::io::Result<PingStats>) -> Self {
+        let (actual, failed, detail) = match r {
+            Ok(s) if s.received > 0 => (
+                true,
+                false,
+                format!(
+                    "{}/{} replies, {:.3} ms",
+                    s.received,
+                    s.sent,
+                    f64::from(s.rtt_avg_us.unwrap_or(0)) / 1000.0
+                ),
+            ),
+            Ok(s) => (false, false, format!("0/{} replies", s.sent)),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH)
+                ) =>
+            {
+                (false, false, "no route".to_string())
+            }
+            Err(e) => (
+                !expectation.reachable,
+                true,
+                format!("probe failed: {}", probe_error(&e)),
+            ),
+        };
+        Checked {
+            expectation,
+            actual,
+            failed,
+            detail,
+        }
+    }
+}
+
+/// An error of a probe in one line, with the errno's name.
+fn probe_error(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(errno) => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            format!("{text} ({})", crate::error::errno_name(errno))
+        }
+        None => e.to_string(),
+    }
+}
+
+/// Prints checked expectations as a matrix, one row per pair with a mark,
+/// against the guest's output budget: the guest decides how long the matrix
+/// is. When the budget is spent, one line says how many rows were left out.
+pub fn print_matrix(checked: &[Checked], out: &GuestOutput) {
     let word = |b: bool| if b { "reachable" } else { "unreachable" };
     let unmet = checked.iter().filter(|c| !c.met()).count();
-    let mut out = format!(
-        "reachability: {} checked, {} met, {} NOT met\n",
+    let mut lines = vec![format!(
+        "reachability: {} checked, {} met, {} NOT met",
         checked.len(),
         checked.len() - unmet,
         unmet
-    );
+    )];
     let w_from = checked
         .iter()
         .map(|c| c.expectation.from.len())
@@ -176,10 +248,10 @@ pub fn print_matrix(checked: &[Checked]) {
         .max()
         .unwrap_or(2)
         .max(2);
-    out += &format!(
-        "      {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}\n",
+    lines.push(format!(
+        "      {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}",
         "FROM", "TO", "EXPECTED", "ACTUAL", "DETAIL"
-    );
+    ));
     for c in checked {
         let e = &c.expectation;
         let mark = if c.met() { " ok " } else { "FAIL" };
@@ -188,15 +260,15 @@ pub fn print_matrix(checked: &[Checked]) {
         } else {
             format!("  ({})", e.label)
         };
-        out += &format!(
-            " {mark} {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}{label}\n",
+        let actual = if c.failed { "failed" } else { word(c.actual) };
+        lines.push(format!(
+            " {mark} {:<w_from$}  {:<w_to$}  {:<11}  {:<11}  {}{label}",
             e.from,
             e.to.to_string(),
             word(e.reachable),
-            word(c.actual),
+            actual,
             c.detail
-        );
+        ));
     }
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    out.report(&lines, 2, "rows");
 }

@@ -14,6 +14,7 @@ use toml::Spanned;
 use super::{Glob, LinkGrant, LinkKind, OPERATIONS, Policy, Source};
 use crate::kernel::MacvlanMode;
 use crate::net::{Cidr, check_link_name, check_ns_name};
+use crate::runtime::limits::bytes;
 
 type S = Spanned<String>;
 
@@ -139,8 +140,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
+        // Bytes, not a str slice: an offset inside a character must not panic.
+        let text = self.text.as_bytes();
+        text[..offset.min(text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
             .count()
             + 1
     }
@@ -242,12 +246,19 @@ impl Ctx<'_> {
             if let Some(v) = q.journal {
                 // Below 64KiB a lab could not journal a handful of objects
                 // with their begin and end; above 1GiB it would fill /run.
-                p.quotas.journal = self.size("[quotas] journal", &v, 64 << 10, 1 << 30)?;
+                p.quotas.journal = self.size(
+                    "[quotas] journal",
+                    &v,
+                    SizeRange {
+                        min: 64 << 10,
+                        max: 1 << 30,
+                    },
+                )?;
             }
         }
         if let Some(l) = raw.limits {
             if let Some(v) = l.memory {
-                p.limits.memory = self.size("[limits] memory", &v, 1 << 16, 4 << 30)?;
+                p.limits.memory = self.size("[limits] memory", &v, MEMORY_RANGE)?;
             }
             if let Some(v) = l.deadline {
                 p.limits.deadline = self.duration("[limits] deadline", &v)?;
@@ -265,10 +276,10 @@ impl Ctx<'_> {
                 p.limits.handles = *v.get_ref();
             }
             if let Some(v) = l.output {
-                p.limits.output = self.size("[limits] output", &v, 0, 1 << 30)?;
+                p.limits.output = self.size("[limits] output", &v, OUTPUT_RANGE)?;
             }
             if let Some(v) = l.args {
-                p.limits.args = self.size("[limits] args", &v, 0, 16 << 20)?;
+                p.limits.args = self.size("[limits] args", &v, ARGS_RANGE)?;
             }
         }
         Ok(p)
@@ -340,26 +351,73 @@ impl Ctx<'_> {
             .collect()
     }
 
-    fn size(&self, key: &str, v: &S, min: u64, max: u64) -> Result<u64, PolicyError> {
-        let n = parse_size(v.get_ref())
-            .ok_or_else(|| self.err(key, v, "expected a size like 64MiB, 512KiB or 1048576"))?;
-        if n < min || n > max {
-            return Err(self.err(key, v, format!("must be between {min} and {max} bytes")));
-        }
-        Ok(n)
+    fn size(&self, key: &str, v: &S, range: SizeRange) -> Result<u64, PolicyError> {
+        range
+            .parse(v.get_ref())
+            .map_err(|why| self.err(key, v, why))
     }
 
     fn duration(&self, key: &str, v: &S) -> Result<Duration, PolicyError> {
-        let d = parse_duration(v.get_ref())
-            .ok_or_else(|| self.err(key, v, "expected a duration like 60s, 500ms or 5m"))?;
-        if d.is_zero() || d > Duration::from_secs(24 * 3600) {
-            return Err(self.err(key, v, "must be between 1ms and 24h"));
-        }
-        Ok(d)
+        parse_deadline(v.get_ref()).map_err(|why| self.err(key, v, why))
     }
 }
 
-/// Parses `64MiB`, `512KiB`, `1GiB`, `10MB`, `4096` (bytes).
+/// The sizes a size limit may take, the same in a policy and on the
+/// command line.
+#[derive(Debug, Clone, Copy)]
+pub struct SizeRange {
+    pub min: u64,
+    pub max: u64,
+}
+
+/// `[limits] memory`, `--limit-memory`: at least one WebAssembly page, at
+/// most what a 32-bit memory can address.
+pub const MEMORY_RANGE: SizeRange = SizeRange {
+    min: 1 << 16,
+    max: 4 << 30,
+};
+/// `[limits] output`, `--limit-output`.
+pub const OUTPUT_RANGE: SizeRange = SizeRange {
+    min: 0,
+    max: 1 << 30,
+};
+/// `[limits] args`, `--limit-args`.
+pub const ARGS_RANGE: SizeRange = SizeRange {
+    min: 0,
+    max: 16 << 20,
+};
+
+/// The longest deadline a run may have: a guest stuck in a host call (a
+/// probe, the kernel) holds the lab's lock until it ends.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+
+impl SizeRange {
+    /// Parses a size and checks it is in range; the error says why not.
+    pub fn parse(self, s: &str) -> Result<u64, String> {
+        let n = parse_size(s).ok_or("expected a size like 64MiB, 512KiB or 1048576")?;
+        if n < self.min || n > self.max {
+            return Err(format!(
+                "must be between {} and {}",
+                bytes(self.min),
+                bytes(self.max)
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Parses a deadline and checks it is between 1ms and [`MAX_DEADLINE`].
+pub fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let secs = seconds(s).ok_or("expected a duration like 60s, 500ms or 5m")?;
+    // Checked as a number: converting first would fail past u64 seconds.
+    if !(0.001..=MAX_DEADLINE.as_secs_f64()).contains(&secs) {
+        return Err("must be between 1ms and 24h".into());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// Parses `64MiB`, `512KiB`, `1GiB`, `10MB`, `4096` (bytes). `None` for
+/// anything else, a number past `u64` included.
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -378,8 +436,14 @@ pub fn parse_size(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
-/// Parses `60s`, `500ms`, `5m`, `1h`, `1.5s`.
+/// Parses `60s`, `500ms`, `5m`, `1h`, `1.5s`. `None` for anything else,
+/// and for durations `Duration` cannot hold.
 pub fn parse_duration(s: &str) -> Option<Duration> {
+    Duration::try_from_secs_f64(seconds(s)?).ok()
+}
+
+/// The seconds a duration like `1.5s` or `5m` stands for.
+fn seconds(s: &str) -> Option<f64> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -393,10 +457,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    if !secs.is_finite() || secs < 0.0 {
-        return None;
-    }
-    Some(Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs >= 0.0).then_some(secs)
 }
 
 #[cfg(test)]
@@ -494,8 +555,8 @@ deadline = "10s"
             1 << 30
         );
         for (value, why) in [
-            ("\"1KiB\"", "must be between 65536 and 1073741824 bytes"),
-            ("\"2GiB\"", "must be between 65536 and 1073741824 bytes"),
+            ("\"1KiB\"", "must be between 64KiB and 1GiB"),
+            ("\"2GiB\"", "must be between 64KiB and 1GiB"),
             ("\"lots\"", "expected a size like 64MiB"),
         ] {
             let e = parse(&format!("[quotas]\n\njournal = {value}\n"), "t.toml").unwrap_err();
@@ -544,5 +605,52 @@ deadline = "10s"
         assert_eq!(parse_size("1XB"), None);
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn huge_and_odd_limits_are_errors_not_panics() {
+        for s in [
+            "99999999999999999999",
+            "99999999999999999999h",
+            "1e999",
+            "25h",
+            "0",
+            "0.0001s",
+            ".",
+            "",
+            "h",
+            "1.2.3s",
+            "١٢s",
+        ] {
+            assert!(parse_deadline(s).is_err(), "{s:?}");
+        }
+        assert_eq!(parse_deadline("24h"), Ok(MAX_DEADLINE));
+        assert_eq!(parse_deadline("1ms"), Ok(Duration::from_millis(1)));
+        for s in [
+            "99999999999999999999",
+            "18446744073709551615GiB",
+            "5GiB",
+            "1KiB",
+            "-1",
+            "é",
+        ] {
+            assert!(MEMORY_RANGE.parse(s).is_err(), "{s:?}");
+        }
+        assert_eq!(MEMORY_RANGE.parse("4GiB"), Ok(4 << 30));
+        for (key, value) in [
+            ("deadline", "\"99999999999999999999\""),
+            ("deadline", "\"25h\""),
+            ("memory", "\"99999999999999999999GiB\""),
+            ("output", "\"2GiB\""),
+            ("args", "\"1GiB\""),
+            ("fuel", "-1"),
+            ("fuel", "99999999999999999999"),
+            ("handles", "0"),
+        ] {
+            let text = format!("[limits]\n{key} = {value}\n");
+            let e = parse(&text, "t.toml").unwrap_err();
+            assert!(e.0.starts_with("policy t.toml line 2: "), "{e}");
+            assert!(!e.0.contains('\n'), "{e}");
+        }
     }
 }

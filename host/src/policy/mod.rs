@@ -78,7 +78,7 @@ pub struct Quotas {
 /// Hard limits on the guest itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory, bytes, per guest.
+    /// Bytes of all the guest's linear memories and tables together.
     pub memory: u64,
     /// Wall-clock time for the whole run, host calls included.
     pub deadline: Duration,

@@ -6,8 +6,6 @@
 
 use std::fmt;
 
-use wasmtime::ResourceLimiter;
-
 /// Which limit stopped a guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitHit {
@@ -19,13 +17,25 @@ pub struct LimitHit {
     pub detail: String,
 }
 
+/// The limits a policy or a flag can set; the others are netwasm's own.
+const ADJUSTABLE: [&str; 6] = ["memory", "deadline", "fuel", "handles", "output", "args"];
+
 impl fmt::Display for LimitHit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the guest hit its {} limit ({}): {} (raise it with --limit-{} or [limits] {} in a policy)",
-            self.limit, self.value, self.detail, self.limit, self.limit
-        )
+            "the guest hit its {} limit ({}): {}",
+            self.limit, self.value, self.detail
+        )?;
+        if ADJUSTABLE.contains(&self.limit) {
+            write!(
+                f,
+                " (raise it with --limit-{} or [limits] {} in a policy)",
+                self.limit, self.limit
+            )
+        } else {
+            f.write_str(" (a fixed limit of netwasm)")
+        }
     }
 }
 
@@ -41,42 +51,5 @@ pub fn bytes(n: u64) -> String {
         format!("{}KiB", n >> 10)
     } else {
         format!("{n} bytes")
-    }
-}
-
-/// Caps each linear memory and table of the guest.
-pub struct Limiter {
-    pub memory: u64,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.memory {
-            return Err(LimitHit {
-                limit: "memory",
-                value: bytes(self.memory),
-                detail: format!(
-                    "it tried to grow a linear memory to {}",
-                    bytes(desired as u64)
-                ),
-            }
-            .into());
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // Tables hold references; a million-entry table is an attack, not a lab.
-        Ok(desired <= 1_000_000)
     }
 }

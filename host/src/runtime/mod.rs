@@ -2,7 +2,9 @@
 //! and calling its `run` inside its limits.
 
 pub mod cache;
+mod classify;
 pub mod imports;
+pub mod limiter;
 pub mod limits;
 pub mod stdio;
 
@@ -12,15 +14,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
-use wasmtime::{Config, Engine, Store, Trap};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::lab::Lab;
 use crate::policy::Limits;
 use crate::wit::{LabState, LabView, bindings};
 
 use self::cache::Cache;
-use self::limits::{LimitHit, Limiter, bytes};
+use self::limiter::Limiter;
+use self::limits::LimitHit;
 use self::stdio::{GuestOutput, Which};
 
 /// How often the epoch advances: the granularity of deadlines and of
@@ -28,7 +31,7 @@ use self::stdio::{GuestOutput, Which};
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Deep enough for real programs, and the recursion-bomb guard.
-const MAX_WASM_STACK: usize = 1 << 20;
+pub(crate) const MAX_WASM_STACK: usize = 1 << 20;
 
 /// A guest the user gave us that cannot be run, and why. Each is the
 /// guest's fault, not the host's.
@@ -105,6 +108,9 @@ pub enum Outcome {
     Success,
     /// `run` returned `err` with this message.
     GuestError(String),
+    /// The guest called WASI `exit` with this non-zero status (`exit(0)`
+    /// is a [`Outcome::Success`]).
+    Exited(i32),
     /// The guest hit a hard limit.
     Limit(LimitHit),
     /// The guest trapped (a panic, an invalid handle, ...): the message.
@@ -122,6 +128,14 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .consume_fuel(true)
+            // One memory per core module, as the component model's own
+            // toolchains emit: several memories per module only multiply
+            // what one instance can take (the memory limit counts them
+            // all the same). Shared memories, which wasmtime does not
+            // account to the store's limiter, stay off (the default,
+            // and the "threads" feature is not built).
+            .wasm_multi_memory(false)
+            .shared_memory(false)
             .max_wasm_stack(MAX_WASM_STACK);
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
@@ -249,14 +263,15 @@ impl Runtime {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }))
+            // The host allocates the bytes before the guest's memory takes
+            // them: no more than the guest could hold.
+            .max_random_size(limits.memory)
             .build();
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
-            lab: LabState::new(lab),
-            limiter: Limiter {
-                memory: limits.memory,
-            },
+            lab: LabState::new(lab.with_output(output.clone())),
+            limiter: Limiter::new(limits.memory),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -268,15 +283,31 @@ impl Runtime {
 
         let call = async {
             fuel_set?;
-            let instance = guest.pre.instantiate_async(&mut store).await?;
-            instance.call_run(&mut store, &args).await
+            let instance = guest.pre.instantiate_async(&mut store).await.map_err(|e| {
+                match limiter::count_limit(&e) {
+                    Some(hit) => hit.into(),
+                    None => e,
+                }
+            })?;
+            match instance.call_run(&mut store, &args).await {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => return Ok(Outcome::GuestError(msg)),
+                Err(e) => match e.downcast_ref::<I32Exit>() {
+                    Some(I32Exit(0)) => {}
+                    Some(I32Exit(status)) => return Ok(Outcome::Exited(*status)),
+                    None => return Err(e),
+                },
+            }
+            // Probing what the guest left pending is work done for it: it
+            // runs within the deadline, and a signal interrupts it.
+            store.data_mut().lab.lab.run_pending().await;
+            Ok(Outcome::Success)
         };
         let deadline = tokio::time::sleep(limits.deadline);
         let outcome = tokio::select! {
             r = call => match r {
-                Ok(Ok(())) => Outcome::Success,
-                Ok(Err(msg)) => Outcome::GuestError(msg),
-                Err(e) => classify(e, limits, output),
+                Ok(outcome) => outcome,
+                Err(e) => classify::classify(e, limits, output),
             },
             () = deadline => Outcome::Limit(LimitHit {
                 limit: "deadline",
@@ -288,47 +319,6 @@ impl Runtime {
         output.flush();
         let RunState { lab, .. } = store.into_data();
         (outcome, lab.lab)
-    }
-}
-
-/// Turns a trap into an outcome that names its cause.
-fn classify(e: wasmtime::Error, limits: &Limits, output: &GuestOutput) -> Outcome {
-    if let Some(hit) = e.downcast_ref::<LimitHit>() {
-        return Outcome::Limit(hit.clone());
-    }
-    if output.exceeded() {
-        return Outcome::Limit(LimitHit {
-            limit: "output",
-            value: bytes(limits.output),
-            detail: "it wrote more to stdout and stderr than allowed".into(),
-        });
-    }
-    match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => Outcome::Limit(LimitHit {
-            limit: "fuel",
-            value: limits.fuel.to_string(),
-            detail: "it ran out of fuel (CPU)".into(),
-        }),
-        Some(Trap::StackOverflow) => Outcome::Limit(LimitHit {
-            limit: "stack",
-            value: bytes(MAX_WASM_STACK as u64),
-            detail: "it overflowed its call stack (runaway recursion?)".into(),
-        }),
-        Some(trap) => Outcome::Trap(format!("the guest trapped: {trap}")),
-        None => {
-            // A dropped or forged resource handle is the guest's doing; the
-            // canonical ABI reports it deep in the chain, after a backtrace.
-            let full = format!("{e:#}");
-            match full
-                .lines()
-                .find_map(|l| l.find("unknown handle index").map(|i| &l[i..]))
-            {
-                Some(what) => Outcome::Trap(format!(
-                    "the guest used a handle that was dropped or never issued ({what})"
-                )),
-                None => Outcome::HostError(anyhow::Error::from(e)),
-            }
-        }
     }
 }
 

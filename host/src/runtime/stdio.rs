@@ -24,6 +24,8 @@ struct Shared {
     exceeded: bool,
     partial: [Vec<u8>; 2],
     quiet: bool,
+    /// A report was cut for want of budget; later ones are left out.
+    report_cut: bool,
 }
 
 /// Both output streams of one guest, sharing one byte budget.
@@ -41,6 +43,7 @@ impl GuestOutput {
                 exceeded: false,
                 partial: [Vec::new(), Vec::new()],
                 quiet,
+                report_cut: false,
             })),
         }
     }
@@ -60,6 +63,40 @@ impl GuestOutput {
     /// Bytes written so far.
     pub fn used(&self) -> u64 {
         self.shared.lock().unwrap().used
+    }
+
+    /// Prints `lines`, netwasm's own report of what the guest asked for
+    /// (the reachability matrix), charging each to the guest's budget: the
+    /// guest decides how long such a report is. The first `head` lines are
+    /// headings, the rest are `unit`. When a line does not fit, it and the
+    /// rest are left out and one line says how many of `unit` were; the
+    /// budget stays spent, so every later report of the run is left out.
+    pub fn report(&self, lines: &[String], head: usize, unit: &str) {
+        let mut s = self.shared.lock().unwrap();
+        if s.report_cut {
+            return;
+        }
+        let mut text = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            let cost = line.len() as u64 + 1;
+            if s.used.saturating_add(cost) > s.max {
+                s.report_cut = true;
+                let left = lines.len() - i.max(head);
+                text += &format!(
+                    "... {left} of {} {unit} left out: the guest's output limit ({}) is spent; later reports of this run are left out too\n",
+                    lines.len().saturating_sub(head),
+                    super::limits::bytes(s.max)
+                );
+                break;
+            }
+            s.used += cost;
+            text += line;
+            text.push('\n');
+        }
+        drop(s);
+        // As for the guest's lines: our terminal failing is not worth
+        // failing the lab over.
+        let _ = io::stdout().lock().write_all(text.as_bytes());
     }
 
     /// Prints what is left of unterminated lines.
@@ -92,6 +129,18 @@ pub fn neutralise(line: &[u8]) -> String {
         }
     }
     out
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying
+/// how long it was: for what a guest hands the host to repeat (its error
+/// message, its arguments in the audit log), which the guest decides the
+/// length of.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let cut = text.floor_char_boundary(max);
+    format!("{}... ({} bytes in all)", &text[..cut], text.len())
 }
 
 fn emit_line(which: Which, line: &[u8]) {
@@ -175,6 +224,29 @@ mod tests {
         assert_eq!(neutralise(b"\x1b[2Jclear"), "\\u{1b}[2Jclear");
         assert_eq!(neutralise(b"bell\x07\r"), "bell\\u{7}\\r");
         assert_eq!(neutralise("\u{9b}31m".as_bytes()), "\\u{9b}31m");
+    }
+
+    #[test]
+    fn reports_share_the_budget_and_are_cut_once() {
+        let out = GuestOutput::new(20, true);
+        let lines: Vec<String> = ["head", "row 1", "row 2", "row 3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        out.report(&lines, 1, "rows");
+        // "head\nrow 1\nrow 2\n" is 17 bytes; row 3 does not fit.
+        assert_eq!(out.used(), 17);
+        assert!(!out.exceeded(), "the guest itself wrote nothing too much");
+        out.report(&lines, 1, "rows");
+        assert_eq!(out.used(), 17, "a cut report stays cut");
+        assert!(out.stream(Which::Stdout).write_bytes(b"ab\n").is_ok());
+        assert!(out.stream(Which::Stdout).write_bytes(b"x").is_err());
+    }
+
+    #[test]
+    fn clip_cuts_at_a_character() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ééé", 3), "é... (6 bytes in all)");
     }
 
     #[test]
