@@ -377,11 +377,7 @@ impl Policy {
                 ),
             ));
         }
-        if self
-            .manage
-            .iter()
-            .any(|g| g.namespace == namespace && g.link == link)
-        {
+        if self.manages(namespace, link) {
             return Ok(());
         }
         Err(self.deny(
@@ -392,13 +388,16 @@ impl Policy {
         ))
     }
 
-    /// A change to a pre-existing link.
-    pub fn check_manage(&self, namespace: &str, link: &str, action: &str) -> OpResult<()> {
-        if self
-            .manage
+    /// Whether `[links] manage` names this link.
+    fn manages(&self, namespace: &str, link: &str) -> bool {
+        self.manage
             .iter()
             .any(|g| g.namespace == namespace && g.link == link)
-        {
+    }
+
+    /// A change to a pre-existing link.
+    pub fn check_manage(&self, namespace: &str, link: &str, action: &str) -> OpResult<()> {
+        if self.manages(namespace, link) {
             return Ok(());
         }
         Err(self.deny(
