@@ -530,3 +530,33 @@ fn sigkill_during_build_then_down_leaves_nothing() {
     child.wait().unwrap();
     down_leaves_nothing(&w, &lab, before);
 }
+
+#[test]
+fn a_batch_refused_as_a_whole_is_audited_in_one_line() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let lab = format!("{}-aud", w.prefix);
+    let units: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+    let mut statements = physical(&w);
+    statements.push(format!("try {}", build(&w, "bridge", &units)));
+    let out = run_kit(&w, &lab, Some("[quotas]\nnamespaces = 10\n"), &statements);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(guest_lines(&out)[0].starts_with("error: limit reached: "));
+    let audit = std::fs::read_to_string(w.state_dir.join("audit.jsonl")).unwrap();
+    let ops: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["op"].to_string())
+        .collect();
+    assert_eq!(
+        ops.iter().filter(|o| o.contains("batch.build")).count(),
+        1,
+        "{ops:?}"
+    );
+    assert!(
+        !ops.iter().any(|o| o.contains("link.add-macvlan")),
+        "{ops:?}"
+    );
+    assert!(w.run(&["down", &lab]).status.success());
+}

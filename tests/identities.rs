@@ -244,10 +244,10 @@ fn the_root_namespace_under_another_name_is_the_root() {
     assert!(w.namespaces().contains(&r));
 }
 
-/// A decoy opened by policy, in which the guest adds routes that differ
-/// from the decoy's own only in their metric.
+/// A decoy the guest may build in (`modify`), adding routes that differ
+/// from the decoy's own only in their metric, or moving its own links in.
 fn route_policy(decoy: &Decoy) -> String {
-    format!("[namespaces]\nopen = [\"{}\"]\n", decoy.name)
+    format!("[namespaces]\nmodify = [\"{}\"]\n", decoy.name)
 }
 
 #[test]

@@ -581,3 +581,127 @@ fn names_that_expand_or_spoof_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn an_opened_namespace_is_built_in_only_where_modify_says() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let decoy = Decoy::new(&w, "up");
+    let before = settled(|| decoy.state());
+    let (d, own) = (decoy.name.as_str(), w.ns("own"));
+    let lab = format!("{}-lab", w.prefix);
+    // `open` and a parent grant, as in the README's example: the guest may
+    // hang macvlans off p0 into its own namespaces, and nothing more there.
+    let open = format!(
+        "[namespaces]\nopen = [\"{d}\"]\n[links]\nparents = [{{ namespace = \"{d}\", link = \"p0\" }}]\n"
+    );
+    let (_, lines) = run_kit(
+        &w,
+        w.netwasm(),
+        &lab,
+        &open,
+        &[
+            format!("ns {own}"),
+            format!("macvlan {d} p0 mv0 bridge {own}"),
+            format!("try veth {d} zzh {own} v1"),
+            format!("try bridge {d} br9"),
+            format!("try macvlan {d} p0 mv1 bridge"),
+            format!("try route {d} 0.0.0.0/1 via 192.0.2.9"),
+            format!("try ping {d} 192.0.2.254"),
+            format!("veth {own} v0 {own} v2"),
+            format!("try move {own} v0 {d}"),
+        ],
+    );
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    for line in &lines {
+        assert_denied(line, &[&format!("add \"{d}\" to [namespaces] modify")]);
+    }
+    assert_back(
+        || decoy.state(),
+        &before,
+        "open alone changed nothing there",
+    );
+    down(w.run(&["down", &lab]));
+
+    // With `modify`, it builds there, and `down` takes all of it away again.
+    let modify = format!("[namespaces]\nmodify = [\"{d}\"]\n");
+    let (_, lines) = run_kit(
+        &w,
+        w.netwasm(),
+        &lab,
+        &modify,
+        &[
+            format!("ns {own}"),
+            format!("veth {d} zzh {own} v1"),
+            format!("route {d} 10.9.0.0/16 via 192.0.2.9"),
+            format!("ping {d} 192.0.2.1"),
+        ],
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("ping 192.0.2.1 ")),
+        "{lines:#?}"
+    );
+    assert_ne!(decoy.state(), before);
+    down(w.run(&["down", &lab]));
+    assert_back(
+        || decoy.state(),
+        &before,
+        "down removed what the lab built there",
+    );
+}
+
+#[test]
+fn links_the_lab_did_not_make_are_neither_moved_nor_deleted() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let decoy = Decoy::new(&w, "up");
+    // A macvlan of the decoy's own, to offer as a parent.
+    ip(&[
+        "-n",
+        &decoy.name,
+        "link",
+        "add",
+        "link",
+        "p1",
+        "name",
+        "mvx",
+        "type",
+        "macvlan",
+        "mode",
+        "private",
+    ]);
+    let before = settled(|| decoy.state());
+    let (d, own) = (decoy.name.as_str(), w.ns("own"));
+    let lab = format!("{}-lab", w.prefix);
+    let policy = format!(
+        "[namespaces]\nmodify = [\"{d}\"]\ndelete-opened = true\n[links]\nmanage = [{{ namespace = \"{d}\", link = \"p0\" }}]\nparents = [{{ namespace = \"{d}\", link = \"mvx\" }}]\n"
+    );
+    let (_, lines) = run_kit(
+        &w,
+        w.netwasm(),
+        &lab,
+        &policy,
+        &[
+            format!("ns {own}"),
+            // Moved into a namespace the lab made, it would die with it.
+            format!("try move {d} p0 {own}"),
+            // Its veth peer p1 would go with it.
+            format!("try del-link {d} p0"),
+            // mvx is a macvlan: the child would land on p1, not mvx.
+            format!("try macvlan {d} mvx child0 bridge {own}"),
+        ],
+    );
+    assert_denied(&lines[0], &["only its own links can be moved or deleted"]);
+    assert_denied(&lines[1], &["only its own links can be moved or deleted"]);
+    assert_denied(&lines[2], &["itself a macvlan"]);
+    down(w.run(&["down", &lab]));
+    assert_back(
+        || decoy.state(),
+        &before,
+        "the decoy's links are where they were",
+    );
+}

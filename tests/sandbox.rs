@@ -614,3 +614,76 @@ fn guest_output_cannot_drive_the_terminal() {
             .any(|l| l.starts_with("netwasm: error"))
     );
 }
+
+#[test]
+fn a_guest_that_calls_on_past_its_operation_quota_is_stopped() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let a = w.ns("a");
+    let before = Snapshot::take();
+    let path = w.state_dir.join("ops.toml");
+    std::fs::write(&path, "[quotas]\noperations = 5\n").unwrap();
+    let mut args = vec![
+        "run".to_string(),
+        "--policy".into(),
+        path.to_str().unwrap().into(),
+        kit().to_str().unwrap().into(),
+        "--".into(),
+        format!("ns {a}"),
+    ];
+    // Each refusal is handled; the host would audit and answer them forever.
+    args.extend((0..1000).map(|_| format!("try info {a} lo")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = w.run(&args);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("kept calling after it had used its quota of 5 operations"),
+        "{err}"
+    );
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("[guest] ").map(str::to_string))
+        .collect();
+    assert_eq!(lines.len(), 5, "4 answers and one refusal: {lines:?}");
+    assert!(lines[4].starts_with("error: limit reached: "), "{lines:?}");
+    assert!(w.namespaces().is_empty(), "rolled back");
+    assert_eq!(Snapshot::take(), before);
+}
+
+#[test]
+fn probes_are_counted_by_source_and_destination() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let a = w.ns("a");
+    let policy = "[quotas]\nprobes = 2\n";
+    let (_, lines) = try_all(
+        &w,
+        Some(policy),
+        &[
+            format!("ns {a}"),
+            format!("veth {a} v0 {a} v1"),
+            format!("addr {a} v0 10.5.0.1/24"),
+            format!("up {a} v0"),
+            format!("try ping {a} 10.5.0.1"),
+            format!("try ping {a} 10.5.0.1"),
+            format!("try ping {a} 10.5.0.2"),
+            format!("try ping {a} 10.5.0.3"),
+            format!("try expect {a} 10.5.0.4 no"),
+        ],
+    );
+    let refused: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("error: limit reached: "))
+        .collect();
+    assert_eq!(refused.len(), 2, "{lines:?}");
+    assert!(refused[0].contains("[quotas] probes"), "{lines:?}");
+    assert!(
+        refused[0].contains("neighbour table"),
+        "the refusal says why: {lines:?}"
+    );
+}

@@ -23,9 +23,10 @@ pub fn describe_policy(p: &Policy) -> Vec<String> {
     let q = &p.quotas;
     vec![
         format!(
-            "namespaces: create {}; open existing {}; delete opened ones: {}",
+            "namespaces: create {}; open existing {}; build in existing {}; delete opened ones: {}",
             list(&p.ns_create),
             list(&p.ns_open),
+            list(&p.ns_modify),
             if p.ns_delete_opened { "yes" } else { "no" }
         ),
         format!(
@@ -73,8 +74,14 @@ pub fn describe_policy(p: &Policy) -> Vec<String> {
             list(&p.ops_deny)
         ),
         format!(
-            "quotas: {} namespaces, {} links, {} addresses, {} routes, {} operations",
-            q.namespaces, q.links, q.addresses, q.routes, q.operations
+            "quotas: {} namespaces, {} links, {} addresses, {} routes, {} operations, {} probe pairs, a journal of {}",
+            q.namespaces,
+            q.links,
+            q.addresses,
+            q.routes,
+            q.operations,
+            q.probes,
+            crate::runtime::limits::bytes(q.journal)
         ),
         format!(
             "limits: memory {}, deadline {:?}, fuel {}, handles {}, output {}, args {}",

@@ -189,10 +189,21 @@ impl Lab {
     /// Builds every plan, concurrently, all or nothing (see the WIT
     /// `batch.build`). Returns the namespaces' names in plan order.
     pub async fn build(&mut self, plans: &[NsPlan]) -> HostResult<Vec<String>> {
+        self.batch_started = false;
         let result = self.build_all(plans).await;
         if let Some(audit) = &mut self.audit {
-            for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
-                audit.record(op, args, &result)?;
+            if self.batch_started {
+                // Every step was checked and counted: one line each, as the
+                // single-step calls write, and no more than the quotas allow.
+                for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
+                    audit.record(op, args, &result)?;
+                }
+            } else {
+                // Refused before anything was done: one line for the call,
+                // however many steps the guest packed into it.
+                let steps: usize = plans.iter().map(NsPlan::operation_count).sum();
+                let args = json!({ "plans": plans.len(), "steps": steps });
+                audit.record("batch.build", args, &result)?;
             }
         }
         result
@@ -200,6 +211,9 @@ impl Lab {
 
     async fn build_all(&mut self, plans: &[NsPlan]) -> HostResult<Vec<String>> {
         let n_ops: u64 = plans.iter().map(|p| p.operation_count() as u64).sum();
+        // Counts first: what a call may ask for is bounded before any of it
+        // is looked at one by one.
+        self.check_quotas(plans)?;
         if self.usage.operations.saturating_add(n_ops) > self.policy.quotas.operations {
             return Err(OpError::limit(format!(
                 "build {} namespaces: their {n_ops} operations would pass the run's quota of {} operations ([quotas] operations in {})",
@@ -224,7 +238,6 @@ impl Lab {
             }
             jobs.push(self.check_plan(plan, &mut parents).await?);
         }
-        self.check_quotas(plans)?;
         for plan in plans {
             if self.kernel.ns_exists(&plan.name) {
                 return Err(OpError::new(
@@ -243,6 +256,7 @@ impl Lab {
         // namespace has its name (see `build_one`): a plan that never ran,
         // because the call failed or the run's deadline struck first, is
         // not in the journal, so nothing can later claim its name.
+        self.batch_started = true;
         let built = Self::run_jobs(self.kernel.clone(), jobs, self.ledger.clone()).await?;
         if built
             .iter()
@@ -428,7 +442,14 @@ impl Lab {
             })
         };
         let mut steps = Vec::new();
+        let mut set_up = HashSet::new();
         for name in &plan.up {
+            if !set_up.insert(name.as_str()) {
+                return Err(OpError::invalid(format!(
+                    "build namespace {ns:?}: link {name:?} is set up twice"
+                ))
+                .into());
+            }
             match find(name, "set up")? {
                 // Created up: one request fewer, and the same outcome.
                 LinkRef::Made(i) => {

@@ -280,7 +280,7 @@ impl Lab {
         ns: &str,
         what: &str,
     ) -> HostResult<LinkKey> {
-        self.check_target(ns, what)?;
+        self.check_builds_in(ns, what)?;
         self.quota(what, self.usage.links, self.policy.quotas.links, "links")?;
         let spec = plan.new_link(self.ns_id(ns)?);
         let k = self.kernel.clone();
@@ -317,6 +317,16 @@ impl Lab {
         let mode = config.mode.unwrap_or(MacvlanMode::Vepa);
         if p.origin != Origin::Created && parent_ns_origin != Origin::Created {
             self.policy.check_parent(&p.ns, &p.name, p.ns == ROOT_NS)?;
+            // The kernel puts a macvlan made on a macvlan on that one's own
+            // parent, which is not the link the policy granted.
+            if p.kind.as_deref() == Some("macvlan") {
+                return Err(OpError::denied(format!(
+                    "create macvlan {name:?} on link {:?} in {}: that link is itself a macvlan, so the kernel would make the child on its parent, which the policy does not grant; grant that link as the parent instead",
+                    p.name,
+                    desc_ns(&p.ns)
+                ))
+                .into());
+            }
             // Passthru gives the child the parent itself: the parent turns
             // promiscuous, every frame it receives goes to the child, the
             // child's MAC changes become the parent's, and no other child
@@ -392,8 +402,8 @@ impl Lab {
                 .into());
             }
             lab.policy.check_kind(LinkKind::Veth, name)?;
-            lab.check_target(ns, &format!("create veth {name:?}"))?;
-            lab.check_target(peer_ns, &format!("create veth peer {peer_name:?}"))?;
+            lab.check_builds_in(ns, &format!("create veth {name:?}"))?;
+            lab.check_builds_in(peer_ns, &format!("create veth peer {peer_name:?}"))?;
             lab.quota(
                 &format!("create veth {name:?}"),
                 lab.usage.links + 1,
@@ -677,8 +687,9 @@ impl Lab {
                 if let Some(n) = &new_name {
                     check_link_name(n)?;
                 }
+                lab.check_own(key, "move")?;
                 lab.check_change(key, "move")?;
-                lab.check_target(to, &format!("move {desc}"))?;
+                lab.check_builds_in(to, &format!("move {desc}"))?;
                 let link = lab.link(key)?.clone();
                 let from = lab.ns_id(&link.ns)?;
                 let to_id = lab.ns_id(to)?;
@@ -763,6 +774,7 @@ impl Lab {
     pub async fn link_delete(&mut self, key: LinkKey) -> HostResult<()> {
         let desc = self.desc_link(key);
         self.op("link.delete", json!({ "link": desc }), async |lab| {
+            lab.check_own(key, "delete")?;
             lab.check_change(key, "delete")?;
             let link = lab.link(key)?.clone();
             let id = lab.ns_id(&link.ns)?;

@@ -66,6 +66,8 @@ struct LinkEntry {
     journaled: bool,
     /// Its place in the layer-2 topology, for the loop check.
     l2: loops::L2,
+    /// The kind the kernel reported (`macvlan`, `veth`, ...).
+    kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +146,13 @@ pub struct Lab {
     usage: Usage,
     pending: Vec<Expectation>,
     checked: Vec<Checked>,
+    /// Whether the guest was told its operation quota is used up.
+    quota_told: bool,
+    /// Whether the batch call under way got past its checks (for its audit).
+    batch_started: bool,
+    /// The (source namespace, destination) pairs probed so far (see
+    /// `[quotas] probes`).
+    probed: HashSet<(String, IpAddr)>,
     /// Where the reachability matrix goes, charged to the guest's budget.
     output: GuestOutput,
     audit: Option<Audit>,
@@ -172,6 +181,9 @@ impl Lab {
             usage: Usage::default(),
             pending: Vec::new(),
             checked: Vec::new(),
+            quota_told: false,
+            batch_started: false,
+            probed: HashSet::new(),
             output: GuestOutput::new(u64::MAX, false),
             audit: None,
             ledger: None,
@@ -330,10 +342,9 @@ impl Lab {
         args: Value,
         f: impl AsyncFnOnce(&mut Self) -> HostResult<T>,
     ) -> HostResult<T> {
-        let result = self.gate(op, &args);
-        let result = match result {
+        let result = match self.gate(op, &args) {
             Ok(()) => f(self).await,
-            Err(e) => Err(Failure::Op(e)),
+            Err(e) => Err(e),
         };
         if let Some(audit) = &mut self.audit {
             audit.record(op, args, &result)?;
@@ -341,15 +352,25 @@ impl Lab {
         result
     }
 
-    fn gate(&mut self, op: &'static str, args: &Value) -> Result<(), OpError> {
+    fn gate(&mut self, op: &'static str, args: &Value) -> HostResult<()> {
         if self.usage.operations >= self.policy.quotas.operations {
+            // The guest hears it once; calling on after that would only
+            // make the host work (and audit) for nothing, so it stops.
+            if std::mem::replace(&mut self.quota_told, true) {
+                return Err(Failure::Trap(anyhow::anyhow!(
+                    "the guest kept calling after it had used its quota of {} operations ([quotas] operations in {})",
+                    self.policy.quotas.operations,
+                    self.policy.source
+                )));
+            }
             return Err(OpError::limit(format!(
                 "{op}: the run has used its quota of {} operations ([quotas] operations in {})",
                 self.policy.quotas.operations, self.policy.source
-            )));
+            ))
+            .into());
         }
         self.usage.operations += 1;
-        self.policy.check_operation(op, &args.to_string())
+        Ok(self.policy.check_operation(op, &args.to_string())?)
     }
 
     fn quota(&self, what: &str, used: u64, max: u64, key: &str) -> Result<(), OpError> {
@@ -466,15 +487,38 @@ impl Lab {
         self.policy.check_manage(&link.ns, &link.name, action)
     }
 
-    /// May the lab create links in (or move links into) this namespace?
-    fn check_target(&self, ns: &str, what: &str) -> Result<(), OpError> {
-        self.ns(ns)?;
+    /// Whether the link is the lab's own: made by it, or in a namespace it
+    /// made. Moving or deleting a link takes it (and what hangs off it: a
+    /// veth's peer, macvlan children, the addresses and routes on it) away
+    /// from its owner, and a link moved into a namespace the lab made would
+    /// die with that namespace; no policy grants that for another's link.
+    fn check_own(&self, key: LinkKey, action: &str) -> Result<(), OpError> {
+        let link = self.link(key)?;
+        if link.origin == Origin::Created {
+            return Ok(());
+        }
+        Err(OpError::denied(format!(
+            "{action} link {:?} in {}: the lab did not create it, and only its own links can be moved or deleted; a policy cannot grant this",
+            link.name,
+            desc_ns(&link.ns)
+        )))
+    }
+
+    /// May the lab act in this namespace as in its own: create links in it,
+    /// move links into it, add routes, probe from it? In the namespaces it
+    /// created, yes; in the root, never; in others only where `[namespaces]
+    /// modify` says so.
+    fn check_builds_in(&self, ns: &str, what: &str) -> Result<(), OpError> {
+        let entry = self.ns(ns)?;
         if ns == ROOT_NS {
             return Err(OpError::denied(format!(
-                "{what}: nothing is ever created in or moved into the root namespace, whatever the policy"
+                "{what}: nothing is ever created in, moved into, routed in or probed from the root namespace, whatever the policy"
             )));
         }
-        Ok(())
+        if entry.origin == Origin::Created {
+            return Ok(());
+        }
+        self.policy.check_ns_modify(ns, what)
     }
 
     /// Holds a link from now on. `journaled`: the journal records it (see
@@ -491,6 +535,7 @@ impl Lab {
                 origin,
                 journaled,
                 l2: loops::L2::from_info(info),
+                kind: info.kind.clone(),
             },
         );
         key

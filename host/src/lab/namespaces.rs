@@ -66,11 +66,18 @@ impl Lab {
     /// created are deleted again (and journaled as deleted) before the
     /// error, which names the failing name, is returned.
     pub async fn ns_create_all(&mut self, names: &[String]) -> HostResult<Vec<String>> {
+        self.batch_started = false;
         let result = self.create_all(names).await;
         if let Some(audit) = &mut self.audit {
-            for name in names {
-                let args = json!({ "name": name, "batch": names.len() });
-                audit.record("namespace.create", args, &result)?;
+            if self.batch_started {
+                for name in names {
+                    let args = json!({ "name": name, "batch": names.len() });
+                    audit.record("namespace.create", args, &result)?;
+                }
+            } else {
+                // Refused before anything was done: one line for the call.
+                let args = json!({ "names": names.len() });
+                audit.record("namespace.create-all", args, &result)?;
             }
         }
         result
@@ -87,19 +94,6 @@ impl Lab {
             .into());
         }
         self.usage.operations += n;
-        let mut seen = HashSet::new();
-        for name in names {
-            self.policy
-                .check_operation(op, &json!({ "name": name }).to_string())?;
-            check_ns_name(name)?;
-            if !seen.insert(name.as_str()) {
-                return Err(OpError::invalid(format!(
-                    "create namespace {name:?}: the name is given twice"
-                ))
-                .into());
-            }
-            self.policy.check_ns_create(name)?;
-        }
         let room = self
             .policy
             .quotas
@@ -114,6 +108,19 @@ impl Lab {
                 "namespaces",
             )?;
         }
+        let mut seen = HashSet::new();
+        for name in names {
+            self.policy
+                .check_operation(op, &json!({ "name": name }).to_string())?;
+            check_ns_name(name)?;
+            if !seen.insert(name.as_str()) {
+                return Err(OpError::invalid(format!(
+                    "create namespace {name:?}: the name is given twice"
+                ))
+                .into());
+            }
+            self.policy.check_ns_create(name)?;
+        }
         if let Some(name) = names.iter().find(|n| self.kernel.ns_exists(n)) {
             return Err(taken(name).into());
         }
@@ -121,6 +128,7 @@ impl Lab {
             return Ok(Vec::new());
         }
         self.journal_room(&format!("create {n} namespaces"), n)?;
+        self.batch_started = true;
         let k = self.kernel.clone();
         // Made, not yet named: a failure here leaves nothing to undo.
         let made = k.ns_make_all(names).await;

@@ -117,6 +117,7 @@ impl Lab {
                 ))
                 .into());
             }
+            lab.check_builds_in(ns, &format!("add {what}"))?;
             lab.policy
                 .check_route(&spec.destination, spec.gateway.as_ref())?;
             lab.quota(

@@ -2,6 +2,8 @@
 //! expected against actual reachability.
 
 use futures::StreamExt;
+use std::net::IpAddr;
+
 use serde_json::json;
 
 use super::{Checked, EXPECT_COUNT, EXPECT_TIMEOUT, Expectation, Lab, desc_ns};
@@ -20,7 +22,8 @@ pub const MAX_LABEL_BYTES: usize = 256;
 pub const MAX_EXPECTATIONS: usize = 10_000;
 
 impl Lab {
-    /// May the guest probe from this namespace? Any it holds, but the root.
+    /// May the guest probe from this namespace? From those it created,
+    /// and those `[namespaces] modify` grants; never from the root.
     fn check_probe_from(&self, ns: &str) -> Result<NsId, OpError> {
         let id = self.ns_id(ns)?;
         if ns == ROOT_NS {
@@ -28,7 +31,27 @@ impl Lab {
                 "probe from the root namespace: never allowed",
             ));
         }
+        self.check_builds_in(ns, &format!("probe from {}", desc_ns(ns)))?;
         Ok(id)
+    }
+
+    /// Counts the pair (`ns`, `to`) against `[quotas] probes`: each new pair
+    /// may leave an entry in the neighbour table all namespaces share.
+    fn count_probe(&mut self, ns: &str, to: IpAddr) -> Result<(), OpError> {
+        let pair = (ns.to_string(), to);
+        if self.probed.contains(&pair) {
+            return Ok(());
+        }
+        let max = self.policy.quotas.probes;
+        if self.probed.len() as u64 >= max {
+            return Err(OpError::limit(format!(
+                "probe {to} from {}: the run has probed its quota of {max} distinct source and destination pairs ([quotas] probes in {}; the kernel's neighbour table, shared by every namespace, holds 1024 entries by default)",
+                desc_ns(ns),
+                self.policy.source
+            )));
+        }
+        self.probed.insert(pair);
+        Ok(())
     }
 
     pub async fn probe_ping(
@@ -53,6 +76,7 @@ impl Lab {
                 .into());
             }
             let id = lab.check_probe_from(ns)?;
+            lab.count_probe(ns, addr)?;
             let timeout = std::time::Duration::from_millis(u64::from(timeout_ms));
             lab.kernel
                 .ping(id, addr, count, timeout)
@@ -64,7 +88,15 @@ impl Lab {
 
     pub async fn probe_neighbors(&mut self, ns: &str) -> HostResult<Vec<crate::kernel::Neighbor>> {
         self.op("probe.neighbors", json!({ "namespace": ns }), async |lab| {
-            let id = lab.check_probe_from(ns)?;
+            // Reading the table sends nothing: any namespace held but the
+            // root, and only entries on links the guest may see.
+            let id = lab.ns_id(ns)?;
+            if ns == ROOT_NS {
+                return Err(OpError::denied(
+                    "list neighbours in the root namespace: never allowed",
+                )
+                .into());
+            }
             let mut found =
                 lab.kernel.neighbors(id).await.map_err(|e| {
                     Self::kernel_err(format!("list neighbours in {}", desc_ns(ns)), e)
@@ -105,6 +137,7 @@ impl Lab {
                 .into());
             }
             lab.check_probe_from(ns)?;
+            lab.count_probe(ns, addr)?;
             lab.pending.push(Expectation {
                 from: ns.to_string(),
                 to: addr,

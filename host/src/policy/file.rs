@@ -36,6 +36,7 @@ struct Raw {
 struct RawNamespaces {
     create: Option<Vec<S>>,
     open: Option<Vec<S>>,
+    modify: Option<Vec<S>>,
     delete_opened: Option<bool>,
 }
 
@@ -90,6 +91,7 @@ struct RawQuotas {
     routes: Option<Spanned<u64>>,
     operations: Option<Spanned<u64>>,
     journal: Option<S>,
+    probes: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +181,9 @@ impl Ctx<'_> {
             if let Some(v) = ns.open {
                 p.ns_open = self.globs("[namespaces] open", v)?;
             }
+            if let Some(v) = ns.modify {
+                p.ns_modify = self.globs("[namespaces] modify", v)?;
+            }
             if let Some(v) = ns.delete_opened {
                 p.ns_delete_opened = v;
             }
@@ -243,6 +248,18 @@ impl Ctx<'_> {
             set(&mut p.quotas.addresses, q.addresses);
             set(&mut p.quotas.routes, q.routes);
             set(&mut p.quotas.operations, q.operations);
+            if let Some(v) = q.probes {
+                // The neighbour table all namespaces share holds 1024
+                // entries by default; a run alone may not fill it.
+                if *v.get_ref() > 1024 {
+                    return Err(self.err_num(
+                        "[quotas] probes",
+                        &v,
+                        "must be at most 1024 (the kernel's neighbour table, shared by every namespace, holds 1024 entries by default)",
+                    ));
+                }
+                p.quotas.probes = *v.get_ref();
+            }
             if let Some(v) = q.journal {
                 // Below 64KiB a lab could not journal a handful of objects
                 // with their begin and end; above 1GiB it would fill /run.

@@ -73,6 +73,11 @@ pub struct Quotas {
     pub operations: u64,
     /// Bytes the lab's journal may grow to.
     pub journal: u64,
+    /// Distinct (source namespace, destination) pairs the run may probe.
+    /// Every pair an on-link probe tries leaves an entry in the kernel's
+    /// neighbour table, which all network namespaces share (its
+    /// `gc_thresh3`, 1024 by default, is the root namespace's).
+    pub probes: u64,
 }
 
 /// Hard limits on the guest itself.
@@ -113,6 +118,9 @@ pub struct Policy {
     pub ns_create: Vec<Glob>,
     /// Existing namespaces the guest may open.
     pub ns_open: Vec<Glob>,
+    /// Existing namespaces the guest may also build in (open included):
+    /// create links in or move links into, add routes, probe from.
+    pub ns_modify: Vec<Glob>,
     /// Whether it may delete namespaces it opened but did not create.
     pub ns_delete_opened: bool,
     pub link_kinds: Vec<LinkKind>,
@@ -149,6 +157,7 @@ impl Default for Policy {
             source: Source::Default,
             ns_create: vec![Glob::new("*")],
             ns_open: Vec::new(),
+            ns_modify: Vec::new(),
             ns_delete_opened: false,
             link_kinds: LinkKind::ALL.to_vec(),
             macvlan_modes: MacvlanMode::ALL.to_vec(),
@@ -167,6 +176,7 @@ impl Default for Policy {
                 routes: 10_000,
                 operations: 1_000_000,
                 journal: 16 << 20,
+                probes: 512,
             },
             limits: Limits::default(),
         }
@@ -249,12 +259,31 @@ impl Policy {
     }
 
     pub fn check_ns_open(&self, name: &str) -> OpResult<()> {
-        if self.ns_open.iter().any(|g| g.matches(name)) {
+        if self
+            .ns_open
+            .iter()
+            .chain(&self.ns_modify)
+            .any(|g| g.matches(name))
+        {
             return Ok(());
         }
         Err(self.deny(
             format!("open namespace {name:?} (it was not created by this lab)"),
             format!("add {name:?} to [namespaces] open"),
+        ))
+    }
+
+    /// Building in a namespace the lab did not create: creating links in
+    /// it or moving links into it, adding routes, probing from it. `open`
+    /// alone grants none of it: the namespace is someone else's network,
+    /// and a link, a route or a probe there acts in it.
+    pub fn check_ns_modify(&self, name: &str, what: &str) -> OpResult<()> {
+        if self.ns_modify.iter().any(|g| g.matches(name)) {
+            return Ok(());
+        }
+        Err(self.deny(
+            format!("{what} (namespace {name:?} was not created by this lab)"),
+            format!("add {name:?} to [namespaces] modify"),
         ))
     }
 
