@@ -550,3 +550,191 @@ fn the_journal_stops_growing_at_its_quota() {
     assert!(w.run(&["down", &lab]).status.success());
     assert!(w.namespaces().is_empty());
 }
+
+/// The kernel identity of namespace `name`, as the journal records it.
+fn ident_json(name: &str) -> String {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let f = std::fs::File::open(format!("/run/netns/{name}")).unwrap();
+    let meta = f.metadata().unwrap();
+    let mut id: u64 = 0;
+    // SAFETY: NS_GET_ID writes one u64 to the pointer given.
+    let rc = unsafe { libc::ioctl(f.as_raw_fd(), 0x8008_b70d, &mut id as *mut u64) };
+    assert_eq!(rc, 0, "NS_GET_ID");
+    format!(r#"{{"dev":{},"ino":{},"id":{id}}}"#, meta.dev(), meta.ino())
+}
+
+#[test]
+fn routes_and_addresses_someone_else_added_are_never_the_labs() {
+    if !root_or_skip() {
+        return;
+    }
+    // A journal that claims the decoy's own route and address, under their
+    // very keys and in the very namespace (its true identity): what a run
+    // killed between its add and the kernel's refusal of it would leave.
+    let w = World::new();
+    let d = Decoy::new(&w, "keys");
+    let state = d.state();
+    let id = ident_json(&d.name);
+    let p0 = link(&d.name, "p0")["ifindex"].as_u64().unwrap();
+    let lab = format!("{}-keys", w.prefix);
+    forge(
+        &w,
+        &lab,
+        2,
+        &[
+            r#"{"op":"begin","pid":1,"guest":"g","args":[],"time":0}"#.to_string(),
+            format!(r#"{{"op":"ns-open","ns":"{}","id":{id}}}"#, d.name),
+            format!(
+                r#"{{"op":"route-add","ns":"{}","destination":"198.51.100.0/24","gateway":"192.0.2.254","oif":{p0},"metric":0}}"#,
+                d.name
+            ),
+            format!(
+                r#"{{"op":"addr-add","ns":"{}","link":"p0","index":{p0},"cidr":"192.0.2.1/24"}}"#,
+                d.name
+            ),
+            r#"{"op":"end","outcome":"committed"}"#.to_string(),
+        ],
+    );
+    let status = w.run(&["status", &lab]);
+    assert_eq!(status.status.code(), Some(7), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("someone else's"),
+        "{}",
+        stdout(&status)
+    );
+    // An attached guest is not handed them either.
+    let out = w.run(
+        &w.kit_args(
+            &lab,
+            Some(&format!("[namespaces]\nmodify = [\"{}\"]\n", d.name)),
+            &["--attach"],
+            &[format!(
+                "try del-route {} 198.51.100.0/24 via 192.0.2.254",
+                d.name
+            )],
+        )
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        guest_lines(&out)[0].starts_with("error: "),
+        "{:?}",
+        guest_lines(&out)
+    );
+    let down = w.run(&["down", &lab]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(
+        d.state(),
+        state,
+        "the decoy's route and address are its own"
+    );
+}
+
+#[test]
+fn an_ipv6_route_with_metric_0_is_the_kernels_1024() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let d = Decoy::new(&w, "m0");
+    let state = d.state();
+    let lab = format!("{}-m0", w.prefix);
+    let out = w.run_kit(
+        &lab,
+        Some(&route_policy(&d)),
+        &[format!("route {} fd97::/64 via fd99::ff metric 0", d.name)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(d.state(), state);
+    let down = w.run(&["down", &lab]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(d.state(), state, "down removed it");
+}
+
+#[test]
+fn a_rolled_back_attach_that_moved_a_link_leaves_a_lab_down_can_remove() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    let lab = format!("{}-mv2", w.prefix);
+    let up = w.run_kit(
+        &lab,
+        None,
+        &[
+            format!("ns {a}"),
+            format!("bridge {a} br0"),
+            format!("macvlan {a} br0 m0 bridge"),
+        ],
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    let args = w.kit_args(
+        &lab,
+        None,
+        &["--attach"],
+        &[
+            format!("open {a}"),
+            format!("ns {b}"),
+            format!("move {a} m0 {b}"),
+            "fail boom".into(),
+        ],
+    );
+    let out = w.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let down = w.run(&["down", &lab]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(w.namespaces().is_empty(), "{:?}", w.namespaces());
+}
+
+#[test]
+fn a_state_directory_under_another_users_directory_is_refused() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    warm_kit(&w);
+    let theirs = w.state_dir.join("theirs");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let a = w.ns("a");
+    let lab = format!("{}-anc", w.prefix);
+    let out = w
+        .netwasm()
+        .env("NETWASM_STATE_DIR", theirs.join("state"))
+        .args(w.kit_args(&lab, None, &[], &[format!("ns {a}")]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("above it"), "{}", stderr(&out));
+    assert!(w.namespaces().is_empty());
+}
+
+#[test]
+fn deleting_what_the_kernel_makes_again_does_not_grow_the_journal() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let a = w.ns("a");
+    let lab = format!("{}-lo", w.prefix);
+    let mut statements = vec![format!("ns {a}"), format!("up {a} lo")];
+    for _ in 0..300 {
+        statements.push(format!("del-addr {a} lo 127.0.0.1/8"));
+        statements.push(format!("down {a} lo"));
+        statements.push(format!("up {a} lo"));
+    }
+    let out = w.run_kit(&lab, None, &statements);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let journal =
+        std::fs::read_to_string(w.state_dir.join("labs").join(&lab).join("journal")).unwrap();
+    let ops: Vec<&str> = journal
+        .lines()
+        .map(|l| l.split('"').nth(3).unwrap_or(""))
+        .collect();
+    assert_eq!(ops, ["header", "begin", "ns-create", "end"], "{journal}");
+    assert!(w.run(&["down", &lab]).status.success());
+}

@@ -155,9 +155,7 @@ fn links_addresses_and_routes_do_what_ip_shows() {
             .unwrap()
             .is_empty()
     );
-    assert!(
-        find("route 10.61.0.0/16 ").contains("via=10.60.0.1 dev=v1 metric=Some(50) proto=static")
-    );
+    assert!(find("route 10.61.0.0/16 ").contains("via=10.60.0.1 dev=v1 metric=Some(50) proto=110"));
     assert!(find("route fd00:61::/64 ").contains("via=fd00:60::1"));
 
     // Deleting one end of a veth deletes both; the other handle then reports it gone.

@@ -142,3 +142,72 @@ fn hairpin_may_face_endpoints_but_never_another_bridge() {
     assert_eq!(hairpin(&b, "up0"), Some(false));
     assert!(w.run(&["down", &lab]).status.success());
 }
+
+#[test]
+fn a_macvlan_on_a_macvlan_hangs_off_the_real_parent() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let a = w.ns("a");
+    let lab = format!("{}-mm", w.prefix);
+    let out = w.run_kit(
+        &lab,
+        None,
+        &[
+            format!("ns {a}"),
+            format!("veth {a} p0 {a} p1"),
+            format!("macvlan {a} p0 m1 bridge"),
+            // The kernel makes m2 on p0, m1's parent.
+            format!("macvlan {a} m1 m2 bridge"),
+            format!("del-link {a} m1"),
+            format!("macvlan {a} p0 m3 bridge"),
+            format!("bridge {a} br0"),
+            format!("master {a} m2 br0"),
+            format!("try master {a} m3 br0"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_loop_denied(&guest_lines(&out)[0]);
+    assert_eq!(master(&a, "m3"), None);
+    assert!(w.run(&["down", &lab]).status.success());
+}
+
+#[test]
+fn what_earlier_runs_built_counts_in_an_attached_run() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let a = w.ns("a");
+    let lab = format!("{}-at", w.prefix);
+    let first = w.run_kit(
+        &lab,
+        None,
+        &[
+            format!("ns {a}"),
+            format!("bridge {a} br1"),
+            format!("bridge {a} br2"),
+            format!("veth {a} v0 {a} v1"),
+            format!("master {a} v0 br1"),
+            format!("master {a} v1 br2"),
+        ],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let args = w.kit_args(
+        &lab,
+        None,
+        &["--attach"],
+        &[
+            format!("open {a}"),
+            format!("veth {a} w0 {a} w1"),
+            format!("master {a} w0 br1"),
+            format!("try master {a} w1 br2"),
+        ],
+    );
+    let out = w.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_loop_denied(&guest_lines(&out)[0]);
+    assert_eq!(master(&a, "w1"), None);
+    assert!(w.run(&["down", &lab]).status.success());
+}

@@ -384,7 +384,22 @@ impl Decoy {
             "metric",
             "200",
         ]);
+        d.settle();
         d
+    }
+
+    /// Waits (up to 10 s) until the kernel is done with the new links:
+    /// carrier up, IPv6 duplicate address detection over. Until then their
+    /// state changes by itself.
+    fn settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let s = self.state().to_string();
+            if !s.contains("tentative") && !s.contains("NO-CARRIER") && !s.contains("linkdown") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Everything `ip` reports about the namespace: links with details,

@@ -231,7 +231,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
 
     let policy = Arc::new(policy);
     let mut lab = Lab::new(kernel.clone(), policy.clone()).with_ledger(ledger);
-    for refused in lab.adopt(&prior).await {
+    for refused in lab.adopt(&prior).await? {
         say(format!(
             "warning: lab {lab_name}: not attached, not the lab's to hand over: {refused}"
         ));

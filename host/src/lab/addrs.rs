@@ -37,6 +37,7 @@ impl Lab {
                 lab.journaled(entry, op, k.addr_add(id, link.index, c))
                     .await?;
                 lab.usage.addresses += 1;
+                lab.added_addrs.insert((link.ns.clone(), link.index, c));
                 Ok(())
             },
         )
@@ -57,6 +58,11 @@ impl Lab {
                     .addr_del(id, link.index, c)
                     .await
                     .map_err(|e| Self::kernel_err(format!("delete address {c} from {desc}"), e))?;
+                if !lab.added_addrs.remove(&(link.ns.clone(), link.index, c)) {
+                    // Not the lab's (the kernel's own, or on a managed
+                    // link): the journal does not record it, nor its end.
+                    return Ok(());
+                }
                 lab.record(Entry::AddrDelete {
                     ns: link.ns.clone(),
                     link: link.name.clone(),

@@ -280,6 +280,7 @@ impl Lab {
                 }
                 self.usage.addresses += plan.addresses.len() as u64;
                 self.usage.routes += plan.routes.len() as u64;
+                self.record_plan_objects(plan, &b.links);
                 // Only the links the plan made are journaled: `lo` is no
                 // object of the lab's.
                 changes.extend(
@@ -297,6 +298,34 @@ impl Lab {
             return Ok(plans.iter().map(|p| p.name.clone()).collect());
         }
         self.roll_back(plans, built).await
+    }
+
+    /// Remembers the addresses and routes a built plan added as the lab's
+    /// (see `Lab::added_addrs`): their values were checked with the plan.
+    fn record_plan_objects(&mut self, plan: &NsPlan, links: &[LinkInfo]) {
+        let index = |name: &str| {
+            if name == "lo" {
+                Some(LOOPBACK_INDEX)
+            } else {
+                links.iter().find(|l| l.name == name).map(|l| l.index)
+            }
+        };
+        for (link, cidr) in &plan.addresses {
+            if let (Some(i), Ok(c)) = (index(link), Cidr::parse(cidr, "address", false)) {
+                self.added_addrs.insert((plan.name.clone(), i, c));
+            }
+        }
+        for r in &plan.routes {
+            if let Ok(mut spec) = Self::parse_route(&r.destination, r.gateway.as_deref(), r.metric)
+            {
+                spec.metric = Some(super::routes::effective_metric(
+                    &spec.destination,
+                    spec.metric,
+                ));
+                spec.dev = r.dev.as_deref().and_then(index);
+                self.added_routes.insert((plan.name.clone(), spec));
+            }
+        }
     }
 
     /// Deletes every namespace a failed build made, journals each one that
@@ -471,10 +500,10 @@ impl Lab {
         }
         for r in &plan.routes {
             let mut spec = Self::parse_route(&r.destination, r.gateway.as_deref(), r.metric)?;
-            spec.metric = Some(
-                spec.metric
-                    .unwrap_or(super::routes::default_metric(&spec.destination)),
-            );
+            spec.metric = Some(super::routes::effective_metric(
+                &spec.destination,
+                spec.metric,
+            ));
             let dev = r
                 .dev
                 .as_deref()

@@ -370,7 +370,12 @@ impl Lab {
         Ok(PlannedLink {
             name: name.to_string(),
             index,
-            lower: Some((p.ns.clone(), p.index)),
+            // On a macvlan, the kernel makes the child on that one's own
+            // parent: that is the link it hangs off.
+            lower: Some(match (&p.kind, &p.l2.lower) {
+                (Some(k), Some(lower)) if k == "macvlan" => lower.clone(),
+                _ => (p.ns.clone(), p.index),
+            }),
             kind: NewLinkKind::Macvlan {
                 parent_ns: self.ns_id(&p.ns)?,
                 parent: p.index,
@@ -693,12 +698,14 @@ impl Lab {
                 let link = lab.link(key)?.clone();
                 let from = lab.ns_id(&link.ns)?;
                 let to_id = lab.ns_id(to)?;
+                let to_ident = lab.kernel.ns_ident(to_id);
                 let entry = Entry::LinkMove {
                     from_ns: link.ns.clone(),
                     name: link.name.clone(),
                     to_ns: to.to_string(),
                     new_name: new_name.clone().unwrap_or_else(|| link.name.clone()),
                     index: Some(link.index),
+                    to_id: to_ident,
                 };
                 let k = lab.kernel.clone();
                 let op = format!("move {desc} to {}", desc_ns(to));
@@ -724,6 +731,7 @@ impl Lab {
                             to_ns: to.to_string(),
                             new_name: moved.name.clone(),
                             index: Some(link.index),
+                            to_id: to_ident,
                         })?;
                         lab.follow_move(key, to, &moved);
                         return Err(match error {
@@ -798,6 +806,9 @@ impl Lab {
                     lab.find_link(&info.parent_namespace.unwrap_or(link.ns.clone()), pi)
             {
                 lab.links.remove(&peer);
+            }
+            if !link.journaled {
+                return Ok(());
             }
             lab.record(Entry::LinkDelete {
                 ns: link.ns.clone(),

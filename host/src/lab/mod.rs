@@ -133,10 +133,15 @@ pub struct Lab {
     namespaces: HashMap<String, NsEntry>,
     links: HashMap<LinkKey, LinkEntry>,
     next_link: u64,
-    /// Routes this lab added in namespaces it did not create, with their
-    /// whole key, which it may therefore delete again (by that key). Routes
+    /// Routes this lab added, with their whole key: in a namespace it did
+    /// not create, the only routes it may delete; anywhere, the only route
+    /// deletions it journals (deleting what the kernel made, which it makes
+    /// again, would otherwise grow the journal without bound). Routes
     /// recorded by earlier runs (`--attach`) are here too.
     added_routes: HashSet<(String, RouteSpec)>,
+    /// Addresses this lab added (namespace, link index, address), likewise
+    /// the only address deletions it journals.
+    added_addrs: HashSet<(String, u32, crate::net::Cidr)>,
     /// Namespaces recorded as the lab's own by earlier runs (`--attach`),
     /// with the identity they still had when the run began.
     adopted: HashMap<String, NsIdent>,
@@ -176,6 +181,7 @@ impl Lab {
             links: HashMap::new(),
             next_link: 1,
             added_routes: HashSet::new(),
+            added_addrs: HashSet::new(),
             adopted: HashMap::new(),
             adopted_links: HashSet::new(),
             usage: Usage::default(),
@@ -225,7 +231,12 @@ impl Lab {
     /// another namespace, a link whose index now is another link, or an
     /// object recorded without its identity is not the lab's to hand over.
     /// Returns one line per object left out, and why.
-    pub async fn adopt(&mut self, objects: &[Object]) -> Vec<String> {
+    ///
+    /// The lab's own namespaces are held from then on, with every link in
+    /// them and every recorded link elsewhere, so that what earlier runs
+    /// built counts in this run's checks (the layer-2 loop check above all)
+    /// before the guest asks for any of it.
+    pub async fn adopt(&mut self, objects: &[Object]) -> anyhow::Result<Vec<String>> {
         let mut refused = Vec::new();
         let home = self.kernel.ns_home().ok();
         // The identity each recorded namespace has now, if it exists.
@@ -270,6 +281,23 @@ impl Lab {
                     id: Some(ident),
                 } => {
                     self.adopted.insert(ns.clone(), *ident);
+                    if !self.namespaces.contains_key(ns) {
+                        self.namespaces.insert(
+                            ns.clone(),
+                            NsEntry {
+                                id,
+                                origin: Origin::Created,
+                            },
+                        );
+                        self.record(Entry::NsOpen {
+                            ns: ns.clone(),
+                            id: *ident,
+                        })
+                        .map_err(|e| match e {
+                            Failure::Trap(e) => e,
+                            Failure::Op(e) => anyhow::anyhow!("{e}"),
+                        })?;
+                    }
                 }
                 Object::Ns { .. } => {}
                 Object::Link {
@@ -321,17 +349,75 @@ impl Lab {
                                 gateway,
                                 dev: *oif,
                                 metric: *metric,
+                                protocol: None,
                             },
                         ));
+                    }
+                }
+                Object::Addr {
+                    ns,
+                    index: Some(index),
+                    cidr,
+                    ..
+                } => {
+                    if let Ok(c) = crate::net::Cidr::parse(cidr, "address", false) {
+                        self.added_addrs.insert((ns.clone(), *index, c));
                     }
                 }
                 Object::Addr { .. } => {}
             }
         }
+        self.hold_adopted_links(objects, &now).await;
+        let held: HashSet<NsId> = self.namespaces.values().map(|e| e.id).collect();
         for (id, _) in now.into_values().flatten() {
-            self.kernel.ns_close(id);
+            if !held.contains(&id) {
+                self.kernel.ns_close(id);
+            }
         }
-        refused
+        Ok(refused)
+    }
+
+    /// Holds every link of the adopted namespaces, and the recorded links
+    /// of the lab's in other namespaces, with what the kernel says of them
+    /// (while every recorded namespace is open, so that links between
+    /// namespaces resolve).
+    async fn hold_adopted_links(
+        &mut self,
+        objects: &[Object],
+        now: &HashMap<String, Option<(NsId, NsIdent)>>,
+    ) {
+        let adopted: Vec<(String, NsId)> = self
+            .adopted
+            .keys()
+            .filter_map(|ns| self.namespaces.get(ns).map(|e| (ns.clone(), e.id)))
+            .collect();
+        for (ns, id) in adopted {
+            for info in self.kernel.link_list(id).await.unwrap_or_default() {
+                if self.find_link(&ns, info.index).is_none() {
+                    self.hold_found(&ns, &info, Origin::Created);
+                }
+            }
+        }
+        for o in objects {
+            let Object::Link {
+                ns,
+                index: Some(index),
+                name,
+                ..
+            } = o
+            else {
+                continue;
+            };
+            let recorded = (ns.clone(), *index, name.clone());
+            if self.find_link(ns, *index).is_some() || !self.adopted_links.contains(&recorded) {
+                continue;
+            }
+            if let Some((id, _)) = now.get(ns).copied().flatten()
+                && let Ok(info) = self.kernel.link_by_index(id, *index).await
+            {
+                self.new_link_entry(&info, Origin::Created, true);
+            }
+        }
     }
 
     /// Runs one operation with its bookkeeping: the operation quota, the
@@ -512,7 +598,7 @@ impl Lab {
         let entry = self.ns(ns)?;
         if ns == ROOT_NS {
             return Err(OpError::denied(format!(
-                "{what}: nothing is ever created in, moved into, routed in or probed from the root namespace, whatever the policy"
+                "{what}: nothing is ever created in or moved into the root namespace, whatever the policy"
             )));
         }
         if entry.origin == Origin::Created {

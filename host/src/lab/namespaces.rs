@@ -317,6 +317,7 @@ impl Lab {
             lab.namespaces.remove(name);
             lab.links.retain(|_, l| l.ns != name);
             lab.added_routes.retain(|(ns, _)| ns != name);
+            lab.added_addrs.retain(|(ns, _, _)| ns != name);
             lab.record(Entry::NsDelete {
                 ns: name.to_string(),
             })?;

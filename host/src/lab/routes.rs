@@ -6,14 +6,19 @@ use serde_json::json;
 
 use super::{Lab, LinkKey, Origin, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
-use crate::kernel::{ROOT_NS, RouteInfo, RouteSpec};
+use crate::kernel::{NETWASM_PROTO, ROOT_NS, RouteInfo, RouteSpec};
 use crate::ledger::Entry;
 use crate::net::Cidr;
 
-/// The metric the kernel gives a route added without one: 0 for IPv4, and
-/// 1024 (`IP6_RT_PRIO_USER`) for IPv6.
-pub(super) fn default_metric(destination: &Cidr) -> u32 {
-    if destination.addr.is_ipv4() { 0 } else { 1024 }
+/// The metric the kernel gives a route added with `metric` (none: without
+/// one): 0 for IPv4; for IPv6, 1024 (`IP6_RT_PRIO_USER`) for none and for
+/// 0 alike, since IPv6 has no metric 0.
+pub(super) fn effective_metric(destination: &Cidr, metric: Option<u32>) -> u32 {
+    match metric {
+        Some(0) | None if destination.addr.is_ipv6() => 1024,
+        Some(m) => m,
+        None => 0,
+    }
 }
 
 impl Lab {
@@ -66,6 +71,7 @@ impl Lab {
             gateway,
             dev: None,
             metric,
+            protocol: None,
         })
     }
 
@@ -131,7 +137,7 @@ impl Lab {
             // exists, so that it is deleted later by that key and no other
             // route: the metric the kernel would give it, and, outside the
             // lab's own namespaces, the output link the kernel would choose.
-            spec.metric = Some(spec.metric.unwrap_or(default_metric(&spec.destination)));
+            spec.metric = Some(effective_metric(&spec.destination, spec.metric));
             if spec.dev.is_none()
                 && origin != Origin::Created
                 && let Some(gw) = spec.gateway
@@ -155,25 +161,25 @@ impl Lab {
             lab.journaled(entry, format!("add {what}"), k.route_add(id, &spec))
                 .await?;
             lab.usage.routes += 1;
-            if origin != Origin::Created {
-                lab.added_routes.insert((ns.to_string(), spec.clone()));
-            }
+            lab.added_routes.insert((ns.to_string(), spec.clone()));
             Ok(())
         })
         .await
     }
 
-    /// Whether the lab recorded a route with the key `full` in `ns`. A
-    /// recorded key may lack its output link or metric (a version 1
+    /// Whether `full`, a route the kernel has in `ns`, is one the lab
+    /// recorded adding: added by netwasm (its protocol), under a recorded
+    /// key. A recorded key may lack its output link or metric (a version 1
     /// journal), which then match any.
     fn recorded_route(&self, ns: &str, full: &RouteSpec) -> bool {
-        self.added_routes.iter().any(|(n, r)| {
-            n == ns
-                && r.destination == full.destination
-                && r.gateway == full.gateway
-                && r.dev.is_none_or(|d| full.dev == Some(d))
-                && r.metric.is_none_or(|m| full.metric == Some(m))
-        })
+        full.protocol == Some(NETWASM_PROTO)
+            && self.added_routes.iter().any(|(n, r)| {
+                n == ns
+                    && r.destination == full.destination
+                    && r.gateway == full.gateway
+                    && r.dev.is_none_or(|d| full.dev == Some(d))
+                    && r.metric.is_none_or(|m| full.metric == Some(m))
+            })
     }
 
     pub async fn route_delete(
@@ -218,6 +224,7 @@ impl Lab {
                     gateway: r.gateway,
                     dev: r.dev_index,
                     metric: Some(r.metric.unwrap_or(0)),
+                    protocol: Some(r.proto),
                 })
                 .filter(|r| loosely(r))
                 .filter(|r| origin == Origin::Created || lab.recorded_route(ns, r))
@@ -243,6 +250,7 @@ impl Lab {
                     .into());
                 }
             };
+            let recorded = lab.recorded_route(ns, &full);
             lab.kernel
                 .route_del(id, &full)
                 .await
@@ -254,6 +262,11 @@ impl Lab {
                     && r.dev.is_none_or(|d| full.dev == Some(d))
                     && r.metric.is_none_or(|m| full.metric == Some(m)))
             });
+            if !recorded {
+                // A route the kernel made (a prefix route, say), which the
+                // journal does not record: nor its end.
+                return Ok(());
+            }
             let dev_name = dev.and_then(|d| lab.links.get(&d)).map(|l| l.name.clone());
             lab.record(Entry::RouteDelete {
                 ns: ns.to_string(),

@@ -182,6 +182,8 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
             Object::Route {
                 destination,
                 gateway,
+                oif,
+                metric,
                 ..
             } => {
                 let gw = gateway.as_deref().and_then(|g| g.parse().ok());
@@ -189,11 +191,25 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                     parse_destination(destination, matches!(gw, Some(std::net::IpAddr::V6(_))))
                         .ok();
                 let have = kernel.route_list(id).await.unwrap_or_default();
-                if !have
-                    .iter()
-                    .any(|r| Some(r.destination) == want && r.gateway == gw)
-                {
-                    out.push(format!("{} is missing", obj.describe()));
+                // The whole key, as `down` would delete it: output link and
+                // metric where recorded, and netwasm's protocol.
+                let same_key = |r: &crate::kernel::RouteInfo| {
+                    Some(r.destination) == want
+                        && r.gateway == gw
+                        && oif.is_none_or(|i| r.dev_index == Some(i))
+                        && metric.is_none_or(|m| r.metric.unwrap_or(0) == m)
+                };
+                let ours = |r: &crate::kernel::RouteInfo| {
+                    obj.ns_id().is_none() || r.proto == crate::kernel::NETWASM_PROTO
+                };
+                match have.iter().find(|r| same_key(r)) {
+                    None => out.push(format!("{} is missing", obj.describe())),
+                    Some(r) if !ours(r) => out.push(format!(
+                        "{} was replaced: a route of that key is someone else's (protocol {})",
+                        obj.describe(),
+                        r.protocol
+                    )),
+                    Some(_) => {}
                 }
             }
         }

@@ -124,6 +124,7 @@ pub enum Entry {
         peer_index: Option<u32>,
     },
     /// A link moved (and perhaps renamed); it keeps its index `index`.
+    /// `to_id` is the identity of the namespace it moved into.
     LinkMove {
         from_ns: String,
         name: String,
@@ -131,6 +132,8 @@ pub enum Entry {
         new_name: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         index: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_id: Option<NsIdent>,
     },
     /// A property change worth checking for drift: `up`, `down`,
     /// `mtu=N`, `mac=M`, `master=BR`, `nomaster`, `hairpin=on|off`.

@@ -266,6 +266,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 to_ns,
                 new_name,
                 index,
+                to_id,
             } => {
                 held_names.insert((to_ns, new_name));
                 // Addresses do not survive a move; routes through it go too.
@@ -276,7 +277,10 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                     }
                     _ => true,
                 });
-                let to_id = idents.get(to_ns.as_str()).copied();
+                // Recorded with the move itself: the run that created the
+                // target may have been rolled back since, its `ns-create`
+                // cancelled with it.
+                let to_id = to_id.or_else(|| idents.get(to_ns.as_str()).copied());
                 for o in &mut objs {
                     if let Object::Link {
                         ns,
@@ -463,6 +467,7 @@ mod tests {
                 to_ns: "b".into(),
                 new_name: "eth0".into(),
                 index: Some(1 << 24),
+                to_id: None,
             },
             Entry::NsDelete { ns: "a".into() },
         ];
@@ -512,6 +517,7 @@ mod tests {
                 to_ns: "b".into(),
                 new_name: "eth0".into(),
                 index: None,
+                to_id: None,
             },
             set("b", "eth0", "up"),
             // The old name no longer names it.

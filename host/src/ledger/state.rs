@@ -117,6 +117,52 @@ fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks every directory above the state directory: one that another
+/// user could write (and is not sticky, as `/tmp` is) would let them swap
+/// the state directory, or a directory in it, for their own between
+/// netwasm's check and its use, and steer its writes and removals.
+fn check_ancestors(path: &Path) -> anyhow::Result<()> {
+    let mut existing = path;
+    while std::fs::symlink_metadata(existing).is_err() {
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => return Ok(()),
+        }
+    }
+    let canon = std::fs::canonicalize(existing)
+        .with_context(|| format!("state directory {}: cannot resolve", path.display()))?;
+    let me = euid();
+    for dir in canon.ancestors().skip(usize::from(existing == path)) {
+        let meta = std::fs::metadata(dir).with_context(|| {
+            format!(
+                "state directory {}: cannot read {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        let writable = meta.mode() & 0o022 != 0;
+        let sticky = meta.mode() & 0o1000 != 0;
+        let owned = meta.uid() == 0 || meta.uid() == me;
+        if !owned || (writable && !sticky) {
+            let why = if !owned {
+                format!("is owned by uid {}", meta.uid())
+            } else {
+                format!(
+                    "is writable by its group or by others (mode {:o})",
+                    meta.mode() & 0o7777
+                )
+            };
+            return Err(UnsafeStateDir(format!(
+                "state directory {}: {} above it {why}, so another user could swap the state directory for their own; netwasm keeps lab journals only where no one but root can (choose another with --state-dir)",
+                path.display(),
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// The error for opening `path` in the state directory: a symbolic link
 /// where netwasm keeps a file of its own is refused as unsafe.
 fn open_error(e: io::Error, path: &Path, what: &str) -> anyhow::Error {
@@ -169,6 +215,7 @@ impl StateDir {
         if std::fs::symlink_metadata(&self.root).is_err() {
             return Ok(false);
         }
+        check_ancestors(&self.root)?;
         check_dir(&self.root, "state directory")?;
         let labs = self.labs_dir();
         if std::fs::symlink_metadata(&labs).is_err() {
@@ -187,6 +234,7 @@ impl StateDir {
     /// Makes the state directory (0700, its parents as usual) and the lab's
     /// directory, checking each.
     fn prepare(&self, lab: &str) -> anyhow::Result<PathBuf> {
+        check_ancestors(&self.root)?;
         if std::fs::symlink_metadata(&self.root).is_err()
             && let Some(parent) = self.root.parent()
         {

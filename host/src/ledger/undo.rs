@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::kernel::{Kernel, NsId, NsIdent, Removal, RouteSpec};
+use crate::kernel::{Kernel, NETWASM_PROTO, NsId, NsIdent, Removal, RouteSpec};
 use crate::net::{Cidr, parse_destination, parse_ip};
 
 use super::replay::Object;
@@ -266,7 +266,9 @@ async fn undo_one(
         }
         Object::Ns { .. } => unreachable!("handled by `undo`"),
     };
-    if (recorded.is_none() || index.is_none()) && !force {
+    // Recorded with its identity (journal version 2), or forced by name.
+    let verified = recorded.is_some() && index.is_some();
+    if !verified && !force {
         return Ok(Step::Unverified);
     }
     let ns = obj.ns();
@@ -314,10 +316,30 @@ async fn undo_one(
         },
         Object::Addr { link, cidr, .. } => {
             let cidr = Cidr::parse(cidr, "address", false).map_err(|e| e.message)?;
-            match link_index(link, None).await? {
-                Ok(i) => removed(kernel.addr_del(id, i, cidr).await),
-                Err(step) => Ok(step),
+            let i = match link_index(link, None).await? {
+                Ok(i) => i,
+                Err(step) => return Ok(step),
+            };
+            // An address is the lab's when netwasm added it (its protocol):
+            // one someone else put on the link under the same value, after
+            // the lab's was removed or when the lab's add was refused, is
+            // not. (Version 1 journals, forced, take any.)
+            if verified {
+                let have = kernel
+                    .addr_list(id, Some(i))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match have.iter().find(|a| a.cidr == cidr) {
+                    None => return Ok(Step::Gone),
+                    Some(a) if a.proto != NETWASM_PROTO => {
+                        return Ok(Step::Replaced(format!(
+                            "the link's {cidr} was added by someone else"
+                        )));
+                    }
+                    Some(_) => {}
+                }
             }
+            removed(kernel.addr_del(id, i, cidr).await)
         }
         Object::Route {
             destination,
@@ -345,16 +367,21 @@ async fn undo_one(
                 gateway,
                 dev: oif,
                 metric: *metric,
+                protocol: verified.then_some(NETWASM_PROTO),
             };
             // The kernel deletes the first route that matches what a delete
             // names, and an IPv4 metric of 0 matches any: so only a route
-            // whose whole key is the recorded one is deleted.
+            // whose whole key is the recorded one, added by netwasm (its
+            // protocol), is deleted — not one someone else added under that
+            // key after the lab's was gone, or before an add of the lab's
+            // that the kernel refused.
             let routes = kernel.route_list(id).await.map_err(|e| e.to_string())?;
             let exact = routes.iter().any(|r| {
                 r.destination == spec.destination
                     && r.gateway == spec.gateway
                     && (spec.dev.is_none() || r.dev_index == spec.dev)
                     && (spec.metric.is_none() || r.metric.unwrap_or(0) == spec.metric.unwrap_or(0))
+                    && spec.protocol.is_none_or(|p| r.proto == p)
             });
             if !exact {
                 return Ok(Step::Gone);

@@ -314,7 +314,7 @@ impl Netlink {
     }
 }
 
-fn addr_message(index: u32, cidr: Cidr) -> AddressMessage {
+fn addr_message(index: u32, cidr: Cidr, adding: bool) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.index = index;
     msg.header.prefix_len = cidr.prefix;
@@ -331,6 +331,11 @@ fn addr_message(index: u32, cidr: Cidr) -> AddressMessage {
             msg.attributes.push(AddressAttribute::Address(cidr.addr));
         }
     }
+    if adding {
+        msg.attributes.push(AddressAttribute::Protocol(
+            netlink_packet_route::address::AddressProtocol::from(super::NETWASM_PROTO),
+        ));
+    }
     msg
 }
 
@@ -346,9 +351,9 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
         destination_prefix_length: route.destination.prefix,
         table: RouteHeader::RT_TABLE_MAIN,
         protocol: if deleting {
-            RouteProtocol::Unspec
+            RouteProtocol::from(route.protocol.unwrap_or(0))
         } else {
-            RouteProtocol::Static
+            RouteProtocol::from(super::NETWASM_PROTO)
         },
         // On delete, "nowhere" matches a route of any scope, as `ip route del`.
         scope: if deleting {
@@ -619,7 +624,7 @@ impl Kernel for Netlink {
                     target.clone(),
                     Some((data, 0)),
                     InfoKind::Veth,
-                    Some((peer_space, peer_name.clone())),
+                    Some((peer_space, peer_name.clone(), *peer_index)),
                 )
             }
             NewLinkKind::Bridge => (target.clone(), None, InfoKind::Bridge, None),
@@ -653,10 +658,15 @@ impl Kernel for Netlink {
         }
         request(&via.socket, RouteNetlinkMessage::NewLink(msg), CREATE).await?;
 
+        // By the index it was created with, where one was chosen: its name
+        // may be someone else's by now (a rename in a namespace others act
+        // in), its index not.
+        let by = |index: Option<u32>, name: &str| match index {
+            Some(i) => LinkUnspec::new_with_index(i).build(),
+            None => LinkUnspec::new_with_name(name).build(),
+        };
         let mut created = Vec::new();
-        let msg = self
-            .get_link(&target, LinkUnspec::new_with_name(&link.name).build())
-            .await?;
+        let msg = self.get_link(&target, by(link.index, &link.name)).await?;
         let mut info = parse::link(&msg, &target.name).info;
         if let NewLinkKind::Macvlan { .. } = &link.kind {
             // We know the parent; spare the lookup.
@@ -665,9 +675,9 @@ impl Kernel for Netlink {
             }
         }
         created.push(info);
-        if let Some((peer_space, peer_name)) = peer {
+        if let Some((peer_space, peer_name, peer_index)) = peer {
             let msg = self
-                .get_link(&peer_space, LinkUnspec::new_with_name(&peer_name).build())
+                .get_link(&peer_space, by(peer_index, &peer_name))
                 .await?;
             created.push(parse::link(&msg, &peer_space.name).info);
         }
@@ -744,19 +754,6 @@ impl Kernel for Netlink {
     ) -> io::Result<LinkInfo> {
         let space = self.space(ns)?;
         let target = self.space(to)?;
-        let name = match new_name {
-            Some(n) => n.to_string(),
-            None => {
-                parse::link(
-                    &self
-                        .get_link(&space, LinkUnspec::new_with_index(index).build())
-                        .await?,
-                    "",
-                )
-                .info
-                .name
-            }
-        };
         let mut b = LinkUnspec::new_with_index(index).setns_by_fd(target.fd.as_raw_fd());
         if let Some(n) = new_name {
             b = b.name(n.to_string());
@@ -768,10 +765,7 @@ impl Kernel for Netlink {
         // renames, and a failed rename leaves the link moved, unrenamed).
         msg.attributes.push(LinkAttribute::NewIfIndex(index as i32));
         self.set_link(&space, msg).await?;
-        match self.link_by_index(to, index).await {
-            Ok(info) => Ok(info),
-            Err(_) => self.link_by_name(to, &name).await,
-        }
+        self.link_by_index(to, index).await
     }
 
     async fn link_del(&self, ns: NsId, index: u32) -> io::Result<()> {
@@ -785,7 +779,7 @@ impl Kernel for Netlink {
         let space = self.space(ns)?;
         request(
             &space.socket,
-            RouteNetlinkMessage::NewAddress(addr_message(index, cidr)),
+            RouteNetlinkMessage::NewAddress(addr_message(index, cidr, true)),
             CREATE,
         )
         .await?;
@@ -796,7 +790,7 @@ impl Kernel for Netlink {
         let space = self.space(ns)?;
         request(
             &space.socket,
-            RouteNetlinkMessage::DelAddress(addr_message(index, cidr)),
+            RouteNetlinkMessage::DelAddress(addr_message(index, cidr, false)),
             CHANGE,
         )
         .await?;

@@ -146,7 +146,16 @@ pub fn address(msg: &AddressMessage) -> Option<AddrInfo> {
         }
     }
     let ip: IpAddr = local.or(addr)?;
+    let proto = msg
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            AddressAttribute::Protocol(p) => Some(u8::from(*p)),
+            _ => None,
+        })
+        .unwrap_or(0);
     Some(AddrInfo {
+        proto,
         index: msg.header.index,
         cidr: Cidr::new(ip, msg.header.prefix_len),
         scope: addr_scope(msg.header.scope),
@@ -193,6 +202,7 @@ pub fn route(msg: &RouteMessage) -> Option<RouteInfo> {
         _ => IpAddr::V4(0.into()),
     };
     Some(RouteInfo {
+        proto: u8::from(msg.header.protocol),
         destination: Cidr::new(
             dst.unwrap_or(unspecified),
             msg.header.destination_prefix_length,
