@@ -3,7 +3,8 @@
 //! An [`OpError`] is always the guest's business: bad input, a policy
 //! refusal, or the kernel saying no. It becomes a WIT `error` value. Bugs and
 //! broken invariants of the host are not `OpError`s; they are traps
-//! (`anyhow::Error`) and end the run.
+//! (`anyhow::Error`) and end the run, marked as the host's
+//! ([`HostFailure`]) on their way out.
 
 use std::fmt;
 use std::io;
@@ -57,6 +58,26 @@ impl From<anyhow::Error> for Failure {
 }
 
 pub type HostResult<T> = Result<T, Failure>;
+
+/// A failure of netwasm itself while a guest runs: a journal that cannot
+/// be written, a kernel or thread failure the host cannot pin on the guest,
+/// a broken invariant. It is marked with this type where it leaves the
+/// host for the engine ([`Failure::Trap`] becomes one, unless it is a
+/// limit), because everything else that ends a guest's execution — a bad
+/// pointer, a string that is not UTF-8, a handle it does not hold, a WASI
+/// call it had no right to make — is the guest's own doing: only this is
+/// an internal error (exit 9) rather than the guest's trap (exit 4).
+#[derive(Debug)]
+pub struct HostFailure(pub anyhow::Error);
+
+impl fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The whole chain, on one line.
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for HostFailure {}
 
 impl OpError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {

@@ -1,18 +1,38 @@
-//! What ended a guest that did not return: a limit, a trap of its own, a
-//! misuse of WASI, or (only when none of these) a failure of the host.
+//! What ended a guest that did not return. Only a failure netwasm marked
+//! as its own ([`HostFailure`], raised where the host fails) is an
+//! internal error; a limit is reported by name; everything else the
+//! guest's execution produced — a trap, a pointer or string the canonical
+//! ABI cannot lift, a result it cannot read, a misuse of WASI, a handle it
+//! does not hold — is the guest's trap, reported in one line.
 
 use wasmtime::Trap;
+use wasmtime::component::ResourceTableError;
 
 use super::limits::{LimitHit, bytes};
-use super::stdio::GuestOutput;
+use super::stdio::{self, GuestOutput};
+use super::store_limits::StoreLimits;
 use super::{MAX_WASM_STACK, Outcome};
+use crate::error::HostFailure;
 use crate::policy::Limits;
 
-/// Turns a trap into an outcome that names its cause.
-pub(super) fn classify(e: wasmtime::Error, limits: &Limits, output: &GuestOutput) -> Outcome {
+/// The most of the engine's message that a trap's report repeats: it may
+/// quote what the guest passed.
+const MAX_TRAP_MESSAGE: usize = 1024;
+
+/// Turns what stopped a guest into an outcome that names its cause.
+pub(super) fn classify(
+    e: wasmtime::Error,
+    limits: &Limits,
+    store: &StoreLimits,
+    output: &GuestOutput,
+) -> Outcome {
     if let Some(hit) = e.downcast_ref::<LimitHit>() {
         return Outcome::Limit(hit.clone());
     }
+    let e = match e.downcast::<HostFailure>() {
+        Ok(HostFailure(failure)) => return Outcome::HostError(failure),
+        Err(e) => e,
+    };
     if output.exceeded() {
         return Outcome::Limit(LimitHit {
             limit: "output",
@@ -20,83 +40,202 @@ pub(super) fn classify(e: wasmtime::Error, limits: &Limits, output: &GuestOutput
             detail: "it wrote more to stdout and stderr than allowed".into(),
         });
     }
-    match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => Outcome::Limit(LimitHit {
-            limit: "fuel",
-            value: limits.fuel.to_string(),
-            detail: "it ran out of fuel (CPU)".into(),
-        }),
-        Some(Trap::StackOverflow) => Outcome::Limit(LimitHit {
-            limit: "stack",
-            value: bytes(MAX_WASM_STACK as u64),
-            detail: "it overflowed its call stack (runaway recursion?)".into(),
-        }),
-        Some(trap) => Outcome::Trap(format!("the guest trapped: {trap}")),
-        None => {
-            // A dropped or forged resource handle is the guest's doing; the
-            // canonical ABI reports it deep in the chain, after a backtrace.
-            let full = format!("{e:#}");
-            if let Some(what) = full
-                .lines()
-                .find_map(|l| l.find("unknown handle index").map(|i| &l[i..]))
-            {
-                return Outcome::Trap(format!(
-                    "the guest used a handle that was dropped or never issued ({what})"
-                ));
-            }
-            wasi_misuse(&full, limits).unwrap_or_else(|| Outcome::HostError(e.into()))
-        }
+    if let Some(hit) = engine_limit(&e, limits, store) {
+        return Outcome::Limit(hit);
     }
+    Outcome::Trap(guest_trap(&e))
 }
 
-/// The errors wasmtime-wasi raises for a guest's own misuse of WASI, as
-/// plain errors: they are the guest's doing, not the host's. The wording
-/// is wasmtime-wasi's (pinned by the tests below and tests/limits.rs).
-fn wasi_misuse(full: &str, limits: &Limits) -> Option<Outcome> {
+/// A limit enforced by the engine or by WASI rather than by netwasm's own
+/// code, named as the limit of netwasm it stands for. The wording matched
+/// is wasmtime's (pinned by the tests below and by tests/limits.rs).
+fn engine_limit(e: &wasmtime::Error, limits: &Limits, store: &StoreLimits) -> Option<LimitHit> {
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => {
+            return Some(LimitHit {
+                limit: "fuel",
+                value: limits.fuel.to_string(),
+                detail: "it ran out of fuel (CPU)".into(),
+            });
+        }
+        Some(Trap::StackOverflow) => {
+            return Some(LimitHit {
+                limit: "stack",
+                value: bytes(MAX_WASM_STACK as u64),
+                detail: "it overflowed its call stack (runaway recursion?)".into(),
+            });
+        }
+        _ => {}
+    }
+    let handles = |detail: String| LimitHit {
+        limit: "handles",
+        value: limits.handles.to_string(),
+        detail,
+    };
+    if matches!(
+        e.downcast_ref::<ResourceTableError>(),
+        Some(ResourceTableError::Full)
+    ) {
+        return Some(handles(format!(
+            "it held so many WASI resources that the host's table of {} handles is full",
+            store.table_capacity
+        )));
+    }
+    let root = e.root_cause().to_string();
+    let memory = |detail: String| LimitHit {
+        limit: "memory",
+        value: bytes(limits.memory),
+        detail,
+    };
+    // The canonical ABI copying more out of the guest in one call than the
+    // store's hostcall fuel (sized to the memory limit) allows.
+    if root.contains("fuel allocated for hostcalls has been exhausted") {
+        return Some(memory(format!(
+            "it passed the host more than {} in one call (strings and lists the host would have to copy)",
+            bytes(store.hostcall_fuel as u64)
+        )));
+    }
+    // The engine's own count of component-model handles: netwasm's, WASI's
+    // and the guest's own resources together (sized above the handles
+    // limit, so netwasm's own count of its handles trips first).
+    if root.contains("store handle limit exceeded") || root.contains("index overflow") {
+        return Some(handles(format!(
+            "it held more than {} component-model handles at once (its own resources, WASI's and netwasm's together)",
+            store.component_handles
+        )));
+    }
     // wasi:random: "requested len N exceeds limit M".
-    if let Some(rest) = full.split("requested len ").nth(1)
+    if let Some(rest) = root.split("requested len ").nth(1)
         && let Some((len, _)) = rest.split_once(" exceeds limit")
         && let Ok(len) = len.parse::<u64>()
     {
-        return Some(Outcome::Limit(LimitHit {
-            limit: "memory",
-            value: bytes(limits.memory),
-            detail: format!("it asked WASI for {} of random bytes at once", bytes(len)),
-        }));
+        return Some(memory(format!(
+            "it asked WASI for {} of random bytes at once",
+            bytes(len)
+        )));
+    }
+    None
+}
+
+/// The one-line report of a trap of the guest's own: the engine's message
+/// without the wasm backtrace it carries (its root cause, first line),
+/// with anything the guest could have put in it made visible and clipped.
+fn guest_trap(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return format!("the guest trapped: {trap}");
+    }
+    let root = e.root_cause().to_string();
+    let first = root.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let what = stdio::clip(&stdio::neutralise(first.trim().as_bytes()), MAX_TRAP_MESSAGE);
+    // A dropped or forged resource handle, as the canonical ABI words it.
+    if what.contains("unknown handle index") {
+        return format!("the guest trapped: it used a handle that was dropped or never issued ({what})");
     }
     // wasi:io output streams written past what check-write allowed.
-    [
-        "write exceeded budget",
-        "write not permitted while flush pending",
-    ]
-    .into_iter()
-    .find(|m| full.contains(m))
-    .map(|m| {
-        Outcome::Trap(format!(
-            "the guest trapped: it broke the WASI stream protocol ({m})"
-        ))
-    })
+    if what.contains("write exceeded budget")
+        || what.contains("write not permitted while flush pending")
+    {
+        return format!("the guest trapped: it broke the WASI stream protocol ({what})");
+    }
+    format!("the guest trapped: {what}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn store() -> StoreLimits {
+        StoreLimits::for_limits(&Limits::default())
+    }
+
+    fn classified(e: wasmtime::Error) -> Outcome {
+        classify(
+            e,
+            &Limits::default(),
+            &store(),
+            &GuestOutput::new(1 << 20, true),
+        )
+    }
+
     #[test]
-    fn wasi_misuse_is_blamed_on_the_guest() {
-        let limits = Limits::default();
-        let out = GuestOutput::new(1 << 20, true);
-        let e = wasmtime::format_err!("requested len 1073741824 exceeds limit 67108864");
-        match classify(e, &limits, &out) {
-            Outcome::Limit(hit) => {
-                assert_eq!(hit.limit, "memory");
-                assert_eq!(hit.detail, "it asked WASI for 1GiB of random bytes at once");
+    fn what_is_not_marked_the_hosts_is_the_guests() {
+        for (e, report) in [
+            (
+                wasmtime::format_err!("string pointer/length out of bounds of memory"),
+                "the guest trapped: string pointer/length out of bounds of memory",
+            ),
+            (
+                wasmtime::format_err!("invalid utf-8 sequence of 1 bytes from index 2")
+                    .context("error while executing at wasm backtrace:\n    0: 0x1 - f"),
+                "the guest trapped: invalid utf-8 sequence of 1 bytes from index 2",
+            ),
+            (
+                wasmtime::format_err!("write exceeded budget"),
+                "the guest trapped: it broke the WASI stream protocol (write exceeded budget)",
+            ),
+            (
+                wasmtime::format_err!("a \x1b[2J guest's\nsecond line"),
+                "the guest trapped: a \\u{1b}[2J guest's",
+            ),
+        ] {
+            match classified(e) {
+                Outcome::Trap(msg) => assert_eq!(msg, report),
+                other => panic!("{other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn only_a_host_failure_is_the_hosts() {
+        let e = wasmtime::Error::new(HostFailure(anyhow::anyhow!(
+            "the ledger could not be written"
+        )))
+        .context("error while executing at wasm backtrace:\n    0: 0x1 - f");
+        match classified(e) {
+            Outcome::HostError(e) => assert_eq!(e.to_string(), "the ledger could not be written"),
             other => panic!("{other:?}"),
         }
-        let e = wasmtime::format_err!("write exceeded budget");
-        assert!(matches!(classify(e, &limits, &out), Outcome::Trap(_)));
-        let e = wasmtime::format_err!("the ledger could not be written");
-        assert!(matches!(classify(e, &limits, &out), Outcome::HostError(_)));
+    }
+
+    #[test]
+    fn engine_limits_are_netwasms_limits() {
+        for (e, limit, detail) in [
+            (
+                wasmtime::format_err!("requested len 1073741824 exceeds limit 67108864"),
+                "memory",
+                "it asked WASI for 1GiB of random bytes at once".to_string(),
+            ),
+            (
+                wasmtime::format_err!(
+                    "too much data is being copied between the host and the guest: fuel allocated for hostcalls has been exhausted"
+                ),
+                "memory",
+                "it passed the host more than 64MiB in one call (strings and lists the host would have to copy)".to_string(),
+            ),
+            (
+                wasmtime::format_err!("cannot allocate another handle: store handle limit exceeded"),
+                "handles",
+                format!(
+                    "it held more than {} component-model handles at once (its own resources, WASI's and netwasm's together)",
+                    store().component_handles
+                ),
+            ),
+            (
+                wasmtime::Error::new(ResourceTableError::Full),
+                "handles",
+                format!(
+                    "it held so many WASI resources that the host's table of {} handles is full",
+                    store().table_capacity
+                ),
+            ),
+        ] {
+            match classified(e) {
+                Outcome::Limit(hit) => {
+                    assert_eq!(hit.limit, limit);
+                    assert_eq!(hit.detail, detail);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod imports;
 pub mod limiter;
 pub mod limits;
 pub mod stdio;
+pub mod store_limits;
 
 use std::future::Future;
 use std::path::Path;
@@ -25,6 +26,8 @@ use self::cache::Cache;
 use self::limiter::Limiter;
 use self::limits::LimitHit;
 use self::stdio::{GuestOutput, Which};
+use self::store_limits::StoreLimits;
+use crate::error::HostFailure;
 
 /// How often the epoch advances: the granularity of deadlines and of
 /// cancelling a guest stuck in a loop.
@@ -267,15 +270,20 @@ impl Runtime {
             // them: no more than the guest could hold.
             .max_random_size(limits.memory)
             .build();
+        let bounds = StoreLimits::for_limits(limits);
         let state = RunState {
             wasi,
-            table: ResourceTable::new(),
+            table: bounds.table(),
             lab: LabState::new(lab.with_output(output.clone())),
             limiter: Limiter::new(limits.memory),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let fuel_set = store.set_fuel(limits.fuel);
+        bounds.apply(&mut store);
+        // Fuel is enabled on the engine: failing to set it is ours.
+        let fuel_set = store
+            .set_fuel(limits.fuel)
+            .map_err(|e| wasmtime::Error::new(HostFailure(e.into())));
         // Yield to tokio at every epoch tick, so deadlines and signals are
         // honoured even while the guest spins.
         store.set_epoch_deadline(1);
@@ -307,7 +315,7 @@ impl Runtime {
         let outcome = tokio::select! {
             r = call => match r {
                 Ok(outcome) => outcome,
-                Err(e) => classify::classify(e, limits, output),
+                Err(e) => classify::classify(e, limits, &bounds, output),
             },
             () = deadline => Outcome::Limit(LimitHit {
                 limit: "deadline",

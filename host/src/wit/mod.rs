@@ -3,7 +3,9 @@
 //! it by converting WIT values and handles to [`Lab`] calls.
 //!
 //! Guest mistakes come back to the guest as `error` values; traps are kept
-//! for host failures and for hard limits, which end the run.
+//! for host failures and for hard limits, which end the run. A trap that
+//! is not a limit leaves here marked as the host's ([`HostFailure`], in
+//! `types.rs`): whatever else stops a guest is the guest's own doing.
 
 mod addr;
 mod batch;
@@ -13,9 +15,9 @@ mod probe;
 mod route;
 mod types;
 
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
-use crate::error::{Failure, HostResult};
+use crate::error::{Failure, HostFailure, HostResult};
 use crate::lab::{Lab, LinkKey};
 use crate::runtime::limits::LimitHit;
 
@@ -123,16 +125,35 @@ impl LabView<'_> {
 
     fn push_ns(&mut self, name: String) -> HostResult<Resource<NsHandle>> {
         self.count_handle()?;
-        self.table
-            .push(NsHandle { name })
-            .map_err(|e| Failure::Trap(e.into()))
+        let pushed = self.table.push(NsHandle { name });
+        pushed.map_err(|e| self.table_full(e))
     }
 
     fn push_link(&mut self, key: LinkKey) -> HostResult<Resource<LinkHandle>> {
         self.count_handle()?;
-        self.table
-            .push(LinkHandle { key })
-            .map_err(|e| Failure::Trap(e.into()))
+        let pushed = self.table.push(LinkHandle { key });
+        pushed.map_err(|e| self.table_full(e))
+    }
+
+    /// A handle the table had no room for. The table is sized for the
+    /// handles limit and then some (`runtime::run`), but WASI's resources
+    /// share it: a guest that fills it with those is hoarding handles all
+    /// the same, and is stopped as one.
+    fn table_full(&self, e: ResourceTableError) -> Failure {
+        match e {
+            ResourceTableError::Full => Failure::Trap(
+                LimitHit {
+                    limit: "handles",
+                    value: self.state.max_handles.to_string(),
+                    detail: format!(
+                        "it held {} namespace and link handles and so many WASI resources that the host's table of handles is full",
+                        self.state.handles
+                    ),
+                }
+                .into(),
+            ),
+            other => Failure::Trap(other.into()),
+        }
     }
 
     fn ns_name(&self, r: &Resource<NsHandle>) -> HostResult<String> {
@@ -149,7 +170,11 @@ impl LabView<'_> {
     }
 
     fn drop_handle<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        // The engine checked the guest's handle before the call: an entry
+        // missing from the table is the host's own bookkeeping failing.
+        self.table
+            .delete(r)
+            .map_err(|e| wasmtime::Error::new(HostFailure(e.into())))?;
         self.state.handles = self.state.handles.saturating_sub(1);
         Ok(())
     }

@@ -2,7 +2,8 @@
 
 use super::LabView;
 use super::bindings::netwasm::lab::types::{Error, Host, KernelError};
-use crate::error::{ErrorKind, Failure, OpError};
+use crate::error::{ErrorKind, Failure, HostFailure, OpError};
+use crate::runtime::limits::LimitHit;
 
 impl From<OpError> for Error {
     fn from(e: OpError) -> Self {
@@ -28,7 +29,38 @@ impl Host for LabView<'_> {
     fn convert_error(&mut self, err: Failure) -> wasmtime::Result<Error> {
         match err {
             Failure::Op(e) => Ok(e.into()),
-            Failure::Trap(e) => Err(wasmtime::Error::from_anyhow(e)),
+            Failure::Trap(e) => Err(trap(e)),
         }
+    }
+}
+
+/// What a [`Failure::Trap`] of the lab becomes for the engine: a limit the
+/// guest hit stays a limit (reported by name); anything else the lab
+/// raises as a trap is netwasm's own failure, marked so that the run's
+/// report can tell it from the guest's traps.
+fn trap(e: anyhow::Error) -> wasmtime::Error {
+    if e.is::<LimitHit>() || e.is::<HostFailure>() {
+        wasmtime::Error::from_anyhow(e)
+    } else {
+        wasmtime::Error::new(HostFailure(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_traps_are_the_hosts_unless_they_are_limits() {
+        let e = trap(anyhow::anyhow!("the journal could not be written"));
+        assert!(e.is::<HostFailure>());
+        let hit = LimitHit {
+            limit: "handles",
+            value: "1".into(),
+            detail: "x".into(),
+        };
+        let e = trap(hit.clone().into());
+        assert!(!e.is::<HostFailure>());
+        assert_eq!(e.downcast_ref::<LimitHit>(), Some(&hit));
     }
 }
