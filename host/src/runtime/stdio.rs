@@ -2,6 +2,11 @@
 //! the guest's, with control characters made visible (a guest must not be
 //! able to move the cursor, retitle the terminal or fake netwasm's own
 //! messages), and capped in total size.
+//!
+//! The cap counts what is printed, not what the guest wrote: each line's
+//! `[guest] ` mark and each escaped control character (`\u{1}` is five
+//! bytes for one) are charged too, or a guest writing empty lines or
+//! control bytes would print nine or five times its limit.
 
 use std::io::{self, Write};
 use std::pin::Pin;
@@ -19,6 +24,7 @@ pub enum Which {
 
 #[derive(Debug)]
 struct Shared {
+    /// Bytes printed (or, quiet, that would have been) so far.
     used: u64,
     max: u64,
     exceeded: bool,
@@ -55,12 +61,12 @@ impl GuestOutput {
         }
     }
 
-    /// Whether the guest tried to write more than its budget.
+    /// Whether the guest tried to print more than its budget.
     pub fn exceeded(&self) -> bool {
         self.shared.lock().unwrap().exceeded
     }
 
-    /// Bytes written so far.
+    /// Bytes printed so far, marks and escapes included.
     pub fn used(&self) -> u64 {
         self.shared.lock().unwrap().used
     }
@@ -99,15 +105,56 @@ impl GuestOutput {
         let _ = io::stdout().lock().write_all(text.as_bytes());
     }
 
-    /// Prints what is left of unterminated lines.
+    /// Prints what is left of unterminated lines, as far as the budget
+    /// allows.
     pub fn flush(&self) {
         let mut s = self.shared.lock().unwrap();
         for which in [Which::Stdout, Which::Stderr] {
             let buf = std::mem::take(&mut s.partial[which as usize]);
-            if !buf.is_empty() && !s.quiet {
-                emit_line(which, &buf);
+            if !buf.is_empty() {
+                // Too late to tell the guest; what does not fit is cut.
+                let _ = s.print(which, &buf);
             }
         }
+    }
+}
+
+impl Shared {
+    /// Prints one line of the guest's, charging it as printed. A line that
+    /// does not fit what is left of the budget is printed as far as it
+    /// fits (cut, and ended), so the budget is spent on output rather than
+    /// lost to one long line; then the budget is exceeded, nothing more of
+    /// the guest's is printed, and the write fails.
+    fn print(&mut self, which: Which, line: &[u8]) -> io::Result<()> {
+        let exceeded = || io::Error::new(io::ErrorKind::BrokenPipe, "output limit reached");
+        if self.exceeded {
+            return Err(exceeded());
+        }
+        let (mark, mut text) = render_line(which, line);
+        let room = usize::try_from(self.max - self.used).unwrap_or(usize::MAX);
+        if text.len() > room {
+            self.exceeded = true;
+            let keep = text.floor_char_boundary(room.saturating_sub(1));
+            if keep > mark.len() {
+                text.truncate(keep);
+                text.push('\n');
+            } else {
+                text.clear();
+            }
+        }
+        self.used += text.len() as u64;
+        if !self.quiet && !text.is_empty() {
+            // Errors writing to our own terminal are not the guest's fault
+            // and not worth failing a lab over.
+            let _ = match which {
+                Which::Stdout => io::stdout().lock().write_all(text.as_bytes()),
+                Which::Stderr => io::stderr().lock().write_all(text.as_bytes()),
+            };
+        }
+        if self.exceeded {
+            return Err(exceeded());
+        }
+        Ok(())
     }
 }
 
@@ -143,41 +190,46 @@ pub fn clip(text: &str, max: usize) -> String {
     format!("{}... ({} bytes in all)", &text[..cut], text.len())
 }
 
-fn emit_line(which: Which, line: &[u8]) {
-    let text = neutralise(line);
-    // Errors writing to our own terminal are not the guest's fault and not
-    // worth failing a lab over.
-    let _ = match which {
-        Which::Stdout => writeln!(io::stdout().lock(), "[guest] {text}"),
-        Which::Stderr => writeln!(io::stderr().lock(), "[guest:stderr] {text}"),
+/// One line of the guest's as the terminal gets it: marked, made
+/// visible, and ended; and its mark.
+fn render_line(which: Which, line: &[u8]) -> (&'static str, String) {
+    let mark = match which {
+        Which::Stdout => "[guest] ",
+        Which::Stderr => "[guest:stderr] ",
     };
+    (mark, format!("{mark}{}\n", neutralise(line)))
 }
+
+/// The longest piece of an unterminated line kept before it is shown: a
+/// guest writing one endless line still gets shown, in pieces.
+const MAX_PARTIAL: usize = 64 * 1024;
 
 impl GuestStream {
     fn write_bytes(&self, buf: &[u8]) -> io::Result<usize> {
         let mut s = self.shared.lock().unwrap();
-        if s.used + buf.len() as u64 > s.max {
-            s.exceeded = true;
+        if s.exceeded {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "output limit reached",
             ));
         }
-        s.used += buf.len() as u64;
-        let quiet = s.quiet;
-        let partial = &mut s.partial[self.which as usize];
-        partial.extend_from_slice(buf);
-        while let Some(pos) = partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = partial.drain(..=pos).collect();
-            if !quiet {
-                emit_line(self.which, &line[..line.len() - 1]);
-            }
-        }
-        // A guest writing one endless line still gets shown, in pieces.
-        if partial.len() > 64 * 1024 {
-            let line = std::mem::take(partial);
-            if !quiet {
-                emit_line(self.which, &line);
+        let which = self.which as usize;
+        s.partial[which].extend_from_slice(buf);
+        loop {
+            let partial = &mut s.partial[which];
+            let line: Vec<u8> = match partial.iter().position(|b| *b == b'\n') {
+                Some(pos) => {
+                    let mut line: Vec<u8> = partial.drain(..=pos).collect();
+                    line.pop();
+                    line
+                }
+                None if partial.len() > MAX_PARTIAL => std::mem::take(partial),
+                None => break,
+            };
+            if let Err(e) = s.print(self.which, &line) {
+                // The rest of what it wrote is not shown either.
+                s.partial[which].clear();
+                return Err(e);
             }
         }
         Ok(buf.len())
@@ -228,19 +280,51 @@ mod tests {
 
     #[test]
     fn reports_share_the_budget_and_are_cut_once() {
-        let out = GuestOutput::new(20, true);
+        let out = GuestOutput::new(30, true);
+        // "[guest] ab\n": 11 bytes.
+        assert!(out.stream(Which::Stdout).write_bytes(b"ab\n").is_ok());
         let lines: Vec<String> = ["head", "row 1", "row 2", "row 3"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         out.report(&lines, 1, "rows");
-        // "head\nrow 1\nrow 2\n" is 17 bytes; row 3 does not fit.
-        assert_eq!(out.used(), 17);
+        // "head\nrow 1\nrow 2\n" is 17 bytes more; row 3 does not fit.
+        assert_eq!(out.used(), 28);
         assert!(!out.exceeded(), "the guest itself wrote nothing too much");
         out.report(&lines, 1, "rows");
-        assert_eq!(out.used(), 17, "a cut report stays cut");
-        assert!(out.stream(Which::Stdout).write_bytes(b"ab\n").is_ok());
-        assert!(out.stream(Which::Stdout).write_bytes(b"x").is_err());
+        assert_eq!(out.used(), 28, "a cut report stays cut");
+        // "[guest] \n" does not fit in 2 bytes, not even cut.
+        assert!(out.stream(Which::Stdout).write_bytes(b"\n").is_err());
+        assert!(out.exceeded());
+        assert_eq!(out.used(), 28);
+    }
+
+    #[test]
+    fn what_is_printed_is_charged() {
+        let out = GuestOutput::new(100, true);
+        let (stdout, stderr) = (out.stream(Which::Stdout), out.stream(Which::Stderr));
+        // Two empty lines print as "[guest] \n" twice.
+        assert!(stdout.write_bytes(b"\n\n").is_ok());
+        assert_eq!(out.used(), 18);
+        // One control byte prints as "\u{1}", on stderr's longer mark.
+        assert!(stderr.write_bytes(b"\x01\n").is_ok());
+        assert_eq!(out.used(), 18 + 15 + 5 + 1);
+        // Invalid UTF-8 prints as U+FFFD, three bytes.
+        assert!(stdout.write_bytes(b"\xff\n").is_ok());
+        assert_eq!(out.used(), 39 + 8 + 3 + 1);
+        // An unterminated line is charged when it is printed.
+        assert!(stdout.write_bytes(b"abc").is_ok());
+        assert_eq!(out.used(), 51);
+        out.flush();
+        assert_eq!(out.used(), 51 + 8 + 3 + 1);
+        // A line that does not fit is printed as far as it fits, cut and
+        // ended; nothing after it is.
+        assert!(stdout.write_bytes(&[b'x'; 40]).is_ok());
+        assert!(stdout.write_bytes(b"\n").is_err());
+        assert!(out.exceeded());
+        assert_eq!(out.used(), 100);
+        assert!(stdout.write_bytes(b"\n").is_err());
+        assert_eq!(out.used(), 100);
     }
 
     #[test]
@@ -251,13 +335,14 @@ mod tests {
 
     #[test]
     fn budget_is_shared_and_enforced() {
-        let out = GuestOutput::new(10, true);
+        let out = GuestOutput::new(30, true);
         let a = out.stream(Which::Stdout);
         let b = out.stream(Which::Stderr);
         assert!(a.write_bytes(b"1234\n").is_ok());
-        assert!(b.write_bytes(b"1234\n").is_ok());
-        assert!(b.write_bytes(b"x").is_err());
+        assert!(b.write_bytes(b"1\n").is_ok());
+        assert_eq!(out.used(), 30);
+        assert!(b.write_bytes(b"\n").is_err());
         assert!(out.exceeded());
-        assert_eq!(out.used(), 10);
+        assert_eq!(out.used(), 30);
     }
 }
