@@ -650,3 +650,260 @@ fn wasi_exit_ends_the_run_like_a_return() {
     assert!(stderr(&m.out).contains("rolled back"));
     g.assert_untouched();
 }
+
+/// A guest's trap: exit 4, rolled back, reported in one line that starts
+/// with `the guest trapped: {what}`, and nothing on stderr but netwasm's
+/// own one-line messages (no backtrace).
+fn assert_trapped(out: &Output, what: &str) {
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(out));
+    report_line(out, &format!("the guest trapped: {what}"));
+    assert_one_line_messages(out);
+    assert!(stderr(out).contains("rolled back"), "{}", stderr(out));
+}
+
+/// Every line on stderr is one of netwasm's own (`netwasm: ...`): no
+/// backtrace or continuation line.
+fn assert_one_line_messages(out: &Output) {
+    let err = stderr(out);
+    for line in err.lines() {
+        assert!(line.starts_with("netwasm: "), "a stray line {line:?} in:\n{err}");
+    }
+    assert!(!err.contains("backtrace"), "{err}");
+}
+
+/// A lab script whose `run` returns, as its `result<_, string>`, the
+/// bytes `result` (the canonical ABI's layout: a discriminant byte, then
+/// the error string's address and length at offset 4), with `data` at
+/// address 64.
+fn returning(result: &str, data: &str) -> String {
+    r#"(component
+  (core module $main
+    (memory (export "memory") 1)
+    (data (i32.const 16) "{result}")
+    (data (i32.const 64) "{data}")
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+    (func (export "run") (param i32 i32) (result i32) (i32.const 16)))
+  (core instance $m (instantiate $main))
+  (func (export "run") (param "args" (list string)) (result (result (error string)))
+    (canon lift (core func $m "run") (memory (core memory $m "memory"))
+      (realloc (core func $m "realloc"))))
+)"#
+    .replace("{result}", result)
+    .replace("{data}", data)
+}
+
+#[test]
+fn what_the_guest_hands_the_host_that_cannot_be_read_is_its_trap() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    let ns = g.w.ns("bad");
+    // Arguments of a host call.
+    for (how, what) in [
+        ("out-of-bounds", "string pointer/length out of bounds of memory"),
+        ("utf8", "invalid utf-8 sequence"),
+    ] {
+        let m = g.run(&[], &hostile(), &["bad-string", how]);
+        assert_trapped(&m.out, what);
+    }
+    // The result of `run` itself: a discriminant that is neither ok nor
+    // err, and error strings that cannot be read.
+    for (name, result, data, what) in [
+        ("discriminant", "\\02", "", "invalid expected discriminant"),
+        (
+            "past-memory",
+            "\\01\\00\\00\\00\\f0\\ff\\ff\\ff\\40\\00\\00\\00",
+            "",
+            "string pointer/length out of bounds of memory",
+        ),
+        (
+            "not-utf8",
+            "\\01\\00\\00\\00\\40\\00\\00\\00\\03\\00\\00\\00",
+            "a\\ff\\fe",
+            "invalid utf-8 sequence",
+        ),
+    ] {
+        let guest = component(&g.w, name, &returning(result, data));
+        let m = g.run(&[], &guest, &[]);
+        assert_trapped(&m.out, what);
+    }
+    drop(ns);
+    g.assert_untouched();
+}
+
+/// A lab script whose `run` writes `len` bytes to stdout with one WASI
+/// `blocking-write-and-flush`, which allows at most 4096 at once.
+fn blocking_write(len: usize) -> String {
+    r#"(component
+  (import "wasi:io/error@0.2.0" (instance $error
+    (export "error" (type (sub resource)))))
+  (alias export $error "error" (type $error-type))
+  (import "wasi:io/streams@0.2.0" (instance $streams
+    (alias outer 1 $error-type (type $err))
+    (export "error" (type $error (eq $err)))
+    (export "output-stream" (type $output-stream (sub resource)))
+    (type $stream-error (variant
+      (case "last-operation-failed" (own $error))
+      (case "closed")))
+    (export "stream-error" (type $se (eq $stream-error)))
+    (export "[method]output-stream.blocking-write-and-flush"
+      (func (param "self" (borrow $output-stream)) (param "contents" (list u8))
+        (result (result (error $se)))))))
+  (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:cli/stdout@0.2.0" (instance $stdout
+    (alias outer 1 $output-stream (type $os))
+    (export "output-stream" (type $out (eq $os)))
+    (export "get-stdout" (func (result (own $out))))))
+  (alias export $streams "[method]output-stream.blocking-write-and-flush" (func $write))
+  (alias export $stdout "get-stdout" (func $get-stdout))
+  (core module $libc
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 32768)))
+  (core instance $libc (instantiate $libc))
+  (core func $get-stdout (canon lower (func $get-stdout)))
+  (core func $write (canon lower (func $write) (memory (core memory $libc "memory"))))
+  (core module $main
+    (import "wasi" "get-stdout" (func $get-stdout (result i32)))
+    (import "wasi" "write" (func $write (param i32 i32 i32 i32)))
+    (func (export "run") (param i32 i32) (result i32)
+      (call $write (call $get-stdout) (i32.const 1024) (i32.const {len}) (i32.const 16))
+      (i32.const 0)))
+  (core instance $m (instantiate $main
+    (with "wasi" (instance
+      (export "get-stdout" (func $get-stdout))
+      (export "write" (func $write))))))
+  (func (export "run") (param "args" (list string)) (result (result (error string)))
+    (canon lift (core func $m "run") (memory (core memory $libc "memory"))
+      (realloc (core func $libc "realloc"))))
+)"#
+    .replace("{len}", &len.to_string())
+}
+
+#[test]
+fn a_misuse_of_wasi_is_the_guests_trap() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    let guest = component(&g.w, "write", &blocking_write(5000));
+    let m = g.run(&[], &guest, &[]);
+    eprintln!("{}", stderr(&m.out));
+    assert_trapped(&m.out, "");
+    // Within what WASI allows, the same write is shown.
+    let guest = component(&g.w, "write-ok", &blocking_write(4000));
+    let m = g.run(&[], &guest, &[]);
+    assert_eq!(m.out.status.code(), Some(0), "{}", stderr(&m.out));
+    g.assert_untouched();
+}
+
+#[test]
+fn what_one_host_call_copies_is_bounded_by_the_memory_limit() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    // Four million empty names: 32 MiB in the guest's memory, but a
+    // `String` of 24 bytes each, 96 MiB, once lifted on the host.
+    let m = g.run(&[], &hostile(), &["lift", "4000000"]);
+    assert_limit(&m.out, "memory", "64MiB");
+    report_line(&m.out, "it passed the host more than 64MiB in one call");
+    assert_one_line_messages(&m.out);
+    assert!(
+        m.peak_rss < 64 * MIB + HOST_OVERHEAD,
+        "netwasm took {} MiB",
+        m.peak_rss / MIB
+    );
+    // Past the engine's own default of 128 MiB in one call, with a memory
+    // limit that allows it: the call goes through to the lab.
+    let m = g.run(
+        &["--limit-memory", "1GiB"],
+        &hostile(),
+        &["lift", "6000000"],
+    );
+    assert_limit(&m.out, "handles", "10000");
+    assert_one_line_messages(&m.out);
+    g.assert_untouched();
+}
+
+/// A lab script that makes resources of its own until something stops
+/// it: handles the host keeps for it without a host call.
+const OWN_RESOURCES: &str = r#"(component
+  (type $r (resource (rep i32)))
+  (core func $new (canon resource.new $r))
+  (core module $main
+    (import "" "new" (func $new (param i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+    (func (export "run") (param i32 i32) (result i32)
+      (loop $more (drop (call $new (i32.const 0))) (br $more))
+      (i32.const 0)))
+  (core instance $m (instantiate $main (with "" (instance (export "new" (func $new))))))
+  (func (export "run") (param "args" (list string)) (result (result (error string)))
+    (canon lift (core func $m "run") (memory (core memory $m "memory"))
+      (realloc (core func $m "realloc"))))
+)"#;
+
+#[test]
+fn handles_are_netwasms_limit_whatever_holds_them() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    // More namespace handles than the engine allows a store by default
+    // (100,000): netwasm's own limit is the one met.
+    let ns = g.w.ns("hoard");
+    let m = g.run(
+        &["--limit-handles", "200000"],
+        &hostile(),
+        &["handles", &ns],
+    );
+    assert_limit(&m.out, "handles", "200000");
+    report_line(&m.out, "it tried to hold one more namespace or link handle");
+    assert_one_line_messages(&m.out);
+    // Resources of the guest's own: the same limit, counted with them.
+    let guest = component(&g.w, "own", OWN_RESOURCES);
+    let m = g.run(&[], &guest, &[]);
+    assert_limit(&m.out, "handles", "10000");
+    report_line(&m.out, "component-model handles at once");
+    assert_one_line_messages(&m.out);
+    g.assert_untouched();
+}
+
+#[test]
+fn the_output_limit_counts_what_is_printed() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    // A million newlines would print nine million bytes ("[guest] " and
+    // the newline each), a million 0x01 five million ("\u{1}" each).
+    for byte in ["10", "1"] {
+        let m = g.run(
+            &["--limit-output", "1MiB"],
+            &hostile(),
+            &["spray", byte, "1000000"],
+        );
+        assert_limit(&m.out, "output", "1MiB");
+        assert_one_line_messages(&m.out);
+        assert!(
+            m.out.stdout.len() as u64 <= MIB,
+            "byte {byte}: {} bytes printed",
+            m.out.stdout.len()
+        );
+        assert!(
+            m.out.stdout.len() as u64 > MIB - 64 * 1024,
+            "byte {byte}: the budget is used, not wasted: {} bytes printed",
+            m.out.stdout.len()
+        );
+    }
+    // What fits is printed whole, and the run goes on.
+    let m = g.run(
+        &["--limit-output", "1MiB"],
+        &hostile(),
+        &["spray", "10", "100000"],
+    );
+    assert_eq!(m.out.status.code(), Some(0), "{}", stderr(&m.out));
+    assert_eq!(m.out.stdout.len(), 900_000);
+    g.assert_untouched();
+}

@@ -1,6 +1,8 @@
 //! A guest written to break out of, or wear down, the sandbox. The first
 //! argument picks the attack; `tests/sandbox.rs` asserts each outcome.
 
+mod raw;
+
 use netwasm_guest::bindings::netwasm::lab::namespace::Netns;
 use netwasm_guest::{Error, Namespace, Result};
 
@@ -43,6 +45,18 @@ fn run(args: Vec<String>) -> Result<()> {
         "ansi" => {
             println!("\x1b[2J\x1b]0;pwned\x07clear\rnetwasm: error: fake");
             eprintln!("\x1b[31mred\x1b[0m\u{9b}31m");
+            Ok(())
+        }
+        // Print N copies of the byte B, in as few writes as WASI allows:
+        // each newline costs a `[guest] ` mark, each control byte an
+        // escape. Args: B N.
+        "spray" => {
+            use std::io::Write;
+            let byte = number(&args, 1)? as u8;
+            let n = number(&args, 2)? as usize;
+            std::io::stdout()
+                .write_all(&vec![byte; n])
+                .expect("stdout took it all");
             Ok(())
         }
         // Print without end: the output limit.
@@ -166,6 +180,21 @@ fn run(args: Vec<String>) -> Result<()> {
                 Ok(_) => Err(Error::msg("a namespace with a long name: CREATED")),
                 Err(e) => Err(Error::msg(format!("{e}{}", "!".repeat(n)))),
             }
+        }
+        // Hand the host a string it cannot lift: one that runs past the
+        // end of the guest's memory, or is not UTF-8.
+        "bad-string" => {
+            match name.as_str() {
+                "out-of-bounds" => raw::create_at(u32::MAX as usize - 16, 4096),
+                _ => raw::create_bytes(b"ns\xff\xfe"),
+            }
+            Err(Error::msg("the host took a string it cannot read: LIFTED"))
+        }
+        // Make the host allocate more in one call than the guest holds:
+        // N empty names are 8 bytes each here, 24 on the host. Args: N.
+        "lift" => {
+            raw::create_all_empty(number(&args, 1)? as usize);
+            Err(Error::msg("the host lifted every name"))
         }
         other => Err(Error::msg(format!("unknown attack {other:?}"))),
     }
