@@ -205,3 +205,89 @@ fn missing_privileges_are_named() {
     assert!(line.contains("CAP_NET_ADMIN"), "{line}");
     assert_nothing_created(&w, &before);
 }
+
+#[test]
+fn argument_errors_are_one_line_naming_the_argument() {
+    let w = World::new();
+    let guest = w.state_dir.join("lab.wasm");
+    let g = guest.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["run", "--lab", "../x", g],
+            "invalid value '../x' for '--lab <NAME>': lab name \"../x\"",
+        ),
+        (
+            vec!["run", "--bogus", g],
+            "unexpected argument '--bogus' found; tip: to pass '--bogus' as a value, use '-- --bogus'",
+        ),
+        (
+            vec!["run"],
+            "the following required arguments were not provided: <GUEST>",
+        ),
+        // A guest's arguments without `--` before them.
+        (
+            vec!["run", g, "up", "demo"],
+            "unexpected argument 'up' found; tip: to pass 'up' to the guest, put it after '--'",
+        ),
+        (
+            vec!["run", "--limit-handles", "many", g],
+            "invalid value 'many' for '--limit-handles <N>'",
+        ),
+        (
+            vec!["run", "--replace", "--attach", g],
+            "the argument '--replace' cannot be used with '--attach'",
+        ),
+        (
+            vec!["graph", "lab", "-f", "png"],
+            "invalid value 'png' for '--format <FORMAT>'",
+        ),
+        (vec!["rnu", g], "unrecognized subcommand 'rnu'"),
+        (
+            vec![],
+            "no command given (one of: run, check, down, ls, status, show, graph)",
+        ),
+        // What the user typed is shown, not obeyed: a newline in a value
+        // does not start a line of its own.
+        (
+            vec!["run", "--lab", "x\nnetwasm: error: forged", g],
+            "invalid value 'x\\nnetwasm: error: forged' for '--lab <NAME>'",
+        ),
+    ] {
+        let out = w.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line:\n{err}");
+        assert!(
+            err.starts_with(&format!("netwasm: error: {says}")),
+            "{args:?}: {err}"
+        );
+        let command = if args.first() == Some(&"graph") || args.first() == Some(&"run") {
+            format!("netwasm {}", args[0])
+        } else {
+            "netwasm".to_string()
+        };
+        assert!(
+            err.ends_with(&format!("; see '{command} --help'\n")),
+            "{args:?}: {err}"
+        );
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+}
+
+#[test]
+fn help_and_version_are_not_errors() {
+    let w = World::new();
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["help", "run"],
+        vec!["--version"],
+    ] {
+        let out = w.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+        assert!(!stdout(&out).is_empty(), "{args:?}");
+    }
+    let out = w.run(&["--version"]);
+    assert!(stdout(&out).starts_with("netwasm "), "{}", stdout(&out));
+}

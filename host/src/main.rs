@@ -1,10 +1,24 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 use netwasm::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // Asked for: printed as clap prints them, and not a failure.
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return cli::Exit::Ok.into();
+        }
+        // Like every other error of netwasm's: one line, exit 2.
+        Err(e) => {
+            eprintln!("netwasm: error: {}", cli::usage::one_line(e, &args));
+            return cli::Exit::BadInput.into();
+        }
+    };
     // A guest run keeps several tasks busy at once (the guest, its epoch
     // ticker, signals, probes); every other command is a short sequence of
     // requests, for which starting worker threads would be most of the cost.

@@ -4,6 +4,7 @@
 mod check;
 mod labs;
 mod run;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
