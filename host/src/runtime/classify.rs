@@ -126,10 +126,15 @@ fn guest_trap(e: &wasmtime::Error) -> String {
     }
     let root = e.root_cause().to_string();
     let first = root.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let what = stdio::clip(&stdio::neutralise(first.trim().as_bytes()), MAX_TRAP_MESSAGE);
+    let what = stdio::clip(
+        &stdio::neutralise(first.trim().as_bytes()),
+        MAX_TRAP_MESSAGE,
+    );
     // A dropped or forged resource handle, as the canonical ABI words it.
     if what.contains("unknown handle index") {
-        return format!("the guest trapped: it used a handle that was dropped or never issued ({what})");
+        return format!(
+            "the guest trapped: it used a handle that was dropped or never issued ({what})"
+        );
     }
     // wasi:io output streams written past what check-write allowed.
     if what.contains("write exceeded budget")
