@@ -913,3 +913,55 @@ fn the_output_limit_counts_what_is_printed() {
     assert_eq!(m.out.stdout.len(), 900_000);
     g.assert_untouched();
 }
+
+/// Files netwasm writes cannot grow past `bytes` (RLIMIT_FSIZE, with its
+/// signal ignored: writes past it fail with EFBIG).
+fn files_up_to(bytes: u64) -> impl FnOnce(&mut Command) {
+    move |cmd: &mut Command| {
+        // SAFETY: signal and setrlimit only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let l = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &l) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+#[test]
+fn a_failure_of_netwasm_itself_is_still_an_internal_error() {
+    if !root_or_skip() {
+        return;
+    }
+    let g = Guarded::new();
+    let kit = rust_guest("testkit");
+    let many = format!("many 20 {}", g.w.ns("j"));
+    // The engine cannot write the guest's memory image (a few KiB): the
+    // system refused netwasm, before the guest ran.
+    let m = g.run_with(files_up_to(4096), &["--no-cache"], &kit, &[&many]);
+    assert_eq!(m.out.status.code(), Some(9), "{}", stderr(&m.out));
+    report_line(
+        &m.out,
+        "netwasm failed while running the guest: cannot set the guest up: File too large",
+    );
+    assert_one_line_messages(&m.out);
+    // The journal cannot grow past 64 KiB, and the run's arguments (which
+    // its first entry records) take nearly all of it: the host cannot
+    // record the namespaces the guest asks for.
+    let pad = format!("# {}", "x".repeat(64_000));
+    let m = g.run_with(files_up_to(64 << 10), &["--no-cache"], &kit, &[&many, &pad]);
+    assert_eq!(m.out.status.code(), Some(9), "{}", stderr(&m.out));
+    report_line(
+        &m.out,
+        "netwasm failed while running the guest: lab testkit: cannot write its journal: File too large",
+    );
+    assert_one_line_messages(&m.out);
+    g.assert_untouched();
+}

@@ -291,12 +291,11 @@ impl Runtime {
 
         let call = async {
             fuel_set?;
-            let instance = guest.pre.instantiate_async(&mut store).await.map_err(|e| {
-                match limiter::count_limit(&e) {
-                    Some(hit) => hit.into(),
-                    None => e,
-                }
-            })?;
+            let instance = guest
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(instantiation_error)?;
             match instance.call_run(&mut store, &args).await {
                 Ok(Ok(())) => {}
                 Ok(Err(msg)) => return Ok(Outcome::GuestError(msg)),
@@ -328,6 +327,23 @@ impl Runtime {
         let RunState { lab, .. } = store.into_data();
         (outcome, lab.lab)
     }
+}
+
+/// What stopped the guest's instantiation, as [`classify`] should see it:
+/// a count cap it hit is a limit; the system refusing the engine what it
+/// needs to set the guest up (a memory image, a mapping: an OS error) is
+/// netwasm's failure, not the guest's, whose memory the limiter has
+/// already bounded; anything else (a trap in its start function, a data
+/// segment out of bounds) is the guest's.
+fn instantiation_error(e: wasmtime::Error) -> wasmtime::Error {
+    if let Some(hit) = limiter::count_limit(&e) {
+        return hit.into();
+    }
+    if e.downcast_ref::<LimitHit>().is_none() && e.is::<std::io::Error>() {
+        let failure = anyhow::Error::from(e).context("cannot set the guest up");
+        return wasmtime::Error::new(HostFailure(failure));
+    }
+    e
 }
 
 /// The first line of an error chain: traps carry multi-line backtraces.
