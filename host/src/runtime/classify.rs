@@ -98,7 +98,9 @@ fn engine_limit(e: &wasmtime::Error, limits: &Limits, store: &StoreLimits) -> Op
     // The engine's own count of component-model handles: netwasm's, WASI's
     // and the guest's own resources together (sized above the handles
     // limit, so netwasm's own count of its handles trips first).
-    if root.contains("store handle limit exceeded") || root.contains("index overflow") {
+    if root.contains("store handle limit exceeded")
+        || root.contains("cannot allocate another handle")
+    {
         return Some(handles(format!(
             "it held more than {} component-model handles at once (its own resources, WASI's and netwasm's together)",
             store.component_handles
