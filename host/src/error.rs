@@ -63,7 +63,7 @@ pub type HostResult<T> = Result<T, Failure>;
 /// be written, a kernel or thread failure the host cannot pin on the guest,
 /// a broken invariant. It is marked with this type where it leaves the
 /// host for the engine ([`Failure::Trap`] becomes one, unless it is a
-/// limit), because everything else that ends a guest's execution — a bad
+/// limit or a [`GuestFault`]), because everything else that ends a guest's execution — a bad
 /// pointer, a string that is not UTF-8, a handle it does not hold, a WASI
 /// call it had no right to make — is the guest's own doing: only this is
 /// an internal error (exit 9) rather than the guest's trap (exit 4).
@@ -78,6 +78,21 @@ impl fmt::Display for HostFailure {
 }
 
 impl std::error::Error for HostFailure {}
+
+/// The guest's own doing, found by the host rather than the engine (it
+/// called on after it was refused for good, ...): it ends the run as the
+/// guest's trap (exit 4), where an unmarked [`Failure::Trap`] would be
+/// taken for netwasm's failure. The message is one line about "the guest".
+#[derive(Debug)]
+pub struct GuestFault(pub String);
+
+impl fmt::Display for GuestFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GuestFault {}
 
 impl OpError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {

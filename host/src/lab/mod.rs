@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::error::{Failure, HostResult, OpError};
+use crate::error::{Failure, GuestFault, HostResult, OpError};
 use crate::kernel::{Kernel, LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
 use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
@@ -443,11 +443,14 @@ impl Lab {
             // The guest hears it once; calling on after that would only
             // make the host work (and audit) for nothing, so it stops.
             if std::mem::replace(&mut self.quota_told, true) {
-                return Err(Failure::Trap(anyhow::anyhow!(
-                    "the guest kept calling after it had used its quota of {} operations ([quotas] operations in {})",
-                    self.policy.quotas.operations,
-                    self.policy.source
-                )));
+                return Err(Failure::Trap(
+                    GuestFault(format!(
+                        "the guest kept calling after it had used its quota of {} operations ([quotas] operations in {})",
+                        self.policy.quotas.operations,
+                        self.policy.source
+                    ))
+                    .into(),
+                ));
             }
             return Err(OpError::limit(format!(
                 "{op}: the run has used its quota of {} operations ([quotas] operations in {})",

@@ -1,6 +1,7 @@
 //! What ended a guest that did not return. Only a failure netwasm marked
 //! as its own ([`HostFailure`], raised where the host fails) is an
-//! internal error; a limit is reported by name; everything else the
+//! internal error; a limit is reported by name, a fault the lab found in
+//! the guest ([`GuestFault`]) in its own words; everything else the
 //! guest's execution produced — a trap, a pointer or string the canonical
 //! ABI cannot lift, a result it cannot read, a misuse of WASI, a handle it
 //! does not hold — is the guest's trap, reported in one line.
@@ -12,7 +13,7 @@ use super::limits::{LimitHit, bytes};
 use super::stdio::{self, GuestOutput};
 use super::store_limits::StoreLimits;
 use super::{MAX_WASM_STACK, Outcome};
-use crate::error::HostFailure;
+use crate::error::{GuestFault, HostFailure};
 use crate::policy::Limits;
 
 /// The most of the engine's message that a trap's report repeats: it may
@@ -33,6 +34,12 @@ pub(super) fn classify(
         Ok(HostFailure(failure)) => return Outcome::HostError(failure),
         Err(e) => e,
     };
+    if let Some(GuestFault(what)) = e.downcast_ref::<GuestFault>() {
+        return Outcome::Trap(stdio::clip(
+            &stdio::neutralise(what.as_bytes()),
+            MAX_TRAP_MESSAGE,
+        ));
+    }
     if output.exceeded() {
         return Outcome::Limit(LimitHit {
             limit: "output",
@@ -189,6 +196,21 @@ mod tests {
                 Outcome::Trap(msg) => assert_eq!(msg, report),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_fault_the_lab_found_is_the_guests() {
+        let e = wasmtime::Error::new(GuestFault(
+            "the guest kept calling after it had used its quota of 5 operations".into(),
+        ))
+        .context("error while executing at wasm backtrace:\n    0: 0x1 - f");
+        match classified(e) {
+            Outcome::Trap(msg) => assert_eq!(
+                msg,
+                "the guest kept calling after it had used its quota of 5 operations"
+            ),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::LabView;
 use super::bindings::netwasm::lab::types::{Error, Host, KernelError};
-use crate::error::{ErrorKind, Failure, HostFailure, OpError};
+use crate::error::{ErrorKind, Failure, GuestFault, HostFailure, OpError};
 use crate::runtime::limits::LimitHit;
 
 impl From<OpError> for Error {
@@ -35,11 +35,12 @@ impl Host for LabView<'_> {
 }
 
 /// What a [`Failure::Trap`] of the lab becomes for the engine: a limit the
-/// guest hit stays a limit (reported by name); anything else the lab
-/// raises as a trap is netwasm's own failure, marked so that the run's
-/// report can tell it from the guest's traps.
+/// guest hit stays a limit (reported by name), a fault the lab found in
+/// the guest stays the guest's; anything else the lab raises as a trap is
+/// netwasm's own failure, marked so that the run's report can tell it
+/// from the guest's traps.
 fn trap(e: anyhow::Error) -> wasmtime::Error {
-    if e.is::<LimitHit>() || e.is::<HostFailure>() {
+    if e.is::<LimitHit>() || e.is::<GuestFault>() || e.is::<HostFailure>() {
         wasmtime::Error::from_anyhow(e)
     } else {
         wasmtime::Error::new(HostFailure(e))
@@ -62,5 +63,8 @@ mod tests {
         let e = trap(hit.clone().into());
         assert!(!e.is::<HostFailure>());
         assert_eq!(e.downcast_ref::<LimitHit>(), Some(&hit));
+        let e = trap(GuestFault("the guest kept calling".into()).into());
+        assert!(!e.is::<HostFailure>());
+        assert!(e.is::<GuestFault>());
     }
 }
