@@ -4,8 +4,10 @@
 //!
 //! Guest mistakes come back to the guest as `error` values; traps are kept
 //! for host failures and for hard limits, which end the run. A trap that
-//! is not a limit leaves here marked as the host's ([`HostFailure`], in
-//! `types.rs`): whatever else stops a guest is the guest's own doing.
+//! is neither a limit nor a fault the lab found in the guest
+//! ([`crate::error::GuestFault`]) leaves here marked as the host's
+//! ([`HostFailure`], in `types.rs`): whatever else stops a guest is the
+//! guest's own doing.
 
 mod addr;
 mod batch;
