@@ -291,3 +291,72 @@ fn help_and_version_are_not_errors() {
     let out = w.run(&["--version"]);
     assert!(stdout(&out).starts_with("netwasm "), "{}", stdout(&out));
 }
+
+#[test]
+fn output_that_cannot_be_written_is_one_line_not_a_panic() {
+    let w = World::new();
+    // A full device: the listing cannot be written.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let out = w
+        .netwasm()
+        .args(["ls"])
+        .stdout(full)
+        .output()
+        .expect("run netwasm");
+    assert_ne!(out.status.code(), Some(101), "{}", stderr(&out));
+    // An empty state directory lists nothing: nothing to fail on is fine
+    // too; when something is written it must fail in one line.
+    if !out.status.success() {
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("netwasm: error: "),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let seed = seed_guest();
+    let out = w.run(&["check", seed.to_str().unwrap()]);
+    assert!(out.status.success());
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = w
+        .netwasm()
+        .args(["check", seed.to_str().unwrap()])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(101), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write to standard output"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_made_is_bad_input() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let seed = seed_guest();
+    let out = w.run(&[
+        "run",
+        "--audit",
+        "/proc/nonexistent/audit.jsonl",
+        seed.to_str().unwrap(),
+        "--",
+        "up",
+        &w.prefix,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("audit log"), "{}", stderr(&out));
+    assert!(w.namespaces().is_empty());
+}

@@ -589,10 +589,12 @@ fn routes_and_addresses_someone_else_added_are_never_the_labs() {
                 r#"{{"op":"route-add","ns":"{}","destination":"198.51.100.0/24","gateway":"192.0.2.254","oif":{p0},"metric":0}}"#,
                 d.name
             ),
+            r#"{"op":"done"}"#.to_string(),
             format!(
                 r#"{{"op":"addr-add","ns":"{}","link":"p0","index":{p0},"cidr":"192.0.2.1/24"}}"#,
                 d.name
             ),
+            r#"{"op":"done"}"#.to_string(),
             r#"{"op":"end","outcome":"committed"}"#.to_string(),
         ],
     );
@@ -736,5 +738,118 @@ fn deleting_what_the_kernel_makes_again_does_not_grow_the_journal() {
         .map(|l| l.split('"').nth(3).unwrap_or(""))
         .collect();
     assert_eq!(ops, ["header", "begin", "ns-create", "end"], "{journal}");
+    assert!(w.run(&["down", &lab]).status.success());
+}
+
+#[test]
+fn an_add_the_journal_never_saw_taken_is_not_the_labs() {
+    if !root_or_skip() {
+        return;
+    }
+    // Another lab's route, under the key this lab's journal claims, but
+    // with no `done` after its add: a run cut short between its add and
+    // the kernel's answer, which may have been EEXIST. `down` leaves it.
+    let w = World::new();
+    let d = Decoy::new(&w, "intent");
+    let n = d.name.clone();
+    let victim = format!("{}-victim", w.prefix);
+    let out = w.run_kit(
+        &victim,
+        Some(&route_policy(&d)),
+        &[format!("route {n} 10.50.0.0/24 via 192.0.2.254")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = d.state();
+    let p0 = link(&n, "p0")["ifindex"].as_u64().unwrap();
+    let attacker = format!("{}-attacker", w.prefix);
+    forge(
+        &w,
+        &attacker,
+        2,
+        &[
+            r#"{"op":"begin","pid":1,"guest":"g","args":[],"time":0}"#.to_string(),
+            format!(r#"{{"op":"ns-open","ns":"{n}","id":{}}}"#, ident_json(&n)),
+            format!(
+                r#"{{"op":"route-add","ns":"{n}","destination":"10.50.0.0/24","gateway":"192.0.2.254","oif":{p0},"metric":0}}"#
+            ),
+        ],
+    );
+    let down = w.run(&["down", &attacker]);
+    assert_eq!(down.status.code(), Some(8), "{}", stderr(&down));
+    assert!(
+        stderr(&down).contains("nothing recorded proves"),
+        "{}",
+        stderr(&down)
+    );
+    assert_eq!(d.state(), state, "the victim's route stands");
+    assert!(w.run(&["down", &victim]).status.success());
+}
+
+#[test]
+fn a_macvlan_made_on_the_labs_macvlan_is_recorded_on_its_real_parent() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let d = Decoy::new(&w, "mm");
+    let n = d.name.clone();
+    let state = d.state();
+    let a = w.ns("a");
+    let lab = format!("{}-mm", w.prefix);
+    let policy = format!(
+        "[namespaces]\nmodify = [\"{n}\"]\n[links]\nparents = [{{ namespace = \"{n}\", link = \"p0\" }}]\n"
+    );
+    let out = w.run_kit(
+        &lab,
+        Some(&policy),
+        &[
+            format!("ns {a}"),
+            format!("macvlan {n} p0 m bridge {a}"),
+            // The kernel makes n on p0, in the decoy.
+            format!("macvlan {a} m n bridge {n}"),
+            format!("del-link {a} m"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(d.state(), state, "n is in the decoy");
+    let down = w.run(&["down", &lab]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(d.state(), state, "down took n away");
+}
+
+#[test]
+fn an_attached_run_builds_in_an_opened_namespace_only_under_its_own_policy() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let d = Decoy::new(&w, "att");
+    let n = d.name.clone();
+    let a = w.ns("a");
+    let lab = format!("{}-att", w.prefix);
+    let up = w.run_kit(
+        &lab,
+        Some(&route_policy(&d)),
+        &[format!("ns {a}"), format!("veth {a} pa {n} pb")],
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    let state = d.state();
+    let open_only = format!("[namespaces]\nopen = [\"{n}\"]\n");
+    let args = w.kit_args(
+        &lab,
+        Some(&open_only),
+        &["--attach"],
+        &[
+            format!("open {n}"),
+            format!("try addr {n} pb 10.77.0.1/24"),
+            format!("try up {n} pb"),
+        ],
+    );
+    let out = w.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    for line in guest_lines(&out) {
+        assert!(line.contains("[namespaces] modify"), "{line}");
+    }
+    assert_eq!(d.state(), state);
     assert!(w.run(&["down", &lab]).status.success());
 }

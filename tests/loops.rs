@@ -211,3 +211,93 @@ fn what_earlier_runs_built_counts_in_an_attached_run() {
     assert_eq!(master(&a, "w1"), None);
     assert!(w.run(&["down", &lab]).status.success());
 }
+
+#[test]
+fn links_the_kernel_took_away_leave_no_stale_names() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let b = w.ns("b");
+    let lab = format!("{}-st", w.prefix);
+    let mut statements = vec![
+        format!("ns {b}"),
+        format!("veth {b} p {b} q"),
+        // y, a macvlan, dies with p; a bridge takes its name.
+        format!("macvlan {b} p y bridge"),
+        format!("del-link {b} p"),
+        format!("bridge {b} x"),
+        format!("bridge {b} y"),
+        format!("veth {b} a1 {b} a2"),
+        format!("veth {b} b1 {b} b2"),
+        format!("master {b} a1 x"),
+        format!("master {b} a2 y"),
+        format!("master {b} b1 x"),
+    ];
+    // However the lab's entries hash, the second path is refused.
+    for i in 0..8 {
+        statements.push(format!("try master {b} b2 y"));
+        statements.push(format!("bridge {b} d{i}"));
+    }
+    // A "move" into its own namespace would be a rename that keeps it in
+    // its bridge: refused.
+    statements.push(format!("try move {b} b1 {b}"));
+    statements.push(format!("try master {b} b2 y"));
+    let out = w.run_kit(&lab, None, &statements);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    assert_eq!(lines.len(), 10, "{lines:?}");
+    for (i, line) in lines.iter().enumerate() {
+        if i == 8 {
+            assert!(line.contains("in that namespace already"), "{line}");
+        } else {
+            assert_loop_denied(line);
+        }
+    }
+    assert_eq!(master(&b, "b2"), None);
+    assert!(w.run(&["down", &lab]).status.success());
+}
+
+#[test]
+fn an_attached_run_sees_what_adopted_links_hang_off() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let d = Decoy::new(&w, "up");
+    let n = d.name.clone();
+    let a = w.ns("a");
+    let lab = format!("{}-ad", w.prefix);
+    let policy = format!("[namespaces]\nmodify = [\"{n}\"]\n");
+    let statements = vec![
+        format!("ns {a}"),
+        format!("veth {a} pa {n} pb"),
+        format!("macvlan {n} pb m1 bridge {a}"),
+        format!("macvlan {n} pb m2 bridge {a}"),
+        format!("bridge {a} brx"),
+        format!("bridge {a} bry"),
+        format!("veth {a} c1 {a} c2"),
+        format!("master {a} c1 brx"),
+        format!("master {a} c2 bry"),
+        format!("master {a} m1 brx"),
+        format!("try master {a} m2 bry"),
+    ];
+    let out = w.run_kit(&lab, Some(&policy), &statements);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_loop_denied(&guest_lines(&out)[0]);
+    let args = w.kit_args(
+        &lab,
+        Some(&policy),
+        &["--attach"],
+        &[format!("open {n}"), format!("try master {a} m2 bry")],
+    );
+    let out = w.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        guest_lines(&out)[0].starts_with("error: denied: "),
+        "{:?}",
+        guest_lines(&out)
+    );
+    assert_eq!(master(&a, "m2"), None);
+    assert!(w.run(&["down", &lab]).status.success());
+}

@@ -96,19 +96,27 @@ pub fn describe_policy(p: &Policy) -> Vec<String> {
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
+    let mut out = String::new();
+    let exit = check_into(args, &mut out);
+    super::print_out(&out)?;
+    exit
+}
+
+fn check_into(args: CheckArgs, out: &mut String) -> anyhow::Result<Exit> {
     let policy = super::run::load_policy(args.policy.as_deref(), &Default::default())?;
-    println!("policy: {} is valid", policy.source);
+    outln!(out, "policy: {} is valid", policy.source);
     for line in describe_policy(&policy) {
-        println!("  {line}");
+        outln!(out, "  {line}");
     }
     let runtime = Runtime::new(None)?;
     let i = runtime.inspect(&args.guest)?;
-    println!(
+    outln!(
+        out,
         "guest: {} ({} bytes, a component)",
         args.guest.display(),
         i.size
     );
-    println!("imports:");
+    outln!(out, "imports:");
     let mut refused = Vec::new();
     for name in &i.imports {
         let ok = imports::first_disallowed([name.as_str()]).is_none();
@@ -118,7 +126,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
             .map(|(_, why)| *why)
             .filter(|_| ok)
             .unwrap_or("not provided by netwasm: the guest would be refused");
-        println!(
+        outln!(
+            out,
             "  {} {name}  ({why})",
             if ok { "ok     " } else { "REFUSED" }
         );
@@ -126,19 +135,26 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
             refused.push(name.clone());
         }
     }
-    println!("exports: {}", list(&i.exports));
+    outln!(out, "exports: {}", list(&i.exports));
     if !refused.is_empty() {
-        println!("verdict: cannot run: it imports {}", refused.join(", "));
+        outln!(
+            out,
+            "verdict: cannot run: it imports {}",
+            refused.join(", ")
+        );
         return Ok(Exit::Refused);
     }
     if !i.has_run {
-        println!("verdict: cannot run: it does not export `run` (world netwasm:lab/lab)");
+        outln!(
+            out,
+            "verdict: cannot run: it does not export `run` (world netwasm:lab/lab)"
+        );
         return Ok(Exit::BadInput);
     }
     if let Err(e) = runtime.load(&args.guest) {
-        println!("verdict: cannot run: {e:#}");
+        outln!(out, "verdict: cannot run: {e:#}");
         return Ok(super::exit_for(&e));
     }
-    println!("verdict: can run under {}", policy.source);
+    outln!(out, "verdict: can run under {}", policy.source);
     Ok(Exit::Ok)
 }

@@ -37,15 +37,28 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
+    let mut out = String::new();
+    let exit = ls_into(args, &mut out);
+    super::print_out(&out)?;
+    exit
+}
+
+fn ls_into(args: StateArgs, out: &mut String) -> anyhow::Result<Exit> {
     let state = StateDir::new(&args.state_dir);
     let labs = state.labs()?;
     if labs.is_empty() {
         eprintln!("netwasm: no labs in {}", args.state_dir.display());
         return Ok(Exit::Ok);
     }
-    println!(
+    outln!(
+        out,
         "{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}",
-        "LAB", "STATE", "NS", "LINKS", "ADDRS", "ROUTES"
+        "LAB",
+        "STATE",
+        "NS",
+        "LINKS",
+        "ADDRS",
+        "ROUTES"
     );
     for name in labs {
         let journal = state.read(&name)?;
@@ -72,7 +85,8 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
                 _ => "unknown".into(),
             }
         };
-        println!(
+        outln!(
+            out,
             "{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}",
             name,
             st,
@@ -86,6 +100,13 @@ pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
 }
 
 pub async fn status(args: LabArgs) -> anyhow::Result<Exit> {
+    let mut out = String::new();
+    let exit = status_into(args, &mut out).await;
+    super::print_out(&out)?;
+    exit
+}
+
+async fn status_into(args: LabArgs, out: &mut String) -> anyhow::Result<Exit> {
     crate::privileges::require(crate::privileges::FOR_LABS)?;
     let state = StateDir::new(&args.state.state_dir);
     let name = &args.name;
@@ -103,13 +124,17 @@ pub async fn status(args: LabArgs) -> anyhow::Result<Exit> {
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let drift = crate::ledger::drift::check(kernel.as_ref(), &objects).await;
     for d in &drift {
-        println!("drift: {d}");
+        outln!(out, "drift: {d}");
     }
     if let Some(damage) = &journal.damage {
-        println!("damaged journal: {damage}");
+        outln!(out, "damaged journal: {damage}");
     }
     if drift.is_empty() && journal.damage.is_none() {
-        println!("lab {name}: {} objects, all as recorded", objects.len());
+        outln!(
+            out,
+            "lab {name}: {} objects, all as recorded",
+            objects.len()
+        );
         Ok(Exit::Ok)
     } else {
         Ok(Exit::Drift)

@@ -1,6 +1,16 @@
 //! The command line: clap definitions (here), one module per command, and
 //! the exit codes.
 
+/// Appends a line to the `String` a command prints at its end with
+/// [`print_out`] (never `println!`, which panics when standard output
+/// fails, as on a full disk).
+macro_rules! outln {
+    ($out:ident, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 mod check;
 mod labs;
 mod run;
@@ -48,6 +58,18 @@ pub enum Exit {
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
         ExitCode::from(e as u8)
+    }
+}
+
+/// Writes `text` to standard output. A reader that went away (`netwasm ls |
+/// head`) is no error; any other failure is one, in one line.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
     }
 }
 

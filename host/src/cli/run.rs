@@ -179,6 +179,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ));
     }
     crate::privileges::require(crate::privileges::FOR_LABS)?;
+    // Before the lab is locked or its journal touched: a path that cannot
+    // be written is bad input, and changes nothing.
+    let audit = args
+        .audit
+        .as_deref()
+        .map(Audit::create)
+        .transpose()
+        .map_err(|e| fail(Exit::BadInput, format!("{e:#}")))?;
 
     let lab_name = args
         .lab
@@ -236,8 +244,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             "warning: lab {lab_name}: not attached, not the lab's to hand over: {refused}"
         ));
     }
-    if let Some(path) = &args.audit {
-        lab = lab.with_audit(Audit::create(path)?);
+    if let Some(audit) = audit {
+        lab = lab.with_audit(audit);
     }
     let output = GuestOutput::new(policy.limits.output, args.quiet);
     let (outcome, mut lab) = runtime

@@ -11,7 +11,6 @@ pub mod show;
 pub mod svg;
 pub mod view;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -100,9 +99,7 @@ pub async fn show(args: ShowArgs) -> anyhow::Result<Exit> {
     } else {
         show::table(&v)
     };
-    std::io::stdout()
-        .write_all(out.as_bytes())
-        .context("cannot write to standard output")?;
+    crate::cli::print_out(&out)?;
     Ok(Exit::Ok)
 }
 
@@ -122,9 +119,7 @@ pub async fn graph(args: GraphArgs) -> anyhow::Result<Exit> {
                 format!("cannot write {}: {e}", path.display()),
             )
         })?,
-        None => std::io::stdout()
-            .write_all(out.as_bytes())
-            .context("cannot write to standard output")?,
+        None => crate::cli::print_out(&out)?,
     }
     for ns in v.namespaces.iter().filter(|n| !n.present) {
         eprintln!(

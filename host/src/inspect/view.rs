@@ -432,6 +432,7 @@ mod tests {
                 link: "x".into(),
                 index: None,
                 cidr: "10.0.0.1/24".into(),
+                done: true,
             },
         ];
         assert_eq!(

@@ -185,6 +185,8 @@ pub struct LinkInfo {
     pub parent_namespace: Option<String>,
     pub macvlan_mode: Option<MacvlanMode>,
     pub master: Option<String>,
+    /// The bridge's index (in this link's namespace), when it has one.
+    pub master_index: Option<u32>,
     pub hairpin: Option<bool>,
 }
 

@@ -1,5 +1,7 @@
 //! Links: look-ups, macvlan, veth and bridge creation, changes, moves, deletion.
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
@@ -65,6 +67,16 @@ impl Lab {
                 let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
                     Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
                 })?;
+                // Seen by its name as one of the lab's own: it must be that
+                // link still (its index), not one that took the name since.
+                if origin != Origin::Created
+                    && !lab.policy.link_granted(ns, name, ns == ROOT_NS)
+                    && !lab
+                        .find_link(ns, info.index)
+                        .is_some_and(|k| lab.links[&k].origin == Origin::Created)
+                {
+                    lab.policy.check_link_visible(ns, name, ns == ROOT_NS)?;
+                }
                 if let Some(key) = lab.find_link(ns, info.index) {
                     return Ok(key);
                 }
@@ -352,6 +364,20 @@ impl Lab {
             }
         );
         let index = pick_ifindex();
+        // On a macvlan, the kernel makes the child on that one's own parent:
+        // that is the link it hangs off, and the one the journal names, so
+        // that the child is forgotten only when that one goes.
+        let lower = match (&p.kind, &p.l2.lower) {
+            (Some(k), Some(lower)) if k == "macvlan" => lower.clone(),
+            _ => (p.ns.clone(), p.index),
+        };
+        let (parent_name, parent_ns) = match self.find_link(&lower.0, lower.1) {
+            Some(k) => {
+                let l = self.link(k)?;
+                (l.name.clone(), l.ns.clone())
+            }
+            None => (p.name.clone(), p.ns.clone()),
+        };
         let entry = Entry::LinkAdd {
             ns: target_ns.to_string(),
             name: name.to_string(),
@@ -361,8 +387,8 @@ impl Lab {
                 .mode
                 .or(Some(MacvlanMode::Vepa))
                 .map(|m| m.as_str().to_string()),
-            parent: Some(p.name.clone()),
-            parent_ns: Some(p.ns.clone()),
+            parent: Some(parent_name),
+            parent_ns: Some(parent_ns),
             peer: None,
             peer_ns: None,
             peer_index: None,
@@ -370,12 +396,7 @@ impl Lab {
         Ok(PlannedLink {
             name: name.to_string(),
             index,
-            // On a macvlan, the kernel makes the child on that one's own
-            // parent: that is the link it hangs off.
-            lower: Some(match (&p.kind, &p.l2.lower) {
-                (Some(k), Some(lower)) if k == "macvlan" => lower.clone(),
-                _ => (p.ns.clone(), p.index),
-            }),
+            lower: Some(lower),
             kind: NewLinkKind::Macvlan {
                 parent_ns: self.ns_id(&p.ns)?,
                 parent: p.index,
@@ -456,6 +477,7 @@ impl Lab {
             for (end, other_ns, other) in [(a, peer_ns, &created[1]), (b, ns, &created[0])] {
                 if let Some(l) = lab.links.get_mut(&end) {
                     l.l2.lower = Some((other_ns.to_string(), other.index));
+                    l.l2.lower_unseen = false;
                 }
             }
             Ok((a, b))
@@ -662,7 +684,7 @@ impl Lab {
                     .await
                     .map_err(|e| Self::kernel_err(format!("attach {desc} to {bridge_desc}"), e))?;
                 if let Some(l) = lab.links.get_mut(&key) {
-                    l.l2.master = Some(br.name.clone());
+                    l.l2.master = Some(br.index);
                     l.l2.hairpin = false;
                 }
                 if !link.journaled {
@@ -696,6 +718,16 @@ impl Lab {
                 lab.check_change(key, "move")?;
                 lab.check_builds_in(to, &format!("move {desc}"))?;
                 let link = lab.link(key)?.clone();
+                // The kernel takes a "move" into the link's own namespace for
+                // a rename, and leaves it in its bridge; refused, so that what
+                // the lab knows of the link stays what the kernel has.
+                if link.ns == to {
+                    return Err(OpError::invalid(format!(
+                        "move {desc} to {}: it is in that namespace already",
+                        desc_ns(to)
+                    ))
+                    .into());
+                }
                 let from = lab.ns_id(&link.ns)?;
                 let to_id = lab.ns_id(to)?;
                 let to_ident = lab.kernel.ns_ident(to_id);
@@ -757,6 +789,45 @@ impl Lab {
     pub(super) fn set_lower(&mut self, key: LinkKey, lower: Option<(String, u32)>) {
         if let (Some(l), Some(lower)) = (self.links.get_mut(&key), lower) {
             l.l2.lower = Some(lower);
+            l.l2.lower_unseen = false;
+        }
+    }
+
+    /// Forgets the links that went with a deleted link or namespace:
+    /// those that hung off it (a macvlan's children, a veth's other end),
+    /// and theirs in turn, so that no stale entry (and its name) stands in
+    /// for a link made later. `gone(ns, index)` says what was deleted.
+    pub(super) fn forget_gone(&mut self, gone: impl Fn(&str, u32) -> bool) {
+        let mut dead: HashSet<(String, u32)> = HashSet::new();
+        loop {
+            let more: Vec<LinkKey> = self
+                .links
+                .iter()
+                .filter(|(_, l)| {
+                    l.l2.lower
+                        .as_ref()
+                        .is_some_and(|(ns, i)| gone(ns, *i) || dead.contains(&(ns.clone(), *i)))
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            for k in more {
+                if let Some(l) = self.links.remove(&k) {
+                    dead.insert((l.ns, l.index));
+                }
+            }
+        }
+        // Their ports are ports of nothing now.
+        for l in self.links.values_mut() {
+            if l.l2
+                .master
+                .is_some_and(|m| gone(&l.ns, m) || dead.contains(&(l.ns.clone(), m)))
+            {
+                l.l2.master = None;
+                l.l2.hairpin = false;
+            }
         }
     }
 
@@ -770,8 +841,10 @@ impl Lab {
         entry.ns = to.to_string();
         entry.index = info.index;
         entry.name = info.name.clone();
-        entry.l2.master = None;
-        entry.l2.hairpin = false;
+        // As the kernel has it now: a link that really changed namespace
+        // has left its bridge; one that half moved may not have.
+        entry.l2.master = info.master_index;
+        entry.l2.hairpin = info.hairpin.unwrap_or(false);
         for l in self.links.values_mut() {
             if l.l2.lower.as_ref() == Some(&was) {
                 l.l2.lower = Some((to.to_string(), info.index));
@@ -792,13 +865,6 @@ impl Lab {
                 .await
                 .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
             lab.links.remove(&key);
-            // Its ports are ports of nothing now.
-            for l in lab.links.values_mut() {
-                if l.ns == link.ns && l.l2.master.as_deref() == Some(link.name.as_str()) {
-                    l.l2.master = None;
-                    l.l2.hairpin = false;
-                }
-            }
             // The kernel takes a veth's peer with it.
             if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth"))
                 && let Some(pi) = info.parent_index
@@ -807,6 +873,7 @@ impl Lab {
             {
                 lab.links.remove(&peer);
             }
+            lab.forget_gone(|ns, index| ns == link.ns && index == link.index);
             if !link.journaled {
                 return Ok(());
             }

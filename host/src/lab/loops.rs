@@ -37,8 +37,12 @@ pub(super) struct L2 {
     /// The link it hangs off, by namespace and index: a macvlan's parent,
     /// a veth's peer.
     pub lower: Option<(String, u32)>,
-    /// Its bridge, by name in its own namespace.
-    pub master: Option<String>,
+    /// Whether it has a lower link the lab cannot see (a veth's peer or a
+    /// macvlan's parent in a namespace it does not hold).
+    pub lower_unseen: bool,
+    /// Its bridge, by index in its own namespace (not by name: a name may
+    /// have passed to another link since).
+    pub master: Option<u32>,
     pub hairpin: bool,
 }
 
@@ -55,10 +59,14 @@ impl L2 {
             )),
             _ => None,
         };
+        let lower_unseen = lower.is_none()
+            && (info.parent_index.is_some()
+                || matches!(info.kind.as_deref(), Some("veth" | "macvlan")));
         Self {
             bridge: info.kind.as_deref() == Some("bridge"),
             lower,
-            master: info.master.clone(),
+            lower_unseen,
+            master: info.master_index,
             hairpin: info.hairpin.unwrap_or(false),
         }
     }
@@ -67,6 +75,9 @@ impl L2 {
 /// The links the lab holds as an undirected graph.
 struct Graph {
     edges: HashMap<LinkKey, Vec<LinkKey>>,
+    /// Links whose lower link the lab does not hold: what lies beyond them
+    /// is out of sight.
+    unseen: HashSet<LinkKey>,
 }
 
 impl Graph {
@@ -99,23 +110,26 @@ impl Lab {
             .iter()
             .map(|(k, l)| ((l.ns.as_str(), l.index), *k))
             .collect();
-        let by_name: HashMap<(&str, &str), LinkKey> = self
-            .links
-            .iter()
-            .map(|(k, l)| ((l.ns.as_str(), l.name.as_str()), *k))
-            .collect();
         let mut g = Graph {
             edges: HashMap::new(),
+            unseen: HashSet::new(),
         };
         for (k, l) in &self.links {
-            if let Some((ns, i)) = &l.l2.lower
-                && let Some(&lower) = by_index.get(&(ns.as_str(), *i))
-            {
-                g.connect(*k, lower);
+            match &l.l2.lower {
+                Some((ns, i)) => match by_index.get(&(ns.as_str(), *i)) {
+                    Some(&lower) => g.connect(*k, lower),
+                    None => {
+                        g.unseen.insert(*k);
+                    }
+                },
+                None if l.l2.lower_unseen => {
+                    g.unseen.insert(*k);
+                }
+                None => {}
             }
             if Some(*k) != without_master_of
-                && let Some(m) = &l.l2.master
-                && let Some(&master) = by_name.get(&(l.ns.as_str(), m.as_str()))
+                && let Some(m) = l.l2.master
+                && let Some(&master) = by_index.get(&(l.ns.as_str(), m))
             {
                 g.connect(*k, master);
             }
@@ -143,9 +157,20 @@ impl Lab {
         what: &str,
     ) -> Result<(), OpError> {
         let mut g = self.graph(Some(port));
-        if g.reach(port, None).contains(&bridge) {
+        let from_port = g.reach(port, None);
+        if from_port.contains(&bridge) {
             return Err(OpError::denied(format!(
                 "{what}: the two are connected already (through veth pairs, macvlans or bridges), so this port would be a second path between them: a layer-2 loop, which netwasm never builds (README: Layer-2 loops)"
+            )));
+        }
+        // Where both sides reach links whose far side the lab cannot see,
+        // they may already meet out of sight: fail closed.
+        let unseen = |set: &HashSet<LinkKey>| set.iter().find(|k| g.unseen.contains(k)).copied();
+        if let (Some(a), Some(b)) = (unseen(&from_port), unseen(&g.reach(bridge, None))) {
+            return Err(OpError::denied(format!(
+                "{what}: {} and {} lead to links the lab does not hold, so netwasm cannot tell whether this port closes a layer-2 loop through them (README: Layer-2 loops)",
+                self.desc_link(a),
+                self.desc_link(b)
             )));
         }
         g.connect(port, bridge);
@@ -156,9 +181,7 @@ impl Lab {
             let master = if *k == port {
                 Some(bridge)
             } else {
-                l.l2.master
-                    .as_deref()
-                    .and_then(|m| self.find_by_name(&l.ns, m))
+                l.l2.master.and_then(|m| self.find_link(&l.ns, m))
             };
             if let Some(master) = master
                 && let Some(other) = self.faces_a_bridge(&g, *k, master)
@@ -178,11 +201,7 @@ impl Lab {
         let Some(l) = self.links.get(&port) else {
             return Ok(());
         };
-        let Some(master) =
-            l.l2.master
-                .as_deref()
-                .and_then(|m| self.find_by_name(&l.ns, m))
-        else {
+        let Some(master) = l.l2.master.and_then(|m| self.find_link(&l.ns, m)) else {
             return Ok(());
         };
         let g = self.graph(None);
@@ -193,12 +212,5 @@ impl Lab {
             )));
         }
         Ok(())
-    }
-
-    fn find_by_name(&self, ns: &str, name: &str) -> Option<LinkKey> {
-        self.links
-            .iter()
-            .find(|(_, l)| l.ns == ns && l.name == name)
-            .map(|(k, _)| *k)
     }
 }

@@ -241,8 +241,21 @@ impl Lab {
         let home = self.kernel.ns_home().ok();
         // The identity each recorded namespace has now, if it exists.
         let mut now: HashMap<String, Option<(NsId, NsIdent)>> = HashMap::new();
-        for o in objects {
-            let ns = o.ns();
+        // The namespaces of links' parents and peers too, so that the links
+        // held below resolve what they hang off across namespaces.
+        let related = objects.iter().flat_map(|o| {
+            let (parent, peer) = match o {
+                Object::Link {
+                    parent_ns, peer_ns, ..
+                } => (parent_ns.as_deref(), peer_ns.as_deref()),
+                _ => (None, None),
+            };
+            std::iter::once(o.ns()).chain(parent).chain(peer)
+        });
+        for ns in related {
+            if ns == ROOT_NS {
+                continue;
+            }
             if !now.contains_key(ns) {
                 let found = if self.kernel.ns_exists(ns) {
                     self.kernel.ns_open(ns).await.ok()
@@ -334,6 +347,7 @@ impl Lab {
                     gateway,
                     oif,
                     metric,
+                    done: true,
                     ..
                 } => {
                     let gateway = gateway.as_deref().and_then(|g| g.parse().ok());
@@ -358,13 +372,16 @@ impl Lab {
                     ns,
                     index: Some(index),
                     cidr,
+                    done: true,
                     ..
                 } => {
                     if let Ok(c) = crate::net::Cidr::parse(cidr, "address", false) {
                         self.added_addrs.insert((ns.clone(), *index, c));
                     }
                 }
-                Object::Addr { .. } => {}
+                // Added, but the journal does not say the kernel took it:
+                // not the lab's to hand over.
+                Object::Route { .. } | Object::Addr { .. } => {}
             }
         }
         self.hold_adopted_links(objects, &now).await;
@@ -416,6 +433,38 @@ impl Lab {
                 && let Ok(info) = self.kernel.link_by_index(id, *index).await
             {
                 self.new_link_entry(&info, Origin::Created, true);
+            }
+        }
+        // And what those hang off, where the lab can see it (a recorded
+        // veth's other end, a macvlan's parent in a granted namespace), so
+        // that two links hanging off one are seen to meet there.
+        for _ in 0..8 {
+            let missing: Vec<(String, u32)> = self
+                .links
+                .values()
+                .filter_map(|l| l.l2.lower.clone())
+                .filter(|(ns, i)| self.find_link(ns, *i).is_none())
+                .collect();
+            let mut found = false;
+            for (ns, i) in missing {
+                let Some((id, _)) = now.get(&ns).copied().flatten() else {
+                    continue;
+                };
+                if self.find_link(&ns, i).is_some() {
+                    continue;
+                }
+                if let Ok(info) = self.kernel.link_by_index(id, i).await {
+                    let origin = if self.adopted.contains_key(&ns) {
+                        Origin::Created
+                    } else {
+                        Origin::Granted
+                    };
+                    self.hold_found(&ns, &info, origin);
+                    found = true;
+                }
+            }
+            if !found {
+                break;
             }
         }
     }
@@ -520,10 +569,20 @@ impl Lab {
         op: String,
         kernel_op: impl std::future::Future<Output = std::io::Result<T>>,
     ) -> HostResult<T> {
-        self.journal_room(&op, 1)?;
+        // Routes and addresses have keys another party may hold already
+        // (the kernel then refuses ours): their adds are confirmed with a
+        // `done` entry once the kernel took them, and only a confirmed one
+        // is the lab's — even if this run is cut short between the two.
+        let confirm = matches!(entry, Entry::RouteAdd { .. } | Entry::AddrAdd { .. });
+        self.journal_room(&op, 2)?;
         self.record(entry)?;
         match kernel_op.await {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                if confirm {
+                    self.record(Entry::Done)?;
+                }
+                Ok(v)
+            }
             Err(e) => {
                 self.record(Entry::Abort)?;
                 Err(Self::kernel_err(op, e))
@@ -562,6 +621,15 @@ impl Lab {
     fn check_change(&self, key: LinkKey, action: &str) -> Result<(), OpError> {
         let link = self.link(key)?;
         if link.origin == Origin::Created {
+            // The lab's own link in someone else's namespace acts there as
+            // much as a new one would (an address brings a route): under
+            // this run's policy, not the one it was made under.
+            if link.ns != ROOT_NS && self.ns(&link.ns)?.origin != Origin::Created {
+                return self.check_builds_in(
+                    &link.ns,
+                    &format!("{action} link {:?} in {}", link.name, desc_ns(&link.ns)),
+                );
+            }
             return Ok(());
         }
         if link.ns == ROOT_NS {

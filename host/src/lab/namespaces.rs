@@ -316,6 +316,7 @@ impl Lab {
                 .map_err(|e| Self::kernel_err(format!("delete namespace {name:?}"), e))?;
             lab.namespaces.remove(name);
             lab.links.retain(|_, l| l.ns != name);
+            lab.forget_gone(|ns, _| ns == name);
             lab.added_routes.retain(|(ns, _)| ns != name);
             lab.added_addrs.retain(|(ns, _, _)| ns != name);
             lab.record(Entry::NsDelete {

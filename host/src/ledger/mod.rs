@@ -81,6 +81,11 @@ pub enum Entry {
     /// The entry before this one did not happen: the kernel refused it.
     /// (Creations are journaled before the kernel acts; see `Lab`.)
     Abort,
+    /// The entry before this one happened: the kernel took it. Written
+    /// after adding a route or an address, whose key another party could
+    /// have taken first: a `route-add` or `addr-add` outside the lab's own
+    /// namespaces counts as the lab's only when this follows it.
+    Done,
     /// A run ended: `committed` (the lab is up), `kept` (failed, kept by
     /// `--keep-on-error`), or `rolled-back`.
     End {
@@ -220,7 +225,7 @@ impl Entry {
                 }
                 check_lab_name(lab).map_err(|e| e.to_string())
             }
-            Entry::Begin { .. } | Entry::Abort => Ok(()),
+            Entry::Begin { .. } | Entry::Abort | Entry::Done => Ok(()),
             Entry::End { outcome } => match outcome.as_str() {
                 "committed" | "kept" | "rolled-back" | "rollback-incomplete" => Ok(()),
                 other => Err(format!("has an unknown outcome {other:?}")),

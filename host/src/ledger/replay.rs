@@ -41,12 +41,14 @@ pub enum Object {
         peer_index: Option<u32>,
         props: LinkProps,
     },
+    /// `done`: the journal says the kernel took the add (see `Entry::Done`).
     Addr {
         ns: String,
         ns_id: Option<NsIdent>,
         link: String,
         index: Option<u32>,
         cidr: String,
+        done: bool,
     },
     Route {
         ns: String,
@@ -56,6 +58,7 @@ pub enum Object {
         dev: Option<String>,
         oif: Option<u32>,
         metric: Option<u32>,
+        done: bool,
     },
 }
 
@@ -186,6 +189,13 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
         match e {
             Entry::Begin { .. } => idents.clear(),
             Entry::Header { .. } | Entry::End { .. } | Entry::Abort => {}
+            Entry::Done => {
+                if let Some(Object::Addr { done, .. } | Object::Route { done, .. }) =
+                    objs.last_mut()
+                {
+                    *done = true;
+                }
+            }
             Entry::NsCreate { ns, id } => {
                 match id {
                     Some(id) => idents.insert(ns, *id),
@@ -349,6 +359,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 link: link.clone(),
                 index: *index,
                 cidr: cidr.clone(),
+                done: false,
             }),
             Entry::AddrDelete { ns, link, cidr } => objs.retain(|o| {
                 !matches!(o, Object::Addr { ns: a, link: b, cidr: c, .. }
@@ -369,6 +380,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 dev: dev.clone(),
                 oif: *oif,
                 metric: *metric,
+                done: false,
             }),
             Entry::RouteDelete {
                 ns,

@@ -92,11 +92,14 @@ fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     if meta.file_type().is_symlink() {
         return refuse(
             "is a symbolic link".into(),
-            format!("use the directory it points to, or remove {shown}"),
+            "give the directory it points to with --state-dir".into(),
         );
     }
     if !meta.is_dir() {
-        return refuse("is not a directory".into(), format!("remove {shown}"));
+        return refuse(
+            "is not a directory".into(),
+            "choose a directory with --state-dir".into(),
+        );
     }
     let me = euid();
     if meta.uid() != 0 && meta.uid() != me {

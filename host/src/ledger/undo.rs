@@ -84,7 +84,7 @@ impl UndoReport {
         }
         if !self.unverified.is_empty() {
             parts.push(format!(
-                "left, recorded without the kernel identity that would prove them the lab's (`netwasm down --force` removes them by name): {}",
+                "left, as nothing recorded proves them the lab's (a journal of an older netwasm, or a run that died mid-call; `netwasm down --force` removes them): {}",
                 self.unverified.join(", ")
             ));
         }
@@ -269,6 +269,16 @@ async fn undo_one(
     // Recorded with its identity (journal version 2), or forced by name.
     let verified = recorded.is_some() && index.is_some();
     if !verified && !force {
+        return Ok(Step::Unverified);
+    }
+    // An add the kernel may have refused (its key was someone else's) and
+    // the run died before saying which: the route or address under that key
+    // may not be the lab's, so it is left unless forced.
+    if matches!(
+        obj,
+        Object::Route { done: false, .. } | Object::Addr { done: false, .. }
+    ) && !force
+    {
         return Ok(Step::Unverified);
     }
     let ns = obj.ns();

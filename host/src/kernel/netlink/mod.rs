@@ -849,9 +849,9 @@ impl Kernel for Netlink {
         .await?;
         let mut routes: Vec<RouteInfo> = replies
             .iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r) => parse::route(r),
-                _ => None,
+            .flat_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => parse::routes(r),
+                _ => Vec::new(),
             })
             .collect();
         if routes.iter().any(|r| r.dev_index.is_some()) {

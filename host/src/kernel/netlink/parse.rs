@@ -48,6 +48,7 @@ pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
         parent_namespace: None,
         macvlan_mode: None,
         master: None,
+        master_index: None,
         hairpin: None,
     };
     let mut link_netnsid = None;
@@ -60,7 +61,10 @@ pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
             LinkAttribute::OperState(s) => info.state = oper_state(s),
             LinkAttribute::Link(i) => info.parent_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => link_netnsid = Some(*id),
-            LinkAttribute::Controller(i) => master_index = Some(*i),
+            LinkAttribute::Controller(i) => {
+                master_index = Some(*i);
+                info.master_index = Some(*i);
+            }
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     match i {
@@ -174,9 +178,35 @@ fn addr_scope(s: AddressScope) -> String {
     }
 }
 
-/// Parses a route of the main table; other tables and non-unicast routes
-/// (local, broadcast, multicast) give `None`.
-pub fn route(msg: &RouteMessage) -> Option<RouteInfo> {
+/// Parses a route of the main table, one [`RouteInfo`] per next hop (an
+/// IPv6 route with siblings, or any multipath route, has several, each of
+/// which is a route as far as a key goes); other tables and non-unicast
+/// routes (local, broadcast, multicast) give none.
+pub fn routes(msg: &RouteMessage) -> Vec<RouteInfo> {
+    let Some(first) = route(msg) else {
+        return Vec::new();
+    };
+    let hops = msg.attributes.iter().find_map(|a| match a {
+        RouteAttribute::MultiPath(hops) => Some(hops),
+        _ => None,
+    });
+    match hops {
+        Some(hops) if !hops.is_empty() => hops
+            .iter()
+            .map(|h| RouteInfo {
+                gateway: h.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Gateway(g) => route_addr(g),
+                    _ => None,
+                }),
+                dev_index: Some(h.interface_index),
+                ..first.clone()
+            })
+            .collect(),
+        _ => vec![first],
+    }
+}
+
+fn route(msg: &RouteMessage) -> Option<RouteInfo> {
     let mut table = msg.header.table as u32;
     let mut dst = None;
     let mut gateway = None;
