@@ -10,8 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::kernel::{AddrInfo, Kernel, LinkInfo, NsId, ROOT_NS, RouteInfo};
+use crate::kernel::Kernel;
 use crate::ledger::replay::Object;
+use crate::vocab::{AddrInfo, LinkInfo, NsId, ROOT_NS, RouteInfo};
 
 /// The `schema` value of `netwasm show --json`.
 pub const SCHEMA: &str = "netwasm.show/1";
@@ -225,7 +226,7 @@ pub async fn gather(
     }
     // The identity each namespace had when the lab recorded it: a name
     // that denotes another namespace now is not shown as the lab's.
-    let mut recorded_ids: HashMap<&str, crate::kernel::NsIdent> = HashMap::new();
+    let mut recorded_ids: HashMap<&str, crate::vocab::NsIdent> = HashMap::new();
     for o in objects {
         if let Some(id) = o.ns_id() {
             recorded_ids.entry(o.ns()).or_insert(id);
@@ -344,7 +345,8 @@ fn route_matches(o: &Object, r: &RouteInfo) -> bool {
     };
     let gw = gateway.as_deref().and_then(|g| g.parse().ok());
     let v6 = matches!(gw, Some(std::net::IpAddr::V6(_)));
-    crate::net::parse_destination(destination, v6).ok() == Some(r.destination) && gw == r.gateway
+    crate::vocab::net::parse_destination(destination, v6).ok() == Some(r.destination)
+        && gw == r.gateway
 }
 
 fn link_view(ns: &str, l: &LinkInfo, addrs: &[AddrInfo], in_ledger: bool) -> LinkView {

@@ -23,7 +23,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use super::{NsIdent, Removal};
+use crate::vocab::{NsIdent, Removal};
 
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 

@@ -4,9 +4,9 @@ use serde_json::json;
 
 use super::{Lab, LinkKey};
 use crate::error::HostResult;
-use crate::kernel::AddrInfo;
 use crate::ledger::Entry;
-use crate::net::Cidr;
+use crate::vocab::AddrInfo;
+use crate::vocab::net::Cidr;
 
 impl Lab {
     pub async fn addr_add(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {

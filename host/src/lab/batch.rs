@@ -22,9 +22,10 @@ use tokio::task::JoinSet;
 use super::links::PlannedLink;
 use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
-use crate::kernel::{CreateError, Kernel, LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
+use crate::kernel::{CreateError, Kernel};
 use crate::ledger::{Entry, Ledger};
-use crate::net::{Cidr, check_link_name, check_ns_name};
+use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
+use crate::vocab::{LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
 
 /// Plans in progress at once. Their namespaces are made on the namespace
 /// threads while the workers send the link, address and route requests of

@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 
 use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
-use crate::kernel::{
+use crate::ledger::Entry;
+use crate::policy::{LinkKind, Policy};
+use crate::vocab::net::{Mac, check_link_name, check_mtu};
+use crate::vocab::{
     LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS, pick_ifindex,
 };
-use crate::ledger::Entry;
-use crate::net::{Mac, check_link_name, check_mtu};
-use crate::policy::{LinkKind, Policy};
 
 /// A checked new link, ready to be created once its namespace is known.
 pub(super) struct PlannedLink {

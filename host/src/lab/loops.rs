@@ -28,7 +28,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::{Lab, LinkKey};
 use crate::error::OpError;
-use crate::kernel::LinkInfo;
+use crate::vocab::LinkInfo;
 
 /// What the loop check knows about one link.
 #[derive(Debug, Clone, Default)]

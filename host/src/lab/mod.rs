@@ -26,11 +26,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Failure, GuestFault, HostResult, OpError};
-use crate::kernel::{Kernel, LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
+use crate::kernel::Kernel;
 use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
 use crate::policy::Policy;
 use crate::runtime::stdio::GuestOutput;
+use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
 
 use self::audit::Audit;
 
@@ -141,7 +142,7 @@ pub struct Lab {
     added_routes: HashSet<(String, RouteSpec)>,
     /// Addresses this lab added (namespace, link index, address), likewise
     /// the only address deletions it journals.
-    added_addrs: HashSet<(String, u32, crate::net::Cidr)>,
+    added_addrs: HashSet<(String, u32, crate::vocab::net::Cidr)>,
     /// Namespaces recorded as the lab's own by earlier runs (`--attach`),
     /// with the identity they still had when the run began.
     adopted: HashMap<String, NsIdent>,
@@ -351,7 +352,7 @@ impl Lab {
                     ..
                 } => {
                     let gateway = gateway.as_deref().and_then(|g| g.parse().ok());
-                    let dest = crate::net::parse_destination(
+                    let dest = crate::vocab::net::parse_destination(
                         destination,
                         matches!(gateway, Some(IpAddr::V6(_))),
                     );
@@ -375,7 +376,7 @@ impl Lab {
                     done: true,
                     ..
                 } => {
-                    if let Ok(c) = crate::net::Cidr::parse(cidr, "address", false) {
+                    if let Ok(c) = crate::vocab::net::Cidr::parse(cidr, "address", false) {
                         self.added_addrs.insert((ns.clone(), *index, c));
                     }
                 }

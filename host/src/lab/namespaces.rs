@@ -13,9 +13,10 @@ use serde_json::json;
 
 use super::{Lab, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
-use crate::kernel::{CreateError, NsId, NsIdent, ROOT_NS, RecordFn, Removal};
+use crate::kernel::{CreateError, RecordFn};
 use crate::ledger::{Entry, Ledger};
-use crate::net::check_ns_name;
+use crate::vocab::net::check_ns_name;
+use crate::vocab::{NsId, NsIdent, ROOT_NS, Removal};
 
 impl Lab {
     pub async fn ns_create(&mut self, name: &str) -> HostResult<String> {

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::{Lab, LinkKey, Origin, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
-use crate::kernel::{NETWASM_PROTO, ROOT_NS, RouteInfo, RouteSpec};
 use crate::ledger::Entry;
-use crate::net::Cidr;
+use crate::vocab::net::Cidr;
+use crate::vocab::{NETWASM_PROTO, ROOT_NS, RouteInfo, RouteSpec};
 
 /// The metric the kernel gives a route added with `metric` (none: without
 /// one): 0 for IPv4; for IPv6, 1024 (`IP6_RT_PRIO_USER`) for none and for
@@ -55,10 +55,12 @@ impl Lab {
         metric: Option<u32>,
     ) -> Result<RouteSpec, OpError> {
         let gateway: Option<IpAddr> = gateway
-            .map(|g| crate::net::parse_ip(g, "gateway"))
+            .map(|g| crate::vocab::net::parse_ip(g, "gateway"))
             .transpose()?;
-        let dest =
-            crate::net::parse_destination(destination, gateway.is_some_and(|g| g.is_ipv6()))?;
+        let dest = crate::vocab::net::parse_destination(
+            destination,
+            gateway.is_some_and(|g| g.is_ipv6()),
+        )?;
         if let Some(gw) = gateway
             && gw.is_ipv4() != dest.addr.is_ipv4()
         {

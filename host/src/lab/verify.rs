@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::{Checked, EXPECT_COUNT, EXPECT_TIMEOUT, Expectation, Lab, desc_ns};
 use crate::error::{HostResult, OpError};
-use crate::kernel::{NsId, PingStats, ROOT_NS};
 use crate::runtime::stdio::GuestOutput;
+use crate::vocab::{NsId, PingStats, ROOT_NS};
 
 /// How many probes of expectations run at once.
 pub const PROBES_IN_FLIGHT: usize = 64;
@@ -60,10 +60,10 @@ impl Lab {
         to: &str,
         count: u32,
         timeout_ms: u32,
-    ) -> HostResult<crate::kernel::PingStats> {
+    ) -> HostResult<crate::vocab::PingStats> {
         let args = json!({ "namespace": ns, "to": to, "count": count, "timeout-ms": timeout_ms });
         self.op("probe.ping", args, async |lab| {
-            let addr = crate::net::parse_ip(to, "ping destination")?;
+            let addr = crate::vocab::net::parse_ip(to, "ping destination")?;
             if !(1..=100).contains(&count) {
                 return Err(
                     OpError::invalid(format!("ping count {count}: must be 1 to 100")).into(),
@@ -86,7 +86,7 @@ impl Lab {
         .await
     }
 
-    pub async fn probe_neighbors(&mut self, ns: &str) -> HostResult<Vec<crate::kernel::Neighbor>> {
+    pub async fn probe_neighbors(&mut self, ns: &str) -> HostResult<Vec<crate::vocab::Neighbor>> {
         self.op("probe.neighbors", json!({ "namespace": ns }), async |lab| {
             // Reading the table sends nothing: any namespace held but the
             // root, and only entries on links the guest may see.
@@ -120,7 +120,7 @@ impl Lab {
         let shown = &label[..label.floor_char_boundary(MAX_LABEL_BYTES)];
         let args = json!({ "namespace": ns, "to": to, "reachable": reachable, "label": shown });
         self.op("verify.expect", args, async |lab| {
-            let addr = crate::net::parse_ip(to, "expected address")?;
+            let addr = crate::vocab::net::parse_ip(to, "expected address")?;
             if label.len() > MAX_LABEL_BYTES {
                 return Err(OpError::invalid(format!(
                     "expectation label of {} bytes: at most {MAX_LABEL_BYTES} allowed",

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::kernel::{Kernel, LinkInfo, NsId};
-use crate::net::{Cidr, parse_destination};
+use crate::kernel::Kernel;
+use crate::vocab::net::{Cidr, parse_destination};
+use crate::vocab::{LinkInfo, NsId};
 
 use super::replay::Object;
 
@@ -15,7 +16,7 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
     let mut out = Vec::new();
     // Per (namespace name, recorded identity): the namespace, if it is
     // still the one recorded.
-    let mut open: HashMap<(String, Option<crate::kernel::NsIdent>), Option<NsId>> = HashMap::new();
+    let mut open: HashMap<(String, Option<crate::vocab::NsIdent>), Option<NsId>> = HashMap::new();
     let mut links: HashMap<NsId, Vec<LinkInfo>> = HashMap::new();
     for obj in objects {
         let ns = obj.ns().to_string();
@@ -193,14 +194,14 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                 let have = kernel.route_list(id).await.unwrap_or_default();
                 // The whole key, as `down` would delete it: output link and
                 // metric where recorded, and netwasm's protocol.
-                let same_key = |r: &crate::kernel::RouteInfo| {
+                let same_key = |r: &crate::vocab::RouteInfo| {
                     Some(r.destination) == want
                         && r.gateway == gw
                         && oif.is_none_or(|i| r.dev_index == Some(i))
                         && metric.is_none_or(|m| r.metric.unwrap_or(0) == m)
                 };
-                let ours = |r: &crate::kernel::RouteInfo| {
-                    obj.ns_id().is_none() || r.proto == crate::kernel::NETWASM_PROTO
+                let ours = |r: &crate::vocab::RouteInfo| {
+                    obj.ns_id().is_none() || r.proto == crate::vocab::NETWASM_PROTO
                 };
                 match have.iter().find(|r| same_key(r)) {
                     None => out.push(format!("{} is missing", obj.describe())),

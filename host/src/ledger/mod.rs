@@ -47,8 +47,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{MacvlanMode, NsIdent, ROOT_NS};
-use crate::net::{Cidr, check_link_name, check_ns_name, parse_destination, parse_ip};
+use crate::vocab::net::{Cidr, check_link_name, check_ns_name, parse_destination, parse_ip};
+use crate::vocab::{MacvlanMode, NsIdent, ROOT_NS};
 
 /// Version 2 records kernel identities: of namespaces (`id` of `ns-create`
 /// and `ns-open`), links (`index`) and routes (`oif`, `metric`). Version 1
@@ -285,7 +285,7 @@ impl Entry {
                 let ok = match change.split_once('=') {
                     None => matches!(change.as_str(), "up" | "down" | "nomaster"),
                     Some(("mtu", v)) => v.parse::<u32>().is_ok(),
-                    Some(("mac", v)) => v.parse::<crate::net::Mac>().is_ok(),
+                    Some(("mac", v)) => v.parse::<crate::vocab::net::Mac>().is_ok(),
                     Some(("master", v)) => link(v).is_ok(),
                     Some(("hairpin", v)) => matches!(v, "on" | "off"),
                     _ => false,

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::kernel::NsIdent;
+use crate::vocab::NsIdent;
 
 use super::Entry;
 

@@ -10,8 +10,9 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::kernel::{Kernel, NETWASM_PROTO, NsId, NsIdent, Removal, RouteSpec};
-use crate::net::{Cidr, parse_destination, parse_ip};
+use crate::kernel::Kernel;
+use crate::vocab::net::{Cidr, parse_destination, parse_ip};
+use crate::vocab::{NETWASM_PROTO, NsId, NsIdent, Removal, RouteSpec};
 
 use super::replay::Object;
 

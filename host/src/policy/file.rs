@@ -12,9 +12,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Glob, LinkGrant, LinkKind, OPERATIONS, Policy, Source};
-use crate::kernel::MacvlanMode;
-use crate::net::{Cidr, check_link_name, check_ns_name};
 use crate::runtime::limits::bytes;
+use crate::vocab::MacvlanMode;
+use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
 
 type S = Spanned<String>;
 

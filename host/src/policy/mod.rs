@@ -11,8 +11,8 @@ mod glob;
 use std::time::Duration;
 
 use crate::error::{ErrorKind, OpError, OpResult};
-use crate::kernel::MacvlanMode;
-use crate::net::Cidr;
+use crate::vocab::MacvlanMode;
+use crate::vocab::net::Cidr;
 
 pub use glob::Glob;
 
@@ -596,7 +596,7 @@ mod tests {
         );
         assert!(root.contains("can only be macvlan parents"), "{root}");
         // Managing a root link cannot be granted: "/" is no namespace name.
-        assert!(crate::net::check_ns_name("/").is_err());
+        assert!(crate::vocab::net::check_ns_name("/").is_err());
     }
 
     #[test]

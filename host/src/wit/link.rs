@@ -7,43 +7,43 @@ use super::bindings::netwasm::lab::link::{
 };
 use super::{LabView, LinkHandle, NsHandle};
 use crate::error::{Failure, HostResult};
-use crate::kernel::{self, LinkChange};
 use crate::lab;
-use crate::net::Mac;
+use crate::vocab::net::Mac;
+use crate::vocab::{self, LinkChange};
 
-fn mode_in(m: MacvlanMode) -> kernel::MacvlanMode {
+fn mode_in(m: MacvlanMode) -> vocab::MacvlanMode {
     match m {
-        MacvlanMode::Private => kernel::MacvlanMode::Private,
-        MacvlanMode::Vepa => kernel::MacvlanMode::Vepa,
-        MacvlanMode::Bridge => kernel::MacvlanMode::Bridge,
-        MacvlanMode::Passthru => kernel::MacvlanMode::Passthru,
-        MacvlanMode::Source => kernel::MacvlanMode::Source,
+        MacvlanMode::Private => vocab::MacvlanMode::Private,
+        MacvlanMode::Vepa => vocab::MacvlanMode::Vepa,
+        MacvlanMode::Bridge => vocab::MacvlanMode::Bridge,
+        MacvlanMode::Passthru => vocab::MacvlanMode::Passthru,
+        MacvlanMode::Source => vocab::MacvlanMode::Source,
     }
 }
 
-fn mode_out(m: kernel::MacvlanMode) -> MacvlanMode {
+fn mode_out(m: vocab::MacvlanMode) -> MacvlanMode {
     match m {
-        kernel::MacvlanMode::Private => MacvlanMode::Private,
-        kernel::MacvlanMode::Vepa => MacvlanMode::Vepa,
-        kernel::MacvlanMode::Bridge => MacvlanMode::Bridge,
-        kernel::MacvlanMode::Passthru => MacvlanMode::Passthru,
-        kernel::MacvlanMode::Source => MacvlanMode::Source,
+        vocab::MacvlanMode::Private => MacvlanMode::Private,
+        vocab::MacvlanMode::Vepa => MacvlanMode::Vepa,
+        vocab::MacvlanMode::Bridge => MacvlanMode::Bridge,
+        vocab::MacvlanMode::Passthru => MacvlanMode::Passthru,
+        vocab::MacvlanMode::Source => MacvlanMode::Source,
     }
 }
 
-fn state_out(s: kernel::OperState) -> OperState {
+fn state_out(s: vocab::OperState) -> OperState {
     match s {
-        kernel::OperState::Unknown => OperState::Unknown,
-        kernel::OperState::NotPresent => OperState::NotPresent,
-        kernel::OperState::Down => OperState::Down,
-        kernel::OperState::LowerLayerDown => OperState::LowerLayerDown,
-        kernel::OperState::Testing => OperState::Testing,
-        kernel::OperState::Dormant => OperState::Dormant,
-        kernel::OperState::Up => OperState::Up,
+        vocab::OperState::Unknown => OperState::Unknown,
+        vocab::OperState::NotPresent => OperState::NotPresent,
+        vocab::OperState::Down => OperState::Down,
+        vocab::OperState::LowerLayerDown => OperState::LowerLayerDown,
+        vocab::OperState::Testing => OperState::Testing,
+        vocab::OperState::Dormant => OperState::Dormant,
+        vocab::OperState::Up => OperState::Up,
     }
 }
 
-fn info_out(i: kernel::LinkInfo) -> LinkInfo {
+fn info_out(i: vocab::LinkInfo) -> LinkInfo {
     LinkInfo {
         index: i.index,
         name: i.name,

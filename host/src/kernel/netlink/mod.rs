@@ -30,11 +30,12 @@ use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
 use self::request::{CHANGE, CREATE, DUMP, GET, Socket, request};
 use super::netns::{self, NsPool};
-use super::{
-    AddrInfo, CreateError, Kernel, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId,
-    NsIdent, PingStats, RecordFn, Removal, RouteInfo, RouteSpec,
+use super::{CreateError, Kernel, RecordFn};
+use crate::vocab::net::Cidr;
+use crate::vocab::{
+    AddrInfo, LinkChange, LinkInfo, Neighbor, NewLink, NewLinkKind, NsId, NsIdent, PingStats,
+    Removal, RouteInfo, RouteSpec,
 };
-use crate::net::Cidr;
 
 /// One open namespace: its descriptor (which also keeps it alive while we
 /// work in it) and the netlink socket inside it. Dropping it closes both,
@@ -333,7 +334,7 @@ fn addr_message(index: u32, cidr: Cidr, adding: bool) -> AddressMessage {
     }
     if adding {
         msg.attributes.push(AddressAttribute::Protocol(
-            netlink_packet_route::address::AddressProtocol::from(super::NETWASM_PROTO),
+            netlink_packet_route::address::AddressProtocol::from(crate::vocab::NETWASM_PROTO),
         ));
     }
     msg
@@ -353,7 +354,7 @@ fn route_message(route: &RouteSpec, deleting: bool) -> RouteMessage {
         protocol: if deleting {
             RouteProtocol::from(route.protocol.unwrap_or(0))
         } else {
-            RouteProtocol::from(super::NETWASM_PROTO)
+            RouteProtocol::from(crate::vocab::NETWASM_PROTO)
         },
         // On delete, "nowhere" matches a route of any scope, as `ip route del`.
         scope: if deleting {
@@ -481,7 +482,7 @@ impl Kernel for Netlink {
     async fn ns_open_root(&self) -> io::Result<(NsId, NsIdent)> {
         let path = std::path::PathBuf::from("/proc/self/ns/net");
         let opened = self.pool.first()?.run(move |t| t.open(&path)).await?;
-        Ok(self.add_space(super::ROOT_NS, opened))
+        Ok(self.add_space(crate::vocab::ROOT_NS, opened))
     }
 
     fn ns_home(&self) -> io::Result<NsIdent> {

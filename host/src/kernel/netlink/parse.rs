@@ -18,8 +18,8 @@ use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
 };
 
-use crate::kernel::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, OperState, RouteInfo};
-use crate::net::{Cidr, Mac};
+use crate::vocab::net::{Cidr, Mac};
+use crate::vocab::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, OperState, RouteInfo};
 
 /// The main routing table's id.
 pub const RT_TABLE_MAIN: u32 = 254;
