@@ -2,28 +2,26 @@
 
 use serde_json::json;
 
+use super::gate::Quota;
 use super::{Lab, LinkKey};
 use crate::error::HostResult;
 use crate::ledger::Entry;
 use crate::vocab::AddrInfo;
+use crate::vocab::Operation;
 use crate::vocab::net::Cidr;
 
 impl Lab {
     pub async fn addr_add(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {
         let desc = self.desc_link(key);
         self.op(
-            "addr.add",
+            Operation::AddrAdd,
             json!({ "link": desc, "address": cidr }),
             async |lab| {
                 let c = Cidr::parse(cidr, "address", false)?;
                 lab.check_change(key, &format!("add address {c} to"))?;
                 lab.policy.check_address(&c)?;
-                lab.quota(
-                    &format!("add address {c}"),
-                    lab.usage.addresses,
-                    lab.policy.quotas.addresses,
-                    "addresses",
-                )?;
+                lab.gate
+                    .room(Quota::Addresses, 1, &format!("add address {c}"))?;
                 let link = lab.link(key)?.clone();
                 let id = lab.ns_id(&link.ns)?;
                 let entry = Entry::AddrAdd {
@@ -36,7 +34,7 @@ impl Lab {
                 let op = format!("add address {c} to {desc}");
                 lab.journaled(entry, op, k.addr_add(id, link.index, c))
                     .await?;
-                lab.usage.addresses += 1;
+                lab.gate.usage.addresses += 1;
                 lab.added_addrs.insert((link.ns.clone(), link.index, c));
                 Ok(())
             },
@@ -47,7 +45,7 @@ impl Lab {
     pub async fn addr_delete(&mut self, key: LinkKey, cidr: &str) -> HostResult<()> {
         let desc = self.desc_link(key);
         self.op(
-            "addr.delete",
+            Operation::AddrDelete,
             json!({ "link": desc, "address": cidr }),
             async |lab| {
                 let c = Cidr::parse(cidr, "address", false)?;
@@ -76,7 +74,7 @@ impl Lab {
 
     pub async fn addr_list(&mut self, key: LinkKey) -> HostResult<Vec<AddrInfo>> {
         let desc = self.desc_link(key);
-        self.op("addr.list", json!({ "link": desc }), async |lab| {
+        self.op(Operation::AddrList, json!({ "link": desc }), async |lab| {
             let link = lab.link(key)?.clone();
             let id = lab.ns_id(&link.ns)?;
             lab.kernel

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ErrorKind, Failure, HostResult};
 use crate::runtime::stdio::clip;
+use crate::vocab::Operation;
 
 pub struct Audit {
     file: File,
@@ -30,7 +31,7 @@ impl Audit {
     /// Writes the line for one call. `result` is the call's outcome.
     pub fn record<T>(
         &mut self,
-        op: &str,
+        op: Operation,
         args: Value,
         result: &HostResult<T>,
     ) -> anyhow::Result<()> {
@@ -54,7 +55,7 @@ impl Audit {
         };
         let mut line = json!({
             "time": crate::time::rfc3339_now(),
-            "op": op,
+            "op": op.as_str(),
             "args": clip_strings(args),
             "decision": decision,
             "result": outcome,

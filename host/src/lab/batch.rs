@@ -19,11 +19,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+use super::gate::Quota;
 use super::links::PlannedLink;
 use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::{CreateError, Kernel};
 use crate::ledger::{Entry, Ledger};
+use crate::vocab::Operation;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
 use crate::vocab::{LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
 
@@ -114,24 +116,27 @@ impl NsPlan {
     }
 
     /// The names of the operations the plan consists of.
-    fn operation_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+    fn operation_names(&self) -> impl Iterator<Item = Operation> + '_ {
         let links = self.links.iter().map(|l| match l {
-            PlanLink::Macvlan { .. } => "link.add-macvlan",
-            PlanLink::Bridge(_) => "link.add-bridge",
+            PlanLink::Macvlan { .. } => Operation::LinkAddMacvlan,
+            PlanLink::Bridge(_) => Operation::LinkAddBridge,
         });
-        std::iter::once("namespace.create")
+        std::iter::once(Operation::NamespaceCreate)
             .chain(links)
-            .chain(self.up.iter().map(|_| "link.set-up"))
-            .chain(self.addresses.iter().map(|_| "addr.add"))
-            .chain(self.routes.iter().map(|_| "route.add"))
+            .chain(self.up.iter().map(|_| Operation::LinkSetUp))
+            .chain(self.addresses.iter().map(|_| Operation::AddrAdd))
+            .chain(self.routes.iter().map(|_| Operation::RouteAdd))
     }
 
     /// The operations this plan consists of, as the single-step functions
     /// name and audit them.
-    fn operations(&self, batch: usize) -> Vec<(&'static str, Value)> {
+    fn operations(&self, batch: usize) -> Vec<(Operation, Value)> {
         let ns = &self.name;
         let link = |name: &str| format!("link {name:?} in {}", desc_ns(ns));
-        let mut ops = vec![("namespace.create", json!({ "name": ns, "batch": batch }))];
+        let mut ops = vec![(
+            Operation::NamespaceCreate,
+            json!({ "name": ns, "batch": batch }),
+        )];
         for l in &self.links {
             ops.push(match l {
                 PlanLink::Macvlan {
@@ -139,7 +144,7 @@ impl NsPlan {
                     parent,
                     config,
                 } => (
-                    "link.add-macvlan",
+                    Operation::LinkAddMacvlan,
                     json!({
                         "namespace": parent_ns,
                         "parent": parent,
@@ -152,26 +157,26 @@ impl NsPlan {
                     }),
                 ),
                 PlanLink::Bridge(name) => (
-                    "link.add-bridge",
+                    Operation::LinkAddBridge,
                     json!({ "namespace": ns, "name": name, "batch": batch }),
                 ),
             });
         }
         for name in &self.up {
             ops.push((
-                "link.set-up",
+                Operation::LinkSetUp,
                 json!({ "link": link(name), "value": null, "batch": batch }),
             ));
         }
         for (name, cidr) in &self.addresses {
             ops.push((
-                "addr.add",
+                Operation::AddrAdd,
                 json!({ "link": link(name), "address": cidr, "batch": batch }),
             ));
         }
         for r in &self.routes {
             ops.push((
-                "route.add",
+                Operation::RouteAdd,
                 json!({
                     "namespace": ns,
                     "destination": r.destination,
@@ -192,20 +197,20 @@ impl Lab {
     pub async fn build(&mut self, plans: &[NsPlan]) -> HostResult<Vec<String>> {
         self.batch_started = false;
         let result = self.build_all(plans).await;
-        if let Some(audit) = &mut self.audit {
-            if self.batch_started {
-                // Every step was checked and counted: one line each, as the
-                // single-step calls write, and no more than the quotas allow.
+        if self.batch_started {
+            // Every step was checked and counted: one line each, as the
+            // single-step calls write, and no more than the quotas allow.
+            if self.gate.audited() {
                 for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
-                    audit.record(op, args, &result)?;
+                    self.gate.audit(op, args, &result)?;
                 }
-            } else {
-                // Refused before anything was done: one line for the call,
-                // however many steps the guest packed into it.
-                let steps: usize = plans.iter().map(NsPlan::operation_count).sum();
-                let args = json!({ "plans": plans.len(), "steps": steps });
-                audit.record("batch.build", args, &result)?;
             }
+        } else {
+            // Refused before anything was done: one line for the call,
+            // however many steps the guest packed into it.
+            let steps: usize = plans.iter().map(NsPlan::operation_count).sum();
+            let args = json!({ "plans": plans.len(), "steps": steps });
+            self.gate.audit(Operation::BatchBuild, args, &result)?;
         }
         result
     }
@@ -215,17 +220,14 @@ impl Lab {
         // Counts first: what a call may ask for is bounded before any of it
         // is looked at one by one.
         self.check_quotas(plans)?;
-        if self.usage.operations.saturating_add(n_ops) > self.policy.quotas.operations {
-            return Err(OpError::limit(format!(
-                "build {} namespaces: their {n_ops} operations would pass the run's quota of {} operations ([quotas] operations in {})",
-                plans.len(),
-                self.policy.quotas.operations,
-                self.policy.source
-            ))
-            .into());
-        }
-        self.usage.operations += n_ops;
-        self.check_operations(plans)?;
+        let what = format!("build {} namespaces", plans.len());
+        let ops: BTreeSet<Operation> = plans.iter().flat_map(NsPlan::operation_names).collect();
+        self.gate.admit_all(&what, n_ops, ops, || {
+            plans
+                .iter()
+                .flat_map(|p| p.operations(plans.len()))
+                .collect()
+        })?;
         let mut seen = HashSet::new();
         let mut parents = HashMap::new();
         let mut jobs = Vec::with_capacity(plans.len());
@@ -266,7 +268,7 @@ impl Lab {
             let mut changes = Vec::new();
             for (plan, b) in plans.iter().zip(built) {
                 let (id, _) = b.ns.expect("built without failure");
-                self.usage.namespaces += 1;
+                self.gate.usage.namespaces += 1;
                 self.namespaces.insert(
                     plan.name.clone(),
                     NsEntry {
@@ -275,12 +277,12 @@ impl Lab {
                     },
                 );
                 for (info, planned) in b.links.iter().zip(&b.lowers) {
-                    self.usage.links += 1;
+                    self.gate.usage.links += 1;
                     let key = self.new_link_entry(info, Origin::Created, true);
                     self.set_lower(key, planned.clone());
                 }
-                self.usage.addresses += plan.addresses.len() as u64;
-                self.usage.routes += plan.routes.len() as u64;
+                self.gate.usage.addresses += plan.addresses.len() as u64;
+                self.gate.usage.routes += plan.routes.len() as u64;
                 self.record_plan_objects(plan, &b.links);
                 // Only the links the plan made are journaled: `lo` is no
                 // object of the lab's.
@@ -532,49 +534,18 @@ impl Lab {
         Ok(job)
     }
 
-    /// Checks every step against `[operations]`. A batch has a handful of
-    /// distinct operations, each checked once; a refusal is then reported
-    /// for the first step it hits, with that step's arguments.
-    fn check_operations(&self, plans: &[NsPlan]) -> Result<(), OpError> {
-        let names: BTreeSet<&str> = plans.iter().flat_map(NsPlan::operation_names).collect();
-        for name in names {
-            if self.policy.operation_allowed(name) {
-                continue;
-            }
-            for (op, args) in plans.iter().flat_map(|p| p.operations(plans.len())) {
-                if op == name {
-                    self.policy.check_operation(op, &args.to_string())?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The namespace, link, address and route quotas, for all plans at once.
     fn check_quotas(&self, plans: &[NsPlan]) -> Result<(), OpError> {
         let sum = |f: fn(&NsPlan) -> usize| plans.iter().map(f).sum::<usize>() as u64;
-        let q = &self.policy.quotas;
-        let u = &self.usage;
-        for (key, want, used, max) in [
-            ("namespaces", plans.len() as u64, u.namespaces, q.namespaces),
-            ("links", sum(|p| p.links.len()), u.links, q.links),
-            (
-                "addresses",
-                sum(|p| p.addresses.len()),
-                u.addresses,
-                q.addresses,
-            ),
-            ("routes", sum(|p| p.routes.len()), u.routes, q.routes),
-        ] {
-            if used.saturating_add(want) > max {
-                return Err(OpError::limit(format!(
-                    "build {} namespaces: their {want} {key} would pass the run's quota of {max} {key}, of which {used} are used ([quotas] {key} in {})",
-                    plans.len(),
-                    self.policy.source
-                )));
-            }
-        }
-        Ok(())
+        let what = format!("build {} namespaces", plans.len());
+        self.gate
+            .room(Quota::Namespaces, plans.len() as u64, &what)?;
+        self.gate
+            .room(Quota::Links, sum(|p| p.links.len()), &what)?;
+        self.gate
+            .room(Quota::Addresses, sum(|p| p.addresses.len()), &what)?;
+        self.gate
+            .room(Quota::Routes, sum(|p| p.routes.len()), &what)
     }
 
     /// Builds the jobs as tasks, `IN_FLIGHT` at a time, and returns what

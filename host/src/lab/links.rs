@@ -4,10 +4,12 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
+use super::gate::Quota;
 use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
 use crate::ledger::Entry;
 use crate::policy::{LinkKind, Policy};
+use crate::vocab::Operation;
 use crate::vocab::net::{Mac, check_link_name, check_mtu};
 use crate::vocab::{
     LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS, pick_ifindex,
@@ -53,7 +55,7 @@ impl PlannedLink {
 impl Lab {
     pub async fn link_get(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
         self.op(
-            "link.get",
+            Operation::LinkGet,
             json!({ "namespace": ns, "name": name }),
             async |lab| {
                 check_link_name(name)?;
@@ -89,24 +91,27 @@ impl Lab {
     }
 
     pub async fn link_list(&mut self, ns: &str) -> HostResult<Vec<LinkInfo>> {
-        self.op("link.list", json!({ "namespace": ns }), async |lab| {
-            let id = lab.ns_id(ns)?;
-            let mut links = lab
-                .kernel
-                .link_list(id)
-                .await
-                .map_err(|e| Self::kernel_err(format!("list links in {}", desc_ns(ns)), e))?;
-            if lab.ns(ns)?.origin != Origin::Created {
-                links.retain(|l| lab.link_visible(ns, Some(l.index), &l.name));
-            }
-            Ok(links.into_iter().map(|l| lab.redact(l)).collect())
-        })
+        self.op(
+            Operation::LinkList,
+            json!({ "namespace": ns }),
+            async |lab| {
+                let id = lab.ns_id(ns)?;
+                let mut links =
+                    lab.kernel.link_list(id).await.map_err(|e| {
+                        Self::kernel_err(format!("list links in {}", desc_ns(ns)), e)
+                    })?;
+                if lab.ns(ns)?.origin != Origin::Created {
+                    links.retain(|l| lab.link_visible(ns, Some(l.index), &l.name));
+                }
+                Ok(links.into_iter().map(|l| lab.redact(l)).collect())
+            },
+        )
         .await
     }
 
     pub async fn link_info(&mut self, key: LinkKey) -> HostResult<LinkInfo> {
         let desc = self.desc_link(key);
-        self.op("link.info", json!({ "link": desc }), async |lab| {
+        self.op(Operation::LinkInfo, json!({ "link": desc }), async |lab| {
             let link = lab.link(key)?.clone();
             let id = lab.ns_id(&link.ns)?;
             let info = lab
@@ -218,7 +223,7 @@ impl Lab {
             "mtu": config.mtu,
             "target": target,
         });
-        self.op("link.add-macvlan", args, async |lab| {
+        self.op(Operation::LinkAddMacvlan, args, async |lab| {
             lab.add_macvlan_inner(parent, config, target).await
         })
         .await
@@ -240,7 +245,7 @@ impl Lab {
             "mtu": config.mtu,
             "target": target,
         });
-        self.op("link.add-macvlan", args, async |lab| {
+        self.op(Operation::LinkAddMacvlan, args, async |lab| {
             let key = lab.macvlan_parent(ns, parent).await?;
             lab.add_macvlan_inner(key, config, target).await
         })
@@ -293,13 +298,13 @@ impl Lab {
         what: &str,
     ) -> HostResult<LinkKey> {
         self.check_builds_in(ns, what)?;
-        self.quota(what, self.usage.links, self.policy.quotas.links, "links")?;
+        self.gate.room(Quota::Links, 1, what)?;
         let spec = plan.new_link(self.ns_id(ns)?);
         let k = self.kernel.clone();
         let created = self
             .journaled(plan.entry, plan.op, k.link_add(&spec))
             .await?;
-        self.usage.links += 1;
+        self.gate.usage.links += 1;
         let key = self.new_link_entry(&created[0], Origin::Created, true);
         self.set_lower(key, plan.lower);
         Ok(key)
@@ -418,7 +423,7 @@ impl Lab {
         peer_name: &str,
     ) -> HostResult<(LinkKey, LinkKey)> {
         let args = json!({ "namespace": ns, "name": name, "peer-namespace": peer_ns, "peer-name": peer_name });
-        self.op("link.add-veth", args, async |lab| {
+        self.op(Operation::LinkAddVeth, args, async |lab| {
             check_link_name(name)?;
             check_link_name(peer_name)?;
             if ns == peer_ns && name == peer_name {
@@ -430,12 +435,8 @@ impl Lab {
             lab.policy.check_kind(LinkKind::Veth, name)?;
             lab.check_builds_in(ns, &format!("create veth {name:?}"))?;
             lab.check_builds_in(peer_ns, &format!("create veth peer {peer_name:?}"))?;
-            lab.quota(
-                &format!("create veth {name:?}"),
-                lab.usage.links + 1,
-                lab.policy.quotas.links,
-                "links",
-            )?;
+            lab.gate
+                .room(Quota::Links, 2, &format!("create veth {name:?}"))?;
             let (index, peer_index) = (pick_ifindex(), pick_ifindex());
             let spec = NewLink {
                 name: name.to_string(),
@@ -469,7 +470,7 @@ impl Lab {
             };
             let k = lab.kernel.clone();
             let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
-            lab.usage.links += 2;
+            lab.gate.usage.links += 2;
             let a = lab.new_link_entry(&created[0], Origin::Created, true);
             let b = lab.new_link_entry(&created[1], Origin::Created, true);
             // Each end hangs off the other (the kernel's report of a new
@@ -487,7 +488,7 @@ impl Lab {
 
     pub async fn add_bridge(&mut self, ns: &str, name: &str) -> HostResult<LinkKey> {
         self.op(
-            "link.add-bridge",
+            Operation::LinkAddBridge,
             json!({ "namespace": ns, "name": name }),
             async |lab| {
                 let plan = Self::bridge_plan(&lab.policy, ns, name)?;
@@ -531,21 +532,21 @@ impl Lab {
     /// Applies one change to a link the lab may change.
     pub async fn link_set(&mut self, key: LinkKey, change: LinkChange) -> HostResult<()> {
         let (op, action, arg) = match &change {
-            LinkChange::Up => ("link.set-up", "set up".to_string(), Value::Null),
-            LinkChange::Down => ("link.set-down", "set down".to_string(), Value::Null),
-            LinkChange::Mtu(m) => ("link.set-mtu", format!("set mtu {m} on"), json!(m)),
+            LinkChange::Up => (Operation::LinkSetUp, "set up".to_string(), Value::Null),
+            LinkChange::Down => (Operation::LinkSetDown, "set down".to_string(), Value::Null),
+            LinkChange::Mtu(m) => (Operation::LinkSetMtu, format!("set mtu {m} on"), json!(m)),
             LinkChange::Mac(m) => (
-                "link.set-mac",
+                Operation::LinkSetMac,
                 format!("set MAC {m} on"),
                 json!(m.to_string()),
             ),
             LinkChange::Hairpin(h) => (
-                "link.set-hairpin",
+                Operation::LinkSetHairpin,
                 format!("set hairpin {} on", if *h { "on" } else { "off" }),
                 json!(h),
             ),
             LinkChange::Master(_) => (
-                "link.unset-master",
+                Operation::LinkUnsetMaster,
                 "remove from its bridge".to_string(),
                 Value::Null,
             ),
@@ -635,7 +636,7 @@ impl Lab {
         let desc = self.desc_link(key);
         let bridge_desc = self.desc_link(bridge);
         self.op(
-            "link.set-master",
+            Operation::LinkSetMaster,
             json!({ "link": desc, "bridge": bridge_desc }),
             async |lab| {
                 lab.check_change(key, "attach to a bridge")?;
@@ -708,7 +709,7 @@ impl Lab {
     ) -> HostResult<()> {
         let desc = self.desc_link(key);
         self.op(
-            "link.move-to",
+            Operation::LinkMoveTo,
             json!({ "link": desc, "namespace": to, "new-name": new_name }),
             async |lab| {
                 if let Some(n) = &new_name {
@@ -854,35 +855,39 @@ impl Lab {
 
     pub async fn link_delete(&mut self, key: LinkKey) -> HostResult<()> {
         let desc = self.desc_link(key);
-        self.op("link.delete", json!({ "link": desc }), async |lab| {
-            lab.check_own(key, "delete")?;
-            lab.check_change(key, "delete")?;
-            let link = lab.link(key)?.clone();
-            let id = lab.ns_id(&link.ns)?;
-            let info = lab.kernel.link_by_index(id, link.index).await.ok();
-            lab.kernel
-                .link_del(id, link.index)
-                .await
-                .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
-            lab.links.remove(&key);
-            // The kernel takes a veth's peer with it.
-            if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth"))
-                && let Some(pi) = info.parent_index
-                && let Some(peer) =
-                    lab.find_link(&info.parent_namespace.unwrap_or(link.ns.clone()), pi)
-            {
-                lab.links.remove(&peer);
-            }
-            lab.forget_gone(|ns, index| ns == link.ns && index == link.index);
-            if !link.journaled {
-                return Ok(());
-            }
-            lab.record(Entry::LinkDelete {
-                ns: link.ns.clone(),
-                name: link.name.clone(),
-            })?;
-            Ok(())
-        })
+        self.op(
+            Operation::LinkDelete,
+            json!({ "link": desc }),
+            async |lab| {
+                lab.check_own(key, "delete")?;
+                lab.check_change(key, "delete")?;
+                let link = lab.link(key)?.clone();
+                let id = lab.ns_id(&link.ns)?;
+                let info = lab.kernel.link_by_index(id, link.index).await.ok();
+                lab.kernel
+                    .link_del(id, link.index)
+                    .await
+                    .map_err(|e| Self::kernel_err(format!("delete {desc}"), e))?;
+                lab.links.remove(&key);
+                // The kernel takes a veth's peer with it.
+                if let Some(info) = info.filter(|i| i.kind.as_deref() == Some("veth"))
+                    && let Some(pi) = info.parent_index
+                    && let Some(peer) =
+                        lab.find_link(&info.parent_namespace.unwrap_or(link.ns.clone()), pi)
+                {
+                    lab.links.remove(&peer);
+                }
+                lab.forget_gone(|ns, index| ns == link.ns && index == link.index);
+                if !link.journaled {
+                    return Ok(());
+                }
+                lab.record(Entry::LinkDelete {
+                    ns: link.ns.clone(),
+                    name: link.name.clone(),
+                })?;
+                Ok(())
+            },
+        )
         .await
     }
 }

@@ -10,6 +10,7 @@
 mod addrs;
 pub mod audit;
 mod batch;
+mod gate;
 mod links;
 mod loops;
 mod namespaces;
@@ -17,6 +18,7 @@ mod routes;
 mod verify;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute};
+pub use self::gate::{Quota, Usage};
 pub use self::verify::print_matrix;
 
 use std::collections::{HashMap, HashSet};
@@ -25,15 +27,17 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::error::{Failure, GuestFault, HostResult, OpError};
+use crate::error::{Failure, HostResult, OpError};
 use crate::kernel::Kernel;
 use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
 use crate::policy::Policy;
 use crate::runtime::stdio::GuestOutput;
+use crate::vocab::Operation;
 use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
 
 use self::audit::Audit;
+use self::gate::Gate;
 
 /// How the lab came to hold a namespace or link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,16 +122,6 @@ impl Checked {
 const EXPECT_COUNT: u32 = 2;
 const EXPECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
 
-/// What a run has used of its quotas.
-#[derive(Debug, Default, Clone)]
-pub struct Usage {
-    pub namespaces: u64,
-    pub links: u64,
-    pub addresses: u64,
-    pub routes: u64,
-    pub operations: u64,
-}
-
 pub struct Lab {
     kernel: Arc<dyn Kernel>,
     policy: Arc<Policy>,
@@ -149,11 +143,11 @@ pub struct Lab {
     /// Links (namespace, index, name) recorded as the lab's own by earlier
     /// runs, as they still were when the run began.
     adopted_links: HashSet<(String, u32, String)>,
-    usage: Usage,
+    /// The operation quota, `[operations]`, the object quotas and the
+    /// audit: what every operation passes.
+    gate: Gate,
     pending: Vec<Expectation>,
     checked: Vec<Checked>,
-    /// Whether the guest was told its operation quota is used up.
-    quota_told: bool,
     /// Whether the batch call under way got past its checks (for its audit).
     batch_started: bool,
     /// The (source namespace, destination) pairs probed so far (see
@@ -161,7 +155,6 @@ pub struct Lab {
     probed: HashSet<(String, IpAddr)>,
     /// Where the reachability matrix goes, charged to the guest's budget.
     output: GuestOutput,
-    audit: Option<Audit>,
     ledger: Option<Ledger>,
 }
 
@@ -175,6 +168,7 @@ fn desc_ns(name: &str) -> String {
 
 impl Lab {
     pub fn new(kernel: Arc<dyn Kernel>, policy: Arc<Policy>) -> Self {
+        let gate = Gate::new(Arc::clone(&policy));
         Self {
             kernel,
             policy,
@@ -185,20 +179,18 @@ impl Lab {
             added_addrs: HashSet::new(),
             adopted: HashMap::new(),
             adopted_links: HashSet::new(),
-            usage: Usage::default(),
+            gate,
             pending: Vec::new(),
             checked: Vec::new(),
-            quota_told: false,
             batch_started: false,
             probed: HashSet::new(),
             output: GuestOutput::new(u64::MAX, false),
-            audit: None,
             ledger: None,
         }
     }
 
     pub fn with_audit(mut self, audit: Audit) -> Self {
-        self.audit = Some(audit);
+        self.gate.set_audit(audit);
         self
     }
 
@@ -219,7 +211,7 @@ impl Lab {
     }
 
     pub fn usage(&self) -> &Usage {
-        &self.usage
+        &self.gate.usage
     }
 
     pub fn take_ledger(&mut self) -> Option<Ledger> {
@@ -474,52 +466,16 @@ impl Lab {
     /// policy's operation list, and the audit line.
     async fn op<T>(
         &mut self,
-        op: &'static str,
+        op: Operation,
         args: Value,
         f: impl AsyncFnOnce(&mut Self) -> HostResult<T>,
     ) -> HostResult<T> {
-        let result = match self.gate(op, &args) {
+        let result = match self.gate.admit(op, &args) {
             Ok(()) => f(self).await,
             Err(e) => Err(e),
         };
-        if let Some(audit) = &mut self.audit {
-            audit.record(op, args, &result)?;
-        }
+        self.gate.audit(op, args, &result)?;
         result
-    }
-
-    fn gate(&mut self, op: &'static str, args: &Value) -> HostResult<()> {
-        if self.usage.operations >= self.policy.quotas.operations {
-            // The guest hears it once; calling on after that would only
-            // make the host work (and audit) for nothing, so it stops.
-            if std::mem::replace(&mut self.quota_told, true) {
-                return Err(Failure::Trap(
-                    GuestFault(format!(
-                        "the guest kept calling after it had used its quota of {} operations ([quotas] operations in {})",
-                        self.policy.quotas.operations,
-                        self.policy.source
-                    ))
-                    .into(),
-                ));
-            }
-            return Err(OpError::limit(format!(
-                "{op}: the run has used its quota of {} operations ([quotas] operations in {})",
-                self.policy.quotas.operations, self.policy.source
-            ))
-            .into());
-        }
-        self.usage.operations += 1;
-        Ok(self.policy.check_operation(op, &args.to_string())?)
-    }
-
-    fn quota(&self, what: &str, used: u64, max: u64, key: &str) -> Result<(), OpError> {
-        if used >= max {
-            return Err(OpError::limit(format!(
-                "{what}: the run has used its quota of {max} {key} ([quotas] {key} in {})",
-                self.policy.source
-            )));
-        }
-        Ok(())
     }
 
     /// Records a created object before the guest learns of it. A ledger

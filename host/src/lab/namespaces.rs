@@ -11,49 +11,52 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
+use super::gate::Quota;
 use super::{Lab, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::{CreateError, RecordFn};
 use crate::ledger::{Entry, Ledger};
+use crate::vocab::Operation;
 use crate::vocab::net::check_ns_name;
 use crate::vocab::{NsId, NsIdent, ROOT_NS, Removal};
 
 impl Lab {
     pub async fn ns_create(&mut self, name: &str) -> HostResult<String> {
-        self.op("namespace.create", json!({ "name": name }), async |lab| {
-            check_ns_name(name)?;
-            lab.policy.check_ns_create(name)?;
-            lab.quota(
-                &format!("create namespace {name:?}"),
-                lab.usage.namespaces,
-                lab.policy.quotas.namespaces,
-                "namespaces",
-            )?;
-            if lab.kernel.ns_exists(name) {
-                return Err(taken(name).into());
-            }
-            let what = format!("create namespace {name:?}");
-            lab.journal_room(&what, 1)?;
-            let (record, journal_error) = journal_creation(lab.ledger.clone(), name, Vec::new());
-            let id = match lab.kernel.clone().ns_create(name, record).await {
-                Ok((id, _)) => id,
-                Err(CreateError::Make(e)) => return Err(Self::kernel_err(what, e)),
-                Err(CreateError::Record(_)) => return Err(Failure::Trap(journal_error.take())),
-                Err(CreateError::Mount(e)) => {
-                    lab.record(Entry::Abort)?;
-                    return Err(Self::kernel_err(what, e));
+        self.op(
+            Operation::NamespaceCreate,
+            json!({ "name": name }),
+            async |lab| {
+                check_ns_name(name)?;
+                lab.policy.check_ns_create(name)?;
+                lab.gate
+                    .room(Quota::Namespaces, 1, &format!("create namespace {name:?}"))?;
+                if lab.kernel.ns_exists(name) {
+                    return Err(taken(name).into());
                 }
-            };
-            lab.usage.namespaces += 1;
-            lab.namespaces.insert(
-                name.to_string(),
-                NsEntry {
-                    id,
-                    origin: Origin::Created,
-                },
-            );
-            Ok(name.to_string())
-        })
+                let what = format!("create namespace {name:?}");
+                lab.journal_room(&what, 1)?;
+                let (record, journal_error) =
+                    journal_creation(lab.ledger.clone(), name, Vec::new());
+                let id = match lab.kernel.clone().ns_create(name, record).await {
+                    Ok((id, _)) => id,
+                    Err(CreateError::Make(e)) => return Err(Self::kernel_err(what, e)),
+                    Err(CreateError::Record(_)) => return Err(Failure::Trap(journal_error.take())),
+                    Err(CreateError::Mount(e)) => {
+                        lab.record(Entry::Abort)?;
+                        return Err(Self::kernel_err(what, e));
+                    }
+                };
+                lab.gate.usage.namespaces += 1;
+                lab.namespaces.insert(
+                    name.to_string(),
+                    NsEntry {
+                        id,
+                        origin: Origin::Created,
+                    },
+                );
+                Ok(name.to_string())
+            },
+        )
         .await
     }
 
@@ -69,50 +72,46 @@ impl Lab {
     pub async fn ns_create_all(&mut self, names: &[String]) -> HostResult<Vec<String>> {
         self.batch_started = false;
         let result = self.create_all(names).await;
-        if let Some(audit) = &mut self.audit {
-            if self.batch_started {
-                for name in names {
-                    let args = json!({ "name": name, "batch": names.len() });
-                    audit.record("namespace.create", args, &result)?;
-                }
-            } else {
-                // Refused before anything was done: one line for the call.
-                let args = json!({ "names": names.len() });
-                audit.record("namespace.create-all", args, &result)?;
+        if self.batch_started {
+            for name in names {
+                let args = json!({ "name": name, "batch": names.len() });
+                self.gate.audit(Operation::NamespaceCreate, args, &result)?;
             }
+        } else {
+            // Refused before anything was done: one line for the call.
+            let args = json!({ "names": names.len() });
+            self.gate
+                .audit(Operation::NamespaceCreateAll, args, &result)?;
         }
         result
     }
 
     async fn create_all(&mut self, names: &[String]) -> HostResult<Vec<String>> {
         let n = names.len() as u64;
-        let op = "namespace.create";
-        if self.usage.operations.saturating_add(n) > self.policy.quotas.operations {
-            return Err(OpError::limit(format!(
-                "{op}: creating {n} namespaces would pass the run's quota of {} operations ([quotas] operations in {})",
-                self.policy.quotas.operations, self.policy.source
-            ))
-            .into());
+        let what = format!("create {n} namespaces");
+        // Counts first: what a call may ask for is bounded before any of it
+        // is looked at one by one. The refusal names the first name that
+        // does not fit.
+        if let Err(mut e) = self.gate.room(Quota::Namespaces, n, &what) {
+            let fit = self
+                .policy
+                .quotas
+                .namespaces
+                .saturating_sub(self.gate.usage.namespaces);
+            if let Some(first) = names.get(fit as usize) {
+                e.message = format!("{} (from {first:?} on)", e.message);
+            }
+            return Err(e.into());
         }
-        self.usage.operations += n;
-        let room = self
-            .policy
-            .quotas
-            .namespaces
-            .saturating_sub(self.usage.namespaces);
-        if n > room {
-            let name = &names[room as usize];
-            self.quota(
-                &format!("create namespace {name:?}"),
-                self.policy.quotas.namespaces,
-                self.policy.quotas.namespaces,
-                "namespaces",
-            )?;
-        }
+        self.gate
+            .admit_all(&what, n, [Operation::NamespaceCreate], || {
+                names
+                    .iter()
+                    .map(|name| (Operation::NamespaceCreate, json!({ "name": name })))
+                    .collect()
+            })?;
         let mut seen = HashSet::new();
         for name in names {
-            self.policy
-                .check_operation(op, &json!({ "name": name }).to_string())?;
             check_ns_name(name)?;
             if !seen.insert(name.as_str()) {
                 return Err(OpError::invalid(format!(
@@ -163,7 +162,7 @@ impl Lab {
         let mounted = k.ns_mount_all(&ids).await;
         if mounted.iter().all(Result::is_ok) {
             for (name, (id, _)) in names.iter().zip(made) {
-                self.usage.namespaces += 1;
+                self.gate.usage.namespaces += 1;
                 self.namespaces.insert(
                     name.clone(),
                     NsEntry {
@@ -202,7 +201,7 @@ impl Lab {
     }
 
     pub async fn ns_open(&mut self, name: &str) -> HostResult<String> {
-        self.op("namespace.open", json!({ "name": name }), async |lab| {
+        self.op(Operation::NamespaceOpen, json!({ "name": name }), async |lab| {
             check_ns_name(name)?;
             if lab.namespaces.contains_key(name) {
                 return Ok(name.to_string());
@@ -265,7 +264,7 @@ impl Lab {
     }
 
     pub async fn ns_root(&mut self) -> HostResult<String> {
-        self.op("namespace.root", json!({}), async |lab| {
+        self.op(Operation::NamespaceRoot, json!({}), async |lab| {
             lab.policy.check_root()?;
             lab.hold_root().await?;
             Ok(ROOT_NS.to_string())
@@ -301,7 +300,7 @@ impl Lab {
     }
 
     pub async fn ns_delete(&mut self, name: &str) -> HostResult<()> {
-        self.op("namespace.delete", json!({ "name": name }), async |lab| {
+        self.op(Operation::NamespaceDelete, json!({ "name": name }), async |lab| {
             let entry = lab.ns(name)?;
             if name == ROOT_NS {
                 return Err(OpError::denied("delete the root namespace: never allowed").into());
@@ -339,7 +338,7 @@ impl Lab {
     }
 
     pub async fn ns_set_forwarding(&mut self, name: &str, on: bool) -> HostResult<()> {
-        self.op("namespace.set-forwarding", json!({ "name": name, "on": on }), async |lab| {
+        self.op(Operation::NamespaceSetForwarding, json!({ "name": name, "on": on }), async |lab| {
             let entry = lab.ns(name)?;
             if entry.origin != Origin::Created {
                 return Err(OpError::denied(format!(
@@ -358,7 +357,7 @@ impl Lab {
     }
 
     pub async fn ns_list(&mut self) -> HostResult<Vec<String>> {
-        self.op("namespace.list", json!({}), async |lab| {
+        self.op(Operation::NamespaceList, json!({}), async |lab| {
             let all = lab
                 .kernel
                 .ns_list()

@@ -4,9 +4,11 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use super::gate::Quota;
 use super::{Lab, LinkKey, Origin, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
 use crate::ledger::Entry;
+use crate::vocab::Operation;
 use crate::vocab::net::Cidr;
 use crate::vocab::{NETWASM_PROTO, ROOT_NS, RouteInfo, RouteSpec};
 
@@ -115,7 +117,7 @@ impl Lab {
         dev: Option<LinkKey>,
     ) -> HostResult<()> {
         let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
-        self.op("route.add", args, async |lab| {
+        self.op(Operation::RouteAdd, args, async |lab| {
             let mut spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
@@ -128,12 +130,7 @@ impl Lab {
             lab.check_builds_in(ns, &format!("add {what}"))?;
             lab.policy
                 .check_route(&spec.destination, spec.gateway.as_ref())?;
-            lab.quota(
-                &format!("add {what}"),
-                lab.usage.routes,
-                lab.policy.quotas.routes,
-                "routes",
-            )?;
+            lab.gate.room(Quota::Routes, 1, &format!("add {what}"))?;
             let id = lab.ns_id(ns)?;
             // The route's whole key goes into the journal before the route
             // exists, so that it is deleted later by that key and no other
@@ -162,7 +159,7 @@ impl Lab {
             let k = lab.kernel.clone();
             lab.journaled(entry, format!("add {what}"), k.route_add(id, &spec))
                 .await?;
-            lab.usage.routes += 1;
+            lab.gate.usage.routes += 1;
             lab.added_routes.insert((ns.to_string(), spec.clone()));
             Ok(())
         })
@@ -193,7 +190,7 @@ impl Lab {
         dev: Option<LinkKey>,
     ) -> HostResult<()> {
         let args = json!({ "namespace": ns, "destination": destination, "gateway": gateway, "metric": metric, "dev": dev.map(|d| self.desc_link(d)) });
-        self.op("route.delete", args, async |lab| {
+        self.op(Operation::RouteDelete, args, async |lab| {
             let spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
@@ -284,24 +281,27 @@ impl Lab {
     }
 
     pub async fn route_list(&mut self, ns: &str) -> HostResult<Vec<RouteInfo>> {
-        self.op("route.list", json!({ "namespace": ns }), async |lab| {
-            let id = lab.ns_id(ns)?;
-            let mut routes = lab
-                .kernel
-                .route_list(id)
-                .await
-                .map_err(|e| Self::kernel_err(format!("list routes in {}", desc_ns(ns)), e))?;
-            // In a namespace the lab did not create, a route shows only
-            // through a link the guest may see; one without an output link
-            // (unreachable, multipath, ...) names nothing it was granted.
-            if lab.ns(ns)?.origin != Origin::Created {
-                routes.retain(|r| match (r.dev_index, r.dev.as_deref()) {
-                    (Some(index), Some(dev)) => lab.link_visible(ns, Some(index), dev),
-                    _ => false,
-                });
-            }
-            Ok(routes)
-        })
+        self.op(
+            Operation::RouteList,
+            json!({ "namespace": ns }),
+            async |lab| {
+                let id = lab.ns_id(ns)?;
+                let mut routes =
+                    lab.kernel.route_list(id).await.map_err(|e| {
+                        Self::kernel_err(format!("list routes in {}", desc_ns(ns)), e)
+                    })?;
+                // In a namespace the lab did not create, a route shows only
+                // through a link the guest may see; one without an output link
+                // (unreachable, multipath, ...) names nothing it was granted.
+                if lab.ns(ns)?.origin != Origin::Created {
+                    routes.retain(|r| match (r.dev_index, r.dev.as_deref()) {
+                        (Some(index), Some(dev)) => lab.link_visible(ns, Some(index), dev),
+                        _ => false,
+                    });
+                }
+                Ok(routes)
+            },
+        )
         .await
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Checked, EXPECT_COUNT, EXPECT_TIMEOUT, Expectation, Lab, desc_ns};
 use crate::error::{HostResult, OpError};
 use crate::runtime::stdio::GuestOutput;
+use crate::vocab::Operation;
 use crate::vocab::{NsId, PingStats, ROOT_NS};
 
 /// How many probes of expectations run at once.
@@ -62,7 +63,7 @@ impl Lab {
         timeout_ms: u32,
     ) -> HostResult<crate::vocab::PingStats> {
         let args = json!({ "namespace": ns, "to": to, "count": count, "timeout-ms": timeout_ms });
-        self.op("probe.ping", args, async |lab| {
+        self.op(Operation::ProbePing, args, async |lab| {
             let addr = crate::vocab::net::parse_ip(to, "ping destination")?;
             if !(1..=100).contains(&count) {
                 return Err(
@@ -87,24 +88,27 @@ impl Lab {
     }
 
     pub async fn probe_neighbors(&mut self, ns: &str) -> HostResult<Vec<crate::vocab::Neighbor>> {
-        self.op("probe.neighbors", json!({ "namespace": ns }), async |lab| {
-            // Reading the table sends nothing: any namespace held but the
-            // root, and only entries on links the guest may see.
-            let id = lab.ns_id(ns)?;
-            if ns == ROOT_NS {
-                return Err(OpError::denied(
-                    "list neighbours in the root namespace: never allowed",
-                )
-                .into());
-            }
-            let mut found =
-                lab.kernel.neighbors(id).await.map_err(|e| {
+        self.op(
+            Operation::ProbeNeighbors,
+            json!({ "namespace": ns }),
+            async |lab| {
+                // Reading the table sends nothing: any namespace held but the
+                // root, and only entries on links the guest may see.
+                let id = lab.ns_id(ns)?;
+                if ns == ROOT_NS {
+                    return Err(OpError::denied(
+                        "list neighbours in the root namespace: never allowed",
+                    )
+                    .into());
+                }
+                let mut found = lab.kernel.neighbors(id).await.map_err(|e| {
                     Self::kernel_err(format!("list neighbours in {}", desc_ns(ns)), e)
                 })?;
-            // As route.list: only entries on links the guest may see.
-            found.retain(|n| lab.link_visible(ns, None, &n.dev));
-            Ok(found)
-        })
+                // As route.list: only entries on links the guest may see.
+                found.retain(|n| lab.link_visible(ns, None, &n.dev));
+                Ok(found)
+            },
+        )
         .await
     }
 
@@ -119,7 +123,7 @@ impl Lab {
         // or not: no more of a label than may be kept.
         let shown = &label[..label.floor_char_boundary(MAX_LABEL_BYTES)];
         let args = json!({ "namespace": ns, "to": to, "reachable": reachable, "label": shown });
-        self.op("verify.expect", args, async |lab| {
+        self.op(Operation::VerifyExpect, args, async |lab| {
             let addr = crate::vocab::net::parse_ip(to, "expected address")?;
             if label.len() > MAX_LABEL_BYTES {
                 return Err(OpError::invalid(format!(
@@ -151,7 +155,7 @@ impl Lab {
 
     pub async fn verify_check(&mut self) -> HostResult<Vec<Checked>> {
         self.op(
-            "verify.check",
+            Operation::VerifyCheck,
             json!({ "pending": self.pending.len() }),
             async |lab| Ok(lab.run_pending().await),
         )

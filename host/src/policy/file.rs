@@ -11,9 +11,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Glob, LinkGrant, LinkKind, OPERATIONS, Policy, Source};
+use super::{Glob, LinkGrant, LinkKind, Policy, Source};
 use crate::runtime::limits::bytes;
 use crate::vocab::MacvlanMode;
+use crate::vocab::Operation;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
 
 type S = Spanned<String>;
@@ -331,12 +332,16 @@ impl Ctx<'_> {
     fn operations(&self, key: &str, values: Vec<S>) -> Result<Vec<Glob>, PolicyError> {
         self.list(key, values, |s| {
             let g = Glob::new(s);
-            if OPERATIONS.iter().any(|op| g.matches(op)) {
+            if Operation::STEPS.iter().any(|op| g.matches(op.as_str())) {
                 Ok(g)
             } else {
                 Err(format!(
                     "matches no operation; operations are named like \"link.add-macvlan\" or \"route.*\" ({})",
-                    OPERATIONS.join(", ")
+                    Operation::STEPS
+                        .iter()
+                        .map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             }
         })
@@ -520,8 +525,8 @@ deadline = "10s"
         assert_eq!(p.limits.deadline, Duration::from_secs(10));
         assert!(p.check_ns_create("lab-x").is_ok());
         assert!(p.check_ns_create("prod").is_err());
-        assert!(p.check_operation("link.move-to", "x").is_err());
-        assert!(p.check_operation("link.add-veth", "x").is_ok());
+        assert!(p.check_operation(Operation::LinkMoveTo, "x").is_err());
+        assert!(p.check_operation(Operation::LinkAddVeth, "x").is_ok());
     }
 
     #[test]

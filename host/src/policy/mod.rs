@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::error::{ErrorKind, OpError, OpResult};
 use crate::vocab::MacvlanMode;
+use crate::vocab::Operation;
 use crate::vocab::net::Cidr;
 
 pub use glob::Glob;
@@ -183,41 +184,6 @@ impl Default for Policy {
     }
 }
 
-/// Every operation a guest can ask for, by the name policies use.
-pub const OPERATIONS: &[&str] = &[
-    "namespace.create",
-    "namespace.open",
-    "namespace.root",
-    "namespace.delete",
-    "namespace.list",
-    "namespace.set-forwarding",
-    "link.add-macvlan",
-    "link.add-veth",
-    "link.add-bridge",
-    "link.get",
-    "link.list",
-    "link.info",
-    "link.set-up",
-    "link.set-down",
-    "link.set-mtu",
-    "link.set-mac",
-    "link.set-master",
-    "link.unset-master",
-    "link.set-hairpin",
-    "link.move-to",
-    "link.delete",
-    "addr.add",
-    "addr.delete",
-    "addr.list",
-    "route.add",
-    "route.delete",
-    "route.list",
-    "probe.ping",
-    "probe.neighbors",
-    "verify.expect",
-    "verify.check",
-];
-
 impl Policy {
     fn deny(&self, what: impl std::fmt::Display, fix: impl std::fmt::Display) -> OpError {
         OpError::new(
@@ -227,12 +193,14 @@ impl Policy {
     }
 
     /// Whether `[operations]` allows the operation `op`.
-    pub fn operation_allowed(&self, op: &str) -> bool {
+    pub fn operation_allowed(&self, op: Operation) -> bool {
+        let op = op.as_str();
         !self.ops_deny.iter().any(|g| g.matches(op)) && self.ops_allow.iter().any(|g| g.matches(op))
     }
 
     /// Checks the operation itself against `[operations]`.
-    pub fn check_operation(&self, op: &str, object: &str) -> OpResult<()> {
+    pub fn check_operation(&self, op: Operation, object: &str) -> OpResult<()> {
+        let op = op.as_str();
         if let Some(rule) = self.ops_deny.iter().find(|g| g.matches(op)) {
             return Err(self.deny(
                 format!("{op} {object}"),

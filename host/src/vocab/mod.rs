@@ -9,10 +9,12 @@
 pub mod link;
 pub mod net;
 pub mod ns;
+pub mod op;
 pub mod probe;
 pub mod route;
 
 pub use self::link::*;
 pub use self::ns::*;
+pub use self::op::Operation;
 pub use self::probe::*;
 pub use self::route::*;
