@@ -144,8 +144,15 @@ impl OpError {
 
     /// A kernel refusal given as an `io::Error`.
     pub fn io(operation: impl Into<String>, err: &io::Error) -> Self {
-        match err.raw_os_error() {
-            Some(errno) => Self::errno(operation, errno),
+        match crate::kernel::errno_of(err) {
+            Some(errno) => {
+                let mut e = Self::errno(operation, errno);
+                if let Some(why) = crate::kernel::explanation_of(err) {
+                    // As `ip` prints it: the errno's text, then the kernel's words.
+                    e.message = format!("{} ({why})", e.message);
+                }
+                e
+            }
             None => {
                 let operation = operation.into();
                 Self {

@@ -228,7 +228,7 @@ impl Checked {
             Ok(s) => (false, false, format!("0/{} replies", s.sent)),
             Err(e)
                 if matches!(
-                    e.raw_os_error(),
+                    crate::kernel::errno_of(&e),
                     Some(libc::ENETUNREACH | libc::EHOSTUNREACH)
                 ) =>
             {
@@ -251,7 +251,7 @@ impl Checked {
 
 /// An error of a probe in one line, with the errno's name.
 fn probe_error(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
+    match crate::kernel::errno_of(e) {
         Some(errno) => {
             let text = e.to_string();
             let text = text.split(" (os error").next().unwrap_or(&text).to_string();

@@ -205,7 +205,7 @@ fn removed(result: std::io::Result<()>) -> Result<Step, String> {
 /// Whether an undo step failed only because its object is already gone.
 pub fn is_gone(e: &std::io::Error) -> bool {
     matches!(
-        e.raw_os_error(),
+        crate::kernel::errno_of(e),
         Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
     )
 }
