@@ -81,16 +81,16 @@ pub fn describe_policy(p: &Policy) -> Vec<String> {
             q.routes,
             q.operations,
             q.probes,
-            crate::runtime::limits::bytes(q.journal)
+            crate::vocab::limit::bytes(q.journal)
         ),
         format!(
             "limits: memory {}, deadline {:?}, fuel {}, handles {}, output {}, args {}",
-            crate::runtime::limits::bytes(l.memory),
+            crate::vocab::limit::bytes(l.memory),
             l.deadline,
             l.fuel,
             l.handles,
-            crate::runtime::limits::bytes(l.output),
-            crate::runtime::limits::bytes(l.args)
+            crate::vocab::limit::bytes(l.output),
+            crate::vocab::limit::bytes(l.args)
         ),
     ]
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::{DownArgs, Exit, LabArgs, StateArgs, fail};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
+use crate::ledger::RunOutcome;
 use crate::ledger::StateDir;
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::undo;
@@ -66,8 +67,8 @@ fn ls_into(args: StateArgs, out: &mut String) -> anyhow::Result<Exit> {
         let count = |f: fn(&Object) -> bool| objects.iter().filter(|o| f(o)).count();
         let busy = state.lock(&name).is_err();
         let last_end = journal.entries.iter().rev().find_map(|e| match e {
-            crate::ledger::Entry::End { outcome } => Some(outcome.clone()),
-            crate::ledger::Entry::Begin { .. } => Some(String::new()),
+            crate::ledger::Entry::End { outcome } => Some(Some(*outcome)),
+            crate::ledger::Entry::Begin { .. } => Some(None),
             _ => None,
         });
         let st = if busy {
@@ -75,14 +76,12 @@ fn ls_into(args: StateArgs, out: &mut String) -> anyhow::Result<Exit> {
         } else if journal.damage.is_some() {
             "damaged".to_string()
         } else {
-            match last_end.as_deref() {
-                Some("committed") => "up".into(),
-                Some("kept") => "kept".into(),
-                Some("rolled-back") => "rolled-back".into(),
-                Some("rollback-incomplete") => "rollback-incomplete".into(),
+            match last_end {
+                Some(Some(RunOutcome::Committed)) => "up".into(),
+                Some(Some(outcome)) => outcome.to_string(),
                 // A run began and never ended: the process died.
-                Some("") => "interrupted".into(),
-                _ => "unknown".into(),
+                Some(None) => "interrupted".into(),
+                None => "unknown".into(),
             }
         };
         outln!(

@@ -10,13 +10,13 @@ use crate::lab::Lab;
 use crate::lab::audit::Audit;
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::undo;
-use crate::ledger::{Entry, StateDir};
+use crate::ledger::{Entry, RunOutcome, StateDir};
 use crate::policy::file::{
     self, ARGS_RANGE, MEMORY_RANGE, OUTPUT_RANGE, PolicyError, SizeRange, parse_deadline,
 };
 use crate::policy::{Limits, Policy};
 use crate::runtime::cache::{self, Cache};
-use crate::runtime::limits::bytes;
+use crate::vocab::limit::bytes;
 use crate::runtime::stdio::{self, GuestOutput};
 use crate::runtime::{Outcome, Runtime};
 
@@ -282,7 +282,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ),
         Outcome::Success => {
             ledger.append(&Entry::End {
-                outcome: "committed".into(),
+                outcome: RunOutcome::Committed,
             })?;
             // What the whole journal leaves up. Replay is a fold from
             // nothing, so when the earlier runs left nothing up it is what
@@ -335,7 +335,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let created = replay(&ledger.this_run());
     if args.keep_on_error {
         ledger.append(&Entry::End {
-            outcome: "kept".into(),
+            outcome: RunOutcome::Kept,
         })?;
         ledger.sync()?;
         say(format!(
@@ -348,12 +348,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     // Only a complete rollback cancels the run's entries; otherwise what is
     // left stays recorded for `netwasm down` to retry.
     let outcome = if report.is_complete() {
-        "rolled-back"
+        RunOutcome::RolledBack
     } else {
-        "rollback-incomplete"
+        RunOutcome::RollbackIncomplete
     };
     ledger.append(&Entry::End {
-        outcome: outcome.into(),
+        outcome,
     })?;
     say(format!("lab {lab_name}: rolled back: {}", report.summary()));
     if replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {

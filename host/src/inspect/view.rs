@@ -419,7 +419,7 @@ mod tests {
                 ns_id: None,
                 name: "v0".into(),
                 index: None,
-                kind: "veth".into(),
+                kind: crate::vocab::LinkKind::Veth,
                 mode: None,
                 parent: None,
                 parent_ns: None,

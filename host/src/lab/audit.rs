@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::error::{ErrorKind, Failure, HostResult};
-use crate::runtime::stdio::clip;
+use crate::vocab::text::clip;
 use crate::vocab::Operation;
 
 pub struct Audit {

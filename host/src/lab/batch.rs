@@ -24,7 +24,7 @@ use super::links::PlannedLink;
 use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::{CreateError, Kernel};
-use crate::ledger::{Entry, Ledger};
+use crate::ledger::{Entry, Ledger, LinkSetting};
 use crate::vocab::Operation;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
 use crate::vocab::{LinkChange, LinkInfo, NsId, NsIdent, RouteSpec};
@@ -293,7 +293,7 @@ impl Lab {
                         .map(|name| Entry::LinkSet {
                             ns: plan.name.clone(),
                             name: name.clone(),
-                            change: "up".into(),
+                            change: LinkSetting::Up,
                         }),
                 );
             }

@@ -8,11 +8,12 @@ use super::gate::Quota;
 use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
 use crate::ledger::Entry;
-use crate::policy::{LinkKind, Policy};
+use crate::ledger::LinkSetting;
+use crate::policy::Policy;
 use crate::vocab::Operation;
 use crate::vocab::net::{Mac, check_link_name, check_mtu};
 use crate::vocab::{
-    LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS, pick_ifindex,
+    LinkChange, LinkInfo, LinkKind, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS, pick_ifindex,
 };
 
 /// A checked new link, ready to be created once its namespace is known.
@@ -387,11 +388,10 @@ impl Lab {
             ns: target_ns.to_string(),
             name: name.to_string(),
             index: Some(index),
-            kind: "macvlan".into(),
+            kind: LinkKind::Macvlan,
             mode: config
                 .mode
-                .or(Some(MacvlanMode::Vepa))
-                .map(|m| m.as_str().to_string()),
+                .or(Some(MacvlanMode::Vepa)),
             parent: Some(parent_name),
             parent_ns: Some(parent_ns),
             peer: None,
@@ -460,7 +460,7 @@ impl Lab {
                 ns: ns.to_string(),
                 name: name.to_string(),
                 index: Some(index),
-                kind: "veth".into(),
+                kind: LinkKind::Veth,
                 mode: None,
                 parent: None,
                 parent_ns: None,
@@ -517,7 +517,7 @@ impl Lab {
                 ns: ns.to_string(),
                 name: name.to_string(),
                 index: Some(index),
-                kind: "bridge".into(),
+                kind: LinkKind::Bridge,
                 mode: None,
                 parent: None,
                 parent_ns: None,
@@ -617,12 +617,12 @@ impl Lab {
                 }
             }
             let change = match change {
-                LinkChange::Up => "up".to_string(),
-                LinkChange::Down => "down".to_string(),
-                LinkChange::Mtu(m) => format!("mtu={m}"),
-                LinkChange::Mac(m) => format!("mac={m}"),
-                LinkChange::Hairpin(h) => format!("hairpin={}", if h { "on" } else { "off" }),
-                LinkChange::Master(_) => "nomaster".to_string(),
+                LinkChange::Up => LinkSetting::Up,
+                LinkChange::Down => LinkSetting::Down,
+                LinkChange::Mtu(m) => LinkSetting::Mtu(m),
+                LinkChange::Mac(m) => LinkSetting::Mac(m),
+                LinkChange::Hairpin(h) => LinkSetting::Hairpin(h),
+                LinkChange::Master(_) => LinkSetting::NoMaster,
             };
             if !link.journaled {
                 return Ok(());
@@ -694,7 +694,7 @@ impl Lab {
                 lab.record(Entry::LinkSet {
                     ns: link.ns.clone(),
                     name: link.name.clone(),
-                    change: format!("master={}", br.name),
+                    change: LinkSetting::Master(br.name.clone()),
                 })
             },
         )

@@ -19,7 +19,7 @@ mod verify;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute};
 pub use self::gate::{Quota, Usage};
-pub use self::verify::print_matrix;
+pub use self::verify::matrix_lines;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -32,7 +32,6 @@ use crate::kernel::Kernel;
 use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
 use crate::policy::Policy;
-use crate::runtime::stdio::GuestOutput;
 use crate::vocab::Operation;
 use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
 
@@ -153,10 +152,14 @@ pub struct Lab {
     /// The (source namespace, destination) pairs probed so far (see
     /// `[quotas] probes`).
     probed: HashSet<(String, IpAddr)>,
-    /// Where the reachability matrix goes, charged to the guest's budget.
-    output: GuestOutput,
+    /// Who hears of each round of checked expectations (the runtime prints
+    /// them as a matrix, charged to the guest's output budget).
+    on_checked: Option<OnChecked>,
     ledger: Option<Ledger>,
 }
+
+/// See [`Lab::on_checked`].
+type OnChecked = Arc<dyn Fn(&[Checked]) + Send + Sync>;
 
 fn desc_ns(name: &str) -> String {
     if name == ROOT_NS {
@@ -184,7 +187,7 @@ impl Lab {
             checked: Vec::new(),
             batch_started: false,
             probed: HashSet::new(),
-            output: GuestOutput::new(u64::MAX, false),
+            on_checked: None,
             ledger: None,
         }
     }
@@ -199,10 +202,9 @@ impl Lab {
         self
     }
 
-    /// Prints the reachability matrix to `output`, against the guest's
-    /// output budget.
-    pub fn with_output(mut self, output: GuestOutput) -> Self {
-        self.output = output;
+    /// Calls `report` with each round of checked expectations.
+    pub fn on_checked(mut self, report: impl Fn(&[Checked]) + Send + Sync + 'static) -> Self {
+        self.on_checked = Some(Arc::new(report));
         self
     }
 
@@ -316,7 +318,7 @@ impl Lab {
                     peer_index,
                     ..
                 } => match self.kernel.link_by_index(id, *index).await {
-                    Ok(l) if &l.name == name && l.kind.as_deref() == Some(kind) => {
+                    Ok(l) if &l.name == name && l.kind.as_deref() == Some(kind.as_str()) => {
                         self.adopted_links
                             .insert((ns.clone(), *index, name.clone()));
                         if let (Some(p), Some(pns), Some(pi)) = (peer, peer_ns, peer_index) {
@@ -509,7 +511,7 @@ impl Lab {
             OpError::limit(format!(
                 "{what}: the lab's journal holds {} bytes, at its cap of {} ([quotas] journal in {})",
                 full.size,
-                crate::runtime::limits::bytes(full.cap),
+                crate::vocab::limit::bytes(full.cap),
                 self.policy.source
             ))
         })

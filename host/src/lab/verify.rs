@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::{Checked, EXPECT_COUNT, EXPECT_TIMEOUT, Expectation, Lab, desc_ns};
 use crate::error::{HostResult, OpError};
-use crate::runtime::stdio::GuestOutput;
 use crate::vocab::Operation;
 use crate::vocab::{NsId, PingStats, ROOT_NS};
 
@@ -146,7 +145,7 @@ impl Lab {
                 from: ns.to_string(),
                 to: addr,
                 reachable,
-                label: crate::runtime::stdio::neutralise(label.as_bytes()),
+                label: crate::vocab::text::neutralise(label.as_bytes()),
             });
             Ok(())
         })
@@ -163,7 +162,7 @@ impl Lab {
     }
 
     /// Probes every pending expectation, [`PROBES_IN_FLIGHT`] at a time,
-    /// prints the matrix and returns the outcomes.
+    /// reports them (see [`Lab::on_checked`]) and returns the outcomes.
     pub async fn run_pending(&mut self) -> Vec<Checked> {
         let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
@@ -195,7 +194,9 @@ impl Lab {
             .zip(results)
             .map(|(expectation, r)| Checked::from_probe(expectation, r))
             .collect();
-        print_matrix(&checked, &self.output);
+        if let Some(report) = &self.on_checked {
+            report(&checked);
+        }
         self.checked.extend(checked.iter().cloned());
         checked
     }
@@ -261,10 +262,9 @@ fn probe_error(e: &std::io::Error) -> String {
     }
 }
 
-/// Prints checked expectations as a matrix, one row per pair with a mark,
-/// against the guest's output budget: the guest decides how long the matrix
-/// is. When the budget is spent, one line says how many rows were left out.
-pub fn print_matrix(checked: &[Checked], out: &GuestOutput) {
+/// Checked expectations as a matrix: a summary, a header, and one row per
+/// pair with a mark.
+pub fn matrix_lines(checked: &[Checked]) -> Vec<String> {
     let word = |b: bool| if b { "reachable" } else { "unreachable" };
     let unmet = checked.iter().filter(|c| !c.met()).count();
     let mut lines = vec![format!(
@@ -307,5 +307,5 @@ pub fn print_matrix(checked: &[Checked], out: &GuestOutput) {
             c.detail
         ));
     }
-    out.report(&lines, 2, "rows");
+    lines
 }

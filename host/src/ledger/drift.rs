@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::kernel::Kernel;
 use crate::vocab::net::{Cidr, parse_destination};
-use crate::vocab::{LinkInfo, NsId};
+use crate::vocab::{LinkInfo, LinkKind, NsId};
 
 use super::replay::Object;
 
@@ -101,9 +101,11 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                         l.kind.as_deref().unwrap_or("none")
                     ));
                 }
-                if let Some(m) = mode {
+                // Only a macvlan has a mode to drift (a journal can record
+                // one for any kind; it means nothing on the others).
+                if let (Some(m), LinkKind::Macvlan) = (mode, kind) {
                     let now = l.macvlan_mode.map(|m| m.as_str()).unwrap_or("none");
-                    if now != m {
+                    if l.macvlan_mode != Some(*m) {
                         out.push(format!(
                             "{}: macvlan mode is {now}, recorded {m}",
                             obj.describe()

@@ -34,10 +34,12 @@
 //! rather than cut short.
 
 pub mod drift;
+mod entry;
 pub mod replay;
 mod state;
 pub mod undo;
 
+pub use self::entry::{Entry, JOURNAL_VERSION, LinkSetting, RunOutcome};
 pub use self::state::{LabBusy, LabLock, StateDir, UnsafeStateDir, check_lab_name};
 
 use std::fs::File;
@@ -45,304 +47,18 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
-
-use crate::vocab::net::{Cidr, check_link_name, check_ns_name, parse_destination, parse_ip};
-use crate::vocab::{MacvlanMode, NsIdent, ROOT_NS};
-
-/// Version 2 records kernel identities: of namespaces (`id` of `ns-create`
-/// and `ns-open`), links (`index`) and routes (`oif`, `metric`). Version 1
-/// journals are read too; their objects have no identity, so `down` leaves
-/// them unless forced (see `ledger::undo`).
-pub const JOURNAL_VERSION: u32 = 2;
 
 /// No netwasm writes a journal larger than the largest `[quotas] journal`
 /// plus what deletions and run ends add after it; a bigger file is not one
 /// of ours and is not read into memory.
 pub const MAX_JOURNAL_READ: u64 = 2 << 30;
 
-/// One journal entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case")]
-pub enum Entry {
-    /// First entry of every journal.
-    Header {
-        version: u32,
-        lab: String,
-    },
-    /// A run started.
-    Begin {
-        pid: u32,
-        guest: String,
-        args: Vec<String>,
-        /// Milliseconds since the Unix epoch.
-        time: u64,
-    },
-    /// The entry before this one did not happen: the kernel refused it.
-    /// (Creations are journaled before the kernel acts; see `Lab`.)
-    Abort,
-    /// The entry before this one happened: the kernel took it. Written
-    /// after adding a route or an address, whose key another party could
-    /// have taken first: a `route-add` or `addr-add` outside the lab's own
-    /// namespaces counts as the lab's only when this follows it.
-    Done,
-    /// A run ended: `committed` (the lab is up), `kept` (failed, kept by
-    /// `--keep-on-error`), or `rolled-back`.
-    End {
-        outcome: String,
-    },
-    /// A namespace the lab created. Written once the namespace exists but
-    /// before its name does (see `Lab`), so the journal pins every name it
-    /// claims to the namespace it made. (Version 1 journals have no `id`.)
-    NsCreate {
-        ns: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<NsIdent>,
-    },
-    /// A namespace that existed before, which this run acts in: its
-    /// identity, so that what the lab makes there is undone there only.
-    NsOpen {
-        ns: String,
-        id: NsIdent,
-    },
-    NsDelete {
-        ns: String,
-    },
-    LinkAdd {
-        ns: String,
-        name: String,
-        /// The interface index netwasm chose for the link.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        index: Option<u32>,
-        kind: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        mode: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        parent: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        parent_ns: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        peer: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        peer_ns: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        peer_index: Option<u32>,
-    },
-    /// A link moved (and perhaps renamed); it keeps its index `index`.
-    /// `to_id` is the identity of the namespace it moved into.
-    LinkMove {
-        from_ns: String,
-        name: String,
-        to_ns: String,
-        new_name: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        index: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        to_id: Option<NsIdent>,
-    },
-    /// A property change worth checking for drift: `up`, `down`,
-    /// `mtu=N`, `mac=M`, `master=BR`, `nomaster`, `hairpin=on|off`.
-    LinkSet {
-        ns: String,
-        name: String,
-        change: String,
-    },
-    LinkDelete {
-        ns: String,
-        name: String,
-    },
-    AddrAdd {
-        ns: String,
-        link: String,
-        /// The link's interface index.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        index: Option<u32>,
-        cidr: String,
-    },
-    AddrDelete {
-        ns: String,
-        link: String,
-        cidr: String,
-    },
-    /// A route of the main table, with its whole key: the output link's
-    /// index `oif` (chosen by the kernel when the guest named none, and
-    /// absent only in namespaces the lab created) and the metric the kernel
-    /// gave it.
-    RouteAdd {
-        ns: String,
-        destination: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        gateway: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        dev: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        oif: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        metric: Option<u32>,
-    },
-    RouteDelete {
-        ns: String,
-        destination: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        gateway: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        dev: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        oif: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        metric: Option<u32>,
-    },
-}
-
 fn encode(entry: &Entry) -> String {
     let json = serde_json::to_string(entry).expect("journal entries always serialize");
     format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()))
 }
 
-impl Entry {
-    /// Checks every name and value in the entry exactly as the guest path
-    /// checks them. A journal is input like any other: whoever could write
-    /// the state directory could otherwise have `down` act on `../` names,
-    /// paths into `/proc`, or names no guest may use.
-    pub fn validate(&self) -> Result<(), String> {
-        let ns = |n: &str| -> Result<(), String> {
-            if n == ROOT_NS {
-                return Ok(());
-            }
-            check_ns_name(n).map_err(|e| e.message)
-        };
-        let link = |n: &str| check_link_name(n).map_err(|e| e.message);
-        let opt = |o: &Option<String>, f: &dyn Fn(&str) -> Result<(), String>| match o {
-            Some(v) => f(v),
-            None => Ok(()),
-        };
-        match self {
-            Entry::Header { version, lab } => {
-                if *version == 0 || *version > JOURNAL_VERSION {
-                    return Err(format!(
-                        "is of journal version {version}; this netwasm reads versions 1 to {JOURNAL_VERSION}"
-                    ));
-                }
-                check_lab_name(lab).map_err(|e| e.to_string())
-            }
-            Entry::Begin { .. } | Entry::Abort | Entry::Done => Ok(()),
-            Entry::End { outcome } => match outcome.as_str() {
-                "committed" | "kept" | "rolled-back" | "rollback-incomplete" => Ok(()),
-                other => Err(format!("has an unknown outcome {other:?}")),
-            },
-            Entry::NsCreate { ns: n, .. } | Entry::NsDelete { ns: n } => {
-                if n == ROOT_NS {
-                    return Err("creates or deletes the root namespace".into());
-                }
-                ns(n)
-            }
-            Entry::NsOpen { ns: n, .. } => ns(n),
-            Entry::LinkAdd {
-                ns: n,
-                name,
-                kind,
-                mode,
-                parent,
-                parent_ns,
-                peer,
-                peer_ns,
-                ..
-            } => {
-                ns(n)?;
-                link(name)?;
-                if !matches!(kind.as_str(), "macvlan" | "veth" | "bridge") {
-                    return Err(format!("has an unknown link kind {kind:?}"));
-                }
-                if let Some(m) = mode
-                    && MacvlanMode::parse(m).is_none()
-                {
-                    return Err(format!("has an unknown macvlan mode {m:?}"));
-                }
-                opt(parent, &link)?;
-                opt(parent_ns, &ns)?;
-                opt(peer, &link)?;
-                opt(peer_ns, &ns)
-            }
-            Entry::LinkMove {
-                from_ns,
-                name,
-                to_ns,
-                new_name,
-                ..
-            } => {
-                ns(from_ns)?;
-                ns(to_ns)?;
-                link(name)?;
-                link(new_name)
-            }
-            Entry::LinkSet {
-                ns: n,
-                name,
-                change,
-            } => {
-                ns(n)?;
-                link(name)?;
-                let ok = match change.split_once('=') {
-                    None => matches!(change.as_str(), "up" | "down" | "nomaster"),
-                    Some(("mtu", v)) => v.parse::<u32>().is_ok(),
-                    Some(("mac", v)) => v.parse::<crate::vocab::net::Mac>().is_ok(),
-                    Some(("master", v)) => link(v).is_ok(),
-                    Some(("hairpin", v)) => matches!(v, "on" | "off"),
-                    _ => false,
-                };
-                if !ok {
-                    return Err(format!("has an unknown link change {change:?}"));
-                }
-                Ok(())
-            }
-            Entry::LinkDelete { ns: n, name } => {
-                ns(n)?;
-                link(name)
-            }
-            Entry::AddrAdd {
-                ns: n,
-                link: l,
-                cidr,
-                ..
-            }
-            | Entry::AddrDelete {
-                ns: n,
-                link: l,
-                cidr,
-            } => {
-                ns(n)?;
-                link(l)?;
-                Cidr::parse(cidr, "address", false)
-                    .map(|_| ())
-                    .map_err(|e| e.message)
-            }
-            Entry::RouteAdd {
-                ns: n,
-                destination,
-                gateway,
-                dev,
-                ..
-            }
-            | Entry::RouteDelete {
-                ns: n,
-                destination,
-                gateway,
-                dev,
-                ..
-            } => {
-                ns(n)?;
-                opt(dev, &link)?;
-                let gw = match gateway {
-                    Some(g) => Some(parse_ip(g, "gateway").map_err(|e| e.message)?),
-                    None => None,
-                };
-                parse_destination(destination, gw.is_some_and(|g| g.is_ipv6()))
-                    .map(|_| ())
-                    .map_err(|e| e.message)
-            }
-        }
-    }
-}
+
 
 /// What a journal says, as far as it could be read.
 #[derive(Debug, Clone, Default)]
@@ -515,6 +231,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::NsIdent;
 
     fn sample() -> Vec<Entry> {
         vec![

@@ -3,9 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::vocab::NsIdent;
+use crate::vocab::{LinkKind, MacvlanMode, NsIdent};
 
-use super::Entry;
+use super::{Entry, LinkSetting, RunOutcome};
 
 /// Properties recorded for drift checks.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,8 +32,8 @@ pub enum Object {
         ns_id: Option<NsIdent>,
         name: String,
         index: Option<u32>,
-        kind: String,
-        mode: Option<String>,
+        kind: LinkKind,
+        mode: Option<MacvlanMode>,
         parent: Option<String>,
         parent_ns: Option<String>,
         peer: Option<String>,
@@ -147,7 +147,7 @@ fn effective(entries: &[Entry]) -> Vec<&Entry> {
             Entry::Abort => {
                 out.pop();
             }
-            Entry::End { outcome } if outcome == "rolled-back" => {
+            Entry::End { outcome } if *outcome == RunOutcome::RolledBack => {
                 let begin = out
                     .iter()
                     .rposition(|e| matches!(e, Entry::Begin { .. }))
@@ -245,8 +245,8 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                     ns_id: idents.get(ns.as_str()).copied(),
                     name: name.clone(),
                     index: *index,
-                    kind: kind.clone(),
-                    mode: mode.clone(),
+                    kind: *kind,
+                    mode: *mode,
                     parent: parent.clone(),
                     parent_ns: parent_ns.clone(),
                     peer: peer.clone(),
@@ -407,16 +407,15 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
     objs
 }
 
-fn apply_change(props: &mut LinkProps, change: &str) {
-    match change.split_once('=') {
-        None if change == "up" => props.admin_up = Some(true),
-        None if change == "down" => props.admin_up = Some(false),
-        None if change == "nomaster" => props.master = Some(None),
-        Some(("mtu", v)) => props.mtu = v.parse().ok(),
-        Some(("mac", v)) => props.mac = Some(v.to_string()),
-        Some(("master", v)) => props.master = Some(Some(v.to_string())),
-        Some(("hairpin", v)) => props.hairpin = Some(v == "on"),
-        _ => {}
+fn apply_change(props: &mut LinkProps, change: &LinkSetting) {
+    match change {
+        LinkSetting::Up => props.admin_up = Some(true),
+        LinkSetting::Down => props.admin_up = Some(false),
+        LinkSetting::NoMaster => props.master = Some(None),
+        LinkSetting::Mtu(m) => props.mtu = Some(*m),
+        LinkSetting::Mac(m) => props.mac = Some(m.to_string()),
+        LinkSetting::Master(b) => props.master = Some(Some(b.clone())),
+        LinkSetting::Hairpin(on) => props.hairpin = Some(*on),
     }
 }
 
@@ -442,8 +441,8 @@ mod tests {
             ns: ns.into(),
             name: name.into(),
             index: Some(1 << 24),
-            kind: "macvlan".into(),
-            mode: Some("vepa".into()),
+            kind: crate::vocab::LinkKind::Macvlan,
+            mode: Some(crate::vocab::MacvlanMode::Vepa),
             parent: Some("eth0".into()),
             parent_ns: Some("up".into()),
             peer: None,
@@ -499,7 +498,7 @@ mod tests {
             },
             link("up", "mv1"),
             Entry::End {
-                outcome: "committed".into(),
+                outcome: RunOutcome::Committed,
             },
             // A later run that did not open "up" says nothing about it.
             begin(),
@@ -515,7 +514,7 @@ mod tests {
         let set = |ns: &str, name: &str, change: &str| Entry::LinkSet {
             ns: ns.into(),
             name: name.into(),
-            change: change.into(),
+            change: change.parse().unwrap(),
         };
         let entries = vec![
             create("a"),
@@ -561,13 +560,13 @@ mod tests {
             begin(),
             create("kept"),
             Entry::End {
-                outcome: "committed".into(),
+                outcome: RunOutcome::Committed,
             },
             begin(),
             create("undone"),
             link("kept", "mv1"),
             Entry::End {
-                outcome: "rolled-back".into(),
+                outcome: RunOutcome::RolledBack,
             },
         ];
         assert_eq!(
@@ -587,7 +586,7 @@ mod tests {
                 ns: "up".into(),
                 name: "v0".into(),
                 index: None,
-                kind: "veth".into(),
+                kind: crate::vocab::LinkKind::Veth,
                 mode: None,
                 parent: None,
                 parent_ns: None,

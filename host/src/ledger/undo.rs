@@ -321,7 +321,7 @@ async fn undo_one(
         }
     };
     match obj {
-        Object::Link { name, kind, .. } => match link_index(name, Some(kind)).await? {
+        Object::Link { name, kind, .. } => match link_index(name, Some(kind.as_str())).await? {
             Ok(i) => removed(kernel.link_del(id, i).await),
             Err(step) => Ok(step),
         },

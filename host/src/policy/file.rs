@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Glob, LinkGrant, LinkKind, Policy, Source};
-use crate::runtime::limits::bytes;
+use crate::vocab::limit::bytes;
 use crate::vocab::MacvlanMode;
 use crate::vocab::Operation;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};

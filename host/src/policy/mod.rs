@@ -11,6 +11,7 @@ mod glob;
 use std::time::Duration;
 
 use crate::error::{ErrorKind, OpError, OpResult};
+pub use crate::vocab::LinkKind;
 use crate::vocab::MacvlanMode;
 use crate::vocab::Operation;
 use crate::vocab::net::Cidr;
@@ -30,30 +31,6 @@ impl std::fmt::Display for Source {
             Source::Default => f.write_str("the default policy"),
             Source::File(p) => write!(f, "policy {p}"),
         }
-    }
-}
-
-/// The kinds of link a guest can create.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkKind {
-    Macvlan,
-    Veth,
-    Bridge,
-}
-
-impl LinkKind {
-    pub const ALL: [LinkKind; 3] = [LinkKind::Macvlan, LinkKind::Veth, LinkKind::Bridge];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkKind::Macvlan => "macvlan",
-            LinkKind::Veth => "veth",
-            LinkKind::Bridge => "bridge",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

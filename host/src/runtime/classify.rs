@@ -9,7 +9,7 @@
 use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
 
-use super::limits::{LimitHit, bytes};
+use crate::vocab::limit::{LimitHit, bytes};
 use super::stdio::{self, GuestOutput};
 use super::store_limits::StoreLimits;
 use super::{MAX_WASM_STACK, Outcome};

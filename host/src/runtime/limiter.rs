@@ -8,7 +8,7 @@
 
 use wasmtime::ResourceLimiter;
 
-use super::limits::{LimitHit, bytes};
+use crate::vocab::limit::{LimitHit, bytes};
 
 // The caps leave room above what real guests use. Measured on the seed
 // lab (`up`) in each language: Rust 3 core instances, C 4,

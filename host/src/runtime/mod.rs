@@ -5,7 +5,7 @@ pub mod cache;
 mod classify;
 pub mod imports;
 pub mod limiter;
-pub mod limits;
+
 pub mod stdio;
 pub mod store_limits;
 
@@ -24,7 +24,7 @@ use crate::wit::{LabState, LabView, bindings};
 
 use self::cache::Cache;
 use self::limiter::Limiter;
-use self::limits::LimitHit;
+use crate::vocab::limit::LimitHit;
 use self::stdio::{GuestOutput, Which};
 use self::store_limits::StoreLimits;
 use crate::error::HostFailure;
@@ -274,7 +274,12 @@ impl Runtime {
         let state = RunState {
             wasi,
             table: bounds.table(),
-            lab: LabState::new(lab.with_output(output.clone())),
+            // The guest decides how long the matrix is, so it is charged
+            // to its output budget; one line says how many rows did not fit.
+            lab: LabState::new(lab.on_checked({
+                let output = output.clone();
+                move |checked| output.report(&crate::lab::matrix_lines(checked), 2, "rows")
+            })),
             limiter: Limiter::new(limits.memory),
         };
         let mut store = Store::new(&self.engine, state);

@@ -16,6 +16,8 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+pub use crate::vocab::text::{clip, neutralise};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
     Stdout,
@@ -91,7 +93,7 @@ impl GuestOutput {
                 text += &format!(
                     "... {left} of {} {unit} left out: the guest's output limit ({}) is spent; later reports of this run are left out too\n",
                     lines.len().saturating_sub(head),
-                    super::limits::bytes(s.max)
+                    crate::vocab::limit::bytes(s.max)
                 );
                 break;
             }
@@ -162,32 +164,6 @@ impl Shared {
 pub struct GuestStream {
     shared: Arc<Mutex<Shared>>,
     which: Which,
-}
-
-/// Renders one line of guest output for the terminal.
-pub fn neutralise(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c == '\t' || !c.is_control() {
-            out.push(c);
-        } else {
-            out.extend(c.escape_default());
-        }
-    }
-    out
-}
-
-/// `text` cut to at most `max` bytes (at a character boundary), saying
-/// how long it was: for what a guest hands the host to repeat (its error
-/// message, its arguments in the audit log), which the guest decides the
-/// length of.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let cut = text.floor_char_boundary(max);
-    format!("{}... ({} bytes in all)", &text[..cut], text.len())
 }
 
 /// One line of the guest's as the terminal gets it: marked, made
@@ -327,11 +303,6 @@ mod tests {
         assert_eq!(out.used(), 100);
     }
 
-    #[test]
-    fn clip_cuts_at_a_character() {
-        assert_eq!(clip("short", 10), "short");
-        assert_eq!(clip("ééé", 3), "é... (6 bytes in all)");
-    }
 
     #[test]
     fn budget_is_shared_and_enforced() {

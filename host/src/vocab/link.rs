@@ -1,10 +1,48 @@
 //! Links: their kinds and macvlan modes, what the kernel reports of one,
 //! what to create, and the changes netwasm makes.
 
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
 use super::net::Mac;
 use super::ns::NsId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The kinds of link netwasm creates. (The kernel reports others, as
+/// strings: [`LinkInfo::kind`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    Macvlan,
+    Veth,
+    Bridge,
+}
+
+impl LinkKind {
+    pub const ALL: [LinkKind; 3] = [LinkKind::Macvlan, LinkKind::Veth, LinkKind::Bridge];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The name `ip -d link` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Macvlan => "macvlan",
+            LinkKind::Veth => "veth",
+            LinkKind::Bridge => "bridge",
+        }
+    }
+}
+
+impl fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MacvlanMode {
     Private,
     Vepa,
@@ -35,6 +73,12 @@ impl MacvlanMode {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for MacvlanMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

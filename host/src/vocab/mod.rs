@@ -6,12 +6,14 @@
 //! error type: the kernel backends, the policy, the sandbox, the ledger and
 //! the WIT layer all use these types, and none of them owns them.
 
+pub mod limit;
 pub mod link;
 pub mod net;
 pub mod ns;
 pub mod op;
 pub mod probe;
 pub mod route;
+pub mod text;
 
 pub use self::link::*;
 pub use self::ns::*;

@@ -21,7 +21,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 
 use crate::error::{Failure, HostFailure, HostResult};
 use crate::lab::{Lab, LinkKey};
-use crate::runtime::limits::LimitHit;
+use crate::vocab::limit::LimitHit;
 
 /// The generated bindings. `bindings::Lab` is the guest's world.
 pub mod bindings {

@@ -3,7 +3,7 @@
 use super::LabView;
 use super::bindings::netwasm::lab::types::{Error, Host, KernelError};
 use crate::error::{ErrorKind, Failure, GuestFault, HostFailure, OpError};
-use crate::runtime::limits::LimitHit;
+use crate::vocab::limit::LimitHit;
 
 impl From<OpError> for Error {
     fn from(e: OpError) -> Self {

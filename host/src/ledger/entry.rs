@@ -1,0 +1,415 @@
+//! The journal's entries: what a run did, one typed entry per step.
+//!
+//! The on-disk form is one JSON object per entry, tagged by `op`, with the
+//! same spellings as `ip` where there is one (`"kind": "macvlan"`, `"mode":
+//! "vepa"`, `"change": "mtu=1400"`): the types here parse them on the way
+//! in, so a value no netwasm writes is refused where the journal is read,
+//! not misread where it is used.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::check_lab_name;
+use crate::vocab::net::{Cidr, Mac, check_link_name, check_ns_name, parse_destination, parse_ip};
+use crate::vocab::{LinkKind, MacvlanMode, NsIdent, ROOT_NS};
+
+/// Version 2 records kernel identities: of namespaces (`id` of `ns-create`
+/// and `ns-open`), links (`index`) and routes (`oif`, `metric`). Version 1
+/// journals are read too; their objects have no identity, so `down` leaves
+/// them unless forced (see `ledger::undo`).
+pub const JOURNAL_VERSION: u32 = 2;
+
+
+/// One journal entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Entry {
+    /// First entry of every journal.
+    Header {
+        version: u32,
+        lab: String,
+    },
+    /// A run started.
+    Begin {
+        pid: u32,
+        guest: String,
+        args: Vec<String>,
+        /// Milliseconds since the Unix epoch.
+        time: u64,
+    },
+    /// The entry before this one did not happen: the kernel refused it.
+    /// (Creations are journaled before the kernel acts; see `Lab`.)
+    Abort,
+    /// The entry before this one happened: the kernel took it. Written
+    /// after adding a route or an address, whose key another party could
+    /// have taken first: a `route-add` or `addr-add` outside the lab's own
+    /// namespaces counts as the lab's only when this follows it.
+    Done,
+    /// A run ended.
+    End {
+        outcome: RunOutcome,
+    },
+    /// A namespace the lab created. Written once the namespace exists but
+    /// before its name does (see `Lab`), so the journal pins every name it
+    /// claims to the namespace it made. (Version 1 journals have no `id`.)
+    NsCreate {
+        ns: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<NsIdent>,
+    },
+    /// A namespace that existed before, which this run acts in: its
+    /// identity, so that what the lab makes there is undone there only.
+    NsOpen {
+        ns: String,
+        id: NsIdent,
+    },
+    NsDelete {
+        ns: String,
+    },
+    LinkAdd {
+        ns: String,
+        name: String,
+        /// The interface index netwasm chose for the link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
+        kind: LinkKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<MacvlanMode>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_ns: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_ns: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_index: Option<u32>,
+    },
+    /// A link moved (and perhaps renamed); it keeps its index `index`.
+    /// `to_id` is the identity of the namespace it moved into.
+    LinkMove {
+        from_ns: String,
+        name: String,
+        to_ns: String,
+        new_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_id: Option<NsIdent>,
+    },
+    /// A property change worth checking for drift.
+    LinkSet {
+        ns: String,
+        name: String,
+        change: LinkSetting,
+    },
+    LinkDelete {
+        ns: String,
+        name: String,
+    },
+    AddrAdd {
+        ns: String,
+        link: String,
+        /// The link's interface index.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
+        cidr: String,
+    },
+    AddrDelete {
+        ns: String,
+        link: String,
+        cidr: String,
+    },
+    /// A route of the main table, with its whole key: the output link's
+    /// index `oif` (chosen by the kernel when the guest named none, and
+    /// absent only in namespaces the lab created) and the metric the kernel
+    /// gave it.
+    RouteAdd {
+        ns: String,
+        destination: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gateway: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dev: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oif: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metric: Option<u32>,
+    },
+    RouteDelete {
+        ns: String,
+        destination: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gateway: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dev: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oif: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metric: Option<u32>,
+    },
+}
+
+
+impl Entry {
+    /// Checks every name and value in the entry exactly as the guest path
+    /// checks them. A journal is input like any other: whoever could write
+    /// the state directory could otherwise have `down` act on `../` names,
+    /// paths into `/proc`, or names no guest may use.
+    pub fn validate(&self) -> Result<(), String> {
+        let ns = |n: &str| -> Result<(), String> {
+            if n == ROOT_NS {
+                return Ok(());
+            }
+            check_ns_name(n).map_err(|e| e.message)
+        };
+        let link = |n: &str| check_link_name(n).map_err(|e| e.message);
+        let opt = |o: &Option<String>, f: &dyn Fn(&str) -> Result<(), String>| match o {
+            Some(v) => f(v),
+            None => Ok(()),
+        };
+        match self {
+            Entry::Header { version, lab } => {
+                if *version == 0 || *version > JOURNAL_VERSION {
+                    return Err(format!(
+                        "is of journal version {version}; this netwasm reads versions 1 to {JOURNAL_VERSION}"
+                    ));
+                }
+                check_lab_name(lab).map_err(|e| e.to_string())
+            }
+            Entry::Begin { .. } | Entry::End { .. } | Entry::Abort | Entry::Done => Ok(()),
+            Entry::NsCreate { ns: n, .. } | Entry::NsDelete { ns: n } => {
+                if n == ROOT_NS {
+                    return Err("creates or deletes the root namespace".into());
+                }
+                ns(n)
+            }
+            Entry::NsOpen { ns: n, .. } => ns(n),
+            Entry::LinkAdd {
+                ns: n,
+                name,
+                parent,
+                parent_ns,
+                peer,
+                peer_ns,
+                ..
+            } => {
+                ns(n)?;
+                link(name)?;
+                opt(parent, &link)?;
+                opt(parent_ns, &ns)?;
+                opt(peer, &link)?;
+                opt(peer_ns, &ns)
+            }
+            Entry::LinkMove {
+                from_ns,
+                name,
+                to_ns,
+                new_name,
+                ..
+            } => {
+                ns(from_ns)?;
+                ns(to_ns)?;
+                link(name)?;
+                link(new_name)
+            }
+            Entry::LinkSet {
+                ns: n,
+                name,
+                change,
+            } => {
+                ns(n)?;
+                link(name)?;
+                if let LinkSetting::Master(m) = change {
+                    link(m)?;
+                }
+                Ok(())
+            }
+            Entry::LinkDelete { ns: n, name } => {
+                ns(n)?;
+                link(name)
+            }
+            Entry::AddrAdd {
+                ns: n,
+                link: l,
+                cidr,
+                ..
+            }
+            | Entry::AddrDelete {
+                ns: n,
+                link: l,
+                cidr,
+            } => {
+                ns(n)?;
+                link(l)?;
+                Cidr::parse(cidr, "address", false)
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            }
+            Entry::RouteAdd {
+                ns: n,
+                destination,
+                gateway,
+                dev,
+                ..
+            }
+            | Entry::RouteDelete {
+                ns: n,
+                destination,
+                gateway,
+                dev,
+                ..
+            } => {
+                ns(n)?;
+                opt(dev, &link)?;
+                let gw = match gateway {
+                    Some(g) => Some(parse_ip(g, "gateway").map_err(|e| e.message)?),
+                    None => None,
+                };
+                parse_destination(destination, gw.is_some_and(|g| g.is_ipv6()))
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            }
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    /// The guest succeeded: what it built is the lab.
+    Committed,
+    /// It failed, and `--keep-on-error` kept what it built.
+    Kept,
+    /// It failed, and everything it built was removed.
+    RolledBack,
+    /// It failed, and removing what it built failed part-way: what is left
+    /// stays recorded for `netwasm down`.
+    RollbackIncomplete,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Committed => "committed",
+            RunOutcome::Kept => "kept",
+            RunOutcome::RolledBack => "rolled-back",
+            RunOutcome::RollbackIncomplete => "rollback-incomplete",
+        }
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A change to a link that `status` checks for drift. On disk it is one
+/// string: `up`, `down`, `mtu=N`, `mac=M`, `master=BR`, `nomaster`,
+/// `hairpin=on|off`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LinkSetting {
+    Up,
+    Down,
+    Mtu(u32),
+    Mac(Mac),
+    /// A port of the bridge of this name (in the link's namespace).
+    Master(String),
+    NoMaster,
+    Hairpin(bool),
+}
+
+impl fmt::Display for LinkSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkSetting::Up => f.write_str("up"),
+            LinkSetting::Down => f.write_str("down"),
+            LinkSetting::Mtu(m) => write!(f, "mtu={m}"),
+            LinkSetting::Mac(m) => write!(f, "mac={m}"),
+            LinkSetting::Master(b) => write!(f, "master={b}"),
+            LinkSetting::NoMaster => f.write_str("nomaster"),
+            LinkSetting::Hairpin(on) => write!(f, "hairpin={}", if *on { "on" } else { "off" }),
+        }
+    }
+}
+
+impl FromStr for LinkSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("unknown link change {s:?}");
+        Ok(match s.split_once('=') {
+            None => match s {
+                "up" => LinkSetting::Up,
+                "down" => LinkSetting::Down,
+                "nomaster" => LinkSetting::NoMaster,
+                _ => return Err(bad()),
+            },
+            Some(("mtu", v)) => LinkSetting::Mtu(v.parse().map_err(|_| bad())?),
+            Some(("mac", v)) => LinkSetting::Mac(v.parse().map_err(|()| bad())?),
+            Some(("master", v)) => LinkSetting::Master(v.to_string()),
+            Some(("hairpin", "on")) => LinkSetting::Hairpin(true),
+            Some(("hairpin", "off")) => LinkSetting::Hairpin(false),
+            _ => return Err(bad()),
+        })
+    }
+}
+
+impl TryFrom<String> for LinkSetting {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<LinkSetting> for String {
+    fn from(c: LinkSetting) -> String {
+        c.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keep_their_on_disk_spelling() {
+        for line in [
+            r#"{"op":"end","outcome":"committed"}"#,
+            r#"{"op":"end","outcome":"rollback-incomplete"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"mtu=1400"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"hairpin=off"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"master=br0"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"mac=02:00:00:00:00:01"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"nomaster"}"#,
+            r#"{"op":"link-add","ns":"a","name":"mv0","kind":"macvlan","mode":"private","parent":"eth0"}"#,
+        ] {
+            let entry: Entry = serde_json::from_str(line).unwrap();
+            entry.validate().unwrap();
+            assert_eq!(serde_json::to_string(&entry).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn values_no_netwasm_writes_are_refused_on_reading() {
+        for line in [
+            r#"{"op":"end","outcome":"won"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"mtu=big"}"#,
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"hairpin=yes"}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"dummy"}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"macvlan","mode":"Bridge"}"#,
+        ] {
+            assert!(serde_json::from_str::<Entry>(line).is_err(), "{line}");
+        }
+        let bad_master: Entry = serde_json::from_str(
+            r#"{"op":"link-set","ns":"a","name":"mv0","change":"master=../x"}"#,
+        )
+        .unwrap();
+        assert!(bad_master.validate().is_err());
+    }
+}
