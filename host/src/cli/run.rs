@@ -16,9 +16,9 @@ use crate::policy::file::{
 };
 use crate::policy::{Limits, Policy};
 use crate::runtime::cache::{self, Cache};
-use crate::vocab::limit::bytes;
 use crate::runtime::stdio::{self, GuestOutput};
 use crate::runtime::{Outcome, Runtime};
+use crate::vocab::limit::bytes;
 
 /// The policy for a run: the file's, or the default, with CLI overrides.
 pub fn load_policy(path: Option<&Path>, limits: &LimitArgs) -> anyhow::Result<Policy> {
@@ -352,9 +352,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     } else {
         RunOutcome::RollbackIncomplete
     };
-    ledger.append(&Entry::End {
-        outcome,
-    })?;
+    ledger.append(&Entry::End { outcome })?;
     say(format!("lab {lab_name}: rolled back: {}", report.summary()));
     if replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
         state.remove(&lab_name)?;

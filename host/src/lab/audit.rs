@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::error::{ErrorKind, Failure, HostResult};
-use crate::vocab::text::clip;
 use crate::vocab::Operation;
+use crate::vocab::text::clip;
 
 pub struct Audit {
     file: File,

@@ -389,9 +389,7 @@ impl Lab {
             name: name.to_string(),
             index: Some(index),
             kind: LinkKind::Macvlan,
-            mode: config
-                .mode
-                .or(Some(MacvlanMode::Vepa)),
+            mode: config.mode.or(Some(MacvlanMode::Vepa)),
             parent: Some(parent_name),
             parent_ns: Some(parent_ns),
             peer: None,

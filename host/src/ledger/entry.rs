@@ -21,7 +21,6 @@ use crate::vocab::{LinkKind, MacvlanMode, NsIdent, ROOT_NS};
 /// them unless forced (see `ledger::undo`).
 pub const JOURNAL_VERSION: u32 = 2;
 
-
 /// One journal entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -152,7 +151,6 @@ pub enum Entry {
         metric: Option<u32>,
     },
 }
-
 
 impl Entry {
     /// Checks every name and value in the entry exactly as the guest path

@@ -58,8 +58,6 @@ fn encode(entry: &Entry) -> String {
     format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()))
 }
 
-
-
 /// What a journal says, as far as it could be read.
 #[derive(Debug, Clone, Default)]
 pub struct Journal {

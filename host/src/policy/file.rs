@@ -12,9 +12,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Glob, LinkGrant, LinkKind, Policy, Source};
-use crate::vocab::limit::bytes;
 use crate::vocab::MacvlanMode;
 use crate::vocab::Operation;
+use crate::vocab::limit::bytes;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
 
 type S = Spanned<String>;

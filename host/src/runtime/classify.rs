@@ -9,12 +9,12 @@
 use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
 
-use crate::vocab::limit::{LimitHit, bytes};
 use super::stdio::{self, GuestOutput};
 use super::store_limits::StoreLimits;
 use super::{MAX_WASM_STACK, Outcome};
 use crate::error::{GuestFault, HostFailure};
 use crate::policy::Limits;
+use crate::vocab::limit::{LimitHit, bytes};
 
 /// The most of the engine's message that a trap's report repeats: it may
 /// quote what the guest passed.

@@ -24,10 +24,10 @@ use crate::wit::{LabState, LabView, bindings};
 
 use self::cache::Cache;
 use self::limiter::Limiter;
-use crate::vocab::limit::LimitHit;
 use self::stdio::{GuestOutput, Which};
 use self::store_limits::StoreLimits;
 use crate::error::HostFailure;
+use crate::vocab::limit::LimitHit;
 
 /// How often the epoch advances: the granularity of deadlines and of
 /// cancelling a guest stuck in a loop.

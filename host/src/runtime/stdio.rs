@@ -303,7 +303,6 @@ mod tests {
         assert_eq!(out.used(), 100);
     }
 
-
     #[test]
     fn budget_is_shared_and_enforced() {
         let out = GuestOutput::new(30, true);

@@ -3,38 +3,39 @@
 use wasmtime::component::Resource;
 
 use super::bindings::netwasm::lab::batch::{Host, NamespacePlan, NewLink};
-use super::link::config_in;
 use super::{LabView, NsHandle};
 use crate::error::HostResult;
 use crate::lab::{NsPlan, PlanLink, PlanRoute};
 
-fn plan_in(p: NamespacePlan) -> NsPlan {
-    NsPlan {
-        name: p.name,
-        links: p
-            .links
-            .into_iter()
-            .map(|l| match l {
-                NewLink::Macvlan(m) => PlanLink::Macvlan {
-                    parent_ns: m.parent_namespace,
-                    parent: m.parent,
-                    config: config_in(m.config),
-                },
-                NewLink::Bridge(name) => PlanLink::Bridge(name),
-            })
-            .collect(),
-        up: p.up,
-        addresses: p.addresses.into_iter().map(|a| (a.link, a.cidr)).collect(),
-        routes: p
-            .routes
-            .into_iter()
-            .map(|r| PlanRoute {
-                destination: r.route.destination,
-                gateway: r.route.gateway,
-                metric: r.route.metric,
-                dev: r.dev,
-            })
-            .collect(),
+impl From<NamespacePlan> for NsPlan {
+    fn from(p: NamespacePlan) -> Self {
+        NsPlan {
+            name: p.name,
+            links: p
+                .links
+                .into_iter()
+                .map(|l| match l {
+                    NewLink::Macvlan(m) => PlanLink::Macvlan {
+                        parent_ns: m.parent_namespace,
+                        parent: m.parent,
+                        config: m.config.into(),
+                    },
+                    NewLink::Bridge(name) => PlanLink::Bridge(name),
+                })
+                .collect(),
+            up: p.up,
+            addresses: p.addresses.into_iter().map(|a| (a.link, a.cidr)).collect(),
+            routes: p
+                .routes
+                .into_iter()
+                .map(|r| PlanRoute {
+                    destination: r.route.destination,
+                    gateway: r.route.gateway,
+                    metric: r.route.metric,
+                    dev: r.dev,
+                })
+                .collect(),
+        }
     }
 }
 
@@ -43,7 +44,7 @@ impl Host for LabView<'_> {
         // As `create-all`: a guest that could not hold the handles is
         // stopped before anything is made.
         self.check_handle_room(plans.len())?;
-        let plans: Vec<NsPlan> = plans.into_iter().map(plan_in).collect();
+        let plans: Vec<NsPlan> = plans.into_iter().map(Into::into).collect();
         let names = self.lab().build(&plans).await?;
         names.into_iter().map(|name| self.push_ns(name)).collect()
     }

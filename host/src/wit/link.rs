@@ -11,63 +11,73 @@ use crate::lab;
 use crate::vocab::net::Mac;
 use crate::vocab::{self, LinkChange};
 
-fn mode_in(m: MacvlanMode) -> vocab::MacvlanMode {
-    match m {
-        MacvlanMode::Private => vocab::MacvlanMode::Private,
-        MacvlanMode::Vepa => vocab::MacvlanMode::Vepa,
-        MacvlanMode::Bridge => vocab::MacvlanMode::Bridge,
-        MacvlanMode::Passthru => vocab::MacvlanMode::Passthru,
-        MacvlanMode::Source => vocab::MacvlanMode::Source,
+impl From<MacvlanMode> for vocab::MacvlanMode {
+    fn from(m: MacvlanMode) -> Self {
+        match m {
+            MacvlanMode::Private => Self::Private,
+            MacvlanMode::Vepa => Self::Vepa,
+            MacvlanMode::Bridge => Self::Bridge,
+            MacvlanMode::Passthru => Self::Passthru,
+            MacvlanMode::Source => Self::Source,
+        }
     }
 }
 
-fn mode_out(m: vocab::MacvlanMode) -> MacvlanMode {
-    match m {
-        vocab::MacvlanMode::Private => MacvlanMode::Private,
-        vocab::MacvlanMode::Vepa => MacvlanMode::Vepa,
-        vocab::MacvlanMode::Bridge => MacvlanMode::Bridge,
-        vocab::MacvlanMode::Passthru => MacvlanMode::Passthru,
-        vocab::MacvlanMode::Source => MacvlanMode::Source,
+impl From<vocab::MacvlanMode> for MacvlanMode {
+    fn from(m: vocab::MacvlanMode) -> Self {
+        match m {
+            vocab::MacvlanMode::Private => Self::Private,
+            vocab::MacvlanMode::Vepa => Self::Vepa,
+            vocab::MacvlanMode::Bridge => Self::Bridge,
+            vocab::MacvlanMode::Passthru => Self::Passthru,
+            vocab::MacvlanMode::Source => Self::Source,
+        }
     }
 }
 
-fn state_out(s: vocab::OperState) -> OperState {
-    match s {
-        vocab::OperState::Unknown => OperState::Unknown,
-        vocab::OperState::NotPresent => OperState::NotPresent,
-        vocab::OperState::Down => OperState::Down,
-        vocab::OperState::LowerLayerDown => OperState::LowerLayerDown,
-        vocab::OperState::Testing => OperState::Testing,
-        vocab::OperState::Dormant => OperState::Dormant,
-        vocab::OperState::Up => OperState::Up,
+impl From<vocab::OperState> for OperState {
+    fn from(s: vocab::OperState) -> Self {
+        match s {
+            vocab::OperState::Unknown => Self::Unknown,
+            vocab::OperState::NotPresent => Self::NotPresent,
+            vocab::OperState::Down => Self::Down,
+            vocab::OperState::LowerLayerDown => Self::LowerLayerDown,
+            vocab::OperState::Testing => Self::Testing,
+            vocab::OperState::Dormant => Self::Dormant,
+            vocab::OperState::Up => Self::Up,
+        }
     }
 }
 
-fn info_out(i: vocab::LinkInfo) -> LinkInfo {
-    LinkInfo {
-        index: i.index,
-        name: i.name,
-        namespace: i.namespace,
-        kind: i.kind,
-        mac: i.mac.map(|m| m.to_string()),
-        mtu: i.mtu,
-        admin_up: i.admin_up,
-        state: state_out(i.state),
-        parent_index: i.parent_index,
-        parent_name: i.parent_name,
-        parent_namespace: i.parent_namespace,
-        macvlan_mode: i.macvlan_mode.map(mode_out),
-        master: i.master,
-        hairpin: i.hairpin,
+impl From<vocab::LinkInfo> for LinkInfo {
+    fn from(i: vocab::LinkInfo) -> Self {
+        Self {
+            index: i.index,
+            name: i.name,
+            namespace: i.namespace,
+            kind: i.kind,
+            mac: i.mac.map(|m| m.to_string()),
+            mtu: i.mtu,
+            admin_up: i.admin_up,
+            state: i.state.into(),
+            parent_index: i.parent_index,
+            parent_name: i.parent_name,
+            parent_namespace: i.parent_namespace,
+            macvlan_mode: i.macvlan_mode.map(Into::into),
+            master: i.master,
+            hairpin: i.hairpin,
+        }
     }
 }
 
-pub(super) fn config_in(c: MacvlanConfig) -> lab::MacvlanConfig {
-    lab::MacvlanConfig {
-        name: c.name,
-        mode: c.mode.map(mode_in),
-        mac: c.mac,
-        mtu: c.mtu,
+impl From<MacvlanConfig> for lab::MacvlanConfig {
+    fn from(c: MacvlanConfig) -> Self {
+        Self {
+            name: c.name,
+            mode: c.mode.map(Into::into),
+            mac: c.mac,
+            mtu: c.mtu,
+        }
     }
 }
 
@@ -103,7 +113,7 @@ impl HostLink for LabView<'_> {
 
     async fn info(&mut self, link: Resource<LinkHandle>) -> HostResult<LinkInfo> {
         let key = self.link_key(&link)?;
-        Ok(info_out(self.lab().link_info(key).await?))
+        Ok(self.lab().link_info(key).await?.into())
     }
 
     async fn set_up(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
@@ -168,7 +178,7 @@ impl Host for LabView<'_> {
         let target = self.target(&target)?;
         let key = self
             .lab()
-            .add_macvlan(parent, config_in(config), target)
+            .add_macvlan(parent, config.into(), target)
             .await?;
         self.push_link(key)
     }
@@ -184,7 +194,7 @@ impl Host for LabView<'_> {
         let target = self.target(&target)?;
         let key = self
             .lab()
-            .add_macvlan_on(&ns, &parent, config_in(config), target)
+            .add_macvlan_on(&ns, &parent, config.into(), target)
             .await?;
         self.push_link(key)
     }
@@ -232,7 +242,7 @@ impl Host for LabView<'_> {
             .link_list(&ns)
             .await?
             .into_iter()
-            .map(info_out)
+            .map(Into::into)
             .collect())
     }
 
