@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod policy;
 pub mod privileges;
 pub mod runtime;
+pub mod session;
 pub mod time;
 pub mod vocab;
 pub mod wit;

@@ -6,11 +6,8 @@ use std::sync::Arc;
 use super::{Exit, LimitArgs, RunArgs, fail};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
-use crate::lab::Lab;
 use crate::lab::audit::Audit;
-use crate::ledger::replay::{Object, replay};
-use crate::ledger::undo;
-use crate::ledger::{Entry, RunOutcome, StateDir};
+use crate::ledger::StateDir;
 use crate::policy::file::{
     self, ARGS_RANGE, MEMORY_RANGE, OUTPUT_RANGE, PolicyError, SizeRange, parse_deadline,
 };
@@ -18,6 +15,7 @@ use crate::policy::{Limits, Policy};
 use crate::runtime::cache::{self, Cache};
 use crate::runtime::stdio::{self, GuestOutput};
 use crate::runtime::{Outcome, Runtime};
+use crate::session::{Closed, End, GuestRun, OpenError, Opening, Session, summarize};
 use crate::vocab::limit::bytes;
 
 /// The policy for a run: the file's, or the default, with CLI overrides.
@@ -138,37 +136,10 @@ fn say(msg: impl AsRef<str>) {
     eprintln!("netwasm: {}", msg.as_ref());
 }
 
-fn summarize(objects: &[Object]) -> String {
-    let count = |f: fn(&Object) -> bool, one: &str, many: &str| {
-        let n = objects.iter().filter(|o| f(o)).count();
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
-    [
-        count(
-            |o| matches!(o, Object::Ns { .. }),
-            "namespace",
-            "namespaces",
-        ),
-        count(|o| matches!(o, Object::Link { .. }), "link", "links"),
-        count(|o| matches!(o, Object::Addr { .. }), "address", "addresses"),
-        count(|o| matches!(o, Object::Route { .. }), "route", "routes"),
-    ]
-    .join(", ")
-}
-
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     // Everything about the input is checked before anything is created.
     let policy = load_policy(args.policy.as_deref(), &args.limits)?;
-    let arg_bytes: u64 = args.args.iter().map(|a| a.len() as u64 + 1).sum();
-    if arg_bytes > policy.limits.args {
-        return Err(fail(
-            Exit::BadInput,
-            format!(
-                "the guest's arguments are {arg_bytes} bytes; its args limit is {} (raise it with --limit-args or [limits] args)",
-                bytes(policy.limits.args)
-            ),
-        ));
-    }
+    check_arg_bytes(&args.args, &policy)?;
     raise_fd_limit();
     let runtime = Runtime::new(make_cache(&args))?;
     let guest = runtime.load(&args.guest)?;
@@ -192,118 +163,90 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         .lab
         .clone()
         .unwrap_or_else(|| default_lab_name(&args.guest));
-    let state = StateDir::new(&args.state.state_dir);
-    let lock = state.lock(&lab_name)?;
-    let journal = state.read(&lab_name)?;
-    if let Some(damage) = &journal.damage {
-        say(format!(
-            "warning: lab {lab_name}: journal {}: {damage}",
-            state.journal_path(&lab_name).display()
-        ));
-    }
+    let opening = if args.replace {
+        Opening::Replace
+    } else if args.attach {
+        Opening::Attach
+    } else {
+        Opening::Fresh
+    };
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
-    let mut prior = replay(&journal.entries);
-    let mut lock = lock;
-    if !prior.is_empty() {
-        if args.replace {
-            let report = undo::undo(kernel.as_ref(), &prior, false).await;
-            say(format!("lab {lab_name}: replaced: {}", report.summary()));
-            if !report.is_complete() {
-                return Err(fail(
-                    Exit::Incomplete,
-                    format!("lab {lab_name}: could not tear the old lab down; not running"),
-                ));
-            }
-            state.remove(&lab_name)?;
-            prior.clear();
-            // The lock file went with the lab's directory; take a new one.
-            lock = state.lock(&lab_name)?;
-        } else if !args.attach {
+    let policy = Arc::new(policy);
+    let session = Session::open(
+        kernel,
+        policy.clone(),
+        StateDir::new(&args.state.state_dir),
+        &lab_name,
+        opening,
+        args.guest.display().to_string(),
+        &args.args,
+        Arc::new(say),
+    )
+    .await;
+    let mut session = match session {
+        Ok(s) => s,
+        Err(OpenError::LabUp(holds)) => {
             return Err(fail(
                 Exit::Refused,
                 format!(
-                    "lab {lab_name} is up ({}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach",
-                    summarize(&prior)
+                    "lab {lab_name} is up ({holds}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach"
                 ),
             ));
         }
-    }
-    let ledger = state.ledger(&lab_name, &lock)?;
-    ledger.set_cap(policy.quotas.journal);
-    ledger.append(&Entry::Begin {
-        pid: std::process::id(),
-        guest: args.guest.display().to_string(),
-        args: args.args.clone(),
-        time: crate::time::unix_millis(),
-    })?;
-
-    let policy = Arc::new(policy);
-    let mut lab = Lab::new(kernel.clone(), policy.clone()).with_ledger(ledger);
-    for refused in lab.adopt(&prior).await? {
-        say(format!(
-            "warning: lab {lab_name}: not attached, not the lab's to hand over: {refused}"
-        ));
-    }
+        Err(OpenError::ReplaceIncomplete) => {
+            return Err(fail(
+                Exit::Incomplete,
+                format!("lab {lab_name}: could not tear the old lab down; not running"),
+            ));
+        }
+        Err(OpenError::Other(e)) => return Err(e),
+    };
     if let Some(audit) = audit {
-        lab = lab.with_audit(audit);
+        session = session.with_audit(audit);
     }
     let output = GuestOutput::new(policy.limits.output, args.quiet);
-    let (outcome, mut lab) = runtime
+    let closed = session
         .run(
-            &guest,
-            lab,
-            args.args.clone(),
-            &policy.limits,
-            &output,
+            GuestRun {
+                runtime: &runtime,
+                guest: &guest,
+                args: args.args.clone(),
+                output: &output,
+                keep_on_error: args.keep_on_error,
+            },
             signalled(),
         )
-        .await;
-    // A deadline or a signal drops the guest mid-call: a namespace it was
-    // creating may still be on its way on a namespace thread. Let it land
-    // (recorded) and stop the rest, so that what is undone below is all
-    // there is.
-    kernel.settle().await;
-    // Expectations still pending when `run` returns are checked now; any
-    // unmet one fails the run.
-    let unmet = match outcome {
-        Outcome::Success => lab.finish_expectations().await.len(),
-        _ => 0,
-    };
-    let ledger = lab.take_ledger().expect("the lab was given a ledger");
-    drop(lab);
+        .await?;
+    report(&lab_name, closed)
+}
 
-    let (exit, why) = match outcome {
-        Outcome::Success if unmet > 0 => (
+/// The guest's arguments against its `args` limit.
+pub fn check_arg_bytes(args: &[String], policy: &Policy) -> anyhow::Result<()> {
+    let arg_bytes: u64 = args.iter().map(|a| a.len() as u64 + 1).sum();
+    if arg_bytes > policy.limits.args {
+        return Err(fail(
+            Exit::BadInput,
+            format!(
+                "the guest's arguments are {arg_bytes} bytes; its args limit is {} (raise it with --limit-args or [limits] args)",
+                bytes(policy.limits.args)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Why a run failed, and its exit code; none for a success.
+pub fn verdict(closed: &Closed) -> Option<(Exit, String)> {
+    Some(match &closed.outcome {
+        Outcome::Success if closed.unmet > 0 => (
             Exit::Expectations,
             format!(
-                "{unmet} reachability expectation{} not met",
-                if unmet == 1 { " was" } else { "s were" }
+                "{} reachability expectation{} not met",
+                closed.unmet,
+                if closed.unmet == 1 { " was" } else { "s were" }
             ),
         ),
-        Outcome::Success => {
-            ledger.append(&Entry::End {
-                outcome: RunOutcome::Committed,
-            })?;
-            // What the whole journal leaves up. Replay is a fold from
-            // nothing, so when the earlier runs left nothing up it is what
-            // this run's entries leave up: no need to read the journal back.
-            let all = if prior.is_empty() {
-                replay(&ledger.this_run())
-            } else {
-                replay(&state.read(&lab_name)?.entries)
-            };
-            if all.is_empty() {
-                state.remove(&lab_name)?;
-                say(format!("lab {lab_name}: done; nothing is left up"));
-            } else {
-                ledger.sync()?;
-                say(format!(
-                    "lab {lab_name} is up: {} (`netwasm down {lab_name}` removes it)",
-                    summarize(&all)
-                ));
-            }
-            return Ok(Exit::Ok);
-        }
+        Outcome::Success => return None,
         Outcome::GuestError(msg) => (
             Exit::GuestFailed,
             format!(
@@ -317,50 +260,47 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             format!("the guest exited with status {status}"),
         ),
         Outcome::Limit(hit) => (Exit::Stopped, hit.to_string()),
-        Outcome::Trap(msg) => (Exit::Stopped, msg),
+        Outcome::Trap(msg) => (Exit::Stopped, msg.clone()),
         Outcome::HostError(e) => (
             Exit::Internal,
             format!("netwasm failed while running the guest: {e:#}"),
         ),
         Outcome::Cancelled(sig) => (
-            if sig == "SIGTERM" {
+            if *sig == "SIGTERM" {
                 Exit::Terminated
             } else {
                 Exit::Interrupted
             },
             format!("interrupted by {sig}"),
         ),
-    };
-    say(format!("lab {lab_name}: {why}"));
-    let created = replay(&ledger.this_run());
-    if args.keep_on_error {
-        ledger.append(&Entry::End {
-            outcome: RunOutcome::Kept,
-        })?;
-        ledger.sync()?;
-        say(format!(
+    })
+}
+
+/// Says how the run ended; its exit code.
+fn report(lab_name: &str, closed: Closed) -> anyhow::Result<Exit> {
+    let failure = verdict(&closed);
+    if let Some((_, why)) = &failure {
+        say(format!("lab {lab_name}: {why}"));
+    }
+    let exit = failure.map_or(Exit::Ok, |(exit, _)| exit);
+    match &closed.end? {
+        End::Committed(all) if all.is_empty() => {
+            say(format!("lab {lab_name}: done; nothing is left up"));
+        }
+        End::Committed(all) => say(format!(
+            "lab {lab_name} is up: {} (`netwasm down {lab_name}` removes it)",
+            summarize(all)
+        )),
+        End::Kept(created) => say(format!(
             "lab {lab_name}: kept what the run built ({}) for debugging; `netwasm down {lab_name}` removes it",
-            summarize(&created)
-        ));
-        return Ok(exit);
-    }
-    let report = undo::undo(kernel.as_ref(), &created, false).await;
-    // Only a complete rollback cancels the run's entries; otherwise what is
-    // left stays recorded for `netwasm down` to retry.
-    let outcome = if report.is_complete() {
-        RunOutcome::RolledBack
-    } else {
-        RunOutcome::RollbackIncomplete
-    };
-    ledger.append(&Entry::End { outcome })?;
-    say(format!("lab {lab_name}: rolled back: {}", report.summary()));
-    if replay(&state.read(&lab_name)?.entries).is_empty() && report.is_complete() {
-        state.remove(&lab_name)?;
-    } else {
-        ledger.sync()?;
-    }
-    if !report.is_complete() {
-        return Ok(Exit::Incomplete);
+            summarize(created)
+        )),
+        End::RolledBack(undo) => {
+            say(format!("lab {lab_name}: rolled back: {}", undo.summary()));
+            if !undo.is_complete() {
+                return Ok(Exit::Incomplete);
+            }
+        }
     }
     Ok(exit)
 }

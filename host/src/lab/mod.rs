@@ -208,6 +208,11 @@ impl Lab {
         self
     }
 
+    /// Every expectation checked so far, in order.
+    pub fn checked(&self) -> &[Checked] {
+        &self.checked
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -84,7 +84,8 @@ pub struct Ledger {
 }
 
 struct Writer {
-    file: File,
+    /// None for a journal kept in memory only ([`Ledger::in_memory`]).
+    file: Option<File>,
     /// What this process appended, for rolling back its own run.
     written: Vec<Entry>,
     /// The journal's size in bytes, as far as this process knows.
@@ -142,6 +143,17 @@ fn parse_line(line: &[u8]) -> Result<Entry, String> {
 
 impl Ledger {
     fn new(file: File, lab: &str, size: u64) -> Self {
+        Self::with_file(Some(file), lab, size)
+    }
+
+    /// A journal kept in memory only, for a run on a kernel that is itself
+    /// a model (`netwasm plan`): it records and caps like any other, and
+    /// nothing of it outlives the process.
+    pub fn in_memory(lab: &str) -> Self {
+        Self::with_file(None, lab, 0)
+    }
+
+    fn with_file(file: Option<File>, lab: &str, size: u64) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Writer {
                 file,
@@ -195,9 +207,10 @@ impl Ledger {
         let text: String = entries.iter().map(encode).collect();
         let mut w = self.writer();
         // One write(2) of the whole text (the file is O_APPEND).
-        w.file
-            .write_all(text.as_bytes())
-            .with_context(|| format!("lab {}: cannot write its journal", self.lab))?;
+        if let Some(file) = &mut w.file {
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("lab {}: cannot write its journal", self.lab))?;
+        }
         w.size += text.len() as u64;
         w.written.extend_from_slice(entries);
         Ok(())
@@ -207,10 +220,12 @@ impl Ledger {
     /// its run (a lab left up or kept), so that after a power loss it reads
     /// back whole instead of cut short.
     pub fn sync(&self) -> anyhow::Result<()> {
-        self.writer()
-            .file
-            .sync_data()
-            .with_context(|| format!("lab {}: cannot write its journal", self.lab))
+        match &self.writer().file {
+            Some(file) => file
+                .sync_data()
+                .with_context(|| format!("lab {}: cannot write its journal", self.lab)),
+            None => Ok(()),
+        }
     }
 
     /// The entries this process appended since its last `Begin`: what its
