@@ -9,7 +9,7 @@ use netwasm::error::{ErrorKind, OpError};
 use netwasm::kernel::netlink::Netlink;
 use netwasm::kernel::{Kernel, errno_of, explanation_of};
 use netwasm::vocab::net::Cidr;
-use netwasm::vocab::{MacvlanMode, NewLink, NewLinkKind, NsId, RouteSpec};
+use netwasm::vocab::{LinkChange, MacvlanMode, NewLink, NewLinkKind, NsId, RouteSpec};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -123,6 +123,64 @@ fn passthru_conflicts_are_einval_not_busy() {
             assert_eq!(op.errno, Some(libc::EINVAL));
         }
         nl.ns_close(ns);
+    });
+}
+
+#[test]
+fn a_bridge_port_and_a_macvlan_parent_exclude_each_other_busy() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let name = veth_namespace(&w, "br");
+    ip(&["-n", &name, "link", "add", "br0", "type", "bridge"]);
+    ip(&["-n", &name, "link", "set", "p0", "master", "br0"]);
+    let nl = Netlink::new();
+    runtime().block_on(async {
+        let (ns, _) = nl.ns_open(&name).await.unwrap();
+        let p0 = nl.link_by_name(ns, "p0").await.unwrap().index;
+        let p1 = nl.link_by_name(ns, "p1").await.unwrap().index;
+        let br0 = nl.link_by_name(ns, "br0").await.unwrap().index;
+        // A link has one receive handler: a bridge's or a macvlan's.
+        let e = nl
+            .link_add(&macvlan(ns, p0, "mv0", MacvlanMode::Bridge))
+            .await
+            .unwrap_err();
+        assert_eq!(errno_of(&e), Some(libc::EBUSY), "{e}");
+        assert_eq!(OpError::io("create macvlan", &e).kind, ErrorKind::Busy);
+        nl.link_add(&macvlan(ns, p1, "mv1", MacvlanMode::Bridge))
+            .await
+            .unwrap();
+        let e = nl
+            .link_set(ns, p1, &LinkChange::Master(Some(br0)))
+            .await
+            .unwrap_err();
+        assert_eq!(errno_of(&e), Some(libc::EBUSY), "{e}");
+        assert_eq!(OpError::io("attach", &e).kind, ErrorKind::Busy);
+        nl.ns_close(ns);
+    });
+}
+
+#[test]
+fn a_move_onto_a_taken_index_is_busy() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let (a, b) = (veth_namespace(&w, "ma"), veth_namespace(&w, "mb"));
+    let nl = Netlink::new();
+    runtime().block_on(async {
+        let (na, _) = nl.ns_open(&a).await.unwrap();
+        let (nb, _) = nl.ns_open(&b).await.unwrap();
+        let p0 = nl.link_by_name(na, "p0").await.unwrap().index;
+        assert_eq!(nl.link_by_name(nb, "p0").await.unwrap().index, p0);
+        // Moved under a free name, but onto an index `b` uses: the link
+        // keeps its index or does not move.
+        let e = nl.link_move(na, p0, nb, Some("m0")).await.unwrap_err();
+        assert_eq!(errno_of(&e), Some(libc::EBUSY), "{e}");
+        assert_eq!(OpError::io("move", &e).kind, ErrorKind::Busy);
+        nl.ns_close(na);
+        nl.ns_close(nb);
     });
 }
 
