@@ -517,7 +517,22 @@ fn route_socket() -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `raw` is a fresh descriptor this function owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // Extended ACKs: a refusal then carries the kernel's own words ("Nexthop
+    // has invalid gateway") beside its errno (see `request`). Best effort: a
+    // kernel without them (before 4.12) still gives the errno.
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt(2) on our descriptor with a c_int of its size.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_NETLINK,
+            libc::NETLINK_EXT_ACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    Ok(fd)
 }
 
 fn cstr(path: &Path) -> io::Result<CString> {

@@ -1,5 +1,6 @@
 //! One netlink round trip: send a request, collect the replies, turn a
-//! kernel NACK into an `io::Error` carrying its errno.
+//! kernel NACK into an `io::Error` carrying its errno and, when the kernel
+//! explained it (extended ACK), its message ([`crate::kernel::refused`]).
 //!
 //! Each namespace's route socket is driven directly by the task that makes
 //! the request, with no connection task in between. The kernel handles an
@@ -15,8 +16,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTIPART, NLM_F_REQUEST, NetlinkBuffer,
-    NetlinkMessage, NetlinkPayload,
+    NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTIPART,
+    NLM_F_REQUEST, NetlinkBuffer, NetlinkMessage, NetlinkPayload, NlasIterator,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use tokio::io::Interest;
@@ -192,7 +193,10 @@ pub async fn request(
                 // An ACK (no code) or a NACK ends the request.
                 NetlinkPayload::Error(err) => {
                     return match err.code {
-                        Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+                        Some(code) => Err(crate::kernel::refused(
+                            -code.get(),
+                            ext_ack_message(reply_flags, &err.header).as_deref(),
+                        )),
                         None => Ok(out),
                     };
                 }
@@ -204,9 +208,99 @@ pub async fn request(
     }
 }
 
+/// `NLMSGERR_ATTR_MSG`: the extended ACK's message, a NUL-terminated string.
+const NLMSGERR_ATTR_MSG: u16 = 1;
+/// The size of a netlink message header.
+const NLMSG_HDRLEN: usize = 16;
+
+/// The message of an error's extended ACK, if it has one. `flags` are the
+/// error message's header flags; `payload` is what follows its error code:
+/// the original request (only its header with `NLM_F_CAPPED`), then, with
+/// `NLM_F_ACK_TLVS`, the extended ACK's attributes.
+///
+/// netlink-packet-core 0.9 keeps that payload as raw bytes (its
+/// `ErrorMessage::header`) and does not read the attributes, so they are
+/// found here and read with its attribute iterator.
+fn ext_ack_message(flags: u16, payload: &[u8]) -> Option<String> {
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return None;
+    }
+    let original = if flags & NLM_F_CAPPED != 0 {
+        NLMSG_HDRLEN
+    } else {
+        // The whole request, as long as its header says, padded to 4.
+        let len = u32::from_ne_bytes(payload.get(..4)?.try_into().ok()?) as usize;
+        (len.max(NLMSG_HDRLEN) + 3) & !3
+    };
+    let tlvs = payload.get(original..)?;
+    NlasIterator::new(tlvs)
+        .map_while(Result::ok)
+        .find(|nla| nla.kind() == NLMSGERR_ATTR_MSG)
+        .map(|nla| {
+            let value = nla.value();
+            let text = value.split(|b| *b == 0).next().unwrap_or(value);
+            String::from_utf8_lossy(text).into_owned()
+        })
+}
+
 fn bad_reply(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("malformed netlink reply: {e}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error payload: the original request's header (its length field
+    /// `len`), `extra` bytes of its body, then the attributes.
+    fn payload(len: u32, extra: usize, tlvs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut p = len.to_ne_bytes().to_vec();
+        p.resize(NLMSG_HDRLEN + extra, 0);
+        for (kind, value) in tlvs {
+            let l = 4 + value.len();
+            p.extend_from_slice(&(l as u16).to_ne_bytes());
+            p.extend_from_slice(&kind.to_ne_bytes());
+            p.extend_from_slice(value);
+            p.resize((p.len() + 3) & !3, 0);
+        }
+        p
+    }
+
+    const MSG: &[u8] = b"Nexthop has invalid gateway\0";
+
+    #[test]
+    fn capped_message_is_read_after_the_header() {
+        // The header says 60 bytes, but capped only its 16 are there.
+        let p = payload(60, 0, &[(2, &[0, 0, 0, 0]), (NLMSGERR_ATTR_MSG, MSG)]);
+        assert_eq!(
+            ext_ack_message(NLM_F_CAPPED | NLM_F_ACK_TLVS, &p).as_deref(),
+            Some("Nexthop has invalid gateway")
+        );
+    }
+
+    #[test]
+    fn uncapped_message_is_read_after_the_whole_request() {
+        // A 42-byte request, padded to 44.
+        let p = payload(42, 28, &[(NLMSGERR_ATTR_MSG, MSG)]);
+        assert_eq!(
+            ext_ack_message(NLM_F_ACK_TLVS, &p).as_deref(),
+            Some("Nexthop has invalid gateway")
+        );
+    }
+
+    #[test]
+    fn no_message_without_tlvs_or_when_cut() {
+        let p = payload(16, 0, &[(NLMSGERR_ATTR_MSG, MSG)]);
+        assert_eq!(ext_ack_message(NLM_F_CAPPED, &p), None);
+        assert_eq!(ext_ack_message(NLM_F_ACK_TLVS, &p[..10]), None);
+        let offset_only = payload(16, 0, &[(2, &[4, 0, 0, 0])]);
+        assert_eq!(
+            ext_ack_message(NLM_F_CAPPED | NLM_F_ACK_TLVS, &offset_only),
+            None
+        );
+        assert_eq!(ext_ack_message(NLM_F_ACK_TLVS, &p[..20]), None);
+    }
 }
