@@ -11,6 +11,11 @@ pub mod show;
 pub mod svg;
 pub mod view;
 
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod snapshots;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
