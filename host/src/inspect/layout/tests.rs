@@ -25,6 +25,38 @@ fn check(t: &Topology, l: &Layout) {
         w: l.width,
         h: l.height,
     };
+    check_boxes(t, l, &canvas);
+    let mut texts: Vec<(String, Rect)> = Vec::new();
+    for (i, c) in l.clusters.iter().enumerate() {
+        texts.push((format!("title {i}"), c.title));
+        if let Some(n) = c.note {
+            texts.push((format!("note {i}"), n));
+        }
+    }
+    for (i, e) in l.edges.iter().enumerate() {
+        if let Some(r) = e.label {
+            assert!(canvas.contains(&r), "label {i} off the canvas");
+            texts.push((format!("label {i}"), r));
+            for (j, n) in l.nodes.iter().enumerate() {
+                assert!(
+                    !r.overlaps(n),
+                    "label of edge {i} over link {}",
+                    t.nodes[j].name
+                );
+            }
+        }
+        check_ends(t, l, i);
+    }
+    for (i, (na, a)) in texts.iter().enumerate() {
+        for (nb, b) in &texts[i + 1..] {
+            assert!(!a.overlaps(b), "{na} and {nb} overlap: {a:?} {b:?}");
+        }
+    }
+}
+
+/// Namespaces on the canvas and apart, titles in their boxes, links in
+/// their namespaces, clear of the title and of each other.
+fn check_boxes(t: &Topology, l: &Layout, canvas: &Rect) {
     for (i, a) in l.clusters.iter().enumerate() {
         assert!(canvas.contains(&a.rect), "namespace {i} off the canvas");
         assert!(
@@ -56,64 +88,44 @@ fn check(t: &Topology, l: &Layout) {
             );
         }
     }
-    let mut texts: Vec<(String, Rect)> = Vec::new();
-    for (i, c) in l.clusters.iter().enumerate() {
-        texts.push((format!("title {i}"), c.title));
-        if let Some(n) = c.note {
-            texts.push((format!("note {i}"), n));
-        }
-    }
-    for (i, e) in l.edges.iter().enumerate() {
-        if let Some(r) = e.label {
-            assert!(canvas.contains(&r), "label {i} off the canvas");
-            texts.push((format!("label {i}"), r));
-            for (j, n) in l.nodes.iter().enumerate() {
-                assert!(
-                    !r.overlaps(n),
-                    "label of edge {i} over link {}",
-                    t.nodes[j].name
-                );
-            }
-        }
-        assert_eq!(e.label.is_some(), labelled(t.edges[i].kind));
-        let (from, to) = (l.nodes[t.edges[i].from], l.nodes[t.edges[i].to]);
-        let (a, b) = if e.reversed { (to, from) } else { (from, to) };
-        let on =
-            |q: P, r: Rect| q.x >= r.x && q.x <= r.right() && (q.y == r.y || q.y == r.bottom());
+}
+
+/// Edge `i` runs from one of its nodes to the other, and not through the
+/// title of the namespace it enters; it has a label when it should.
+fn check_ends(t: &Topology, l: &Layout, i: usize) {
+    let e = &l.edges[i];
+    assert_eq!(e.label.is_some(), labelled(t.edges[i].kind));
+    let (from, to) = (l.nodes[t.edges[i].from], l.nodes[t.edges[i].to]);
+    let (a, b) = if e.reversed { (to, from) } else { (from, to) };
+    let on = |q: P, r: Rect| q.x >= r.x && q.x <= r.right() && (q.y == r.y || q.y == r.bottom());
+    assert!(
+        on(e.start, a),
+        "edge {i} does not start on its node: {:?} {a:?}",
+        e.start
+    );
+    let lower = if e.reversed {
+        t.edges[i].from
+    } else {
+        t.edges[i].to
+    };
+    let upper = if e.reversed {
+        t.edges[i].to
+    } else {
+        t.edges[i].from
+    };
+    let title = l.clusters[t.nodes[lower].cluster].title;
+    if t.nodes[lower].cluster != t.nodes[upper].cluster && e.end().y == b.y {
+        let x = e.end().x;
         assert!(
-            on(e.start, a),
-            "edge {i} does not start on its node: {:?} {a:?}",
-            e.start
-        );
-        let lower = if e.reversed {
-            t.edges[i].from
-        } else {
-            t.edges[i].to
-        };
-        let upper = if e.reversed {
-            t.edges[i].to
-        } else {
-            t.edges[i].from
-        };
-        let title = l.clusters[t.nodes[lower].cluster].title;
-        if t.nodes[lower].cluster != t.nodes[upper].cluster && e.end().y == b.y {
-            let x = e.end().x;
-            assert!(
-                x < title.x || x > title.right(),
-                "edge {i} runs through the title of its namespace"
-            );
-        }
-        assert!(
-            on(e.end(), b),
-            "edge {i} does not end on its node: {:?} {b:?}",
-            e.end()
+            x < title.x || x > title.right(),
+            "edge {i} runs through the title of its namespace"
         );
     }
-    for (i, (na, a)) in texts.iter().enumerate() {
-        for (nb, b) in &texts[i + 1..] {
-            assert!(!a.overlaps(b), "{na} and {nb} overlap: {a:?} {b:?}");
-        }
-    }
+    assert!(
+        on(e.end(), b),
+        "edge {i} does not end on its node: {:?} {b:?}",
+        e.end()
+    );
 }
 
 #[test]
