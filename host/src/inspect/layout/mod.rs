@@ -15,6 +15,20 @@
 //!
 //! Text is measured as monospace (the SVG asks for a monospace font), so
 //! sizes computed here hold in any browser.
+//!
+//! The phases, in order ([`layout`] runs them):
+//! - `measure`: the size of each link's box and of each namespace's box;
+//! - `layers`: which layer each namespace goes in;
+//! - `rows`: the rows of links inside each namespace, their order and
+//!   positions in the box;
+//! - `blocks`: namespaces and corridors as blocks in layers, ordered by
+//!   barycenter sweeps;
+//! - `position`: the blocks' x positions (isotonic regression);
+//! - `coords`: final coordinates on the canvas;
+//! - `attach`: where each edge meets its links;
+//! - `titles`: namespace titles beside the edges coming in, and the boxes;
+//! - `route`: each edge's path and port square;
+//! - `labels`: edge labels, and how far down the drawing reaches.
 
 use super::graph::{EdgeKind, Topology};
 use blocks::{Block, Link};
