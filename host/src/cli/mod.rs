@@ -12,9 +12,14 @@ macro_rules! outln {
 }
 
 mod check;
+mod graph;
 mod labs;
 mod run;
+mod show;
 pub mod usage;
+
+pub use graph::{GraphArgs, GraphFormat};
+pub use show::ShowArgs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -168,7 +173,7 @@ pub enum Command {
     /// namespace's main routing table. A namespace that is gone is reported
     /// as missing, not an error. --json prints the same for scripts, in the
     /// stable schema netwasm.show/1 (docs/show-json.md).
-    Show(crate::inspect::ShowArgs),
+    Show(ShowArgs),
     /// Draw a lab's topology as SVG (the default), Graphviz DOT or Mermaid.
     ///
     /// Namespaces are boxes holding their links; edges join the two ends of
@@ -176,7 +181,7 @@ pub enum Command {
     /// and each bridge, drawn as a switch, to its ports. Links show their
     /// global addresses. The SVG is laid out and drawn by netwasm itself:
     /// no Graphviz needed, and any browser opens it.
-    Graph(crate::inspect::GraphArgs),
+    Graph(GraphArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -309,8 +314,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Down(args) => labs::down(args).await,
         Command::Ls(args) => labs::ls(args),
         Command::Status(args) => labs::status(args).await,
-        Command::Show(args) => crate::inspect::show(args).await,
-        Command::Graph(args) => crate::inspect::graph(args).await,
+        Command::Show(args) => show::show(args).await,
+        Command::Graph(args) => graph::graph(args).await,
     }
 }
 

@@ -3,9 +3,12 @@
 
 use std::fmt::Write;
 
-use super::graph::{ClusterState, EdgeKind, NodeKind, Topology, edge_colour, node_colours};
+use super::graph::{
+    Cluster, ClusterState, EdgeKind, Node, NodeKind, Topology, edge_colour, node_colours,
+};
 use super::layout::{
-    self, FONT, LABEL_FONT, LINE_H, Layout, NODE_PAD_Y, P, PORT_BAND, Rect, Seg, TITLE_FONT,
+    self, ClusterBox, FONT, LABEL_FONT, LINE_H, Layout, NODE_PAD_Y, P, PORT_BAND, Rect, Seg,
+    TITLE_FONT,
 };
 
 const FONT_FAMILY: &str = "'DejaVu Sans Mono', 'Liberation Mono', Menlo, Consolas, monospace";
@@ -96,6 +99,22 @@ pub fn svg(t: &Topology) -> String {
 /// Draws a topology at the positions `l` gives.
 pub fn render(t: &Topology, l: &Layout) -> String {
     let mut s = String::new();
+    header(&mut s, t, l);
+    for (c, b) in t.clusters.iter().zip(&l.clusters) {
+        namespace(&mut s, c, b);
+    }
+    edges(&mut s, t, l);
+    for (i, (node, r)) in t.nodes.iter().zip(&l.nodes).enumerate() {
+        link(&mut s, t, i, node, r);
+    }
+    ports_and_labels(&mut s, t, l);
+    legend(&mut s, l.legend);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The document's start: the canvas, the arrow marker, the lab's title.
+fn header(s: &mut String, t: &Topology, l: &Layout) {
     let (w, h) = (n(l.width), n(l.height));
     s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -116,56 +135,58 @@ pub fn render(t: &Topology, l: &Layout) -> String {
     );
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     text(
-        &mut s,
+        s,
         layout::MARGIN,
         layout::MARGIN + 16.0,
         &format!(r#"font-size="16" font-weight="bold" fill="{TEXT}""#),
         &format!("lab {}", t.lab),
     );
+}
 
-    // Namespaces.
-    for (c, b) in t.clusters.iter().zip(&l.clusters) {
-        let (fill, stroke, dash) = match c.state {
-            ClusterState::Lab => ("#f6f8fa", "#8c959f", ""),
-            ClusterState::Held => ("#fbfbfc", "#8c959f", r#" stroke-dasharray="6 4""#),
-            ClusterState::External => ("#ffffff", "#afb8c1", r#" stroke-dasharray="4 4""#),
-            ClusterState::Missing | ClusterState::Unreadable(_) => {
-                ("#fff5f5", RED, r#" stroke-dasharray="6 4""#)
-            }
-        };
-        let _ = writeln!(
-            s,
-            "<g class=\"namespace\" data-name=\"{}\">",
-            xml_escape(&c.name)
-        );
-        rect(
-            &mut s,
-            &b.rect,
-            10.0,
-            &format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="1.5"{dash}"#),
-        );
-        let colour = if matches!(c.state, ClusterState::Missing | ClusterState::Unreadable(_)) {
-            RED
-        } else {
-            TEXT
-        };
-        text(
-            &mut s,
-            b.title.x + 4.0,
-            b.title.y + 13.0,
-            &format!(
-                r#"font-size="{}" font-weight="bold" fill="{colour}""#,
-                n(TITLE_FONT)
-            ),
-            &c.title(),
-        );
-        if let (Some(r), Some(note)) = (b.note, c.note()) {
-            text(&mut s, r.x, r.y + 12.0, &format!(r#"fill="{RED}""#), &note);
+/// A namespace's box, title and note.
+fn namespace(s: &mut String, c: &Cluster, b: &ClusterBox) {
+    let (fill, stroke, dash) = match c.state {
+        ClusterState::Lab => ("#f6f8fa", "#8c959f", ""),
+        ClusterState::Held => ("#fbfbfc", "#8c959f", r#" stroke-dasharray="6 4""#),
+        ClusterState::External => ("#ffffff", "#afb8c1", r#" stroke-dasharray="4 4""#),
+        ClusterState::Missing | ClusterState::Unreadable(_) => {
+            ("#fff5f5", RED, r#" stroke-dasharray="6 4""#)
         }
-        s.push_str("</g>\n");
+    };
+    let _ = writeln!(
+        s,
+        "<g class=\"namespace\" data-name=\"{}\">",
+        xml_escape(&c.name)
+    );
+    rect(
+        s,
+        &b.rect,
+        10.0,
+        &format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="1.5"{dash}"#),
+    );
+    let colour = if matches!(c.state, ClusterState::Missing | ClusterState::Unreadable(_)) {
+        RED
+    } else {
+        TEXT
+    };
+    text(
+        s,
+        b.title.x + 4.0,
+        b.title.y + 13.0,
+        &format!(
+            r#"font-size="{}" font-weight="bold" fill="{colour}""#,
+            n(TITLE_FONT)
+        ),
+        &c.title(),
+    );
+    if let (Some(r), Some(note)) = (b.note, c.note()) {
+        text(s, r.x, r.y + 12.0, &format!(r#"fill="{RED}""#), &note);
     }
+    s.push_str("</g>\n");
+}
 
-    // Edges under the links they join.
+/// Edges, drawn under the links they join.
+fn edges(s: &mut String, t: &Topology, l: &Layout) {
     for (e, r) in t.edges.iter().zip(&l.edges) {
         let marker = match (e.kind, r.reversed) {
             (EdgeKind::Parent, false) => r#" marker-end="url(#arrow)""#,
@@ -184,61 +205,63 @@ pub fn render(t: &Topology, l: &Layout) -> String {
             edge_style(e.kind)
         );
     }
+}
 
-    // Links.
-    for (i, (node, r)) in t.nodes.iter().zip(&l.nodes).enumerate() {
-        let (fill, stroke) = node_colours(node.kind, node.external);
-        let dash = if node.external || !node.up {
-            r#" stroke-dasharray="5 3""#
-        } else {
-            ""
+/// A link's box and its lines of text (on a bridge, its port band).
+fn link(s: &mut String, t: &Topology, i: usize, node: &Node, r: &Rect) {
+    let (fill, stroke) = node_colours(node.kind, node.external);
+    let dash = if node.external || !node.up {
+        r#" stroke-dasharray="5 3""#
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "<g class=\"link\" data-id=\"{}\">",
+        xml_escape(&t.dot_id(i))
+    );
+    rect(
+        s,
+        r,
+        6.0,
+        &format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="1.5"{dash}"#),
+    );
+    if node.kind == NodeKind::Bridge {
+        // The switch's port band.
+        let band = Rect {
+            x: r.x,
+            y: r.bottom() - PORT_BAND,
+            w: r.w,
+            h: PORT_BAND,
         };
         let _ = writeln!(
             s,
-            "<g class=\"link\" data-id=\"{}\">",
-            xml_escape(&t.dot_id(i))
+            r#"<path d="M {} {} H {}" stroke="{stroke}" stroke-width="1" stroke-opacity="0.5"/>"#,
+            n(band.x),
+            n(band.y),
+            n(band.right())
         );
-        rect(
-            &mut s,
-            r,
-            6.0,
-            &format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="1.5"{dash}"#),
-        );
-        if node.kind == NodeKind::Bridge {
-            // The switch's port band.
-            let band = Rect {
-                x: r.x,
-                y: r.bottom() - PORT_BAND,
-                w: r.w,
-                h: PORT_BAND,
-            };
-            let _ = writeln!(
-                s,
-                r#"<path d="M {} {} H {}" stroke="{stroke}" stroke-width="1" stroke-opacity="0.5"/>"#,
-                n(band.x),
-                n(band.y),
-                n(band.right())
-            );
-        }
-        for (k, line) in node.lines().iter().enumerate() {
-            let y = r.y + NODE_PAD_Y + (k as f64 + 1.0) * LINE_H - 4.0;
-            let attrs = match k {
-                0 => format!(r#"text-anchor="middle" font-weight="bold" fill="{TEXT}""#),
-                1 if !node.up => format!(r#"text-anchor="middle" fill="{RED}""#),
-                1 => format!(r#"text-anchor="middle" fill="{MUTED}""#),
-                _ => format!(r#"text-anchor="middle" fill="{TEXT}""#),
-            };
-            text(&mut s, r.cx(), y, &attrs, line);
-        }
-        s.push_str("</g>\n");
     }
+    for (k, line) in node.lines().iter().enumerate() {
+        let y = r.y + NODE_PAD_Y + (k as f64 + 1.0) * LINE_H - 4.0;
+        let attrs = match k {
+            0 => format!(r#"text-anchor="middle" font-weight="bold" fill="{TEXT}""#),
+            1 if !node.up => format!(r#"text-anchor="middle" fill="{RED}""#),
+            1 => format!(r#"text-anchor="middle" fill="{MUTED}""#),
+            _ => format!(r#"text-anchor="middle" fill="{TEXT}""#),
+        };
+        text(s, r.cx(), y, &attrs, line);
+    }
+    s.push_str("</g>\n");
+}
 
-    // Bridge ports, edge labels.
+/// Bridge ports, then edge labels, over the edges and links.
+fn ports_and_labels(s: &mut String, t: &Topology, l: &Layout) {
     let port = edge_colour(EdgeKind::Port);
     for r in &l.edges {
         if let Some(p) = r.port {
             rect(
-                &mut s,
+                s,
                 &p,
                 1.5,
                 &format!(r##"fill="#ffffff" stroke="{port}" stroke-width="1.5""##),
@@ -249,13 +272,13 @@ pub fn render(t: &Topology, l: &Layout) -> String {
         if let Some(b) = r.label {
             let colour = edge_colour(e.kind);
             rect(
-                &mut s,
+                s,
                 &b,
                 4.0,
                 &format!(r##"fill="#ffffff" stroke="{colour}" stroke-width="1""##),
             );
             text(
-                &mut s,
+                s,
                 b.cx(),
                 b.y + 11.0,
                 &format!(
@@ -266,10 +289,6 @@ pub fn render(t: &Topology, l: &Layout) -> String {
             );
         }
     }
-
-    legend(&mut s, l.legend);
-    s.push_str("</svg>\n");
-    s
 }
 
 fn legend(s: &mut String, at: P) {

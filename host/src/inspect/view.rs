@@ -179,46 +179,88 @@ pub async fn gather(
     journal_damage: Option<String>,
 ) -> LabView {
     let held = held_namespaces(objects);
+    let ledger = LedgerLinks::new(objects);
+    let (open, errors) = open_namespaces(kernel, &held, objects, &ledger.parent_namespaces).await;
+    let mut namespaces = Vec::new();
+    for (name, created) in held {
+        let view = ns_view(kernel, name, created, &open, &errors, &ledger, objects).await;
+        namespaces.push(view);
+    }
+    for id in open.into_values() {
+        kernel.ns_close(id);
+    }
+    LabView {
+        schema: SCHEMA,
+        lab: lab.to_string(),
+        journal_damage,
+        namespaces,
+    }
+}
 
-    // Links recorded in the ledger, and the links a namespace the lab did
-    // not create shows: its own links there, and links it put addresses or
-    // routes on.
-    let mut recorded: HashSet<(String, String)> = HashSet::new();
-    let mut touched: HashSet<(String, String)> = HashSet::new();
-    let mut parent_namespaces: Vec<String> = Vec::new();
-    for o in objects {
-        match o {
-            Object::Link {
-                ns,
-                name,
-                peer,
-                peer_ns,
-                parent_ns,
-                ..
-            } => {
-                recorded.insert((ns.clone(), name.clone()));
-                if let (Some(p), Some(pns)) = (peer, peer_ns) {
-                    recorded.insert((pns.clone(), p.clone()));
+/// Links recorded in the ledger, and the links a namespace the lab did
+/// not create shows: its own links there, and links it put addresses or
+/// routes on.
+struct LedgerLinks {
+    /// (namespace, link) the ledger records, a veth's other end included.
+    recorded: HashSet<(String, String)>,
+    /// (namespace, link) the lab put addresses or routes on.
+    touched: HashSet<(String, String)>,
+    /// The namespaces of recorded links' parents.
+    parent_namespaces: Vec<String>,
+}
+
+impl LedgerLinks {
+    fn new(objects: &[Object]) -> Self {
+        let mut recorded: HashSet<(String, String)> = HashSet::new();
+        let mut touched: HashSet<(String, String)> = HashSet::new();
+        let mut parent_namespaces: Vec<String> = Vec::new();
+        for o in objects {
+            match o {
+                Object::Link {
+                    ns,
+                    name,
+                    peer,
+                    peer_ns,
+                    parent_ns,
+                    ..
+                } => {
+                    recorded.insert((ns.clone(), name.clone()));
+                    if let (Some(p), Some(pns)) = (peer, peer_ns) {
+                        recorded.insert((pns.clone(), p.clone()));
+                    }
+                    if let Some(pns) = parent_ns {
+                        parent_namespaces.push(pns.clone());
+                    }
                 }
-                if let Some(pns) = parent_ns {
-                    parent_namespaces.push(pns.clone());
+                Object::Addr { ns, link, .. } => {
+                    touched.insert((ns.clone(), link.clone()));
                 }
+                Object::Route {
+                    ns, dev: Some(dev), ..
+                } => {
+                    touched.insert((ns.clone(), dev.clone()));
+                }
+                _ => {}
             }
-            Object::Addr { ns, link, .. } => {
-                touched.insert((ns.clone(), link.clone()));
-            }
-            Object::Route {
-                ns, dev: Some(dev), ..
-            } => {
-                touched.insert((ns.clone(), dev.clone()));
-            }
-            _ => {}
+        }
+        LedgerLinks {
+            recorded,
+            touched,
+            parent_namespaces,
         }
     }
+}
 
-    // Open every namespace first: a link's parent or peer in another
-    // namespace can be named only when that namespace is open too. The root
-    // namespace is opened for the same reason (a macvlan on a host NIC).
+/// Opens every namespace first: a link's parent or peer in another
+/// namespace can be named only when that namespace is open too. The root
+/// namespace is opened for the same reason (a macvlan on a host NIC).
+/// Returns the namespaces open, and why the others could not be.
+async fn open_namespaces(
+    kernel: &dyn Kernel,
+    held: &[(String, bool)],
+    objects: &[Object],
+    parent_namespaces: &[String],
+) -> (HashMap<String, NsId>, HashMap<String, String>) {
     let mut open: HashMap<String, NsId> = HashMap::new();
     let mut errors: HashMap<String, String> = HashMap::new();
     if let Ok((id, _)) = kernel.ns_open_root().await {
@@ -232,7 +274,10 @@ pub async fn gather(
             recorded_ids.entry(o.ns()).or_insert(id);
         }
     }
-    let wanted = held.iter().map(|(n, _)| n.clone()).chain(parent_namespaces);
+    let wanted = held
+        .iter()
+        .map(|(n, _)| n.clone())
+        .chain(parent_namespaces.iter().cloned());
     for ns in wanted {
         if open.contains_key(&ns)
             || errors.contains_key(&ns)
@@ -259,69 +304,70 @@ pub async fn gather(
             }
         }
     }
+    (open, errors)
+}
 
-    let mut namespaces = Vec::new();
-    for (name, created) in held {
-        let links_shown = if created {
-            LinksShown::All
-        } else {
-            LinksShown::Lab
-        };
-        let mut view = NsView {
-            name: name.clone(),
-            created_by_lab: created,
-            present: false,
-            error: None,
-            links_shown,
-            links: Vec::new(),
-            routes: Vec::new(),
-        };
-        if let Some(e) = errors.get(&name) {
-            view.present = true;
-            view.error = Some(e.clone());
-        } else if let Some(id) = open.get(&name) {
-            view.present = true;
-            match read_ns(kernel, *id).await {
-                Ok((links, addrs, routes)) => {
-                    let shown = |l: &LinkInfo| {
-                        created
-                            || recorded.contains(&(name.clone(), l.name.clone()))
-                            || touched.contains(&(name.clone(), l.name.clone()))
-                    };
-                    let recorded_routes: Vec<&Object> = objects
-                        .iter()
-                        .filter(|o| matches!(o, Object::Route { ns, .. } if *ns == name))
-                        .collect();
-                    let mut names: HashSet<String> = HashSet::new();
-                    for l in links.iter().filter(|l| shown(l)) {
-                        names.insert(l.name.clone());
-                        let in_ledger = recorded.contains(&(name.clone(), l.name.clone()));
-                        view.links.push(link_view(&name, l, &addrs, in_ledger));
-                    }
-                    view.routes = routes
-                        .iter()
-                        .filter(|r| {
-                            created
-                                || r.dev.as_ref().is_some_and(|d| names.contains(d))
-                                || recorded_routes.iter().any(|o| route_matches(o, r))
-                        })
-                        .map(route_view)
-                        .collect();
+/// What the kernel has in one namespace the lab holds.
+async fn ns_view(
+    kernel: &dyn Kernel,
+    name: String,
+    created: bool,
+    open: &HashMap<String, NsId>,
+    errors: &HashMap<String, String>,
+    ledger: &LedgerLinks,
+    objects: &[Object],
+) -> NsView {
+    let (recorded, touched) = (&ledger.recorded, &ledger.touched);
+    let links_shown = if created {
+        LinksShown::All
+    } else {
+        LinksShown::Lab
+    };
+    let mut view = NsView {
+        name: name.clone(),
+        created_by_lab: created,
+        present: false,
+        error: None,
+        links_shown,
+        links: Vec::new(),
+        routes: Vec::new(),
+    };
+    if let Some(e) = errors.get(&name) {
+        view.present = true;
+        view.error = Some(e.clone());
+    } else if let Some(id) = open.get(&name) {
+        view.present = true;
+        match read_ns(kernel, *id).await {
+            Ok((links, addrs, routes)) => {
+                let shown = |l: &LinkInfo| {
+                    created
+                        || recorded.contains(&(name.clone(), l.name.clone()))
+                        || touched.contains(&(name.clone(), l.name.clone()))
+                };
+                let recorded_routes: Vec<&Object> = objects
+                    .iter()
+                    .filter(|o| matches!(o, Object::Route { ns, .. } if *ns == name))
+                    .collect();
+                let mut names: HashSet<String> = HashSet::new();
+                for l in links.iter().filter(|l| shown(l)) {
+                    names.insert(l.name.clone());
+                    let in_ledger = recorded.contains(&(name.clone(), l.name.clone()));
+                    view.links.push(link_view(&name, l, &addrs, in_ledger));
                 }
-                Err(e) => view.error = Some(format!("cannot read: {e}")),
+                view.routes = routes
+                    .iter()
+                    .filter(|r| {
+                        created
+                            || r.dev.as_ref().is_some_and(|d| names.contains(d))
+                            || recorded_routes.iter().any(|o| route_matches(o, r))
+                    })
+                    .map(route_view)
+                    .collect();
             }
+            Err(e) => view.error = Some(format!("cannot read: {e}")),
         }
-        namespaces.push(view);
     }
-    for id in open.into_values() {
-        kernel.ns_close(id);
-    }
-    LabView {
-        schema: SCHEMA,
-        lab: lab.to_string(),
-        journal_damage,
-        namespaces,
-    }
+    view
 }
 
 async fn read_ns(

@@ -1,0 +1,300 @@
+//! A small layered layout for lab topologies, so that netwasm can draw its
+//! own SVG without Graphviz.
+//!
+//! Namespaces are laid out as boxes in layers (a Sugiyama-style layout one
+//! level up): the namespace holding the busiest bridge goes on top, the
+//! others follow by distance along veth pairs and parent links, and a
+//! macvlan's namespace always sits below its parent's. Boxes in a layer
+//! never overlap because they are placed side by side; edges that skip a
+//! layer get a reserved corridor (a dummy block) in each layer they cross,
+//! so no edge runs through a namespace it does not belong to. Inside a box,
+//! links sit in rows: a bridge above its ports, a parent above its
+//! children, links with neighbours below in the bottom row. Orders come from
+//! barycenter sweeps; x positions from an isotonic regression that pulls
+//! connected links above each other without letting boxes overlap.
+//!
+//! Text is measured as monospace (the SVG asks for a monospace font), so
+//! sizes computed here hold in any browser.
+//!
+//! The phases, in order ([`layout`] runs them):
+//! - `measure`: the size of each link's box and of each namespace's box;
+//! - `layers`: which layer each namespace goes in;
+//! - `rows`: the rows of links inside each namespace, their order and
+//!   positions in the box;
+//! - `blocks`: namespaces and corridors as blocks in layers, ordered by
+//!   barycenter sweeps;
+//! - `position`: the blocks' x positions (isotonic regression);
+//! - `coords`: final coordinates on the canvas;
+//! - `attach`: where each edge meets its links;
+//! - `titles`: namespace titles beside the edges coming in, and the boxes;
+//! - `route`: each edge's path and port square;
+//! - `labels`: edge labels, and how far down the drawing reaches.
+
+use super::graph::{EdgeKind, Topology};
+use blocks::{Block, Link};
+
+mod attach;
+mod blocks;
+mod coords;
+mod labels;
+mod layers;
+mod measure;
+mod position;
+mod route;
+mod rows;
+mod titles;
+
+#[cfg(test)]
+mod tests;
+
+/// Font size of link text, in px.
+pub const FONT: f64 = 12.0;
+/// Advance of one monospace character at [`FONT`] (DejaVu Sans Mono and
+/// its kin measure 0.6 em; a little more leaves room for others).
+pub const CHAR_W: f64 = 7.4;
+/// Font size and character advance of namespace titles.
+pub const TITLE_FONT: f64 = 13.0;
+pub const TITLE_CHAR_W: f64 = 8.0;
+/// Font size and character advance of edge labels.
+pub const LABEL_FONT: f64 = 11.0;
+pub const LABEL_CHAR_W: f64 = 6.8;
+pub const LINE_H: f64 = 16.0;
+pub const NODE_PAD_X: f64 = 10.0;
+pub const NODE_PAD_Y: f64 = 7.0;
+/// Side of a bridge's port square, and the band that holds them.
+pub const PORT: f64 = 10.0;
+pub const PORT_BAND: f64 = 16.0;
+const NODE_MIN_W: f64 = 96.0;
+const NODE_GAP: f64 = 24.0;
+const ROW_GAP: f64 = 48.0;
+const CLUSTER_PAD: f64 = 14.0;
+const CLUSTER_HEADER: f64 = 30.0;
+const CLUSTER_MIN_W: f64 = 150.0;
+const CLUSTER_GAP: f64 = 40.0;
+const CHANNEL: f64 = 86.0;
+const SAME_LAYER_STEP: f64 = 10.0;
+const DUMMY_W: f64 = 12.0;
+pub const MARGIN: f64 = 20.0;
+/// Height of the lab's title above the drawing.
+pub const HEADER_H: f64 = 34.0;
+/// Height and width of the legend below the drawing.
+pub const LEGEND_H: f64 = 40.0;
+pub const LEGEND_W: f64 = 780.0;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct P {
+    pub x: f64,
+    pub y: f64,
+}
+
+fn p(x: f64, y: f64) -> P {
+    P { x, y }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+impl Rect {
+    pub fn right(&self) -> f64 {
+        self.x + self.w
+    }
+    pub fn bottom(&self) -> f64 {
+        self.y + self.h
+    }
+    pub fn cx(&self) -> f64 {
+        self.x + self.w / 2.0
+    }
+    /// Whether the interiors intersect (touching edges do not count).
+    pub fn overlaps(&self, o: &Rect) -> bool {
+        const E: f64 = 0.01;
+        self.x + E < o.right()
+            && o.x + E < self.right()
+            && self.y + E < o.bottom()
+            && o.y + E < self.bottom()
+    }
+    pub fn contains(&self, o: &Rect) -> bool {
+        const E: f64 = 0.01;
+        o.x + E >= self.x
+            && o.y + E >= self.y
+            && o.right() <= self.right() + E
+            && o.bottom() <= self.bottom() + E
+    }
+}
+
+/// One piece of an edge's path, from where the previous one ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seg {
+    Line(P),
+    Quad(P, P),
+    Cubic(P, P, P),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeRoute {
+    pub start: P,
+    pub segs: Vec<Seg>,
+    /// Whether the path runs from the edge's `to` node to its `from` node.
+    pub reversed: bool,
+    /// Where the edge's label goes, when it has one drawn.
+    pub label: Option<Rect>,
+    /// The port square on a bridge, for a port edge.
+    pub port: Option<Rect>,
+}
+
+impl EdgeRoute {
+    pub fn end(&self) -> P {
+        match self.segs.last() {
+            Some(Seg::Line(e)) | Some(Seg::Quad(_, e)) | Some(Seg::Cubic(_, _, e)) => *e,
+            None => self.start,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterBox {
+    pub rect: Rect,
+    pub title: Rect,
+    /// Where a cluster without links shows its note.
+    pub note: Option<Rect>,
+}
+
+/// Where everything goes, in px; the origin is the top left corner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub width: f64,
+    pub height: f64,
+    pub clusters: Vec<ClusterBox>,
+    pub nodes: Vec<Rect>,
+    pub edges: Vec<EdgeRoute>,
+    /// The top left corner of the legend.
+    pub legend: P,
+}
+
+pub fn text_w(s: &str, char_w: f64) -> f64 {
+    s.chars().count() as f64 * char_w
+}
+
+/// Which edges get a label drawn on them in the SVG: parent edges (the
+/// macvlan mode). Veths and ports are told apart by colour and the legend.
+pub fn labelled(kind: EdgeKind) -> bool {
+    kind == EdgeKind::Parent
+}
+
+fn title_size(title: &str) -> (f64, f64) {
+    (text_w(title, TITLE_CHAR_W) + 8.0, 18.0)
+}
+
+fn label_size(label: &str) -> (f64, f64) {
+    (text_w(label, LABEL_CHAR_W) + 8.0, 15.0)
+}
+
+/// The layout in progress: sizes, rows and blocks, moved about by the
+/// phases until [`Work::finish`] fixes the coordinates.
+struct Work<'a> {
+    t: &'a Topology,
+    size: Vec<(f64, f64)>,
+    /// Each cluster's rows of nodes, top to bottom.
+    rows: Vec<Vec<Vec<usize>>>,
+    /// Each node's position inside its cluster box.
+    rel: Vec<P>,
+    cluster_size: Vec<(f64, f64)>,
+    blocks: Vec<Block>,
+    layers: Vec<Vec<usize>>,
+    links: Vec<Link>,
+    cluster_block: Vec<usize>,
+}
+
+/// Lays a topology out.
+pub fn layout(t: &Topology) -> Layout {
+    // A namespace too narrow for its title beside the edges coming in from
+    // above is widened, and the whole layout done again.
+    let mut extra = vec![0.0; t.clusters.len()];
+    for _ in 0..4 {
+        let (l, short) = layout_with(t, &extra);
+        if short.is_empty() {
+            return l;
+        }
+        for (c, d) in short {
+            extra[c] += d;
+        }
+    }
+    layout_with(t, &extra).0
+}
+
+/// Lays a topology out with namespaces widened by `extra`; also returns
+/// the namespaces whose titles had to sit in an edge's way, with how much
+/// wider they need to be.
+fn layout_with(t: &Topology, extra: &[f64]) -> (Layout, Vec<(usize, f64)>) {
+    let ports = measure::port_counts(t);
+    let size = measure::node_sizes(t, &ports);
+    let layering = layers::assign(t, &ports);
+    let rows = rows::rows(t, &layering.layer);
+    let cluster_size = measure::cluster_sizes(t, &rows, &size, extra);
+    let graph = blocks::build(t, &layering, &cluster_size);
+
+    let mut w = Work {
+        t,
+        size,
+        rows,
+        rel: vec![p(0.0, 0.0); t.nodes.len()],
+        cluster_size,
+        blocks: graph.blocks,
+        layers: graph.layers,
+        links: graph.links,
+        cluster_block: graph.cluster_block,
+    };
+    w.order_blocks();
+    w.place_rows();
+    w.pack_layers();
+    for _ in 0..4 {
+        w.sweep_x();
+        w.order_rows();
+        w.place_rows();
+    }
+    w.sweep_x();
+    w.finish(&layering.layer, &graph.dummies)
+}
+
+impl Work<'_> {
+    /// Final coordinates, edge routes, titles and labels.
+    fn finish(self, layer: &[usize], dummies: &[Vec<usize>]) -> (Layout, Vec<(usize, f64)>) {
+        let t = self.t;
+        let frame = self.frame(layer);
+        let ends = attach::ends(t, layer, &self.rows);
+        let mut attach = self.attachments(&ends, dummies, &frame);
+        let entering = titles::entering(t, &ends, &attach);
+        let placed = titles::place(t, &frame, &entering);
+        let (upper_x, lower_x) =
+            attach::spread(&mut attach, &frame.nodes, &placed.free, t.edges.len());
+        let (mut edges, label_curves) =
+            self.route(layer, dummies, &ends, &frame, &upper_x, &lower_x);
+        let clusters = titles::boxes(t, &self.rows, &frame, &placed.titles);
+        labels::place(t, &mut edges, &label_curves, &frame.nodes, &clusters);
+
+        let legend = p(MARGIN, labels::content_bottom(frame.bottom, &edges) + 24.0);
+        let layout = Layout {
+            width: frame.width,
+            height: (legend.y + LEGEND_H).ceil(),
+            clusters,
+            nodes: frame.nodes,
+            edges,
+            legend,
+        };
+        (layout, placed.short)
+    }
+}
+
+/// A point on a cubic Bézier curve.
+pub fn bezier(c: &[P; 4], t: f64) -> P {
+    let u = 1.0 - t;
+    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+    p(
+        a * c[0].x + b * c[1].x + cc * c[2].x + d * c[3].x,
+        a * c[0].y + b * c[1].y + cc * c[2].y + d * c[3].y,
+    )
+}
