@@ -20,6 +20,19 @@ pub struct Neighbor {
     pub address: IpAddr,
     pub mac: Option<Mac>,
     pub dev: String,
-    /// `ip neigh` state name, lower case: reachable, stale, failed, ...
-    pub state: String,
+    pub state: NudState,
+}
+
+/// A neighbour entry's state (`NUD_*`; `ip neigh` prints them in capitals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NudState {
+    None,
+    Incomplete,
+    Reachable,
+    Stale,
+    Delay,
+    Probe,
+    Failed,
+    Noarp,
+    Permanent,
 }

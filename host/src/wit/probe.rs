@@ -7,18 +7,21 @@ use super::bindings::netwasm::lab::types::IpFamily;
 use super::bindings::netwasm::lab::verify::{self, Outcome};
 use super::{LabView, NsHandle};
 use crate::error::HostResult;
+use crate::vocab::NudState;
 
-fn state(s: &str) -> NeighborState {
-    match s {
-        "incomplete" => NeighborState::Incomplete,
-        "reachable" => NeighborState::Reachable,
-        "stale" => NeighborState::Stale,
-        "delay" => NeighborState::Delay,
-        "probe" => NeighborState::Probe,
-        "failed" => NeighborState::Failed,
-        "noarp" => NeighborState::Noarp,
-        "permanent" => NeighborState::Permanent,
-        _ => NeighborState::None,
+impl From<NudState> for NeighborState {
+    fn from(s: NudState) -> Self {
+        match s {
+            NudState::None => Self::None,
+            NudState::Incomplete => Self::Incomplete,
+            NudState::Reachable => Self::Reachable,
+            NudState::Stale => Self::Stale,
+            NudState::Delay => Self::Delay,
+            NudState::Probe => Self::Probe,
+            NudState::Failed => Self::Failed,
+            NudState::Noarp => Self::Noarp,
+            NudState::Permanent => Self::Permanent,
+        }
     }
 }
 
@@ -50,7 +53,7 @@ impl probe::Host for LabView<'_> {
                 address: n.address.to_string(),
                 mac: n.mac.map(|m| m.to_string()),
                 dev: n.dev,
-                state: state(&n.state),
+                state: n.state.into(),
                 family: if n.address.is_ipv4() {
                     IpFamily::Ipv4
                 } else {

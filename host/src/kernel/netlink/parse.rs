@@ -19,7 +19,7 @@ use netlink_packet_route::neighbour::{
 };
 
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, OperState, RouteInfo};
+use crate::vocab::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, NudState, OperState, RouteInfo};
 
 /// The main routing table's id.
 pub const RT_TABLE_MAIN: u32 = 254;
@@ -295,15 +295,15 @@ pub fn neighbor(msg: &NeighbourMessage, names: &HashMap<u32, String>) -> Option<
         }
     }
     let state = match msg.header.state {
-        NeighbourState::Incomplete => "incomplete",
-        NeighbourState::Reachable => "reachable",
-        NeighbourState::Stale => "stale",
-        NeighbourState::Delay => "delay",
-        NeighbourState::Probe => "probe",
-        NeighbourState::Failed => "failed",
-        NeighbourState::Noarp => "noarp",
-        NeighbourState::Permanent => "permanent",
-        _ => "none",
+        NeighbourState::Incomplete => NudState::Incomplete,
+        NeighbourState::Reachable => NudState::Reachable,
+        NeighbourState::Stale => NudState::Stale,
+        NeighbourState::Delay => NudState::Delay,
+        NeighbourState::Probe => NudState::Probe,
+        NeighbourState::Failed => NudState::Failed,
+        NeighbourState::Noarp => NudState::Noarp,
+        NeighbourState::Permanent => NudState::Permanent,
+        _ => NudState::None,
     };
     Some(Neighbor {
         address: address?,
@@ -312,6 +312,6 @@ pub fn neighbor(msg: &NeighbourMessage, names: &HashMap<u32, String>) -> Option<
             .get(&msg.header.ifindex)
             .cloned()
             .unwrap_or_else(|| msg.header.ifindex.to_string()),
-        state: state.to_string(),
+        state,
     })
 }
