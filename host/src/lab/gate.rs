@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::audit::Audit;
 use crate::error::{Failure, GuestFault, HostResult, OpError};
 use crate::policy::Policy;
-use crate::vocab::Operation;
+use crate::vocab::{Operation, ROOT_NS};
 
 /// The quotas of `[quotas]` that count objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,4 +189,12 @@ impl Gate {
     pub fn audited(&self) -> bool {
         self.audit.is_some()
     }
+}
+
+/// Whether `ns` is the lab's name for the namespace netwasm runs in. The
+/// lab holds that namespace under [`ROOT_NS`] only when its identity is the
+/// home namespace's (see `hold_root` and `ns_open`, which compare
+/// identities, never names): every rule about the root goes through here.
+pub fn is_root(ns: &str) -> bool {
+    ns == ROOT_NS
 }

@@ -1,5 +1,6 @@
 //! Links: look-ups, macvlan, veth and bridge creation, changes, moves, deletion.
 
+use super::gate::is_root;
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ use crate::policy::Policy;
 use crate::vocab::Operation;
 use crate::vocab::net::{Mac, check_link_name, check_mtu};
 use crate::vocab::{
-    LinkChange, LinkInfo, LinkKind, MacvlanMode, NewLink, NewLinkKind, NsId, ROOT_NS, pick_ifindex,
+    LinkChange, LinkInfo, LinkKind, MacvlanMode, NewLink, NewLinkKind, NsId, pick_ifindex,
 };
 
 /// A checked new link, ready to be created once its namespace is known.
@@ -65,7 +66,7 @@ impl Lab {
                 // Before the look-up: a guest learns nothing of links it is
                 // not granted, not even whether they exist.
                 if origin != Origin::Created && !lab.link_visible(ns, None, name) {
-                    lab.policy.check_link_visible(ns, name, ns == ROOT_NS)?;
+                    lab.policy.check_link_visible(ns, name, is_root(&ns))?;
                 }
                 let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
                     Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
@@ -73,12 +74,12 @@ impl Lab {
                 // Seen by its name as one of the lab's own: it must be that
                 // link still (its index), not one that took the name since.
                 if origin != Origin::Created
-                    && !lab.policy.link_granted(ns, name, ns == ROOT_NS)
+                    && !lab.policy.link_granted(ns, name, is_root(&ns))
                     && !lab
                         .find_link(ns, info.index)
                         .is_some_and(|k| lab.links[&k].origin == Origin::Created)
                 {
-                    lab.policy.check_link_visible(ns, name, ns == ROOT_NS)?;
+                    lab.policy.check_link_visible(ns, name, is_root(&ns))?;
                 }
                 if let Some(key) = lab.find_link(ns, info.index) {
                     return Ok(key);
@@ -134,7 +135,7 @@ impl Lab {
             Some(_) => {}
             None => return false,
         }
-        if self.policy.link_granted(ns, name, ns == ROOT_NS) {
+        if self.policy.link_granted(ns, name, is_root(&ns)) {
             return true;
         }
         self.adopted_links
@@ -201,7 +202,7 @@ impl Lab {
             return Ok(());
         }
         self.policy
-            .check_takeover(&parent_ns, name, parent_ns == ROOT_NS, what)
+            .check_takeover(&parent_ns, name, is_root(&parent_ns), what)
     }
 
     /// Name and namespace of a link handle, without asking the kernel.
@@ -261,7 +262,7 @@ impl Lab {
         if self.ns(ns)?.origin != Origin::Created && !self.link_visible(ns, None, parent) {
             // Before the look-up: a guest learns nothing of links it is not
             // granted, not even whether they exist.
-            self.policy.check_parent(ns, parent, ns == ROOT_NS)?;
+            self.policy.check_parent(ns, parent, is_root(&ns))?;
         }
         let info = self.kernel.link_by_name(id, parent).await.map_err(|e| {
             Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)
@@ -334,7 +335,7 @@ impl Lab {
         let parent_ns_origin = self.ns(&p.ns)?.origin;
         let mode = config.mode.unwrap_or(MacvlanMode::Vepa);
         if p.origin != Origin::Created && parent_ns_origin != Origin::Created {
-            self.policy.check_parent(&p.ns, &p.name, p.ns == ROOT_NS)?;
+            self.policy.check_parent(&p.ns, &p.name, is_root(&p.ns))?;
             // The kernel puts a macvlan made on a macvlan on that one's own
             // parent, which is not the link the policy granted.
             if p.kind.as_deref() == Some("macvlan") {
@@ -354,7 +355,7 @@ impl Lab {
                 self.policy.check_takeover(
                     &p.ns,
                     &p.name,
-                    p.ns == ROOT_NS,
+                    is_root(&p.ns),
                     &format!("create macvlan {name:?} in mode passthru"),
                 )?;
             }

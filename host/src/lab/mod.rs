@@ -21,6 +21,7 @@ pub use self::batch::{NsPlan, PlanLink, PlanRoute};
 pub use self::gate::{Quota, Usage};
 pub use self::verify::matrix_lines;
 
+use self::gate::is_root;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use crate::ledger::replay::Object;
 use crate::ledger::{Entry, Ledger};
 use crate::policy::Policy;
 use crate::vocab::Operation;
-use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, ROOT_NS, RouteSpec};
+use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, RouteSpec};
 
 use self::audit::Audit;
 use self::gate::Gate;
@@ -162,7 +163,7 @@ pub struct Lab {
 type OnChecked = Arc<dyn Fn(&[Checked]) + Send + Sync>;
 
 fn desc_ns(name: &str) -> String {
-    if name == ROOT_NS {
+    if is_root(&name) {
         "the root namespace".to_string()
     } else {
         format!("namespace {name:?}")
@@ -253,7 +254,7 @@ impl Lab {
             std::iter::once(o.ns()).chain(parent).chain(peer)
         });
         for ns in related {
-            if ns == ROOT_NS {
+            if is_root(&ns) {
                 continue;
             }
             if !now.contains_key(ns) {
@@ -588,7 +589,7 @@ impl Lab {
             // The lab's own link in someone else's namespace acts there as
             // much as a new one would (an address brings a route): under
             // this run's policy, not the one it was made under.
-            if link.ns != ROOT_NS && self.ns(&link.ns)?.origin != Origin::Created {
+            if !is_root(&link.ns) && self.ns(&link.ns)?.origin != Origin::Created {
                 return self.check_builds_in(
                     &link.ns,
                     &format!("{action} link {:?} in {}", link.name, desc_ns(&link.ns)),
@@ -596,7 +597,7 @@ impl Lab {
             }
             return Ok(());
         }
-        if link.ns == ROOT_NS {
+        if is_root(&link.ns) {
             return Err(OpError::denied(format!(
                 "{action} link {:?} in the root namespace: never allowed; the root namespace's links can only be macvlan parents",
                 link.name
@@ -631,7 +632,7 @@ impl Lab {
     /// modify` says so.
     fn check_builds_in(&self, ns: &str, what: &str) -> Result<(), OpError> {
         let entry = self.ns(ns)?;
-        if ns == ROOT_NS {
+        if is_root(&ns) {
             return Err(OpError::denied(format!(
                 "{what}: nothing is ever created in or moved into the root namespace, whatever the policy"
             )));

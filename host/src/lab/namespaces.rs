@@ -7,6 +7,7 @@
 //! deadline strikes. The root namespace is recognised by identity, under
 //! whatever name it is opened.
 
+use super::gate::is_root;
 use std::collections::HashSet;
 
 use serde_json::json;
@@ -302,7 +303,7 @@ impl Lab {
     pub async fn ns_delete(&mut self, name: &str) -> HostResult<()> {
         self.op(Operation::NamespaceDelete, json!({ "name": name }), async |lab| {
             let entry = lab.ns(name)?;
-            if name == ROOT_NS {
+            if is_root(&name) {
                 return Err(OpError::denied("delete the root namespace: never allowed").into());
             }
             if entry.origin != Origin::Created {

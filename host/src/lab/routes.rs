@@ -1,5 +1,6 @@
 //! Routes: the gateway and destination checks, add, delete, list.
 
+use super::gate::is_root;
 use std::net::IpAddr;
 
 use serde_json::json;
@@ -10,7 +11,7 @@ use crate::error::{Failure, HostResult, OpError};
 use crate::ledger::Entry;
 use crate::vocab::Operation;
 use crate::vocab::net::Cidr;
-use crate::vocab::{NETWASM_PROTO, ROOT_NS, RouteInfo, RouteSpec};
+use crate::vocab::{NETWASM_PROTO, RouteInfo, RouteSpec};
 
 /// The metric the kernel gives a route added with `metric` (none: without
 /// one): 0 for IPv4; for IPv6, 1024 (`IP6_RT_PRIO_USER`) for none and for
@@ -121,7 +122,7 @@ impl Lab {
             let mut spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
-            if ns == ROOT_NS {
+            if is_root(&ns) {
                 return Err(OpError::denied(format!(
                     "add {what}: never allowed in the root namespace"
                 ))

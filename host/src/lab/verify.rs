@@ -1,6 +1,7 @@
 //! Probes and reachability expectations: ping, neighbours, and the matrix of
 //! expected against actual reachability.
 
+use super::gate::is_root;
 use futures::StreamExt;
 use std::net::IpAddr;
 
@@ -9,7 +10,7 @@ use serde_json::json;
 use super::{Checked, EXPECT_COUNT, EXPECT_TIMEOUT, Expectation, Lab, desc_ns};
 use crate::error::{HostResult, OpError};
 use crate::vocab::Operation;
-use crate::vocab::{NsId, PingStats, ROOT_NS};
+use crate::vocab::{NsId, PingStats};
 
 /// How many probes of expectations run at once.
 pub const PROBES_IN_FLIGHT: usize = 64;
@@ -26,7 +27,7 @@ impl Lab {
     /// and those `[namespaces] modify` grants; never from the root.
     fn check_probe_from(&self, ns: &str) -> Result<NsId, OpError> {
         let id = self.ns_id(ns)?;
-        if ns == ROOT_NS {
+        if is_root(&ns) {
             return Err(OpError::denied(
                 "probe from the root namespace: never allowed",
             ));
@@ -94,7 +95,7 @@ impl Lab {
                 // Reading the table sends nothing: any namespace held but the
                 // root, and only entries on links the guest may see.
                 let id = lab.ns_id(ns)?;
-                if ns == ROOT_NS {
+                if is_root(&ns) {
                     return Err(OpError::denied(
                         "list neighbours in the root namespace: never allowed",
                     )
