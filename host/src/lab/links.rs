@@ -66,7 +66,7 @@ impl Lab {
                 // Before the look-up: a guest learns nothing of links it is
                 // not granted, not even whether they exist.
                 if origin != Origin::Created && !lab.link_visible(ns, None, name) {
-                    lab.policy.check_link_visible(ns, name, is_root(&ns))?;
+                    lab.policy.check_link_visible(ns, name, is_root(ns))?;
                 }
                 let info = lab.kernel.link_by_name(id, name).await.map_err(|e| {
                     Self::kernel_err(format!("get link {name:?} in {}", desc_ns(ns)), e)
@@ -74,12 +74,12 @@ impl Lab {
                 // Seen by its name as one of the lab's own: it must be that
                 // link still (its index), not one that took the name since.
                 if origin != Origin::Created
-                    && !lab.policy.link_granted(ns, name, is_root(&ns))
+                    && !lab.policy.link_granted(ns, name, is_root(ns))
                     && !lab
                         .find_link(ns, info.index)
                         .is_some_and(|k| lab.links[&k].origin == Origin::Created)
                 {
-                    lab.policy.check_link_visible(ns, name, is_root(&ns))?;
+                    lab.policy.check_link_visible(ns, name, is_root(ns))?;
                 }
                 if let Some(key) = lab.find_link(ns, info.index) {
                     return Ok(key);
@@ -135,7 +135,7 @@ impl Lab {
             Some(_) => {}
             None => return false,
         }
-        if self.policy.link_granted(ns, name, is_root(&ns)) {
+        if self.policy.link_granted(ns, name, is_root(ns)) {
             return true;
         }
         self.adopted_links
@@ -262,7 +262,7 @@ impl Lab {
         if self.ns(ns)?.origin != Origin::Created && !self.link_visible(ns, None, parent) {
             // Before the look-up: a guest learns nothing of links it is not
             // granted, not even whether they exist.
-            self.policy.check_parent(ns, parent, is_root(&ns))?;
+            self.policy.check_parent(ns, parent, is_root(ns))?;
         }
         let info = self.kernel.link_by_name(id, parent).await.map_err(|e| {
             Self::kernel_err(format!("find parent link {parent:?} in {}", desc_ns(ns)), e)

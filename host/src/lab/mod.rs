@@ -163,7 +163,7 @@ pub struct Lab {
 type OnChecked = Arc<dyn Fn(&[Checked]) + Send + Sync>;
 
 fn desc_ns(name: &str) -> String {
-    if is_root(&name) {
+    if is_root(name) {
         "the root namespace".to_string()
     } else {
         format!("namespace {name:?}")
@@ -254,7 +254,7 @@ impl Lab {
             std::iter::once(o.ns()).chain(parent).chain(peer)
         });
         for ns in related {
-            if is_root(&ns) {
+            if is_root(ns) {
                 continue;
             }
             if !now.contains_key(ns) {
@@ -632,7 +632,7 @@ impl Lab {
     /// modify` says so.
     fn check_builds_in(&self, ns: &str, what: &str) -> Result<(), OpError> {
         let entry = self.ns(ns)?;
-        if is_root(&ns) {
+        if is_root(ns) {
             return Err(OpError::denied(format!(
                 "{what}: nothing is ever created in or moved into the root namespace, whatever the policy"
             )));

@@ -303,7 +303,7 @@ impl Lab {
     pub async fn ns_delete(&mut self, name: &str) -> HostResult<()> {
         self.op(Operation::NamespaceDelete, json!({ "name": name }), async |lab| {
             let entry = lab.ns(name)?;
-            if is_root(&name) {
+            if is_root(name) {
                 return Err(OpError::denied("delete the root namespace: never allowed").into());
             }
             if entry.origin != Origin::Created {

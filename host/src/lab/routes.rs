@@ -122,7 +122,7 @@ impl Lab {
             let mut spec = lab.route_spec(destination, gateway, metric, dev, ns)?;
             let what = Self::describe_route(&spec, ns);
             let origin = lab.ns(ns)?.origin;
-            if is_root(&ns) {
+            if is_root(ns) {
                 return Err(OpError::denied(format!(
                     "add {what}: never allowed in the root namespace"
                 ))

@@ -27,7 +27,7 @@ impl Lab {
     /// and those `[namespaces] modify` grants; never from the root.
     fn check_probe_from(&self, ns: &str) -> Result<NsId, OpError> {
         let id = self.ns_id(ns)?;
-        if is_root(&ns) {
+        if is_root(ns) {
             return Err(OpError::denied(
                 "probe from the root namespace: never allowed",
             ));
@@ -95,7 +95,7 @@ impl Lab {
                 // Reading the table sends nothing: any namespace held but the
                 // root, and only entries on links the guest may see.
                 let id = lab.ns_id(ns)?;
-                if is_root(&ns) {
+                if is_root(ns) {
                     return Err(OpError::denied(
                         "list neighbours in the root namespace: never allowed",
                     )
