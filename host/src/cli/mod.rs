@@ -14,6 +14,7 @@ macro_rules! outln {
 mod check;
 mod graph;
 mod labs;
+mod plan;
 mod run;
 mod show;
 pub mod usage;
@@ -142,6 +143,16 @@ pub enum Command {
     /// ledger; on failure, a trap, a limit or a signal, everything the run
     /// created is undone.
     Run(Box<RunArgs>),
+    /// Dry-run a guest on a simulated kernel: what it would build, in
+    /// order, every policy decision, and its expectations as predicted.
+    ///
+    /// Runs GUEST exactly as `run` would — same policy, limits and
+    /// journal — but on an in-memory model of the kernel (namespaces,
+    /// veth, bridges, macvlan in every mode, addresses, routes, and a
+    /// reachability model for probes). Needs no privileges and changes
+    /// nothing on this machine. Exit codes as `run`. --json prints the
+    /// schema netwasm.plan/1 (docs/plan-json.md).
+    Plan(Box<PlanArgs>),
     /// Check whether a guest can run under a policy, without running it.
     ///
     /// Validates the policy (the default one without --policy), lists the
@@ -270,6 +281,37 @@ pub struct RunArgs {
     pub state: StateArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// The guest component (.wasm).
+    #[arg(value_name = "GUEST")]
+    pub guest: PathBuf,
+    /// Arguments passed to the guest's `run`.
+    #[arg(value_name = "ARGS", last = true)]
+    pub args: Vec<String>,
+    /// The lab's name (default: the guest's file name without .wasm).
+    #[arg(long, value_name = "NAME", value_parser = lab_name)]
+    pub lab: Option<String>,
+    /// The sandbox policy (TOML). Default: the safe lab policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Print the plan as JSON (schema netwasm.plan/1); the guest's own
+    /// output is then not shown.
+    #[arg(long)]
+    pub json: bool,
+    /// Where compiled guests are cached.
+    #[arg(long, value_name = "DIR", env = "NETWASM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled guests.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not show the guest's output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
 /// Overrides of the policy's [limits].
 #[derive(Args, Debug, Default, Clone)]
 pub struct LimitArgs {
@@ -301,15 +343,16 @@ fn lab_name(s: &str) -> Result<String, String> {
 /// Runs the parsed command line; returns the exit status or an error
 /// whose exit status is found by [`exit_for`].
 impl Command {
-    /// Whether this is `netwasm run`, which runs a guest.
+    /// Whether this runs a guest (`run`, `plan`).
     pub fn is_run(&self) -> bool {
-        matches!(self, Command::Run(_))
+        matches!(self, Command::Run(_) | Command::Plan(_))
     }
 }
 
 pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Run(args) => run::run(*args).await,
+        Command::Plan(args) => plan::plan(*args).await,
         Command::Check(args) => check::check(args),
         Command::Down(args) => labs::down(args).await,
         Command::Ls(args) => labs::ls(args),

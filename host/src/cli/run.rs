@@ -65,7 +65,7 @@ fn apply_limit_args(l: &mut Limits, a: &LimitArgs) -> anyhow::Result<()> {
 const MAX_GUEST_MESSAGE: usize = 4096;
 
 /// The default lab name: the guest's file name without `.wasm`, made safe.
-fn default_lab_name(guest: &Path) -> String {
+pub fn default_lab_name(guest: &Path) -> String {
     let stem = guest
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

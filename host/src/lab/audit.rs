@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -14,18 +15,40 @@ use crate::vocab::Operation;
 use crate::vocab::text::clip;
 
 pub struct Audit {
-    file: File,
-    path: String,
+    sink: Sink,
 }
+
+enum Sink {
+    File { file: File, path: String },
+    /// Kept for the caller to read back (`netwasm plan` shows every
+    /// decision of the run).
+    Memory(AuditLines),
+}
+
+/// The lines of an in-memory audit log, in order.
+pub type AuditLines = Arc<Mutex<Vec<Value>>>;
 
 impl Audit {
     pub fn create(path: &Path) -> anyhow::Result<Self> {
         let file = File::create(path)
             .with_context(|| format!("audit log {}: cannot create", path.display()))?;
         Ok(Self {
-            file,
-            path: path.display().to_string(),
+            sink: Sink::File {
+                file,
+                path: path.display().to_string(),
+            },
         })
+    }
+
+    /// An audit log kept in memory, and the handle to read it by.
+    pub fn in_memory() -> (Self, AuditLines) {
+        let lines = AuditLines::default();
+        (
+            Self {
+                sink: Sink::Memory(lines.clone()),
+            },
+            lines,
+        )
     }
 
     /// Writes the line for one call. `result` is the call's outcome.
@@ -63,11 +86,18 @@ impl Audit {
         if !rule.is_null() {
             line["rule"] = rule;
         }
-        let mut text = line.to_string();
-        text.push('\n');
-        self.file
-            .write_all(text.as_bytes())
-            .with_context(|| format!("audit log {}: cannot write", self.path))
+        match &mut self.sink {
+            Sink::File { file, path } => {
+                let mut text = line.to_string();
+                text.push('\n');
+                file.write_all(text.as_bytes())
+                    .with_context(|| format!("audit log {path}: cannot write"))
+            }
+            Sink::Memory(lines) => {
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                Ok(())
+            }
+        }
     }
 }
 

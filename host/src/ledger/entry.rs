@@ -275,6 +275,106 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// The step in words (`create macvlan mv1 (bridge) in ns1 on eth0 in
+    /// net1`); none for the journal's own bookkeeping (header, begin, end,
+    /// abort, done).
+    pub fn describe(&self) -> Option<String> {
+        let at = |ns: &str| {
+            if ns == ROOT_NS {
+                "the root namespace".to_string()
+            } else {
+                ns.to_string()
+            }
+        };
+        Some(match self {
+            Entry::Header { .. }
+            | Entry::Begin { .. }
+            | Entry::End { .. }
+            | Entry::Abort
+            | Entry::Done => return None,
+            Entry::NsCreate { ns, .. } => format!("create namespace {ns}"),
+            Entry::NsOpen { ns, .. } => format!("open {}", at(ns)),
+            Entry::NsDelete { ns } => format!("delete namespace {ns}"),
+            Entry::LinkAdd {
+                ns,
+                name,
+                kind,
+                mode,
+                parent,
+                parent_ns,
+                peer,
+                peer_ns,
+                ..
+            } => {
+                let mut s = format!("create {kind} {name}");
+                if let Some(m) = mode {
+                    s += &format!(" ({m})");
+                }
+                s += &format!(" in {}", at(ns));
+                if let Some(p) = parent {
+                    s += &format!(" on {p} in {}", at(parent_ns.as_deref().unwrap_or(ns)));
+                }
+                if let Some(p) = peer {
+                    s += &format!(", peer {p} in {}", at(peer_ns.as_deref().unwrap_or(ns)));
+                }
+                s
+            }
+            Entry::LinkMove {
+                from_ns,
+                name,
+                to_ns,
+                new_name,
+                ..
+            } => {
+                let mut s = format!("move {name} from {} to {}", at(from_ns), at(to_ns));
+                if new_name != name {
+                    s += &format!(" as {new_name}");
+                }
+                s
+            }
+            Entry::LinkSet { ns, name, change } => {
+                format!("set {change} on {name} in {}", at(ns))
+            }
+            Entry::LinkDelete { ns, name } => format!("delete {name} in {}", at(ns)),
+            Entry::AddrAdd { ns, link, cidr, .. } => {
+                format!("add address {cidr} to {link} in {}", at(ns))
+            }
+            Entry::AddrDelete { ns, link, cidr } => {
+                format!("delete address {cidr} from {link} in {}", at(ns))
+            }
+            Entry::RouteAdd {
+                ns,
+                destination,
+                gateway,
+                dev,
+                ..
+            }
+            | Entry::RouteDelete {
+                ns,
+                destination,
+                gateway,
+                dev,
+                ..
+            } => {
+                let verb = if matches!(self, Entry::RouteAdd { .. }) {
+                    "add"
+                } else {
+                    "delete"
+                };
+                let mut s = format!("{verb} route {destination}");
+                if let Some(g) = gateway {
+                    s += &format!(" via {g}");
+                }
+                if let Some(d) = dev {
+                    s += &format!(" dev {d}");
+                }
+                s + &format!(" in {}", at(ns))
+            }
+        })
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,0 +1,242 @@
+//! `netwasm plan`: a dry run of a guest on the simulated kernel.
+//!
+//! The guest runs exactly as under `netwasm run` — same policy, same
+//! limits, same session, same journal entries — but on
+//! [`Sim`](crate::kernel::sim::Sim), an in-memory model of the kernel, with
+//! an in-memory journal: nothing on this machine is created or changed, so
+//! it needs no privileges. What it prints is what the run would do, in
+//! order, every decision of the sandbox, and the expectations as the model
+//! predicts them.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::run::{check_arg_bytes, load_policy, verdict};
+use super::{Exit, PlanArgs, print_out};
+use crate::kernel::Kernel;
+use crate::kernel::sim::Sim;
+use crate::lab::audit::Audit;
+use crate::lab::{Checked, matrix_lines};
+use crate::ledger::Entry;
+use crate::runtime::cache::{self, Cache};
+use crate::runtime::stdio::GuestOutput;
+use crate::runtime::Runtime;
+use crate::session::{Closed, End, GuestRun, Session, summarize};
+
+/// The schema of `netwasm plan --json` (see docs/plan-json.md).
+const SCHEMA: &str = "netwasm.plan/1";
+
+pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
+    let policy = load_policy(args.policy.as_deref(), &args.limits)?;
+    check_arg_bytes(&args.args, &policy)?;
+    let cache = (!args.no_cache).then(|| {
+        Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir))
+    });
+    let runtime = Runtime::new(cache)?;
+    let guest = runtime.load(&args.guest)?;
+    if guest.origin == cache::Origin::Compiled && !args.json {
+        eprintln!(
+            "netwasm: compiled {} (cached for next time)",
+            args.guest.display()
+        );
+    }
+    let lab_name = args
+        .lab
+        .clone()
+        .unwrap_or_else(|| super::run::default_lab_name(&args.guest));
+    let kernel: Arc<dyn Kernel> = Arc::new(Sim::new());
+    let policy = Arc::new(policy);
+    let (audit, decisions) = Audit::in_memory();
+    let session = Session::scratch(
+        kernel,
+        policy.clone(),
+        &lab_name,
+        args.guest.display().to_string(),
+        &args.args,
+        Arc::new(|m| eprintln!("netwasm: {m}")),
+    )?
+    .with_audit(audit);
+    // With --json, standard output is the plan's alone.
+    let output = GuestOutput::new(policy.limits.output, args.quiet || args.json);
+    let closed = session
+        .run(
+            GuestRun {
+                runtime: &runtime,
+                guest: &guest,
+                args: args.args.clone(),
+                output: &output,
+                keep_on_error: false,
+            },
+            std::future::pending(),
+        )
+        .await?;
+    let decisions = std::mem::take(&mut *decisions.lock().unwrap_or_else(|e| e.into_inner()));
+    let failure = verdict(&closed);
+    let exit = failure.as_ref().map_or(Exit::Ok, |(exit, _)| *exit);
+    let text = if args.json {
+        let mut v = as_json(&lab_name, &args, &closed, &decisions, failure.as_ref());
+        v["exit"] = json!(exit as u8);
+        let mut s = serde_json::to_string_pretty(&v)?;
+        s.push('\n');
+        s
+    } else {
+        as_text(&lab_name, &closed, &decisions, failure.as_ref())
+    };
+    closed.end?;
+    print_out(&text)?;
+    Ok(exit)
+}
+
+/// One step of the run: a journal entry that changes something, and
+/// whether the kernel refused it (an `abort` follows it).
+struct Step<'a> {
+    entry: &'a Entry,
+    refused: bool,
+}
+
+fn steps(entries: &[Entry]) -> Vec<Step<'_>> {
+    let mut out: Vec<Step> = Vec::new();
+    for e in entries {
+        match e {
+            Entry::Abort => {
+                if let Some(last) = out.last_mut() {
+                    last.refused = true;
+                }
+            }
+            e if e.describe().is_some() => out.push(Step {
+                entry: e,
+                refused: false,
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn as_text(
+    lab: &str,
+    closed: &Closed,
+    decisions: &[Value],
+    failure: Option<&(Exit, String)>,
+) -> String {
+    let mut out = String::new();
+    outln!(
+        out,
+        "plan of lab {lab} (on the simulated kernel: nothing on this machine was changed)"
+    );
+    let steps = steps(&closed.entries);
+    outln!(out, "\nwhat the run does, in order ({} steps):", steps.len());
+    let width = steps.len().to_string().len();
+    for (i, s) in steps.iter().enumerate() {
+        let what = s.entry.describe().unwrap_or_default();
+        let mark = if s.refused { "  (refused by the kernel)" } else { "" };
+        outln!(out, "  {:>width$}  {what}{mark}", i + 1);
+    }
+    let denied = decisions
+        .iter()
+        .filter(|d| d["decision"] == "denied")
+        .count();
+    outln!(
+        out,
+        "\npolicy decisions ({} calls: {} allowed, {denied} denied):",
+        decisions.len(),
+        decisions.len() - denied
+    );
+    for d in decisions {
+        outln!(out, "  {}", decision_line(d));
+    }
+    if !closed.checked.is_empty() {
+        outln!(out, "\nexpectations, as predicted:");
+        for line in matrix_lines(&closed.checked) {
+            outln!(out, "  {line}");
+        }
+    }
+    outln!(out, "\n{}", ending(closed, failure));
+    out
+}
+
+/// `allowed  link.add-macvlan  {"parent":...}  -> error already-exists: ...`
+fn decision_line(d: &Value) -> String {
+    let mut s = format!(
+        "{:<8} {:<22} {}",
+        d["decision"].as_str().unwrap_or("?"),
+        d["op"].as_str().unwrap_or("?"),
+        d["args"]
+    );
+    if let Some(rule) = d.get("rule").and_then(Value::as_str) {
+        s += &format!("  -> {rule}");
+    } else if let Some(err) = d["result"].get("error").and_then(Value::as_str) {
+        let msg = d["result"]["message"].as_str().unwrap_or("");
+        s += &format!("  -> error {err}: {msg}");
+    }
+    s
+}
+
+fn ending(closed: &Closed, failure: Option<&(Exit, String)>) -> String {
+    let what = match &closed.end {
+        Ok(End::Committed(all)) if all.is_empty() => "nothing would be left up".to_string(),
+        Ok(End::Committed(all)) => format!("the lab would be up: {}", summarize(all)),
+        Ok(End::Kept(created)) => format!("the run's objects would be kept: {}", summarize(created)),
+        Ok(End::RolledBack(_)) => "everything it built would be rolled back".to_string(),
+        Err(e) => format!("closing the run failed: {e:#}"),
+    };
+    match failure {
+        None => format!("outcome: the run would succeed; {what}"),
+        Some((exit, why)) => format!(
+            "outcome: the run would fail (exit {}): {why}; {what}",
+            *exit as u8
+        ),
+    }
+}
+
+fn as_json(
+    lab: &str,
+    args: &PlanArgs,
+    closed: &Closed,
+    decisions: &[Value],
+    failure: Option<&(Exit, String)>,
+) -> Value {
+    let steps: Vec<Value> = steps(&closed.entries)
+        .iter()
+        .map(|s| {
+            json!({
+                "step": s.entry.describe(),
+                "entry": s.entry,
+                "refused": s.refused,
+            })
+        })
+        .collect();
+    let expectations: Vec<Value> = closed.checked.iter().map(expectation_json).collect();
+    let (outcome, left) = match &closed.end {
+        Ok(End::Committed(all)) => ("committed", Some(all)),
+        Ok(End::Kept(created)) => ("kept", Some(created)),
+        Ok(End::RolledBack(_)) => ("rolled-back", None),
+        Err(_) => ("failed-to-close", None),
+    };
+    json!({
+        "schema": SCHEMA,
+        "lab": lab,
+        "guest": args.guest.display().to_string(),
+        "args": args.args,
+        "steps": steps,
+        "decisions": decisions,
+        "expectations": expectations,
+        "outcome": outcome,
+        "left_up": left.map(|l| summarize(l)),
+        "error": failure.map(|(_, why)| why.clone()),
+    })
+}
+
+fn expectation_json(c: &Checked) -> Value {
+    let e = &c.expectation;
+    json!({
+        "from": e.from,
+        "to": e.to.to_string(),
+        "label": e.label,
+        "expected": if e.reachable { "reachable" } else { "unreachable" },
+        "predicted": if c.failed { "failed" } else if c.actual { "reachable" } else { "unreachable" },
+        "met": c.met(),
+        "detail": c.detail,
+    })
+}
