@@ -11,6 +11,7 @@
 pub mod icmp;
 pub mod netlink;
 pub mod netns;
+pub mod sim;
 
 use std::io;
 use std::net::IpAddr;
