@@ -58,7 +58,10 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     )?
     .with_audit(audit);
     // With --json, standard output is the plan's alone.
-    let output = GuestOutput::new(policy.limits.output, args.quiet || args.json);
+    let mut output = GuestOutput::new(policy.limits.output, args.quiet || args.json);
+    if args.json {
+        output = output.reports_to_stderr();
+    }
     let closed = session
         .run(
             GuestRun {

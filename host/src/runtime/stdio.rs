@@ -34,6 +34,8 @@ struct Shared {
     quiet: bool,
     /// A report was cut for want of budget; later ones are left out.
     report_cut: bool,
+    /// See [`GuestOutput::reports_to_stderr`].
+    reports_to_stderr: bool,
 }
 
 /// Both output streams of one guest, sharing one byte budget.
@@ -52,8 +54,16 @@ impl GuestOutput {
                 partial: [Vec::new(), Vec::new()],
                 quiet,
                 report_cut: false,
+                reports_to_stderr: false,
             })),
         }
+    }
+
+    /// Prints netwasm's reports (the reachability matrix) to stderr, for
+    /// a command whose stdout is JSON.
+    pub fn reports_to_stderr(self) -> Self {
+        self.shared.lock().unwrap().reports_to_stderr = true;
+        self
     }
 
     pub fn stream(&self, which: Which) -> GuestStream {
@@ -101,10 +111,15 @@ impl GuestOutput {
             text += line;
             text.push('\n');
         }
+        let to_stderr = s.reports_to_stderr;
         drop(s);
         // As for the guest's lines: our terminal failing is not worth
         // failing the lab over.
-        let _ = io::stdout().lock().write_all(text.as_bytes());
+        let _ = if to_stderr {
+            io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            io::stdout().lock().write_all(text.as_bytes())
+        };
     }
 
     /// Prints what is left of unterminated lines, as far as the budget

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use self::model::{Kind, World, errno};
 use super::{CreateError, Kernel, RecordFn};
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{
+use crate::vocab::{NudState, 
     AddrInfo, LinkChange, LinkInfo, Neighbor, NewLink, NsId, NsIdent, PingStats, ROOT_NS, Removal,
     RouteInfo, RouteSpec,
 };
@@ -298,7 +298,12 @@ impl Kernel for Sim {
                 address: e.ip,
                 mac: Some(e.mac),
                 dev: w.link(e.dev).name.clone(),
-                state: e.state.to_string(),
+                state: match e.state {
+                    "reachable" => NudState::Reachable,
+                    "stale" => NudState::Stale,
+                    "failed" => NudState::Failed,
+                    _ => NudState::None,
+                },
             })
             .collect())
     }
