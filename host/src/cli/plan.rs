@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::run::{check_arg_bytes, load_policy, verdict};
 use super::{Exit, PlanArgs, print_out};
+use crate::inspect::{show, view};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
 use crate::lab::audit::Audit;
@@ -49,7 +50,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     let policy = Arc::new(policy);
     let (audit, decisions) = Audit::in_memory();
     let session = Session::scratch(
-        kernel,
+        kernel.clone(),
         policy.clone(),
         &lab_name,
         args.guest.display().to_string(),
@@ -75,16 +76,32 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
         )
         .await?;
     let decisions = std::mem::take(&mut *decisions.lock().unwrap_or_else(|e| e.into_inner()));
+    // The lab as `netwasm show` would show it, from the model.
+    let view = match &closed.end {
+        Ok(End::Committed(all)) if !all.is_empty() => {
+            Some(view::gather(kernel.as_ref(), &lab_name, all, None).await)
+        }
+        _ => None,
+    };
     let failure = verdict(&closed);
     let exit = failure.as_ref().map_or(Exit::Ok, |(exit, _)| *exit);
     let text = if args.json {
         let mut v = as_json(&lab_name, &args, &closed, &decisions, failure.as_ref());
         v["exit"] = json!(exit as u8);
+        v["show"] = match &view {
+            Some(view) => serde_json::from_str(&show::json(view))?,
+            None => Value::Null,
+        };
         let mut s = serde_json::to_string_pretty(&v)?;
         s.push('\n');
         s
     } else {
-        as_text(&lab_name, &closed, &decisions, failure.as_ref())
+        let mut text = as_text(&lab_name, &closed, &decisions, failure.as_ref());
+        if let Some(view) = &view {
+            outln!(text, "\nthe lab as `netwasm show` would show it:\n");
+            text += &show::table(view);
+        }
+        text
     };
     closed.end?;
     print_out(&text)?;
