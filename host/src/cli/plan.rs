@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use super::run::{check_arg_bytes, load_policy, verdict};
@@ -20,6 +22,9 @@ use crate::kernel::sim::Sim;
 use crate::lab::audit::Audit;
 use crate::lab::{Checked, matrix_lines};
 use crate::ledger::Entry;
+use crate::policy::{Glob, Policy};
+use crate::vocab::ROOT_NS;
+use crate::vocab::net::Mac;
 use crate::runtime::cache::{self, Cache};
 use crate::runtime::stdio::GuestOutput;
 use crate::runtime::Runtime;
@@ -46,7 +51,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
         .lab
         .clone()
         .unwrap_or_else(|| super::run::default_lab_name(&args.guest));
-    let kernel: Arc<dyn Kernel> = Arc::new(Sim::new());
+    let kernel: Arc<dyn Kernel> = Arc::new(world_of(&policy));
     let policy = Arc::new(policy);
     let (audit, decisions) = Audit::in_memory();
     let session = Session::scratch(
@@ -106,6 +111,47 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     closed.end?;
     print_out(&text)?;
     Ok(exit)
+}
+
+/// The machine the plan runs on: what the policy says exists. Every
+/// namespace the policy names for opening (a literal name, not a pattern)
+/// exists, holding the links the policy grants there (`[links] parents`
+/// and `manage`), up; the root namespace holds its granted links. A guest
+/// that opens anything else gets `not-found`, as on a machine without it.
+fn world_of(policy: &Policy) -> Sim {
+    let literal = |s: &str| !s.contains(['*', '?', '[']);
+    let grants = || policy.parents.iter().chain(&policy.manage);
+    let root: Vec<&str> = policy
+        .root_links
+        .iter()
+        .map(String::as_str)
+        .chain(
+            grants()
+                .filter(|g| g.namespace == ROOT_NS)
+                .map(|g| g.link.as_str()),
+        )
+        .filter(|l| literal(l))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let root: Vec<(&str, Option<Mac>)> = root.into_iter().map(|l| (l, None)).collect();
+    let mut sim = Sim::with_root_links(&root);
+    let named: BTreeSet<&str> = policy
+        .ns_open
+        .iter()
+        .chain(&policy.ns_modify)
+        .map(Glob::as_str)
+        .chain(grants().map(|g| g.namespace.as_str()))
+        .filter(|n| literal(n) && *n != ROOT_NS)
+        .collect();
+    for ns in named {
+        let links: BTreeSet<&str> = grants()
+            .filter(|g| g.namespace == ns && literal(&g.link))
+            .map(|g| g.link.as_str())
+            .collect();
+        sim = sim.with_namespace(ns, &links.into_iter().collect::<Vec<_>>());
+    }
+    sim
 }
 
 /// One step of the run: a journal entry that changes something, and

@@ -10,6 +10,11 @@ impl Glob {
         Self(pattern.to_string())
     }
 
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn matches(&self, text: &str) -> bool {
         let p: Vec<char> = self.0.chars().collect();
         let t: Vec<char> = text.chars().collect();

@@ -85,6 +85,27 @@ impl Sim {
         }
     }
 
+    /// Adds a named namespace that exists before the run — one the
+    /// guest may open, like the "physical" network of a benchmark — with
+    /// these NICs in it (as [`Sim::with_root_links`] makes them).
+    pub fn with_namespace(self, name: &str, links: &[&str]) -> Self {
+        {
+            let mut w = self.w();
+            let (h, _) = w.make(name);
+            if w.mount(h).is_ok()
+                && let Ok(key) = w.ns_of(h)
+            {
+                for link in links {
+                    let mac = w.random_mac();
+                    let id = w.insert_link(key, None, link, Kind::Physical, mac, 1500);
+                    w.set_up(id, true);
+                }
+            }
+            w.close(h);
+        }
+        self
+    }
+
     fn w(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
     }
