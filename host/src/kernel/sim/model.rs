@@ -78,6 +78,8 @@ pub(super) struct Route {
 #[derive(Debug, Clone)]
 pub(super) struct NeighEntry {
     pub dev: LinkId,
+    /// The link that answered: where frames to `mac` go.
+    pub peer: LinkId,
     pub ip: IpAddr,
     pub mac: Mac,
     pub state: &'static str,
