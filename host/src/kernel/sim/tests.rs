@@ -664,3 +664,61 @@ async fn thousand_namespaces() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn ipv6_neighbours_answer_for_their_own_link() {
+    let k = Sim::new();
+    let (a, b) = (ns(&k, "a").await, ns(&k, "b").await);
+    let (v0, v1) = veth(&k, a, "v0", b, "v1").await;
+    addr(&k, a, v0, "fd00::1/64").await;
+    addr(&k, b, v1, "fd00::2/64").await;
+    assert!(reaches(&k, a, "fd00::2").await);
+    assert!(
+        reaches(&k, a, "fd00::1").await,
+        "its own address, through lo"
+    );
+    let seen = k.neighbors(a).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].dev.as_str(), seen[0].state.as_str()),
+        ("v0", "reachable")
+    );
+    // Down and up again: the IPv6 address is gone (keep_addr_on_down 0).
+    k.link_set(b, v1, &LinkChange::Down).await.unwrap();
+    assert!(!reaches(&k, a, "fd00::2").await);
+    k.link_set(b, v1, &LinkChange::Up).await.unwrap();
+    assert!(k.addr_list(b, Some(v1)).await.unwrap().is_empty());
+    assert!(!reaches(&k, a, "fd00::2").await);
+}
+
+#[tokio::test]
+async fn bridge_ports_and_macvlan_parents_exclude_each_other() {
+    let k = Sim::new();
+    let (a, b) = (ns(&k, "a").await, ns(&k, "b").await);
+    let br = bridge(&k, a, "br0").await;
+    let (port, _) = veth(&k, a, "p0", b, "x").await;
+    k.link_set(a, port, &LinkChange::Master(Some(br)))
+        .await
+        .unwrap();
+    assert_eq!(
+        errno(macvlan(&k, b, "mv", a, port, None).await),
+        libc::EBUSY
+    );
+    let (parent, _) = veth(&k, a, "p1", b, "y").await;
+    macvlan(&k, b, "mv", a, parent, None).await.unwrap();
+    let e = k.link_set(a, parent, &LinkChange::Master(Some(br))).await;
+    assert_eq!(errno(e), libc::EBUSY);
+    // A macvlan on the bridge itself is fine, and cannot be its port.
+    let on_br = macvlan(&k, a, "mvb", a, br, None).await.unwrap();
+    let e = k.link_set(a, on_br, &LinkChange::Master(Some(br))).await;
+    assert_eq!(errno(e), libc::EBUSY);
+    assert_eq!(
+        errno(k.link_set(a, port, &LinkChange::Master(Some(999))).await),
+        libc::EINVAL
+    );
+    let gone = k.link_by_index(a, port).await.unwrap();
+    assert_eq!(
+        gone.master, None,
+        "released before the new master was looked up"
+    );
+}
