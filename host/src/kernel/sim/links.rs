@@ -125,7 +125,11 @@ impl World {
                 let lower = self.lower(given);
                 let mode = mode.unwrap_or(MacvlanMode::Vepa);
                 let low = self.link(lower);
-                if matches!(low.kind, Kind::Loopback) {
+                // In macvlan_common_newlink's order.
+                if nl.mtu.is_some_and(|m| m > low.mtu) {
+                    return Err(errno(libc::EINVAL));
+                }
+                if low.kind == Kind::Loopback {
                     return Err(errno(libc::EINVAL));
                 }
                 // Its rx handler is the bridge's: macvlan cannot take it.
@@ -142,9 +146,6 @@ impl World {
                     )
                 });
                 if passthru_child || (mode == MacvlanMode::Passthru && !low.children.is_empty()) {
-                    return Err(errno(libc::EINVAL));
-                }
-                if nl.mtu.is_some_and(|m| m > low.mtu) {
                     return Err(errno(libc::EINVAL));
                 }
                 self.check_free(target, &nl.name, nl.index)?;
@@ -270,6 +271,16 @@ impl World {
             LinkChange::Mac(mac) => {
                 check_mac(mac)?;
                 self.link_mut(id).mac = *mac;
+                // A passthru child follows its parent (NETDEV_CHANGEADDR).
+                for c in self.link(id).children.clone() {
+                    if let Kind::Macvlan {
+                        mode: MacvlanMode::Passthru,
+                        ..
+                    } = self.link(c).kind
+                    {
+                        self.link_mut(c).mac = *mac;
+                    }
+                }
             }
             LinkChange::Master(to) => self.set_master(ns, id, *to)?,
             LinkChange::Hairpin(on) => {

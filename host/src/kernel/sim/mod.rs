@@ -6,7 +6,26 @@
 //! and extended-ACK messages where the kernel gives one, the same
 //! `LinkInfo` fields (including what `link_add` leaves unresolved), and
 //! pings that succeed exactly when the modelled frames and routes would
-//! carry them there and back. What it leaves out is listed in [`limits`].
+//! carry them there and back.
+//!
+//! What it leaves out, for whoever reads a surprising answer:
+//!
+//! - IPv6 link-local addresses (and their `fe80::/64` routes), DAD and
+//!   router advertisements; an IPv6 link-local gateway is taken on faith
+//!   when a device is given.
+//! - An IPv4 address on a link that is down is not local (the kernel keeps
+//!   the local route of one added while the link was down).
+//! - Bridges flood (no FDB), have no STP, VLANs or MTU auto-adjustment, and
+//!   keep the MAC they were made with.
+//! - Macvlan `source` mode receives nothing; MAC clashes between macvlans
+//!   are not refused.
+//! - NICs made by [`Sim::with_root_links`] have no wire behind them.
+//! - Neighbour entries appear for resolutions that succeeded (`reachable`
+//!   on the asking side, `stale` on the answering one); failed ones leave
+//!   none, and none ages.
+//! - rp_filter, arp_ignore/arp_filter, firewalls and every sysctl but
+//!   forwarding. A ping that comes back reports a 50 µs round trip; one
+//!   that does not returns at once, not after its timeout.
 
 mod ip;
 mod links;
@@ -28,25 +47,6 @@ use crate::vocab::{NudState,
     AddrInfo, LinkChange, LinkInfo, Neighbor, NewLink, NsId, NsIdent, PingStats, ROOT_NS, Removal,
     RouteInfo, RouteSpec,
 };
-
-/// What the model does not do, for whoever reads a surprising answer:
-///
-/// - No IPv6 link-local addresses (no `fe80::/64` routes either), no DAD,
-///   no router advertisements; IPv6 link-local gateways are taken on faith
-///   when a device is given.
-/// - IPv4 addresses on a link that is down are not local (the kernel keeps
-///   the local route of one added while the link was down).
-/// - Bridges flood (no FDB), have no STP, VLANs or MTU auto-adjustment, and
-///   keep the MAC they were made with.
-/// - Macvlan `source` mode receives nothing; MAC clashes between macvlans
-///   are not refused.
-/// - Physical links (see [`Sim::with_root_links`]) reach nothing beyond
-///   themselves: no wire is behind them.
-/// - Neighbour entries appear only for resolutions that succeeded; failed
-///   ones leave none.
-/// - rp_filter, arp_filter, firewalls and sysctls other than forwarding are
-///   not modelled; every ping reports a round trip of 50 µs.
-pub mod limits {}
 
 /// The simulated kernel. Every call takes one lock and does map lookups,
 /// so a plan of a thousand namespaces costs milliseconds.

@@ -78,6 +78,8 @@ pub(super) struct Route {
 #[derive(Debug, Clone)]
 pub(super) struct NeighEntry {
     pub dev: LinkId,
+    /// The link that answered: where frames to `mac` go.
+    pub peer: LinkId,
     pub ip: IpAddr,
     pub mac: Mac,
     pub state: &'static str,
@@ -445,9 +447,10 @@ impl World {
         self.oper_at(id, depth) == OperState::Up
     }
 
-    /// `default_operstate` of Linux 6.x: without carrier, a link stacked on
-    /// another (veth, macvlan) is LOWERLAYERDOWN unless the link its
-    /// IFLA_LINK index names in its own namespace is up (or is none).
+    /// `default_operstate` of Linux 6.1 on: without carrier, a link stacked
+    /// on another (veth, macvlan) is LOWERLAYERDOWN unless the link its
+    /// IFLA_LINK index names in its own namespace has carrier (or is none:
+    /// a peer in another namespace).
     fn oper_at(&self, id: LinkId, depth: u32) -> OperState {
         let l = self.link(id);
         if !l.up {
@@ -469,7 +472,7 @@ impl World {
         }
         match self.nss[&l.ns].by_index.get(&iflink) {
             None => OperState::Down,
-            Some(other) if self.oper_up_at(*other, depth + 1) => OperState::Down,
+            Some(other) if self.carrier(*other, depth + 1) => OperState::Down,
             Some(_) => OperState::LowerLayerDown,
         }
     }

@@ -14,7 +14,6 @@ use std::net::IpAddr;
 
 use super::model::{Kind, LinkId, NeighEntry, NsKey, World};
 use crate::vocab::MacvlanMode;
-use crate::vocab::net::Mac;
 
 /// The TTL a ping starts with.
 const TTL: u32 = 64;
@@ -229,6 +228,25 @@ impl World {
     /// ARP or NDP for `hop` out of `out`: the link that answers, once the
     /// request reaches it and the answer and the packet can cross.
     fn resolve(&mut self, out: LinkId, hop: IpAddr) -> Option<LinkId> {
+        let crosses = |w: &World, r: LinkId| {
+            w.hear(r, Frame::To(out)).contains(&out) && w.hear(out, Frame::To(r)).contains(&r)
+        };
+        // What the namespace learnt, from an answer or from a request it
+        // got, it uses without asking: a unicast may pass where the
+        // broadcast would not (a private macvlan's).
+        let ons = self.link(out).ns;
+        let known = self
+            .ns(ons)
+            .neigh
+            .iter()
+            .find(|e| e.dev == out && e.ip == hop);
+        if let Some(peer) = known.map(|e| e.peer)
+            && self.links.contains_key(&peer)
+            && self.is_local(self.link(peer).ns, &hop).is_some()
+            && crosses(self, peer)
+        {
+            return Some(peer);
+        }
         let mut heard: Vec<LinkId> = self.hear(out, Frame::Broadcast).into_iter().collect();
         heard.sort_unstable();
         let answers = |w: &World, r: LinkId| {
@@ -244,33 +262,30 @@ impl World {
         let r = heard
             .into_iter()
             .filter(|r| *r != out && answers(self, *r))
-            .find(|r| {
-                self.hear(*r, Frame::To(out)).contains(&out)
-                    && self.hear(out, Frame::To(*r)).contains(r)
-            })?;
-        let (ons, rns) = (self.link(out).ns, self.link(r).ns);
-        let (omac, rmac) = (self.link(out).mac, self.link(r).mac);
-        self.learn(ons, out, hop, rmac, "reachable");
+            .find(|r| crosses(self, *r))?;
+        let rns = self.link(r).ns;
+        self.learn(ons, out, hop, r, "reachable");
         if let Some(from) = self.source_addr(ons, out, None, &hop) {
-            self.learn(rns, r, from, omac, "stale");
+            self.learn(rns, r, from, out, "stale");
         }
         Some(r)
     }
 
-    fn learn(&mut self, ns: NsKey, dev: LinkId, ip: IpAddr, mac: Mac, state: &'static str) {
+    fn learn(&mut self, ns: NsKey, dev: LinkId, ip: IpAddr, peer: LinkId, state: &'static str) {
+        let mac = self.link(peer).mac;
         let n = self.ns_mut(ns);
+        let entry = NeighEntry {
+            dev,
+            peer,
+            ip,
+            mac,
+            state,
+        };
         match n.neigh.iter_mut().find(|e| e.dev == dev && e.ip == ip) {
-            Some(e) if state == "reachable" => {
-                e.mac = mac;
-                e.state = state;
-            }
-            Some(_) => {}
-            None => n.neigh.push(NeighEntry {
-                dev,
-                ip,
-                mac,
-                state,
-            }),
+            // A request only refreshes what an answer confirmed.
+            Some(e) if state == "stale" && e.state == "reachable" && e.peer == peer => {}
+            Some(e) => *e = entry,
+            None => n.neigh.push(entry),
         }
     }
 
