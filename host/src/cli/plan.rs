@@ -23,12 +23,12 @@ use crate::lab::audit::Audit;
 use crate::lab::{Checked, matrix_lines};
 use crate::ledger::Entry;
 use crate::policy::{Glob, Policy};
-use crate::vocab::ROOT_NS;
-use crate::vocab::net::Mac;
+use crate::runtime::Runtime;
 use crate::runtime::cache::{self, Cache};
 use crate::runtime::stdio::GuestOutput;
-use crate::runtime::Runtime;
 use crate::session::{Closed, End, GuestRun, Session, summarize};
+use crate::vocab::ROOT_NS;
+use crate::vocab::net::Mac;
 
 /// The schema of `netwasm plan --json` (see docs/plan-json.md).
 const SCHEMA: &str = "netwasm.plan/1";
@@ -36,9 +36,8 @@ const SCHEMA: &str = "netwasm.plan/1";
 pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     let policy = load_policy(args.policy.as_deref(), &args.limits)?;
     check_arg_bytes(&args.args, &policy)?;
-    let cache = (!args.no_cache).then(|| {
-        Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir))
-    });
+    let cache = (!args.no_cache)
+        .then(|| Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir)));
     let runtime = Runtime::new(cache)?;
     let guest = runtime.load(&args.guest)?;
     if guest.origin == cache::Origin::Compiled && !args.json {
@@ -192,11 +191,19 @@ fn as_text(
         "plan of lab {lab} (on the simulated kernel: nothing on this machine was changed)"
     );
     let steps = steps(&closed.entries);
-    outln!(out, "\nwhat the run does, in order ({} steps):", steps.len());
+    outln!(
+        out,
+        "\nwhat the run does, in order ({} steps):",
+        steps.len()
+    );
     let width = steps.len().to_string().len();
     for (i, s) in steps.iter().enumerate() {
         let what = s.entry.describe().unwrap_or_default();
-        let mark = if s.refused { "  (refused by the kernel)" } else { "" };
+        let mark = if s.refused {
+            "  (refused by the kernel)"
+        } else {
+            ""
+        };
         outln!(out, "  {:>width$}  {what}{mark}", i + 1);
     }
     let denied = decisions
@@ -243,7 +250,9 @@ fn ending(closed: &Closed, failure: Option<&(Exit, String)>) -> String {
     let what = match &closed.end {
         Ok(End::Committed(all)) if all.is_empty() => "nothing would be left up".to_string(),
         Ok(End::Committed(all)) => format!("the lab would be up: {}", summarize(all)),
-        Ok(End::Kept(created)) => format!("the run's objects would be kept: {}", summarize(created)),
+        Ok(End::Kept(created)) => {
+            format!("the run's objects would be kept: {}", summarize(created))
+        }
         Ok(End::RolledBack(_)) => "everything it built would be rolled back".to_string(),
         Err(e) => format!("closing the run failed: {e:#}"),
     };

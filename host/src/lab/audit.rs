@@ -19,7 +19,10 @@ pub struct Audit {
 }
 
 enum Sink {
-    File { file: File, path: String },
+    File {
+        file: File,
+        path: String,
+    },
     /// Kept for the caller to read back (`netwasm plan` shows every
     /// decision of the run).
     Memory(AuditLines),

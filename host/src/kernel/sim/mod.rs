@@ -43,9 +43,9 @@ use async_trait::async_trait;
 use self::model::{Kind, World, errno};
 use super::{CreateError, Kernel, RecordFn};
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{NudState, 
-    AddrInfo, LinkChange, LinkInfo, Neighbor, NewLink, NsId, NsIdent, PingStats, ROOT_NS, Removal,
-    RouteInfo, RouteSpec,
+use crate::vocab::{
+    AddrInfo, LinkChange, LinkInfo, Neighbor, NewLink, NsId, NsIdent, NudState, PingStats, ROOT_NS,
+    Removal, RouteInfo, RouteSpec,
 };
 
 /// The simulated kernel. Every call takes one lock and does map lookups,
