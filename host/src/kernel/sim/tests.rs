@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::Sim;
 use crate::kernel::{CreateError, Kernel, errno_of, explanation_of};
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{
+use crate::vocab::{NudState, 
     LinkChange, MacvlanMode, NewLink, NewLinkKind, NsId, OperState, Removal, RouteSpec,
 };
 
@@ -431,7 +431,7 @@ async fn the_seed_lab_answers_as_the_cookbook_says() {
         let seen = k.neighbors(l.sw).await.unwrap();
         assert!(
             seen.iter()
-                .any(|n| n.address == ip("172.16.10.5") && n.state == "reachable")
+                .any(|n| n.address == ip("172.16.10.5") && n.state == NudState::Reachable)
         );
     }
 }
@@ -680,8 +680,8 @@ async fn ipv6_neighbours_answer_for_their_own_link() {
     let seen = k.neighbors(a).await.unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(
-        (seen[0].dev.as_str(), seen[0].state.as_str()),
-        ("v0", "reachable")
+        (seen[0].dev.as_str(), seen[0].state),
+        ("v0", NudState::Reachable)
     );
     // Down and up again: the IPv6 address is gone (keep_addr_on_down 0).
     k.link_set(b, v1, &LinkChange::Down).await.unwrap();
