@@ -46,7 +46,8 @@ impl World {
             return;
         };
         let v4 = cidr.addr.is_ipv4();
-        if v4 && (!l.up || l.kind == Kind::Loopback) {
+        // lo's routes (::1 too, on 6.x) live in the local table only.
+        if (v4 && !l.up) || l.kind == Kind::Loopback {
             return;
         }
         let metric = if v4 { 0 } else { V6_ADDRCONF_METRIC };
@@ -141,6 +142,37 @@ impl World {
         Ok(())
     }
 
+    /// The IPv6 link-local address the kernel gives a link once it is up
+    /// with carrier (addrconf, EUI-64 from its MAC), with its `fe80::/64`
+    /// route. Derived rather than stored: the model has no events, and the
+    /// probes do not use it.
+    pub fn link_local(&self, id: LinkId) -> Option<Cidr> {
+        let l = self.link(id);
+        if l.kind == Kind::Loopback || !self.oper_up(id) {
+            return None;
+        }
+        let m = l.mac.0;
+        let ip = std::net::Ipv6Addr::from([
+            0xfe,
+            0x80,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            m[0] ^ 0x02,
+            m[1],
+            m[2],
+            0xff,
+            0xfe,
+            m[3],
+            m[4],
+            m[5],
+        ]);
+        Some(Cidr::new(IpAddr::V6(ip), 64))
+    }
+
     pub fn addr_list(&self, h: NsId, index: Option<u32>) -> io::Result<Vec<AddrInfo>> {
         let ns = self.ns_of(h)?;
         let mut out = Vec::new();
@@ -155,6 +187,14 @@ impl World {
                 scope: a.scope.to_string(),
                 proto: a.proto,
             }));
+            if let Some(cidr) = self.link_local(*id) {
+                out.push(AddrInfo {
+                    index: l.index,
+                    cidr,
+                    scope: "link".into(),
+                    proto: 0,
+                });
+            }
         }
         out.sort_by_key(|a| (a.index, a.cidr.addr.is_ipv6()));
         Ok(out)
@@ -303,7 +343,21 @@ impl World {
 
     pub fn route_list(&self, h: NsId) -> io::Result<Vec<RouteInfo>> {
         let ns = self.ns_of(h)?;
-        let mut routes: Vec<&Route> = self.ns(ns).routes.iter().collect();
+        let link_local: Vec<Route> = self
+            .ns(ns)
+            .by_index
+            .values()
+            .filter(|id| self.link_local(**id).is_some())
+            .map(|id| Route {
+                dst: Cidr::new("fe80::".parse().unwrap(), 64),
+                gw: None,
+                dev: *id,
+                metric: V6_ADDRCONF_METRIC,
+                proto: PROTO_KERNEL,
+                source: None,
+            })
+            .collect();
+        let mut routes: Vec<&Route> = self.ns(ns).routes.iter().chain(&link_local).collect();
         // Roughly the kernel's dump order: by family, then by key.
         routes.sort_by_key(|r| (r.dst.addr.is_ipv6(), r.dst.addr, r.dst.prefix, r.metric));
         Ok(routes
