@@ -76,7 +76,12 @@ impl World {
             .iter()
             .any(|a| a.cidr.addr == cidr.addr && (!v4 || a.cidr.prefix == cidr.prefix));
         if dup {
-            return Err(errno(libc::EEXIST));
+            // __inet_insert_ifa; IPv6 says nothing more.
+            return Err(if v4 {
+                crate::kernel::refused(libc::EEXIST, Some("ipv4: Address already assigned"))
+            } else {
+                errno(libc::EEXIST)
+            });
         }
         // A second IPv4 address in a prefix the link has is secondary: it
         // brings no prefix route.
@@ -144,11 +149,11 @@ impl World {
 
     /// The IPv6 link-local address the kernel gives a link once it is up
     /// with carrier (addrconf, EUI-64 from its MAC), with its `fe80::/64`
-    /// route. Derived rather than stored: the model has no events, and the
-    /// probes do not use it.
+    /// route; it stays when the carrier goes, until the link is set down.
+    /// The probes do not use it.
     pub fn link_local(&self, id: LinkId) -> Option<Cidr> {
         let l = self.link(id);
-        if l.kind == Kind::Loopback || !self.oper_up(id) {
+        if l.kind == Kind::Loopback || !l.link_local {
             return None;
         }
         let m = l.mac.0;
@@ -171,6 +176,29 @@ impl World {
             m[5],
         ]);
         Some(Cidr::new(IpAddr::V6(ip), 64))
+    }
+
+    /// Gives a link-local address to every link whose carrier may have
+    /// come with a change to `id` (NETDEV_UP / NETDEV_CHANGE): it, its veth
+    /// peer, the bridge it is a port of, and the macvlans stacked on any of
+    /// them. Siblings are not affected, so a change to one of a thousand
+    /// macvlans costs one link.
+    pub fn settle_link_local(&mut self, id: LinkId) {
+        let mut todo = vec![id];
+        if let Kind::Veth { peer } = self.link(id).kind {
+            todo.push(peer);
+        }
+        todo.extend(todo.clone().iter().filter_map(|l| self.link(*l).master));
+        let mut seen = std::collections::HashSet::new();
+        while let Some(l) = todo.pop() {
+            if !seen.insert(l) {
+                continue;
+            }
+            if self.link(l).up && self.oper_up(l) {
+                self.link_mut(l).link_local = true;
+            }
+            todo.extend(self.link(l).children.iter().copied());
+        }
     }
 
     pub fn addr_list(&self, h: NsId, index: Option<u32>) -> io::Result<Vec<AddrInfo>> {

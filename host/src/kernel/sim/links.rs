@@ -237,7 +237,9 @@ impl World {
             for cidr in v4 {
                 self.add_prefix_route(id, cidr);
             }
+            self.settle_link_local(id);
         } else {
+            self.link_mut(id).link_local = false;
             let n = self.ns_mut(ns);
             n.routes.retain(|r| r.dev != id);
             n.neigh.retain(|x| x.dev != id);
@@ -282,7 +284,10 @@ impl World {
                     }
                 }
             }
-            LinkChange::Master(to) => self.set_master(ns, id, *to)?,
+            LinkChange::Master(to) => {
+                self.set_master(ns, id, *to)?;
+                self.settle_link_local(id);
+            }
             LinkChange::Hairpin(on) => {
                 let l = self.link_mut(id);
                 if l.master.is_none() {

@@ -61,6 +61,9 @@ pub(super) struct Link {
     pub ports: Vec<LinkId>,
     /// Macvlan children, for a macvlan parent.
     pub children: Vec<LinkId>,
+    /// Whether addrconf gave it its IPv6 link-local address: once it was
+    /// up with carrier, until it is set down (see `World::link_local`).
+    pub link_local: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +225,7 @@ impl World {
                 addrs: Vec::new(),
                 ports: Vec::new(),
                 children: Vec::new(),
+                link_local: false,
             },
         );
         id
