@@ -144,10 +144,10 @@ impl OpError {
 
     /// A kernel refusal given as an `io::Error`.
     pub fn io(operation: impl Into<String>, err: &io::Error) -> Self {
-        match crate::kernel::errno_of(err) {
+        match errno_of(err) {
             Some(errno) => {
                 let mut e = Self::errno(operation, errno);
-                if let Some(why) = crate::kernel::explanation_of(err) {
+                if let Some(why) = explanation_of(err) {
                     // As `ip` prints it: the errno's text, then the kernel's words.
                     e.message = format!("{} ({why})", e.message);
                 }
@@ -205,6 +205,57 @@ pub fn errno_name(errno: i32) -> String {
         _ => return format!("errno {errno}"),
     };
     name.to_string()
+}
+
+/// A refusal the kernel explained: its errno and the message of its
+/// extended ACK (`NLMSGERR_ATTR_MSG`), like "Nexthop has invalid gateway".
+/// Backends return it inside an `io::Error` ([`refused`]); read the errno
+/// back with [`errno_of`], never `raw_os_error`, which does not see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = io::Error::from_raw_os_error(self.errno).to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        write!(f, "{text}: {}", self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The kernel's refusal `errno`, with its extended ACK `message` when it
+/// gave one.
+pub fn refused(errno: i32, message: Option<&str>) -> io::Error {
+    match message.map(str::trim).filter(|m| !m.is_empty()) {
+        None => io::Error::from_raw_os_error(errno),
+        Some(m) => io::Error::new(
+            io::Error::from_raw_os_error(errno).kind(),
+            Refusal {
+                errno,
+                message: m.to_string(),
+            },
+        ),
+    }
+}
+
+/// The errno of a kernel error, whether or not the kernel explained it.
+pub fn errno_of(e: &io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Refusal>())
+            .map(|r| r.errno)
+    })
+}
+
+/// The kernel's explanation of a refusal, when it gave one.
+pub fn explanation_of(e: &io::Error) -> Option<&str> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Refusal>())
+        .map(|r| r.message.as_str())
 }
 
 #[cfg(test)]

@@ -24,56 +24,7 @@ use crate::vocab::{
     RouteInfo, RouteSpec,
 };
 
-/// A refusal the kernel explained: its errno and the message of its
-/// extended ACK (`NLMSGERR_ATTR_MSG`), like "Nexthop has invalid gateway".
-/// Backends return it inside an `io::Error` ([`refused`]); read the errno
-/// back with [`errno_of`], never `raw_os_error`, which does not see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub errno: i32,
-    pub message: String,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = io::Error::from_raw_os_error(self.errno).to_string();
-        let text = text.split(" (os error").next().unwrap_or(&text);
-        write!(f, "{text}: {}", self.message)
-    }
-}
-
-impl std::error::Error for Refusal {}
-
-/// The kernel's refusal `errno`, with its extended ACK `message` when it
-/// gave one.
-pub fn refused(errno: i32, message: Option<&str>) -> io::Error {
-    match message.map(str::trim).filter(|m| !m.is_empty()) {
-        None => io::Error::from_raw_os_error(errno),
-        Some(m) => io::Error::new(
-            io::Error::from_raw_os_error(errno).kind(),
-            Refusal {
-                errno,
-                message: m.to_string(),
-            },
-        ),
-    }
-}
-
-/// The errno of a kernel error, whether or not the kernel explained it.
-pub fn errno_of(e: &io::Error) -> Option<i32> {
-    e.raw_os_error().or_else(|| {
-        e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<Refusal>())
-            .map(|r| r.errno)
-    })
-}
-
-/// The kernel's explanation of a refusal, when it gave one.
-pub fn explanation_of(e: &io::Error) -> Option<&str> {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<Refusal>())
-        .map(|r| r.message.as_str())
-}
+pub use crate::error::{Refusal, errno_of, explanation_of, refused};
 
 /// What [`Kernel::ns_create`] calls between making a namespace and naming
 /// it: journals its identity. An error stops the creation.
