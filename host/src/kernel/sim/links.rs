@@ -136,7 +136,8 @@ impl World {
                 if low.master.is_some() {
                     return Err(errno(libc::EBUSY));
                 }
-                let passthru_child = low.children.iter().any(|c| {
+                // A passthru child is its parent's only one: look at the first.
+                let passthru_child = low.children.first().is_some_and(|c| {
                     matches!(
                         self.link(*c).kind,
                         Kind::Macvlan {
