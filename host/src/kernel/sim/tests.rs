@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::Sim;
 use crate::kernel::{CreateError, Kernel, errno_of, explanation_of};
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{NudState, 
-    LinkChange, MacvlanMode, NewLink, NewLinkKind, NsId, OperState, Removal, RouteSpec,
+use crate::vocab::{
+    LinkChange, MacvlanMode, NewLink, NewLinkKind, NsId, NudState, OperState, Removal, RouteSpec,
 };
 
 fn cidr(s: &str) -> Cidr {
