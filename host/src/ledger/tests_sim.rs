@@ -463,6 +463,104 @@ async fn undo_leaves_a_namespace_that_took_the_labs_name() {
     assert_eq!(sim.ns_list().unwrap(), names(&["b"]));
 }
 
+#[tokio::test]
+async fn a_move_whose_rename_fails_is_journaled_where_the_link_went() {
+    // As `identities.rs` has it: both ends of a veth pair end up in the
+    // decoy (so that deleting the lab's namespace cannot take them along);
+    // v0's new name p0 is taken there, its old name is not: the kernel
+    // moves it, then fails to rename it.
+    let sim = Arc::new(Sim::new().with_namespace("decoy", &["p0", "p1"]));
+    let (mut lab, ledger) = lab_on(&sim, "[namespaces]\nmodify = [\"decoy\"]\n");
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_open("decoy").await);
+    let (v0, v1) = ok(lab.add_veth("a", "v0", "a", "v1").await);
+    ok(lab.link_move(v1, "decoy", None).await);
+    let e = match lab.link_move(v0, "decoy", Some("p0".into())).await {
+        Err(Failure::Op(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(e.errno, Some(libc::EEXIST), "{}", e.message);
+    assert!(
+        e.message.contains("moved all the same, as \"v0\""),
+        "{}",
+        e.message
+    );
+    // The handle followed it.
+    assert_eq!(
+        lab.link_names(v0).unwrap(),
+        ("v0".to_string(), "decoy".to_string())
+    );
+    assert_eq!(
+        links_of(&sim, "decoy").await,
+        names(&["lo", "p0", "p1", "v0", "v1"])
+    );
+    let objects = replay(&ledger.this_run());
+    assert_eq!(
+        described(&objects),
+        names(&["namespace a", "veth v0 in decoy (peer v1 in decoy)"])
+    );
+    drop(lab);
+    let report = undo::undo(&*sim, &objects, false).await;
+    assert!(report.is_complete(), "{}", report.summary());
+    assert_eq!(
+        report.undone,
+        names(&["veth v0 in decoy (peer v1 in decoy)", "namespace a"])
+    );
+    assert_eq!(links_of(&sim, "decoy").await, names(&["lo", "p0", "p1"]));
+    assert_eq!(sim.ns_list().unwrap(), names(&["decoy"]));
+}
+
+#[tokio::test]
+async fn a_moved_link_leaves_its_addresses_and_routes_behind() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_create("b").await);
+    let (v0, _) = ok(lab.add_veth("a", "v0", "a", "v1").await);
+    ok(lab.link_set(v0, LinkChange::Up).await);
+    ok(lab.addr_add(v0, "10.7.0.1/24").await);
+    ok(lab
+        .route_add("a", "10.8.0.0/16", Some("10.7.0.2"), None, Some(v0))
+        .await);
+    ok(lab.link_move(v0, "b", Some("m0".into())).await);
+    assert_eq!(links_of(&sim, "b").await, names(&["lo", "m0"]));
+    let (id, _) = sim.ns_open("b").await.unwrap();
+    let m0 = sim.link_by_name(id, "m0").await.unwrap();
+    assert!(!m0.admin_up, "a moved link is down");
+    assert!(sim.addr_list(id, Some(m0.index)).await.unwrap().is_empty());
+    sim.ns_close(id);
+    let objects = replay(&ledger.this_run());
+    assert_eq!(
+        described(&objects),
+        names(&["namespace a", "namespace b", "veth m0 in b (peer v1 in a)"])
+    );
+    // Set up again where it went, as a guest does: no drift.
+    ok(lab.link_set(v0, LinkChange::Up).await);
+    drop(lab);
+    let objects = replay(&ledger.this_run());
+    assert_eq!(drift::check(&*sim, &objects).await, Vec::<String>::new());
+}
+
+/// The kernel sets a link down when it moves it (`dev_close` in
+/// `__dev_change_net_namespace`), and takes it out of its bridge; replay
+/// keeps the link's recorded state across a `link-move`, so drift reports
+/// the lab's own move as a change behind its back. (Same on the real
+/// kernel.)
+#[tokio::test]
+#[ignore = "known ledger gap: a moved link keeps its recorded admin state"]
+async fn moving_an_up_link_is_no_drift() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_create("b").await);
+    let (v0, _) = ok(lab.add_veth("a", "v0", "a", "v1").await);
+    ok(lab.link_set(v0, LinkChange::Up).await);
+    ok(lab.link_move(v0, "b", None).await);
+    drop(lab);
+    let objects = replay(&ledger.this_run());
+    assert_eq!(drift::check(&*sim, &objects).await, Vec::<String>::new());
+}
+
 // ------------------------------------------------------------------ drift
 
 #[tokio::test]
