@@ -805,6 +805,145 @@ async fn probes_see_what_the_lab_built() {
     assert_eq!((up.sent, up.received), (2, 2));
 }
 
+// ------------------------------------------------------------------ loops
+
+fn assert_loop_denied(e: &OpError) {
+    assert_eq!(e.kind, ErrorKind::Denied, "{}", e.message);
+    assert!(e.message.contains("Layer-2 loops"), "{}", e.message);
+}
+
+/// The bridge of link `name` in `ns`, and its hairpin, as the kernel says.
+async fn port_of(sim: &Sim, ns: &str, name: &str) -> (Option<String>, Option<bool>) {
+    let (id, _) = sim.ns_open(ns).await.unwrap();
+    let l = sim.link_by_name(id, name).await.unwrap();
+    sim.ns_close(id);
+    (l.master, l.hairpin)
+}
+
+async fn master_of(sim: &Sim, ns: &str, name: &str) -> Option<String> {
+    port_of(sim, ns, name).await.0
+}
+
+#[tokio::test]
+async fn a_second_path_between_two_bridges_is_refused() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_create("b").await);
+    let br1 = ok(lab.add_bridge("a", "br1").await);
+    let br2 = ok(lab.add_bridge("b", "br2").await);
+    let (a1, b1) = ok(lab.add_veth("a", "a1", "b", "b1").await);
+    let (a2, b2) = ok(lab.add_veth("a", "a2", "b", "b2").await);
+    ok(lab.link_set_master(a1, br1).await);
+    ok(lab.link_set_master(b1, br2).await);
+    ok(lab.link_set_master(a2, br1).await);
+    assert_loop_denied(&op_err(lab.link_set_master(b2, br2).await));
+    // Through one bridge, the two ends of one pair.
+    let (x0, x1) = ok(lab.add_veth("a", "x0", "a", "x1").await);
+    ok(lab.link_set_master(x0, br1).await);
+    assert_loop_denied(&op_err(lab.link_set_master(x1, br1).await));
+    assert_eq!(master_of(&sim, "b", "b1").await.as_deref(), Some("br2"));
+    assert_eq!(master_of(&sim, "a", "a2").await.as_deref(), Some("br1"));
+    assert_eq!(master_of(&sim, "b", "b2").await, None, "never made");
+    assert_eq!(master_of(&sim, "a", "x1").await, None);
+}
+
+#[tokio::test]
+async fn macvlan_siblings_as_ports_of_one_bridge_are_refused() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    let (p, _) = ok(lab.add_veth("a", "p", "a", "q").await);
+    let m1 = ok(lab
+        .add_macvlan(p, mv("m1", Some(MacvlanMode::Bridge)), None)
+        .await);
+    let m2 = ok(lab
+        .add_macvlan(p, mv("m2", Some(MacvlanMode::Vepa)), None)
+        .await);
+    let br = ok(lab.add_bridge("a", "br").await);
+    ok(lab.link_set_master(m1, br).await);
+    assert_loop_denied(&op_err(lab.link_set_master(m2, br).await));
+    assert_loop_denied(&op_err(lab.link_set_master(p, br).await));
+    assert_eq!(master_of(&sim, "a", "m1").await.as_deref(), Some("br"));
+    assert_eq!(master_of(&sim, "a", "m2").await, None);
+    assert_eq!(master_of(&sim, "a", "p").await, None);
+}
+
+#[tokio::test]
+async fn hairpin_may_face_endpoints_but_never_another_bridge() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "");
+    // The seed lab's VEPA switch: hairpin on the port that faces a host
+    // whose macvlan children are endpoints.
+    ok(lab.ns_create("switch").await);
+    ok(lab.ns_create("host").await);
+    let br0 = ok(lab.add_bridge("switch", "br0").await);
+    let (net1, eth0) = ok(lab.add_veth("switch", "net1", "host", "eth0").await);
+    ok(lab.link_set_master(net1, br0).await);
+    let mv1 = ok(lab
+        .add_macvlan(eth0, mv("mv1", Some(MacvlanMode::Vepa)), None)
+        .await);
+    ok(lab
+        .add_macvlan(eth0, mv("mv2", Some(MacvlanMode::Vepa)), None)
+        .await);
+    ok(lab.link_set(net1, LinkChange::Hairpin(true)).await);
+    // A bridge behind the host would now face the hairpin port.
+    let brh = ok(lab.add_bridge("host", "brh").await);
+    assert_loop_denied(&op_err(lab.link_set_master(mv1, brh).await));
+    // Two bridges joined by one pair: hairpin on either end is a
+    // ping-pong of every flood.
+    ok(lab.ns_create("b").await);
+    let br2 = ok(lab.add_bridge("b", "br2").await);
+    let (net2, up0) = ok(lab.add_veth("switch", "net2", "b", "up0").await);
+    ok(lab.link_set_master(net2, br0).await);
+    ok(lab.link_set_master(up0, br2).await);
+    assert_loop_denied(&op_err(lab.link_set(net2, LinkChange::Hairpin(true)).await));
+    assert_loop_denied(&op_err(lab.link_set(up0, LinkChange::Hairpin(true)).await));
+    assert_eq!(port_of(&sim, "switch", "net1").await.1, Some(true));
+    assert_eq!(master_of(&sim, "host", "mv1").await, None);
+    assert_eq!(port_of(&sim, "switch", "net2").await.1, Some(false));
+    assert_eq!(port_of(&sim, "b", "up0").await.1, Some(false));
+}
+
+#[tokio::test]
+async fn a_macvlan_on_a_macvlan_hangs_off_the_real_parent() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    let (p0, _) = ok(lab.add_veth("a", "p0", "a", "p1").await);
+    let m1 = ok(lab
+        .add_macvlan(p0, mv("m1", Some(MacvlanMode::Bridge)), None)
+        .await);
+    // The kernel makes m2 on p0, m1's parent.
+    let m2 = ok(lab
+        .add_macvlan(m1, mv("m2", Some(MacvlanMode::Bridge)), None)
+        .await);
+    let (id, _) = sim.ns_open("a").await.unwrap();
+    let info = sim.link_by_name(id, "m2").await.unwrap();
+    sim.ns_close(id);
+    assert_eq!(info.parent_name.as_deref(), Some("p0"), "{info:?}");
+    // The journal names the real parent too.
+    assert!(
+        ledger.this_run().iter().any(|e| matches!(e,
+            Entry::LinkAdd { name, parent: Some(p), .. } if name == "m2" && p == "p0")),
+        "{:?}",
+        ledger.this_run()
+    );
+    ok(lab.link_delete(m1).await);
+    assert_eq!(
+        links_of(&sim, "a").await,
+        names(&["lo", "m2", "p0", "p1"]),
+        "m2 does not hang off m1"
+    );
+    let m3 = ok(lab
+        .add_macvlan(p0, mv("m3", Some(MacvlanMode::Bridge)), None)
+        .await);
+    let br0 = ok(lab.add_bridge("a", "br0").await);
+    ok(lab.link_set_master(m2, br0).await);
+    assert_loop_denied(&op_err(lab.link_set_master(m3, br0).await));
+    assert_eq!(master_of(&sim, "a", "m3").await, None);
+}
+
 // ------------------------------------------------------------------ batch
 
 const NET: &str = "10.5.0";
