@@ -625,6 +625,141 @@ async fn the_root_namespace_is_opened_only_for_its_listed_links() {
     assert_eq!(links_of(&sim, "a").await, names(&["lo", "mv0"]));
 }
 
+#[tokio::test]
+async fn passthru_and_bridge_ports_take_over_a_granted_parent() {
+    let sim = Arc::new(Sim::new().with_namespace("d", &["p0", "p1"]));
+    let grant = "[namespaces]\nopen = [\"d\"]\n\n[links]\nparents = [{ namespace = \"d\", link = \"p0\" }]\n";
+    let (mut lab, _) = lab_on(&sim, grant);
+    ok(lab.ns_create("own").await);
+    ok(lab.ns_open("d").await);
+    let manage = "add { namespace = \"d\", link = \"p0\" } to [links] manage";
+    let takeover = "takes over link \"p0\" in namespace \"d\"";
+    let passthru = |name: &str| mv(name, Some(MacvlanMode::Passthru));
+    let e = op_err(
+        lab.add_macvlan_on("d", "p0", passthru("pt0"), Some("own".into()))
+            .await,
+    );
+    assert_denied(&e, takeover);
+    assert!(e.message.contains(manage), "{}", e.message);
+    assert!(
+        e.message
+            .contains("create macvlan \"pt0\" in mode passthru")
+    );
+    let mut plan = NsPlan {
+        name: "own-b".into(),
+        links: vec![PlanLink::Macvlan {
+            parent_ns: "d".into(),
+            parent: "p0".into(),
+            config: passthru("eth0"),
+        }],
+        up: Vec::new(),
+        addresses: Vec::new(),
+        routes: Vec::new(),
+    };
+    let e = op_err(lab.build(std::slice::from_ref(&plan)).await);
+    assert_denied(&e, takeover);
+    assert!(!sim.ns_exists("own-b"), "the refused batch built nothing");
+    // A bridge-mode child is what [links] parents grants; as a bridge
+    // port it would turn its parent promiscuous.
+    let mv0 = ok(lab
+        .add_macvlan_on(
+            "d",
+            "p0",
+            mv("mv0", Some(MacvlanMode::Bridge)),
+            Some("own".into()),
+        )
+        .await);
+    let br0 = ok(lab.add_bridge("own", "br0").await);
+    let e = op_err(lab.link_set_master(mv0, br0).await);
+    assert_denied(&e, "a bridge port turns promiscuous");
+    assert!(e.message.contains(takeover), "{}", e.message);
+    // The child's own MAC, MTU and state are its own.
+    ok(lab
+        .link_set(mv0, LinkChange::Mac("02:00:00:00:00:42".parse().unwrap()))
+        .await);
+    ok(lab.link_set(mv0, LinkChange::Mtu(1400)).await);
+    ok(lab.link_set(mv0, LinkChange::Up).await);
+    assert_eq!(links_of(&sim, "d").await, names(&["lo", "p0", "p1"]));
+    let (id, _) = sim.ns_open("d").await.unwrap();
+    let p0 = sim.link_by_name(id, "p0").await.unwrap();
+    sim.ns_close(id);
+    assert_eq!((p0.mtu, p0.master), (1500, None), "the parent is as it was");
+    drop(lab);
+
+    // With the parent in [links] manage, passthru is allowed: the rule is
+    // about the parent, not the mode.
+    let granted = format!("{grant}manage = [{{ namespace = \"d\", link = \"p1\" }}]\n");
+    let (mut lab, _) = lab_on(&sim, &granted);
+    ok(lab.ns_create("own2").await);
+    ok(lab.ns_open("d").await);
+    ok(lab
+        .add_macvlan_on("d", "p1", passthru("pt0"), Some("own2".into()))
+        .await);
+    plan.name = "own3".into();
+    if let PlanLink::Macvlan { parent, .. } = &mut plan.links[0] {
+        *parent = "p1".into();
+    }
+    // The kernel refuses a second passthru child (EINVAL), after every
+    // check passed: the whole batch is rolled back.
+    let e = op_err(lab.build(&[plan]).await);
+    assert_eq!(e.errno, Some(libc::EINVAL), "{}", e.message);
+    assert!(!sim.ns_exists("own3"));
+}
+
+#[tokio::test]
+async fn a_granted_passthru_child_cannot_change_its_parent() {
+    let sim = Arc::new(Sim::new().with_namespace("d", &["p0", "p1"]));
+    // Someone else's passthru child of p1.
+    let (id, _) = sim.ns_open("d").await.unwrap();
+    let p1 = sim.link_by_name(id, "p1").await.unwrap().index;
+    sim.link_add(&crate::vocab::NewLink {
+        name: "pt0".into(),
+        ns: id,
+        index: None,
+        kind: crate::vocab::NewLinkKind::Macvlan {
+            parent_ns: id,
+            parent: p1,
+            mode: Some(MacvlanMode::Passthru),
+        },
+        mac: None,
+        mtu: None,
+        up: false,
+    })
+    .await
+    .unwrap();
+    let before = sim.link_by_name(id, "p1").await.unwrap();
+    // The child is granted to manage, its parent p1 is not.
+    let (mut lab, _) = lab_on(
+        &sim,
+        "[namespaces]\nopen = [\"d\"]\n\n[links]\nmanage = [{ namespace = \"d\", link = \"pt0\" }]\n",
+    );
+    ok(lab.ns_open("d").await);
+    let pt0 = ok(lab.link_get("d", "pt0").await);
+    let manage = "add { namespace = \"d\", link = \"p1\" } to [links] manage";
+    let e = op_err(
+        lab.link_set(pt0, LinkChange::Mac("02:00:00:00:00:42".parse().unwrap()))
+            .await,
+    );
+    assert_denied(&e, manage);
+    assert!(
+        e.message.contains("set MAC 02:00:00:00:00:42 on"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("a passthru macvlan"), "{}", e.message);
+    let e = op_err(lab.link_set(pt0, LinkChange::Up).await);
+    assert_denied(&e, manage);
+    assert!(e.message.contains("set up"), "{}", e.message);
+    // Its MTU is its own.
+    ok(lab.link_set(pt0, LinkChange::Mtu(1400)).await);
+    let after = sim.link_by_name(id, "p1").await.unwrap();
+    assert_eq!(
+        (after.mac, after.admin_up, after.mtu),
+        (before.mac, before.admin_up, before.mtu)
+    );
+    sim.ns_close(id);
+}
+
 // -------------------------------------------------------------------- lab
 
 #[tokio::test]
