@@ -1079,6 +1079,42 @@ async fn a_macvlan_on_a_macvlan_hangs_off_the_real_parent() {
     assert_eq!(master_of(&sim, "a", "m3").await, None);
 }
 
+#[tokio::test]
+async fn links_the_kernel_took_away_leave_no_stale_names() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "");
+    ok(lab.ns_create("b").await);
+    let (p, _) = ok(lab.add_veth("b", "p", "b", "q").await);
+    // y, a macvlan, dies with p; a bridge takes its name.
+    ok(lab
+        .add_macvlan(p, mv("y", Some(MacvlanMode::Bridge)), None)
+        .await);
+    ok(lab.link_delete(p).await);
+    assert_eq!(links_of(&sim, "b").await, names(&["lo"]));
+    let x = ok(lab.add_bridge("b", "x").await);
+    let y = ok(lab.add_bridge("b", "y").await);
+    let (a1, a2) = ok(lab.add_veth("b", "a1", "b", "a2").await);
+    let (b1, b2) = ok(lab.add_veth("b", "b1", "b", "b2").await);
+    ok(lab.link_set_master(a1, x).await);
+    ok(lab.link_set_master(a2, y).await);
+    ok(lab.link_set_master(b1, x).await);
+    // However the lab's entries hash, the second path is refused.
+    for i in 0..8 {
+        assert_loop_denied(&op_err(lab.link_set_master(b2, y).await));
+        ok(lab.add_bridge("b", &format!("d{i}")).await);
+    }
+    // A "move" into its own namespace would be a rename that keeps it in
+    // its bridge: refused.
+    let e = op_err(lab.link_move(b1, "b", None).await);
+    assert!(
+        e.message.contains("in that namespace already"),
+        "{}",
+        e.message
+    );
+    assert_loop_denied(&op_err(lab.link_set_master(b2, y).await));
+    assert_eq!(master_of(&sim, "b", "b2").await, None);
+}
+
 // ------------------------------------------------------------------ batch
 
 const NET: &str = "10.5.0";

@@ -561,6 +561,63 @@ async fn moving_an_up_link_is_no_drift() {
     assert_eq!(drift::check(&*sim, &objects).await, Vec::<String>::new());
 }
 
+#[tokio::test]
+async fn an_attached_run_holds_what_earlier_runs_built() {
+    let sim = Arc::new(Sim::new());
+    let (mut first, ledger) = lab_on(&sim, "");
+    ok(first.ns_create("a").await);
+    let br1 = ok(first.add_bridge("a", "br1").await);
+    let br2 = ok(first.add_bridge("a", "br2").await);
+    let (v0, v1) = ok(first.add_veth("a", "v0", "a", "v1").await);
+    ok(first.link_set_master(v0, br1).await);
+    ok(first.link_set_master(v1, br2).await);
+    drop(first);
+    let objects = replay(&ledger.this_run());
+
+    // The next run adopts them: each checked against the kernel first.
+    let (mut lab, _) = lab_on(&sim, "[namespaces]\ncreate = [\"other-*\"]\n");
+    let refused = lab.adopt(&objects).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    // The lab's own namespace opens whatever the policy says of it.
+    ok(lab.ns_open("a").await);
+    let (w0, w1) = ok(lab.add_veth("a", "w0", "a", "w1").await);
+    let br1 = ok(lab.link_get("a", "br1").await);
+    let br2 = ok(lab.link_get("a", "br2").await);
+    ok(lab.link_set_master(w0, br1).await);
+    // What the earlier run built counts in the loop check.
+    let e = match lab.link_set_master(w1, br2).await {
+        Err(Failure::Op(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert!(e.message.contains("Layer-2 loops"), "{}", e.message);
+    // And the lab may delete what it made before.
+    ok(lab.link_delete(br2).await);
+    assert_eq!(
+        links_of(&sim, "a").await,
+        names(&["br1", "lo", "v0", "v1", "w0", "w1"])
+    );
+    drop(lab);
+
+    // A namespace replaced since is not handed over.
+    sim.ns_remove("a", None).await.unwrap();
+    let (id, _) = sim.ns_create("a", Box::new(|_| Ok(()))).await.unwrap();
+    sim.ns_close(id);
+    let (mut lab, _) = lab_on(&sim, "");
+    let refused = lab.adopt(&objects).await.unwrap();
+    assert_eq!(refused.len(), objects.len(), "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.contains("namespace a is another namespace now")),
+        "{refused:?}"
+    );
+    let e = match lab.ns_open("a").await {
+        Err(Failure::Op(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert!(e.message.contains("[namespaces] open"), "{}", e.message);
+}
+
 // ------------------------------------------------------------------ drift
 
 #[tokio::test]
