@@ -15,6 +15,8 @@ mod links;
 mod loops;
 mod namespaces;
 mod routes;
+#[cfg(test)]
+mod tests_sim;
 mod verify;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute};

@@ -37,6 +37,8 @@ pub mod drift;
 mod entry;
 pub mod replay;
 mod state;
+#[cfg(test)]
+mod tests_sim;
 pub mod undo;
 
 pub use self::entry::{Entry, JOURNAL_VERSION, LinkSetting, RunOutcome};

@@ -370,14 +370,34 @@ impl World {
             }
             return Ok(self.link_get(to, id));
         }
-        if self.ns(target).by_name.contains_key(&name) {
+        // `__dev_change_net_namespace` keeps the link's name where it is
+        // free in the target, and takes the new one only where it is not;
+        // `do_setlink` renames afterwards. So a new name taken in the
+        // target, with the old one free, fails the rename (EEXIST) after
+        // the move: the link stays moved, under its old name.
+        let taken = |w: &Self, n: &str| w.ns(target).by_name.contains_key(n);
+        let old = self.link(id).name.clone();
+        let moved_as = if !taken(self, &old) {
+            old
+        } else if new_name.is_some() && !taken(self, &name) {
+            name.clone()
+        } else {
             return Err(errno(libc::EEXIST));
-        }
+        };
         // The backend asks to keep the index (IFLA_NEW_IFINDEX).
         if self.ns(target).by_index.contains_key(&index) {
             return Err(errno(libc::EBUSY));
         }
-        self.move_link(id, target, &name, Some(index));
+        self.move_link(id, target, &moved_as, Some(index));
+        if name != moved_as {
+            if taken(self, &name) {
+                return Err(errno(libc::EEXIST));
+            }
+            let n = self.ns_mut(target);
+            n.by_name.remove(&moved_as);
+            n.by_name.insert(name.clone(), id);
+            self.link_mut(id).name = name;
+        }
         Ok(self.link_get(to, id))
     }
 

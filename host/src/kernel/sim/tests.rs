@@ -630,8 +630,12 @@ async fn bridges_need_a_port_up_and_moves_keep_the_index() {
     );
     assert_eq!(k.link_by_index(a, br).await.unwrap().state, OperState::Up);
     assert_eq!(errno(k.link_move(a, br, b, None).await), libc::EINVAL);
+    // The kernel moves before it renames: a new name taken in the target,
+    // the old one free, fails the rename after the move.
     assert_eq!(errno(k.link_move(a, p, b, Some("x")).await), libc::EEXIST);
-    let moved = k.link_move(a, p, b, None).await.unwrap();
+    assert_eq!(errno(k.link_by_index(a, p).await), libc::ENODEV);
+    let moved = k.link_by_index(b, p).await.unwrap();
+    assert_eq!(moved.name, "p0", "moved, not renamed");
     assert_eq!((moved.index, moved.namespace.as_str()), (p, "b"));
     assert_eq!((moved.master, moved.admin_up), (None, false));
     assert_eq!(
@@ -640,6 +644,37 @@ async fn bridges_need_a_port_up_and_moves_keep_the_index() {
         "its peer is beside it now"
     );
     assert_eq!(k.link_by_index(a, br).await.unwrap().state, OperState::Down);
+}
+
+#[tokio::test]
+async fn a_move_renames_after_it_moves() {
+    let k = Sim::new();
+    let (a, b) = (ns(&k, "a").await, ns(&k, "b").await);
+    bridge(&k, b, "x").await;
+    bridge(&k, b, "y").await;
+    // Past the indexes b uses: a move keeps its index or fails (EBUSY).
+    bridge(&k, a, "d0").await;
+    bridge(&k, a, "d1").await;
+    let (v, _) = veth(&k, a, "y", a, "v1").await;
+    let (w, _) = veth(&k, a, "w0", a, "w1").await;
+    // Old name and new name both taken: nothing moves.
+    assert_eq!(errno(k.link_move(a, v, b, Some("x")).await), libc::EEXIST);
+    assert_eq!(k.link_by_index(a, v).await.unwrap().name, "y");
+    // Old name taken, new name free: it moves under the new name.
+    let moved = k.link_move(a, v, b, Some("v0")).await.unwrap();
+    assert_eq!((moved.name.as_str(), moved.index), ("v0", v));
+    // Both free: it moves, then is renamed.
+    let (z, _) = veth(&k, a, "z", a, "z1").await;
+    let moved = k.link_move(a, z, b, Some("z0")).await.unwrap();
+    assert_eq!(moved.name, "z0");
+    assert!(
+        k.link_by_name(b, "z").await.is_err(),
+        "no trace of the old name"
+    );
+    // Old name free, new name taken: moved, not renamed (EEXIST).
+    assert_eq!(errno(k.link_move(a, w, b, Some("y")).await), libc::EEXIST);
+    let there = k.link_by_index(b, w).await.unwrap();
+    assert_eq!(there.name, "w0", "{there:?}");
 }
 
 /// Not a test of speed (nothing here is timed against a bound): prints what
