@@ -269,6 +269,19 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                     Object::Route { ns: a, dev, .. } => !(a == ns && dev.as_deref() == Some(name)),
                     Object::Ns { .. } => true,
                 });
+                // A bridge's ports are freed with it: they have no master
+                // now, by the lab's own doing.
+                for o in &mut objs {
+                    if let Object::Link { ns: n2, props, .. } = o
+                        && n2 == ns
+                        && props
+                            .master
+                            .as_ref()
+                            .is_some_and(|m| m.as_deref() == Some(name))
+                    {
+                        props.master = Some(None);
+                    }
+                }
             }
             Entry::LinkMove {
                 from_ns,
@@ -299,10 +312,20 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                         index: i,
                         peer,
                         peer_ns,
+                        props,
                         ..
                     } = o
                     {
                         if ns == from_ns && n == name {
+                            // The kernel closes a link it moves (and frees
+                            // it from its bridge): what the lab set before
+                            // the move no longer holds.
+                            if props.admin_up.is_some() {
+                                props.admin_up = Some(false);
+                            }
+                            if props.master.is_some() {
+                                props.master = Some(None);
+                            }
                             *ns = to_ns.clone();
                             *ns_id = to_id;
                             *n = new_name.clone();
@@ -396,8 +419,11 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 if let Some(pos) = objs.iter().position(|o| {
                     matches!(o, Object::Route { ns: a, destination: d, gateway: g, oif: i, metric: m, .. }
                         if a == ns && d == destination && g == gateway
-                            && (oif.is_none() || i == oif)
-                            && (metric.is_none() || m == metric))
+                            // A route recorded without its output link or
+                            // metric (added in a lab namespace, the kernel
+                            // choosing) is the one deleted with them.
+                            && (oif.is_none() || i.is_none() || i == oif)
+                            && (metric.is_none() || m.is_none() || m == metric))
                 }) {
                     objs.remove(pos);
                 }

@@ -284,7 +284,7 @@ async fn replay_forgets_what_the_lab_deleted_or_the_kernel_refused() {
 /// already gone, and drift reports it missing. The same happens on the
 /// real kernel (the journal entries do not depend on the backend).
 #[tokio::test]
-#[ignore = "known ledger gap: a route added without dev and deleted stays in replay"]
+
 async fn replay_forgets_a_route_added_and_deleted_without_a_dev() {
     let sim = Arc::new(Sim::new());
     let (mut lab, ledger) = small_lab(&sim).await;
@@ -304,7 +304,7 @@ async fn replay_forgets_a_route_added_and_deleted_without_a_dev() {
 /// behind the lab's back, though the lab did it. (Same on the real
 /// kernel: the entries do not depend on the backend.)
 #[tokio::test]
-#[ignore = "known ledger gap: deleting a bridge leaves its ports' recorded master"]
+
 async fn deleting_a_bridge_is_no_drift_of_its_ports() {
     let sim = Arc::new(Sim::new());
     let (mut lab, ledger) = small_lab(&sim).await;
@@ -554,7 +554,7 @@ async fn a_moved_link_leaves_its_addresses_and_routes_behind() {
 /// the lab's own move as a change behind its back. (Same on the real
 /// kernel.)
 #[tokio::test]
-#[ignore = "known ledger gap: a moved link keeps its recorded admin state"]
+
 async fn moving_an_up_link_is_no_drift() {
     let sim = Arc::new(Sim::new());
     let (mut lab, ledger) = lab_on(&sim, "");
