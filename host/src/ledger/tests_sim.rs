@@ -278,13 +278,11 @@ async fn replay_forgets_what_the_lab_deleted_or_the_kernel_refused() {
 
 /// A route the guest added without naming its dev, in a namespace the lab
 /// made, is journaled without its output link (`oif`); deleting it
-/// journals the output link the kernel reports. Replay matches a
-/// `route-delete` with an `oif` only against routes recorded with that
-/// `oif`, so the deleted route stays listed: `down` then counts it as
-/// already gone, and drift reports it missing. The same happens on the
-/// real kernel (the journal entries do not depend on the backend).
+/// journals the output link the kernel reports. Replay must match the
+/// two, or the deleted route stays listed: `down` would count it as
+/// already gone, and drift report it missing (found here; the journal
+/// entries are the real kernel's too).
 #[tokio::test]
-
 async fn replay_forgets_a_route_added_and_deleted_without_a_dev() {
     let sim = Arc::new(Sim::new());
     let (mut lab, ledger) = small_lab(&sim).await;
@@ -298,13 +296,10 @@ async fn replay_forgets_a_route_added_and_deleted_without_a_dev() {
     );
 }
 
-/// The lab deletes a bridge with a port: the kernel frees the port, but
-/// the journal has no entry saying so, and replay keeps the port's
-/// recorded master. Drift then reports the port's master as changed
-/// behind the lab's back, though the lab did it. (Same on the real
-/// kernel: the entries do not depend on the backend.)
+/// The lab deletes a bridge with a port: the kernel frees the port, and
+/// no entry says so; replay must free it too, or drift reports the port's
+/// master as changed behind the lab's back, though the lab did it.
 #[tokio::test]
-
 async fn deleting_a_bridge_is_no_drift_of_its_ports() {
     let sim = Arc::new(Sim::new());
     let (mut lab, ledger) = small_lab(&sim).await;
@@ -550,11 +545,9 @@ async fn a_moved_link_leaves_its_addresses_and_routes_behind() {
 
 /// The kernel sets a link down when it moves it (`dev_close` in
 /// `__dev_change_net_namespace`), and takes it out of its bridge; replay
-/// keeps the link's recorded state across a `link-move`, so drift reports
-/// the lab's own move as a change behind its back. (Same on the real
-/// kernel.)
+/// must follow, or drift reports the lab's own move as a change behind its
+/// back.
 #[tokio::test]
-
 async fn moving_an_up_link_is_no_drift() {
     let sim = Arc::new(Sim::new());
     let (mut lab, ledger) = lab_on(&sim, "");
