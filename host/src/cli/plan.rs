@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::run::{check_arg_bytes, load_policy, verdict};
 use super::{Exit, PlanArgs, print_out};
-use crate::inspect::{show, view};
+use crate::inspect::show;
+use crate::inspect::view::{self, LabView};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
 use crate::lab::audit::Audit;
@@ -90,13 +92,16 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     let failure = verdict(&closed);
     let exit = failure.as_ref().map_or(Exit::Ok, |(exit, _)| *exit);
     let text = if args.json {
-        let mut v = as_json(&lab_name, &args, &closed, &decisions, failure.as_ref());
-        v["exit"] = json!(exit as u8);
-        v["show"] = match &view {
-            Some(view) => serde_json::from_str(&show::json(view))?,
-            None => Value::Null,
-        };
-        let mut s = serde_json::to_string_pretty(&v)?;
+        let plan = as_json(
+            &lab_name,
+            &args,
+            &closed,
+            &decisions,
+            failure.as_ref(),
+            exit,
+            view.as_ref(),
+        );
+        let mut s = serde_json::to_string_pretty(&plan)?;
         s.push('\n');
         s
     } else {
@@ -265,42 +270,68 @@ fn ending(closed: &Closed, failure: Option<&(Exit, String)>) -> String {
     }
 }
 
-fn as_json(
-    lab: &str,
-    args: &PlanArgs,
-    closed: &Closed,
-    decisions: &[Value],
-    failure: Option<&(Exit, String)>,
-) -> Value {
-    let steps: Vec<Value> = steps(&closed.entries)
-        .iter()
-        .map(|s| {
-            json!({
-                "step": s.entry.describe(),
-                "entry": s.entry,
-                "refused": s.refused,
-            })
-        })
-        .collect();
-    let expectations: Vec<Value> = closed.checked.iter().map(expectation_json).collect();
+/// The plan as `--json` prints it (docs/plan-json.md). Borrowed, not
+/// built as a `Value`: a 1000-unit plan holds ten thousand steps and
+/// decisions, and copying them would cost more than the run.
+#[derive(Serialize)]
+struct PlanJson<'a> {
+    schema: &'static str,
+    lab: &'a str,
+    guest: String,
+    args: &'a [String],
+    steps: Vec<StepJson<'a>>,
+    decisions: &'a [Value],
+    expectations: Vec<Value>,
+    outcome: &'static str,
+    left_up: Option<String>,
+    error: Option<&'a str>,
+    exit: u8,
+    show: Option<&'a LabView>,
+}
+
+#[derive(Serialize)]
+struct StepJson<'a> {
+    step: Option<String>,
+    entry: &'a Entry,
+    refused: bool,
+}
+
+fn as_json<'a>(
+    lab: &'a str,
+    args: &'a PlanArgs,
+    closed: &'a Closed,
+    decisions: &'a [Value],
+    failure: Option<&'a (Exit, String)>,
+    exit: Exit,
+    view: Option<&'a LabView>,
+) -> PlanJson<'a> {
     let (outcome, left) = match &closed.end {
         Ok(End::Committed(all)) => ("committed", Some(all)),
         Ok(End::Kept(created)) => ("kept", Some(created)),
         Ok(End::RolledBack(_)) => ("rolled-back", None),
         Err(_) => ("failed-to-close", None),
     };
-    json!({
-        "schema": SCHEMA,
-        "lab": lab,
-        "guest": args.guest.display().to_string(),
-        "args": args.args,
-        "steps": steps,
-        "decisions": decisions,
-        "expectations": expectations,
-        "outcome": outcome,
-        "left_up": left.map(|l| summarize(l)),
-        "error": failure.map(|(_, why)| why.clone()),
-    })
+    PlanJson {
+        schema: SCHEMA,
+        lab,
+        guest: args.guest.display().to_string(),
+        args: &args.args,
+        steps: steps(&closed.entries)
+            .into_iter()
+            .map(|s| StepJson {
+                step: s.entry.describe(),
+                entry: s.entry,
+                refused: s.refused,
+            })
+            .collect(),
+        decisions,
+        expectations: closed.checked.iter().map(expectation_json).collect(),
+        outcome,
+        left_up: left.map(|l| summarize(l)),
+        error: failure.map(|(_, why)| why.as_str()),
+        exit: exit as u8,
+        show: view,
+    }
 }
 
 fn expectation_json(c: &Checked) -> Value {
