@@ -273,6 +273,45 @@ impl Lab {
         .await
     }
 
+    /// Holds the namespace `name` that the caller was handed to work in —
+    /// a CNI runtime's container namespace — before the guest runs: opened
+    /// without asking `[namespaces] open` (the guest did not ask for it;
+    /// the policy's `modify` for it says what the guest may do there),
+    /// journaled by identity, never the namespace netwasm runs in.
+    pub async fn hold_given(&mut self, name: &str) -> HostResult<()> {
+        check_ns_name(name)?;
+        let k = self.kernel.clone();
+        let (id, ident) = k
+            .ns_open(name)
+            .await
+            .map_err(|e| Self::kernel_err(format!("open namespace {name:?}"), e))?;
+        let home = k
+            .ns_home()
+            .map_err(|e| Failure::Trap(anyhow::anyhow!("cannot tell the root namespace: {e}")))?;
+        if ident.same(&home) {
+            k.ns_close(id);
+            return Err(OpError::denied(format!(
+                "namespace {name:?} is the namespace netwasm runs in, not a container's"
+            ))
+            .into());
+        }
+        if let Err(e) = self.record(Entry::NsOpen {
+            ns: name.to_string(),
+            id: ident,
+        }) {
+            k.ns_close(id);
+            return Err(e);
+        }
+        self.namespaces.insert(
+            name.to_string(),
+            NsEntry {
+                id,
+                origin: Origin::Granted,
+            },
+        );
+        Ok(())
+    }
+
     /// Holds the root namespace (once), as [`ROOT_NS`].
     async fn hold_root(&mut self) -> HostResult<()> {
         if self.namespaces.contains_key(ROOT_NS) {

@@ -3,20 +3,39 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Glob(String);
+pub struct Glob {
+    pattern: String,
+    /// Matches the pattern's text only: `*` and `?` are themselves.
+    literal: bool,
+}
 
 impl Glob {
     pub fn new(pattern: &str) -> Self {
-        Self(pattern.to_string())
+        Self {
+            pattern: pattern.to_string(),
+            literal: false,
+        }
+    }
+
+    /// A pattern that matches `text` only, whatever characters it holds
+    /// (a name the host was handed, not one a policy file wrote).
+    pub fn literal(text: &str) -> Self {
+        Self {
+            pattern: text.to_string(),
+            literal: true,
+        }
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.pattern
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let p: Vec<char> = self.0.chars().collect();
+        if self.literal {
+            return self.pattern == text;
+        }
+        let p: Vec<char> = self.pattern.chars().collect();
         let t: Vec<char> = text.chars().collect();
         // Iterative matcher with one backtrack point: linear in practice,
         // never exponential on hostile patterns.
@@ -43,7 +62,7 @@ impl Glob {
 
 impl fmt::Display for Glob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.pattern)
     }
 }
 

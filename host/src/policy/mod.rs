@@ -23,6 +23,8 @@ pub use glob::Glob;
 pub enum Source {
     Default,
     File(String),
+    /// The policy of a CNI plugin run without a `policy` key.
+    Cni,
 }
 
 impl std::fmt::Display for Source {
@@ -30,6 +32,9 @@ impl std::fmt::Display for Source {
         match self {
             Source::Default => f.write_str("the default policy"),
             Source::File(p) => write!(f, "policy {p}"),
+            Source::Cni => f.write_str(
+                "the CNI policy (the container namespace, and the configuration's master as a macvlan parent)",
+            ),
         }
     }
 }
@@ -162,6 +167,38 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The policy of a CNI plugin run without a `policy` key: act in the
+    /// container namespace `container` (links, addresses, routes, probes)
+    /// and use the host link `master` as a macvlan parent in any mode but
+    /// passthru (which would take the host's link over); nothing else.
+    pub fn for_cni(container: &str, master: Option<&str>) -> Policy {
+        let mut p = Policy {
+            source: Source::Cni,
+            ns_create: Vec::new(),
+            link_kinds: vec![LinkKind::Macvlan],
+            macvlan_modes: MacvlanMode::ALL
+                .into_iter()
+                .filter(|m| *m != MacvlanMode::Passthru)
+                .collect(),
+            ..Policy::default()
+        };
+        if let Some(m) = master {
+            p.root_links.push(m.to_string());
+            p.parents.push(LinkGrant {
+                namespace: crate::vocab::ROOT_NS.to_string(),
+                link: m.to_string(),
+            });
+        }
+        p.grant_container(container);
+        p
+    }
+
+    /// Lets the guest build in the container namespace it serves, on top
+    /// of what the operator's policy grants.
+    pub fn grant_container(&mut self, container: &str) {
+        self.ns_modify.push(Glob::literal(container));
+    }
+
     fn deny(&self, what: impl std::fmt::Display, fix: impl std::fmt::Display) -> OpError {
         OpError::new(
             ErrorKind::Denied,

@@ -223,22 +223,31 @@ impl Session {
     /// Runs the guest and closes the run: commits, keeps or rolls back.
     /// `cancel` ends the guest early (a signal) with its name.
     pub async fn run(
-        mut self,
+        self,
         run: GuestRun<'_>,
         cancel: impl Future<Output = &'static str>,
     ) -> anyhow::Result<Closed> {
+        let limits = self.policy.limits.clone();
+        let keep = run.keep_on_error;
+        self.run_with(keep, async |lab| {
+            run.runtime
+                .run(run.guest, lab, run.args, &limits, run.output, cancel)
+                .await
+        })
+        .await
+    }
+
+    /// Runs `guest` on the session's lab and closes the run, as
+    /// [`Session::run`] does for a lab script: the engine for any caller
+    /// whose guest is another world (a CNI plugin's `add`), or that must
+    /// prepare the lab first (hold the container namespace it serves).
+    pub async fn run_with(
+        mut self,
+        keep_on_error: bool,
+        guest: impl AsyncFnOnce(Lab) -> (Outcome, Lab),
+    ) -> anyhow::Result<Closed> {
         let lab = self.lab_for_guest().await?;
-        let (outcome, mut lab) = run
-            .runtime
-            .run(
-                run.guest,
-                lab,
-                run.args,
-                &self.policy.limits,
-                run.output,
-                cancel,
-            )
-            .await;
+        let (outcome, mut lab) = guest(lab).await;
         // A deadline or a signal drops the guest mid-call: a namespace it
         // was creating may still be on its way on a namespace thread. Let
         // it land (recorded) and stop the rest, so that what is undone
@@ -254,7 +263,7 @@ impl Session {
         drop(lab);
         let failed = !matches!(outcome, Outcome::Success) || unmet > 0;
         let end = if failed {
-            self.fail(run.keep_on_error).await
+            self.fail(keep_on_error).await
         } else {
             self.commit()
         };
