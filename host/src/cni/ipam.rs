@@ -72,10 +72,7 @@ pub async fn delegate(
         .map_err(|e| match e {
             Run::Timeout => CniError::new(
                 code::TRY_AGAIN_LATER,
-                format!(
-                    "ipam plugin {name}: no answer within {} s",
-                    timeout.as_secs()
-                ),
+                format!("ipam plugin {name}: no answer within {timeout:?}"),
             ),
             Run::Io(e) => CniError::io(format!("ipam plugin {}: {e}", plugin.display())),
         })?;
@@ -103,19 +100,18 @@ async fn run(
     command: Command,
     timeout: Duration,
 ) -> Result<std::process::Output, Run> {
-    let mut child = tokio::process::Command::new(plugin)
-        // Exactly the runtime's environment: the plugin reads CNI_* from it
-        // and nothing of netwasm's own process state leaks in.
-        .env_clear()
+    let mut cmd = tokio::process::Command::new(plugin);
+    // Exactly the runtime's environment: the plugin reads CNI_* from it and
+    // nothing of netwasm's own process state leaks in.
+    cmd.env_clear()
         .envs(&inv.env)
         .env(CNI_COMMAND, <&str>::from(command))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // A plugin past its timeout is killed, not left behind.
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(Run::Io)?;
+        .kill_on_drop(true);
+    let mut child = spawn(&mut cmd).await.map_err(Run::Io)?;
     let mut stdin = child.stdin.take().expect("stdin was piped");
     let config = inv.raw_config.clone();
     let io = async move {
@@ -128,6 +124,23 @@ async fn run(
     match tokio::time::timeout(timeout, io).await {
         Ok(r) => r.map_err(Run::Io),
         Err(_) => Err(Run::Timeout),
+    }
+}
+
+/// Spawns, retrying a few times on ETXTBSY: a plugin file just written
+/// (installed a moment ago; a test's fake plugin) can still be open for
+/// writing in a child another thread is forking, which Linux refuses to
+/// execute until that child has exec'd.
+async fn spawn(cmd: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10 * tries)).await;
+            }
+            r => return r,
+        }
     }
 }
 
