@@ -296,10 +296,17 @@ fn config(net: NetConf, command: Command) -> Result<Config, CniError> {
     // if resources are missing"), so a deleted guest or policy file does
     // not block it; the orchestration undoes from its ledger.
     if command != Command::Del {
-        check_file("guest", &guest)?;
-        if let Some(p) = &policy {
-            check_file("policy", p)?;
-        }
+        let files = check_file("guest", &guest).and_then(|()| {
+            policy
+                .as_deref()
+                .map_or(Ok(()), |p| check_file("policy", p))
+        });
+        // For STATUS a missing file is the answer, not a bad request: the
+        // plugin cannot service ADD (spec 1.1 code 50).
+        files.map_err(|e| match command {
+            Command::Status => CniError::new(code::PLUGIN_NOT_AVAILABLE, e.msg),
+            _ => e,
+        })?;
     }
     let args = match net.args.clone() {
         Some(a) => a.into_iter().collect(),

@@ -257,6 +257,15 @@ fn netwasm_keys_are_checked() {
         (e.code, e.msg.as_str()),
         (7, "policy /no.toml: no such file")
     );
+    // STATUS: a missing guest means "cannot service ADD".
+    let e = parse_err(
+        env(&[("CNI_COMMAND", "STATUS"), ("CNI_PATH", "/p")]),
+        &conf("1.1.0", Path::new("/x.wasm"), json!({})),
+    );
+    assert_eq!(
+        (e.code, e.msg.as_str()),
+        (50, "guest /x.wasm: no such file")
+    );
     // DEL goes ahead without the files: it must clean up what is left.
     let mut del = add_env();
     del.insert("CNI_COMMAND".into(), "DEL".into());
