@@ -2,6 +2,7 @@
 //! Linux kernel, inside a capability sandbox.
 
 pub mod cli;
+pub mod cni;
 pub mod error;
 pub mod inspect;
 pub mod kernel;
@@ -42,6 +43,12 @@ mod layers {
             ],
         ),
         ("inspect", &["error", "kernel", "ledger", "vocab"]),
+        (
+            "cni",
+            &[
+                "error", "kernel", "lab", "ledger", "policy", "runtime", "session", "time", "vocab",
+            ],
+        ),
         (
             "cli",
             &[
