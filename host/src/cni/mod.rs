@@ -10,6 +10,7 @@
 //! The spec's types come from `rscni-types`; the orchestration (running the
 //! guest in the container's namespace) is built on top of this.
 
+pub mod attachment;
 pub mod error;
 pub mod ipam;
 pub mod output;
