@@ -47,8 +47,8 @@ pub mod bindings {
 
 use bindings::netwasm::lab::cni;
 
-pub use netwasm_guest::bindings::netwasm::lab::namespace::Netns;
 pub use cni::{Attachment, CniDns, CniInterface, CniIp, CniResult, CniRoute};
+pub use netwasm_guest::bindings::netwasm::lab::namespace::Netns;
 
 use netwasm_guest::Result;
 

@@ -1,5 +1,6 @@
 //! The WebAssembly side of a run: the engine, loading and checking a guest,
-//! and calling its `run` inside its limits.
+//! and calling its `run` inside its limits (or, for a CNI plugin, one of
+//! its `add`, `del`, `check`: see [`plugin`]).
 
 pub mod cache;
 mod classify;

@@ -39,6 +39,10 @@ const EXPORTS: [(&str, &str); 3] = [
     ),
 ];
 
+/// The types world `plugin` names at its top level (`use`), which a
+/// plugin imports as types.
+const WORLD_TYPES: [&str; 3] = ["netns", "attachment", "cni-result"];
+
 /// A loaded, checked CNI plugin.
 pub struct PluginGuest {
     pub component: Component,
@@ -96,14 +100,29 @@ impl Runtime {
     pub fn load_plugin(&self, path: &Path) -> anyhow::Result<PluginGuest> {
         let shown = path.display();
         let i = self.inspect(path)?;
-        if let Some(bad) = imports::first_disallowed(i.imports.iter().map(String::as_str)) {
+        let ty = i.component.component_type();
+        // The world's `use` of `netns`, `attachment` and `cni-result` (for
+        // its exports' signatures) makes the component import those names
+        // as types, bound to netwasm's own: no capability, so let them by.
+        let world_type = |name: &str| {
+            WORLD_TYPES.contains(&name)
+                && matches!(
+                    ty.get_import(&self.engine, name).map(|e| e.ty),
+                    Some(ComponentItem::Type(_) | ComponentItem::Resource(_))
+                )
+        };
+        let checked = i
+            .imports
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !world_type(n));
+        if let Some(bad) = imports::first_disallowed(checked) {
             return Err(RefusedGuest(format!(
                 "{shown} imports `{bad}`, which netwasm does not provide to guests (allowed: {})",
                 imports::describe()
             ))
             .into());
         }
-        let ty = i.component.component_type();
         if let Some((_, wanted)) = EXPORTS.iter().find(|(name, _)| {
             !matches!(
                 ty.get_export(&self.engine, name).map(|e| e.ty),
