@@ -214,6 +214,11 @@ impl Runtime {
                 Ok(Ok(())) => Outcome::Success,
                 Ok(Err(msg)) => Outcome::GuestError(msg),
                 Err(e) => match e.downcast_ref::<I32Exit>() {
+                    // An ADD that exits has returned no result: the
+                    // runtime must not be told it succeeded.
+                    Some(I32Exit(0)) if call == PluginCall::Add => {
+                        Outcome::GuestError("the plugin exited before returning a result".into())
+                    }
                     Some(I32Exit(0)) => Outcome::Success,
                     Some(I32Exit(status)) => Outcome::Exited(*status),
                     None => return Err(e),
