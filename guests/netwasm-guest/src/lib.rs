@@ -321,6 +321,12 @@ impl Link {
         &self.inner
     }
 
+    /// Wraps a raw handle from the generated bindings (or from a CNI
+    /// plugin's bindings, which share them).
+    pub fn from_handle(inner: link::Link) -> Self {
+        Self { inner }
+    }
+
     pub fn up(&self) -> Result<&Self> {
         self.inner.set_up()?;
         Ok(self)
@@ -400,7 +406,7 @@ enum Parent<'a> {
 pub struct Macvlan<'a> {
     parent: Parent<'a>,
     config: link::MacvlanConfig,
-    target: Option<&'a Namespace>,
+    target: Option<&'a namespace::Netns>,
 }
 
 impl<'a> Macvlan<'a> {
@@ -435,12 +441,19 @@ impl<'a> Macvlan<'a> {
 
     /// Creates the macvlan directly in `ns` instead of next to its parent.
     pub fn in_namespace(mut self, ns: &'a Namespace) -> Self {
+        self.target = Some(&ns.inner);
+        self
+    }
+
+    /// Creates the macvlan directly in the namespace of a raw handle, such
+    /// as the container handle a CNI plugin is given.
+    pub fn in_handle(mut self, ns: &'a namespace::Netns) -> Self {
         self.target = Some(ns);
         self
     }
 
     pub fn create(self) -> Result<Link> {
-        let target = self.target.map(|t| &t.inner);
+        let target = self.target;
         let inner = match self.parent {
             Parent::Link(p) => link::add_macvlan(&p.inner, &self.config, target)?,
             Parent::Named(ns, p) => link::add_macvlan_on(&ns.inner, &p, &self.config, target)?,

@@ -1,10 +1,12 @@
 //! The WebAssembly side of a run: the engine, loading and checking a guest,
-//! and calling its `run` inside its limits.
+//! and calling its `run` inside its limits (or, for a CNI plugin, one of
+//! its `add`, `del`, `check`: see [`plugin`]).
 
 pub mod cache;
 mod classify;
 pub mod imports;
 pub mod limiter;
+pub mod plugin;
 
 pub mod stdio;
 pub mod store_limits;
@@ -64,6 +66,9 @@ impl std::error::Error for RefusedGuest {}
 pub struct Runtime {
     engine: Engine,
     linker: Linker<RunState>,
+    /// The linker for CNI plugins (world `plugin`): WASI, the shared lab
+    /// interfaces and `cni`, but not `verify` or `batch`.
+    plugin_linker: Linker<RunState>,
     cache: Option<Cache>,
 }
 
@@ -156,13 +161,14 @@ impl Runtime {
             .context("cannot start the epoch thread")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        crate::wit::add_to_linker(&mut linker, |s: &mut RunState| LabView {
-            table: &mut s.table,
-            state: &mut s.lab,
-        })?;
+        crate::wit::add_to_linker(&mut linker, lab_view)?;
+        let mut plugin_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut plugin_linker)?;
+        crate::wit::plugin::add_to_linker(&mut plugin_linker, lab_view)?;
         Ok(Self {
             engine,
             linker,
+            plugin_linker,
             cache,
         })
     }
@@ -259,41 +265,7 @@ impl Runtime {
         output: &GuestOutput,
         cancel: impl Future<Output = &'static str>,
     ) -> (Outcome, Lab) {
-        let wasi = WasiCtxBuilder::new()
-            .stdout(output.stream(Which::Stdout))
-            .stderr(output.stream(Which::Stderr))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            // The host allocates the bytes before the guest's memory takes
-            // them: no more than the guest could hold.
-            .max_random_size(limits.memory)
-            .build();
-        let bounds = StoreLimits::for_limits(limits);
-        let state = RunState {
-            wasi,
-            table: bounds.table(),
-            // The guest decides how long the matrix is, so it is charged
-            // to its output budget; one line says how many rows did not fit.
-            lab: LabState::new(lab.on_checked({
-                let output = output.clone();
-                move |checked| output.report(&crate::lab::matrix_lines(checked), 2, "rows")
-            })),
-            limiter: Limiter::new(limits.memory),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        bounds.apply(&mut store);
-        // Fuel is enabled on the engine: failing to set it is ours.
-        let fuel_set = store
-            .set_fuel(limits.fuel)
-            .map_err(|e| wasmtime::Error::new(HostFailure(e.into())));
-        // Yield to tokio at every epoch tick, so deadlines and signals are
-        // honoured even while the guest spins.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
-
+        let (mut store, bounds, fuel_set) = self.new_store(lab_state(lab, output), limits, output);
         let call = async {
             fuel_set?;
             let instance = guest
@@ -315,23 +287,96 @@ impl Runtime {
             store.data_mut().lab.lab.run_pending().await;
             Ok(Outcome::Success)
         };
-        let deadline = tokio::time::sleep(limits.deadline);
-        let outcome = tokio::select! {
-            r = call => match r {
-                Ok(outcome) => outcome,
-                Err(e) => classify::classify(e, limits, &bounds, output),
-            },
-            () = deadline => Outcome::Limit(LimitHit {
-                limit: "deadline",
-                value: format!("{:?}", limits.deadline),
-                detail: "the run did not finish in time".into(),
-            }),
-            sig = cancel => Outcome::Cancelled(sig),
-        };
-        output.flush();
+        let outcome = race(call, limits, &bounds, output, cancel).await;
         let RunState { lab, .. } = store.into_data();
         (outcome, lab.lab)
     }
+
+    /// A store for one guest, within `limits`: its WASI context (stdout and
+    /// stderr to `output`, no network), memory and count limits, and the
+    /// epoch deadline. The third value is whether setting the fuel worked,
+    /// to be raised inside the call so that it is classified like the rest.
+    fn new_store(
+        &self,
+        lab: LabState,
+        limits: &Limits,
+        output: &GuestOutput,
+    ) -> (Store<RunState>, StoreLimits, wasmtime::Result<()>) {
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.stream(Which::Stdout))
+            .stderr(output.stream(Which::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            // The host allocates the bytes before the guest's memory takes
+            // them: no more than the guest could hold.
+            .max_random_size(limits.memory)
+            .build();
+        let bounds = StoreLimits::for_limits(limits);
+        let state = RunState {
+            wasi,
+            table: bounds.table(),
+            lab,
+            limiter: Limiter::new(limits.memory),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        bounds.apply(&mut store);
+        // Fuel is enabled on the engine: failing to set it is ours.
+        let fuel_set = store
+            .set_fuel(limits.fuel)
+            .map_err(|e| wasmtime::Error::new(HostFailure(e.into())));
+        // Yield to tokio at every epoch tick, so deadlines and signals are
+        // honoured even while the guest spins.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        (store, bounds, fuel_set)
+    }
+}
+
+/// The WIT host's view of a store.
+fn lab_view(s: &mut RunState) -> LabView<'_> {
+    LabView {
+        table: &mut s.table,
+        state: &mut s.lab,
+    }
+}
+
+/// The store's lab state for `lab`, whose reachability matrix goes to
+/// `output`: the guest decides how long the matrix is, so it is charged to
+/// its output budget; one line says how many rows did not fit.
+fn lab_state(lab: Lab, output: &GuestOutput) -> LabState {
+    let output = output.clone();
+    LabState::new(
+        lab.on_checked(move |checked| output.report(&crate::lab::matrix_lines(checked), 2, "rows")),
+    )
+}
+
+/// Runs a guest's `call` until it ends, the deadline passes or `cancel`
+/// resolves, and says how it ended.
+async fn race(
+    call: impl Future<Output = wasmtime::Result<Outcome>>,
+    limits: &Limits,
+    bounds: &StoreLimits,
+    output: &GuestOutput,
+    cancel: impl Future<Output = &'static str>,
+) -> Outcome {
+    let deadline = tokio::time::sleep(limits.deadline);
+    let outcome = tokio::select! {
+        r = call => match r {
+            Ok(outcome) => outcome,
+            Err(e) => classify::classify(e, limits, bounds, output),
+        },
+        () = deadline => Outcome::Limit(LimitHit {
+            limit: "deadline",
+            value: format!("{:?}", limits.deadline),
+            detail: "the run did not finish in time".into(),
+        }),
+        sig = cancel => Outcome::Cancelled(sig),
+    };
+    output.flush();
+    outcome
 }
 
 /// What stopped the guest's instantiation, as [`classify`] should see it:

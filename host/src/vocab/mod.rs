@@ -6,6 +6,7 @@
 //! error type: the kernel backends, the policy, the sandbox, the ledger and
 //! the WIT layer all use these types, and none of them owns them.
 
+pub mod cni;
 pub mod limit;
 pub mod link;
 pub mod net;

@@ -13,15 +13,20 @@ mod addr;
 mod batch;
 mod link;
 mod namespace;
+pub mod plugin;
 mod probe;
 mod route;
 mod types;
+
+use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
 use crate::error::{Failure, HostFailure, HostResult};
 use crate::lab::{Lab, LinkKey};
 use crate::vocab::limit::LimitHit;
+
+pub use self::plugin::IpamDelegate;
 
 /// The generated bindings. `bindings::Lab` is the guest's world.
 pub mod bindings {
@@ -50,11 +55,15 @@ pub struct LinkHandle {
     key: LinkKey,
 }
 
-/// What the WIT host needs from the store: the lab, and the handle count.
+/// What the WIT host needs from the store: the lab, the handle count, and
+/// (for a CNI plugin) the IPAM it delegates to.
 pub struct LabState {
     pub lab: Lab,
     handles: u64,
     max_handles: u64,
+    /// The IPAM behind `cni.ipam-*`; none outside CNI, and for networks
+    /// without an `ipam` section.
+    pub ipam: Option<Arc<dyn IpamDelegate>>,
 }
 
 impl LabState {
@@ -64,6 +73,7 @@ impl LabState {
             lab,
             handles: 0,
             max_handles,
+            ipam: None,
         }
     }
 }
@@ -125,7 +135,7 @@ impl LabView<'_> {
         Ok(())
     }
 
-    fn push_ns(&mut self, name: String) -> HostResult<Resource<NsHandle>> {
+    pub(crate) fn push_ns(&mut self, name: String) -> HostResult<Resource<NsHandle>> {
         self.count_handle()?;
         let pushed = self.table.push(NsHandle { name });
         pushed.map_err(|e| self.table_full(e))
@@ -171,7 +181,7 @@ impl LabView<'_> {
         Ok(self.table.get(r).map_err(|e| Failure::Trap(e.into()))?.key)
     }
 
-    fn drop_handle<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
+    pub(crate) fn drop_handle<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
         // The engine checked the guest's handle before the call: an entry
         // missing from the table is the host's own bookkeeping failing.
         self.table
