@@ -47,6 +47,7 @@ mod layers {
             "cni",
             &[
                 "error", "kernel", "lab", "ledger", "policy", "runtime", "session", "time", "vocab",
+                "wit",
             ],
         ),
         (

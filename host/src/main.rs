@@ -6,6 +6,14 @@ use netwasm::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Installed as a CNI plugin under that name (a link to this binary).
+    let invoked_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if invoked_as == Some("netwasm-cni") {
+        return netwasm::cni::main();
+    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // Asked for: printed as clap prints them, and not a failure.

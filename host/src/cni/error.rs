@@ -29,6 +29,8 @@ pub mod code {
     pub const GUEST_FAILED: u32 = 100;
     /// netwasm: the policy denied an effect the guest asked for.
     pub const POLICY_DENIED: u32 = 101;
+    /// ADD of an attachment netwasm-cni already holds (DEL it first).
+    pub const ATTACHMENT_EXISTS: u32 = 102;
 }
 
 /// A CNI error: `code`, a one-line `msg` naming the input at fault, and

@@ -15,6 +15,7 @@ pub mod error;
 pub mod ipam;
 pub mod output;
 pub mod protocol;
+pub mod serve;
 
 #[cfg(test)]
 mod tests;
@@ -22,3 +23,32 @@ mod tests;
 pub use error::{CniError, code};
 pub use output::{AttachResult, Output};
 pub use protocol::{Command, Config, Invocation};
+
+/// The `netwasm-cni` executable: one CNI invocation, read from the process
+/// (`CNI_*` variables, the configuration on stdin), answered on stdout.
+pub fn main() -> std::process::ExitCode {
+    use std::io::Write;
+    let out = match Invocation::from_process() {
+        Err(e) => {
+            // Before the configuration could be read: answer in the version
+            // it declares, if any.
+            let version = output::error_version(&[]);
+            output::error(&version, &e)
+        }
+        Ok(inv) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build();
+            match rt {
+                Ok(rt) => rt.block_on(serve::serve(inv)),
+                Err(e) => output::error(
+                    &inv.version.to_string(),
+                    &CniError::io(format!("cannot start the async runtime: {e}")),
+                ),
+            }
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&out.stdout).and_then(|()| stdout.flush());
+    std::process::ExitCode::from(u8::try_from(out.exit_code).unwrap_or(1))
+}

@@ -36,6 +36,8 @@ struct Shared {
     report_cut: bool,
     /// See [`GuestOutput::reports_to_stderr`].
     reports_to_stderr: bool,
+    /// See [`GuestOutput::all_to_stderr`].
+    stdout_to_stderr: bool,
 }
 
 /// Both output streams of one guest, sharing one byte budget.
@@ -55,6 +57,7 @@ impl GuestOutput {
                 quiet,
                 report_cut: false,
                 reports_to_stderr: false,
+                stdout_to_stderr: false,
             })),
         }
     }
@@ -63,6 +66,17 @@ impl GuestOutput {
     /// a command whose stdout is JSON.
     pub fn reports_to_stderr(self) -> Self {
         self.shared.lock().unwrap().reports_to_stderr = true;
+        self
+    }
+
+    /// Prints everything — the guest's stdout too — to stderr, for a
+    /// process whose stdout is another program's to read (a CNI plugin's).
+    pub fn all_to_stderr(self) -> Self {
+        {
+            let mut s = self.shared.lock().unwrap();
+            s.reports_to_stderr = true;
+            s.stdout_to_stderr = true;
+        }
         self
     }
 
@@ -164,8 +178,10 @@ impl Shared {
             // Errors writing to our own terminal are not the guest's fault
             // and not worth failing a lab over.
             let _ = match which {
-                Which::Stdout => io::stdout().lock().write_all(text.as_bytes()),
-                Which::Stderr => io::stderr().lock().write_all(text.as_bytes()),
+                Which::Stdout if !self.stdout_to_stderr => {
+                    io::stdout().lock().write_all(text.as_bytes())
+                }
+                _ => io::stderr().lock().write_all(text.as_bytes()),
             };
         }
         if self.exceeded {

@@ -1,0 +1,622 @@
+//! Serving one CNI invocation: the guest run in the container namespace it
+//! was handed, as a transaction recorded in the attachment's lab.
+//!
+//! - ADD opens the attachment's lab (fresh), holds the container namespace,
+//!   runs the guest's `add` through the same session as `netwasm run`, and
+//!   answers its result; a failed ADD is rolled back, IPAM included.
+//! - DEL runs the guest's `del` (attached to the lab), then undoes what the
+//!   lab's journal still holds, releases IPAM and forgets the lab. It
+//!   succeeds again and again, and after the container namespace is gone.
+//! - CHECK is the lab's drift check, then the guest's `check`.
+//! - GC does DEL for every lab of this network whose attachment is not in
+//!   `cni.dev/valid-attachments`; STATUS says whether the guest can run.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::attachment::{Attachment, container_ns_name};
+use super::error::{CniError, code};
+use super::ipam;
+use super::output::{self, AttachResult, Output};
+use super::protocol::{Command, Invocation};
+use crate::error::OpError;
+use crate::kernel::Kernel;
+use crate::kernel::netlink::Netlink;
+use crate::ledger::replay::replay;
+use crate::ledger::{StateDir, drift, undo};
+use crate::policy::{Policy, file};
+use crate::runtime::cache::Cache;
+use crate::runtime::plugin::{PluginCall, PluginGuest, PluginRequest};
+use crate::runtime::stdio::GuestOutput;
+use crate::runtime::{Outcome, Runtime};
+use crate::session::{End, Notices, OpenError, Opening, Session};
+use crate::vocab::cni as v;
+use crate::wit::plugin::IpamDelegate;
+
+/// Where attachment labs live unless `NETWASM_STATE_DIR` says otherwise.
+const STATE_DIR: &str = "/run/netwasm";
+
+/// Answers one invocation: the bytes for stdout and the exit code.
+pub async fn serve(inv: Invocation) -> Output {
+    let version = inv.version.to_string();
+    match serve_command(&inv).await {
+        Ok(out) => out,
+        Err(e) => output::error(&version, &e),
+    }
+}
+
+async fn serve_command(inv: &Invocation) -> Result<Output, CniError> {
+    match inv.command {
+        Command::Version => Ok(output::version_reply(inv.version)),
+        Command::Add => add(inv).await,
+        Command::Del => del(inv).await.map(|()| Output::empty()),
+        Command::Check => check(inv).await.map(|()| Output::empty()),
+        Command::Gc => gc(inv).await.map(|()| Output::empty()),
+        Command::Status => status(inv).map(|()| Output::empty()),
+    }
+}
+
+/// What every command but VERSION needs.
+struct Context<'a> {
+    inv: &'a Invocation,
+    attachment: Attachment,
+    state: StateDir,
+    kernel: Arc<dyn Kernel>,
+    notices: Notices,
+}
+
+impl<'a> Context<'a> {
+    fn new(inv: &'a Invocation) -> Result<Self, CniError> {
+        let config = inv
+            .config
+            .as_ref()
+            .ok_or_else(|| CniError::config("no network configuration"))?;
+        let attachment = Attachment {
+            network: config.net.name.clone(),
+            container_id: inv.container_id.clone().unwrap_or_default(),
+            ifname: inv.ifname.clone().unwrap_or_default(),
+        };
+        let state = inv
+            .env
+            .get("NETWASM_STATE_DIR")
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| PathBuf::from(STATE_DIR), PathBuf::from);
+        Ok(Self {
+            inv,
+            attachment,
+            state: StateDir::new(&state),
+            kernel: Arc::new(Netlink::new()),
+            // stdout is the runtime's: what netwasm has to say goes to stderr.
+            notices: Arc::new(|m| eprintln!("netwasm-cni: {m}")),
+        })
+    }
+
+    fn config(&self) -> &super::protocol::Config {
+        self.inv.config.as_ref().expect("checked in Context::new")
+    }
+
+    /// The container namespace's name, checked to exist (code 3 if not).
+    fn container(&self) -> Result<String, CniError> {
+        let path = self
+            .inv
+            .netns
+            .as_deref()
+            .ok_or_else(|| CniError::env("CNI_NETNS is missing"))?;
+        let name = container_ns_name(path).map_err(CniError::env)?;
+        if !self.kernel.ns_exists(&name) {
+            return Err(CniError::new(
+                code::UNKNOWN_CONTAINER,
+                format!("CNI_NETNS {}: no such network namespace", path.display()),
+            ));
+        }
+        Ok(name)
+    }
+
+    /// The policy confining the guest: the configuration's file, or the
+    /// CNI default; the container namespace granted on top either way.
+    fn policy(&self, container: &str) -> Result<Policy, CniError> {
+        let config = self.config();
+        match &config.policy {
+            Some(path) => {
+                let mut p = file::load(path).map_err(|e| {
+                    CniError::config(format!("policy {}: {e:#}", path.display()))
+                })?;
+                p.grant_container(container);
+                Ok(p)
+            }
+            None => Ok(Policy::for_cni(container, config.master.as_deref())),
+        }
+    }
+
+    fn runtime(&self) -> Result<Runtime, CniError> {
+        let dir = self
+            .inv
+            .env
+            .get("NETWASM_CACHE_DIR")
+            .filter(|s| !s.is_empty())
+            .map_or_else(Cache::default_dir, PathBuf::from);
+        Runtime::new(Some(Cache::new(dir))).map_err(|e| CniError::io(format!("{e:#}")))
+    }
+
+    fn load_guest(&self, runtime: &Runtime) -> Result<PluginGuest, CniError> {
+        let guest = &self.config().guest;
+        runtime.load_plugin(guest).map_err(|e| {
+            CniError::config(format!("guest {}: {e:#}", guest.display()))
+                .with_details(format!("{e:#}"))
+        })
+    }
+
+    fn plugin_attachment(&self) -> v::Attachment {
+        v::Attachment {
+            container_id: self.attachment.container_id.clone(),
+            ifname: self.attachment.ifname.clone(),
+            network: self.attachment.network.clone(),
+            config: String::from_utf8_lossy(&self.inv.raw_config).into_owned(),
+            args: self.inv.args.clone(),
+            prev_result: self
+                .config()
+                .prev_result()
+                .cloned()
+                .map(|r| from_attach(AttachResult::from(r))),
+        }
+    }
+
+    fn ipam(&self) -> Option<Arc<Ipam>> {
+        self.config().ipam().map(|_| {
+            Arc::new(Ipam {
+                inv: self.inv.clone(),
+                added: Mutex::new(false),
+            })
+        })
+    }
+}
+
+/// The guest's own output goes to stderr: stdout carries the CNI answer.
+fn guest_output(policy: &Policy) -> GuestOutput {
+    GuestOutput::new(policy.limits.output, false).all_to_stderr()
+}
+
+async fn add(inv: &Invocation) -> Result<Output, CniError> {
+    let cx = Context::new(inv)?;
+    let container = cx.container()?;
+    let policy = Arc::new(cx.policy(&container)?);
+    let runtime = cx.runtime()?;
+    let guest = cx.load_guest(&runtime)?;
+    let lab = cx.attachment.lab_name();
+    let session = Session::open(
+        cx.kernel.clone(),
+        policy.clone(),
+        cx.state.clone(),
+        &lab,
+        Opening::Fresh,
+        cx.config().guest.display().to_string(),
+        &cx.attachment.begin_args("ADD"),
+        cx.notices.clone(),
+    )
+    .await
+    .map_err(|e| open_error(&cx.attachment, e))?;
+    let ipam = cx.ipam();
+    let output = guest_output(&policy);
+    let result: Mutex<Option<v::CniResult>> = Mutex::new(None);
+    let closed = session
+        .run_with(false, async |mut lab| {
+            if let Err(e) = lab.hold_given(&container).await {
+                return (Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))), lab);
+            }
+            let request = PluginRequest {
+                call: PluginCall::Add,
+                container_ns: Some(container.clone()),
+                attachment: cx.plugin_attachment(),
+                ipam: ipam.clone().map(|i| i as Arc<dyn IpamDelegate>),
+            };
+            let (done, lab) = runtime
+                .run_plugin(&guest, lab, request, &policy.limits, &output, std::future::pending())
+                .await;
+            *result.lock().unwrap_or_else(|e| e.into_inner()) = done.result;
+            (done.outcome, lab)
+        })
+        .await
+        .map_err(|e| CniError::io(format!("{e:#}")))?;
+    let committed = matches!(closed.end, Ok(End::Committed(_)));
+    if !committed || !matches!(closed.outcome, Outcome::Success) {
+        // What the guest built is rolled back; what IPAM gave is given back.
+        if let Some(ipam) = &ipam {
+            ipam.release_if_added().await;
+        }
+        return Err(outcome_error(&closed.outcome, &closed.end));
+    }
+    let mut result = result
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_default();
+    let sandbox = inv.netns.as_ref().map(|p| p.display().to_string());
+    for i in &mut result.interfaces {
+        if i.sandbox.is_none() {
+            i.sandbox = sandbox.clone();
+        }
+    }
+    let result = to_attach(result)?;
+    Ok(output::add_success(inv.version, result))
+}
+
+async fn del(inv: &Invocation) -> Result<(), CniError> {
+    let cx = Context::new(inv)?;
+    let lab = cx.attachment.lab_name();
+    // The guest's `del` first, when there is a lab and a guest to run.
+    if cx.state.exists(&lab) && cx.config().guest.exists() {
+        let container = cx.container().ok();
+        let policy = Arc::new(match &container {
+            Some(c) => cx.policy(c)?,
+            None => Policy::for_cni("-", None),
+        });
+        let runtime = cx.runtime()?;
+        if let Ok(guest) = cx.load_guest(&runtime) {
+            let opened = Session::open(
+                cx.kernel.clone(),
+                policy.clone(),
+                cx.state.clone(),
+                &lab,
+                Opening::Attach,
+                cx.config().guest.display().to_string(),
+                &cx.attachment.begin_args("DEL"),
+                cx.notices.clone(),
+            )
+            .await;
+            if let Ok(session) = opened {
+                let output = guest_output(&policy);
+                let ipam = cx.ipam();
+                let _ = session
+                    .run_with(false, async |mut lab| {
+                        let container = match &container {
+                            Some(c) if lab.hold_given(c).await.is_ok() => Some(c.clone()),
+                            _ => None,
+                        };
+                        let request = PluginRequest {
+                            call: PluginCall::Del,
+                            container_ns: container,
+                            attachment: cx.plugin_attachment(),
+                            ipam: ipam.map(|i| i as Arc<dyn IpamDelegate>),
+                        };
+                        let (done, lab) = runtime
+                            .run_plugin(
+                                &guest,
+                                lab,
+                                request,
+                                &policy.limits,
+                                &output,
+                                std::future::pending(),
+                            )
+                            .await;
+                        (done.outcome, lab)
+                    })
+                    .await;
+            }
+        }
+    }
+    // Then whatever the journal still holds, exactly, whatever the guest did.
+    teardown(&cx, &lab).await?;
+    if cx.config().ipam().is_some() {
+        ipam::delegate(inv, Command::Del, ipam::DEFAULT_TIMEOUT).await?;
+    }
+    Ok(())
+}
+
+/// Undoes everything lab `lab` records and forgets it (nothing if there
+/// is no such lab).
+async fn teardown(cx: &Context<'_>, lab: &str) -> Result<(), CniError> {
+    if !cx.state.exists(lab) {
+        return Ok(());
+    }
+    let busy = |e: anyhow::Error| CniError::new(code::TRY_AGAIN_LATER, format!("{e:#}"));
+    let _lock = cx.state.lock(lab).map_err(busy)?;
+    let journal = cx.state.read(lab).map_err(busy)?;
+    let objects = replay(&journal.entries);
+    let report = undo::undo(cx.kernel.as_ref(), &objects, false).await;
+    if !report.is_complete() {
+        return Err(CniError::new(
+            code::TRY_AGAIN_LATER,
+            format!("attachment {}: {}", describe(&cx.attachment), report.summary()),
+        ));
+    }
+    cx.state
+        .remove(lab)
+        .map_err(|e| CniError::io(format!("attachment {}: {e}", describe(&cx.attachment))))
+}
+
+async fn check(inv: &Invocation) -> Result<(), CniError> {
+    let cx = Context::new(inv)?;
+    let container = cx.container()?;
+    let lab = cx.attachment.lab_name();
+    if !cx.state.exists(&lab) {
+        return Err(CniError::new(
+            code::UNKNOWN_CONTAINER,
+            format!("attachment {}: not made by netwasm-cni", describe(&cx.attachment)),
+        ));
+    }
+    let journal = cx
+        .state
+        .read(&lab)
+        .map_err(|e| CniError::io(format!("{e:#}")))?;
+    let drifted = drift::check(cx.kernel.as_ref(), &replay(&journal.entries)).await;
+    if !drifted.is_empty() {
+        return Err(CniError::new(
+            code::GUEST_FAILED,
+            format!("attachment {}: {}", describe(&cx.attachment), drifted.join("; ")),
+        ));
+    }
+    let policy = Arc::new(cx.policy(&container)?);
+    let runtime = cx.runtime()?;
+    let guest = cx.load_guest(&runtime)?;
+    let session = Session::open(
+        cx.kernel.clone(),
+        policy.clone(),
+        cx.state.clone(),
+        &lab,
+        Opening::Attach,
+        cx.config().guest.display().to_string(),
+        &cx.attachment.begin_args("CHECK"),
+        cx.notices.clone(),
+    )
+    .await
+    .map_err(|e| open_error(&cx.attachment, e))?;
+    let output = guest_output(&policy);
+    let ipam = cx.ipam();
+    let closed = session
+        .run_with(false, async |mut lab| {
+            if let Err(e) = lab.hold_given(&container).await {
+                return (Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))), lab);
+            }
+            let request = PluginRequest {
+                call: PluginCall::Check,
+                container_ns: Some(container.clone()),
+                attachment: cx.plugin_attachment(),
+                ipam: ipam.map(|i| i as Arc<dyn IpamDelegate>),
+            };
+            let (done, lab) = runtime
+                .run_plugin(&guest, lab, request, &policy.limits, &output, std::future::pending())
+                .await;
+            (done.outcome, lab)
+        })
+        .await
+        .map_err(|e| CniError::io(format!("{e:#}")))?;
+    match closed.outcome {
+        Outcome::Success => Ok(()),
+        other => Err(outcome_error(&other, &closed.end)),
+    }
+}
+
+async fn gc(inv: &Invocation) -> Result<(), CniError> {
+    let cx = Context::new(inv)?;
+    let valid: Vec<(String, String)> = cx
+        .config()
+        .valid_attachments()
+        .iter()
+        .map(|a| (a.container_id.clone(), a.ifname.clone()))
+        .collect();
+    let labs = cx.state.labs().map_err(|e| CniError::io(format!("{e:#}")))?;
+    for lab in labs.iter().filter(|l| l.starts_with("cni-")) {
+        let Ok(journal) = cx.state.read(lab) else {
+            continue;
+        };
+        let Some(at) = journal.entries.iter().find_map(|e| match e {
+            crate::ledger::Entry::Begin { args, .. } => Attachment::from_begin_args(args),
+            _ => None,
+        }) else {
+            continue;
+        };
+        if at.network != cx.attachment.network
+            || valid.contains(&(at.container_id.clone(), at.ifname.clone()))
+        {
+            continue;
+        }
+        let gone = Context {
+            attachment: at,
+            ..Context::new(inv)?
+        };
+        teardown(&gone, lab).await?;
+    }
+    // The IPAM plugin keeps its own books: it gets the GC too.
+    if cx.config().ipam().is_some() {
+        ipam::delegate(inv, Command::Gc, ipam::DEFAULT_TIMEOUT).await?;
+    }
+    Ok(())
+}
+
+fn status(inv: &Invocation) -> Result<(), CniError> {
+    let cx = Context::new(inv)?;
+    let unavailable = |msg: String| CniError::new(code::PLUGIN_NOT_AVAILABLE, msg);
+    let runtime = cx.runtime().map_err(|e| unavailable(e.msg))?;
+    cx.load_guest(&runtime).map_err(|e| unavailable(e.msg))?;
+    if let Some(ipam) = cx.config().ipam() {
+        ipam::find_plugin(&ipam.r#type, &inv.path).map_err(|e| unavailable(e.msg))?;
+    }
+    Ok(())
+}
+
+/// IPAM behind `cni.ipam-*`: the configured plugin, run with the CNI
+/// call's environment and configuration. It remembers an allocation so
+/// that a failed ADD gives it back.
+struct Ipam {
+    inv: Invocation,
+    added: Mutex<bool>,
+}
+
+impl Ipam {
+    async fn release_if_added(&self) {
+        let added = std::mem::take(&mut *self.added.lock().unwrap_or_else(|e| e.into_inner()));
+        if added {
+            let _ = ipam::delegate(&self.inv, Command::Del, ipam::DEFAULT_TIMEOUT).await;
+        }
+    }
+}
+
+fn ipam_error(e: CniError) -> OpError {
+    OpError::new(
+        crate::error::ErrorKind::Kernel,
+        format!("IPAM: {} (CNI error {})", e.msg, e.code),
+    )
+}
+
+#[async_trait]
+impl IpamDelegate for Ipam {
+    async fn add(&self) -> Result<v::CniResult, OpError> {
+        let r = ipam::delegate(&self.inv, Command::Add, ipam::DEFAULT_TIMEOUT)
+            .await
+            .map_err(ipam_error)?;
+        *self.added.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        Ok(r.map(|r| from_attach(AttachResult::from(r)))
+            .unwrap_or_default())
+    }
+
+    async fn del(&self) -> Result<(), OpError> {
+        ipam::delegate(&self.inv, Command::Del, ipam::DEFAULT_TIMEOUT)
+            .await
+            .map_err(ipam_error)?;
+        *self.added.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        Ok(())
+    }
+
+    async fn check(&self) -> Result<(), OpError> {
+        ipam::delegate(&self.inv, Command::Check, ipam::DEFAULT_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(ipam_error)
+    }
+}
+
+fn describe(a: &Attachment) -> String {
+    format!("{}/{}/{}", a.network, a.container_id, a.ifname)
+}
+
+fn open_error(a: &Attachment, e: OpenError) -> CniError {
+    match e {
+        OpenError::LabUp(holds) => CniError::new(
+            code::ATTACHMENT_EXISTS,
+            format!("attachment {} exists ({holds}); DEL it first", describe(a)),
+        ),
+        OpenError::ReplaceIncomplete => CniError::new(
+            code::TRY_AGAIN_LATER,
+            format!("attachment {}: its old state could not be removed", describe(a)),
+        ),
+        OpenError::Other(e) => CniError::new(code::TRY_AGAIN_LATER, format!("{e:#}")),
+    }
+}
+
+fn failure_text(f: crate::error::Failure) -> String {
+    match f {
+        crate::error::Failure::Op(e) => e.message,
+        crate::error::Failure::Trap(e) => format!("{e:#}"),
+    }
+}
+
+/// The CNI error for a guest run that did not succeed.
+fn outcome_error(outcome: &Outcome, end: &anyhow::Result<End>) -> CniError {
+    let rolled = match end {
+        Ok(End::RolledBack(r)) if !r.is_complete() => format!("; rollback incomplete: {}", r.summary()),
+        Err(e) => format!("; closing the run failed: {e:#}"),
+        _ => String::new(),
+    };
+    let (code, msg) = match outcome {
+        Outcome::Success => (code::GUEST_FAILED, "the run could not be closed".to_string()),
+        Outcome::GuestError(m) => (code::GUEST_FAILED, format!("the guest failed: {m}")),
+        Outcome::Exited(s) => (code::GUEST_FAILED, format!("the guest exited with status {s}")),
+        Outcome::Limit(hit) => (code::GUEST_FAILED, hit.to_string()),
+        Outcome::Trap(m) => (code::GUEST_FAILED, m.clone()),
+        Outcome::HostError(e) => (code::IO_FAILURE, format!("{e:#}")),
+        Outcome::Cancelled(sig) => (code::TRY_AGAIN_LATER, format!("interrupted by {sig}")),
+    };
+    CniError::new(code, format!("{msg}{rolled}"))
+}
+
+fn from_attach(r: AttachResult) -> v::CniResult {
+    v::CniResult {
+        interfaces: r
+            .interfaces
+            .into_iter()
+            .map(|i| v::CniInterface {
+                name: i.name,
+                mac: i.mac,
+                sandbox: i.sandbox.map(|p| p.display().to_string()),
+            })
+            .collect(),
+        ips: r
+            .ips
+            .into_iter()
+            .map(|ip| v::CniIp {
+                address: ip.address.to_string(),
+                gateway: ip.gateway.map(|g| g.to_string()),
+                interface: ip.interface,
+            })
+            .collect(),
+        routes: r
+            .routes
+            .into_iter()
+            .map(|rt| v::CniRoute {
+                dst: rt.dst.to_string(),
+                gw: rt.gw.map(|g| g.to_string()),
+            })
+            .collect(),
+        dns: Some(v::CniDns {
+            nameservers: r.dns.nameservers,
+            domain: r.dns.domain,
+            search: r.dns.search,
+            options: r.dns.options,
+        })
+        .filter(|d| {
+            !(d.nameservers.is_empty()
+                && d.domain.is_none()
+                && d.search.is_empty()
+                && d.options.is_empty())
+        }),
+    }
+}
+
+/// The guest's result as the protocol layer writes it; what the guest
+/// wrote that does not parse is its error (code 100), not ours.
+fn to_attach(r: v::CniResult) -> Result<AttachResult, CniError> {
+    let bad = |what: &str, v: &str| {
+        CniError::new(
+            code::GUEST_FAILED,
+            format!("the guest's result: {what} {v:?} does not parse"),
+        )
+    };
+    let mut out = AttachResult::default();
+    for i in r.interfaces {
+        out.interfaces.push(output::ResultInterface {
+            name: i.name,
+            mac: i.mac,
+            sandbox: i.sandbox.map(PathBuf::from),
+            mtu: None,
+        });
+    }
+    for ip in r.ips {
+        out.ips.push(output::ResultIp {
+            address: ip.address.parse().map_err(|_| bad("address", &ip.address))?,
+            gateway: match &ip.gateway {
+                Some(g) => Some(g.parse().map_err(|_| bad("gateway", g))?),
+                None => None,
+            },
+            interface: ip.interface,
+        });
+    }
+    for rt in r.routes {
+        out.routes.push(output::ResultRoute {
+            dst: rt.dst.parse().map_err(|_| bad("route", &rt.dst))?,
+            gw: match &rt.gw {
+                Some(g) => Some(g.parse().map_err(|_| bad("gateway", g))?),
+                None => None,
+            },
+        });
+    }
+    if let Some(d) = r.dns {
+        out.dns = output::ResultDns {
+            nameservers: d.nameservers,
+            domain: d.domain,
+            search: d.search,
+            options: d.options,
+        };
+    }
+    Ok(out)
+}
