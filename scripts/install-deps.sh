@@ -15,6 +15,9 @@ missing=()
 command -v ping >/dev/null || missing+=(iputils-ping)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v setpriv >/dev/null && command -v nsenter >/dev/null || missing+=(util-linux)
+# The reference CNI plugins (host-local IPAM, macvlan, tuning) that
+# tests/cni.rs runs netwasm-cni beside.
+[ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         say "missing ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2

@@ -46,8 +46,8 @@ mod layers {
         (
             "cni",
             &[
-                "error", "kernel", "lab", "ledger", "policy", "runtime", "session", "time", "vocab",
-                "wit",
+                "error", "kernel", "lab", "ledger", "policy", "runtime", "session", "time",
+                "vocab", "wit",
             ],
         ),
         (

@@ -123,10 +123,7 @@ mod tests {
             container_ns_name(Path::new("/var/run/netns/cni-1234")).unwrap(),
             "cni-1234"
         );
-        assert_eq!(
-            container_ns_name(Path::new("/run/netns/c1")).unwrap(),
-            "c1"
-        );
+        assert_eq!(container_ns_name(Path::new("/run/netns/c1")).unwrap(), "c1");
         assert!(container_ns_name(Path::new("/proc/42/ns/net")).is_err());
         assert!(container_ns_name(Path::new("/run/netns/..")).is_err());
         assert!(container_ns_name(Path::new("/run/netns/a/b")).is_err());

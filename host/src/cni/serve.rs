@@ -120,9 +120,8 @@ impl<'a> Context<'a> {
         let config = self.config();
         match &config.policy {
             Some(path) => {
-                let mut p = file::load(path).map_err(|e| {
-                    CniError::config(format!("policy {}: {e:#}", path.display()))
-                })?;
+                let mut p = file::load(path)
+                    .map_err(|e| CniError::config(format!("policy {}: {e:#}", path.display())))?;
                 p.grant_container(container);
                 Ok(p)
             }
@@ -203,7 +202,10 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
     let closed = session
         .run_with(false, async |mut lab| {
             if let Err(e) = lab.hold_given(&container).await {
-                return (Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))), lab);
+                return (
+                    Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))),
+                    lab,
+                );
             }
             let request = PluginRequest {
                 call: PluginCall::Add,
@@ -212,7 +214,14 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
                 ipam: ipam.clone().map(|i| i as Arc<dyn IpamDelegate>),
             };
             let (done, lab) = runtime
-                .run_plugin(&guest, lab, request, &policy.limits, &output, std::future::pending())
+                .run_plugin(
+                    &guest,
+                    lab,
+                    request,
+                    &policy.limits,
+                    &output,
+                    std::future::pending(),
+                )
                 .await;
             *result.lock().unwrap_or_else(|e| e.into_inner()) = done.result;
             (done.outcome, lab)
@@ -317,7 +326,11 @@ async fn teardown(cx: &Context<'_>, lab: &str) -> Result<(), CniError> {
     if !report.is_complete() {
         return Err(CniError::new(
             code::TRY_AGAIN_LATER,
-            format!("attachment {}: {}", describe(&cx.attachment), report.summary()),
+            format!(
+                "attachment {}: {}",
+                describe(&cx.attachment),
+                report.summary()
+            ),
         ));
     }
     cx.state
@@ -332,7 +345,10 @@ async fn check(inv: &Invocation) -> Result<(), CniError> {
     if !cx.state.exists(&lab) {
         return Err(CniError::new(
             code::UNKNOWN_CONTAINER,
-            format!("attachment {}: not made by netwasm-cni", describe(&cx.attachment)),
+            format!(
+                "attachment {}: not made by netwasm-cni",
+                describe(&cx.attachment)
+            ),
         ));
     }
     let journal = cx
@@ -343,7 +359,11 @@ async fn check(inv: &Invocation) -> Result<(), CniError> {
     if !drifted.is_empty() {
         return Err(CniError::new(
             code::GUEST_FAILED,
-            format!("attachment {}: {}", describe(&cx.attachment), drifted.join("; ")),
+            format!(
+                "attachment {}: {}",
+                describe(&cx.attachment),
+                drifted.join("; ")
+            ),
         ));
     }
     let policy = Arc::new(cx.policy(&container)?);
@@ -366,7 +386,10 @@ async fn check(inv: &Invocation) -> Result<(), CniError> {
     let closed = session
         .run_with(false, async |mut lab| {
             if let Err(e) = lab.hold_given(&container).await {
-                return (Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))), lab);
+                return (
+                    Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))),
+                    lab,
+                );
             }
             let request = PluginRequest {
                 call: PluginCall::Check,
@@ -375,7 +398,14 @@ async fn check(inv: &Invocation) -> Result<(), CniError> {
                 ipam: ipam.map(|i| i as Arc<dyn IpamDelegate>),
             };
             let (done, lab) = runtime
-                .run_plugin(&guest, lab, request, &policy.limits, &output, std::future::pending())
+                .run_plugin(
+                    &guest,
+                    lab,
+                    request,
+                    &policy.limits,
+                    &output,
+                    std::future::pending(),
+                )
                 .await;
             (done.outcome, lab)
         })
@@ -395,7 +425,10 @@ async fn gc(inv: &Invocation) -> Result<(), CniError> {
         .iter()
         .map(|a| (a.container_id.clone(), a.ifname.clone()))
         .collect();
-    let labs = cx.state.labs().map_err(|e| CniError::io(format!("{e:#}")))?;
+    let labs = cx
+        .state
+        .labs()
+        .map_err(|e| CniError::io(format!("{e:#}")))?;
     for lab in labs.iter().filter(|l| l.starts_with("cni-")) {
         let Ok(journal) = cx.state.read(lab) else {
             continue;
@@ -412,14 +445,33 @@ async fn gc(inv: &Invocation) -> Result<(), CniError> {
             continue;
         }
         let gone = Context {
-            attachment: at,
+            attachment: at.clone(),
             ..Context::new(inv)?
         };
         teardown(&gone, lab).await?;
-    }
-    // The IPAM plugin keeps its own books: it gets the GC too.
-    if cx.config().ipam().is_some() {
-        ipam::delegate(inv, Command::Gc, ipam::DEFAULT_TIMEOUT).await?;
+        // Its lease goes with it: IPAM DEL as that attachment's DEL would
+        // (plugins before spec 1.1 know no GC of their own).
+        if cx.config().ipam().is_some() {
+            let mut del = inv.clone();
+            del.container_id = Some(at.container_id.clone());
+            del.ifname = Some(at.ifname.clone());
+            del.netns = None;
+            del.env
+                .insert("CNI_CONTAINERID".into(), at.container_id.clone());
+            del.env.insert("CNI_IFNAME".into(), at.ifname.clone());
+            del.env.remove("CNI_NETNS");
+            match ipam::delegate(&del, Command::Del, ipam::DEFAULT_TIMEOUT).await {
+                // An IPAM plugin older than GC (spec 1.1) refuses the GC's
+                // 1.1.0 configuration: its DEL gets the same one as 1.0.0.
+                Err(e) if e.code == code::INCOMPATIBLE_VERSION => {
+                    del.raw_config = as_version(&del.raw_config, "1.0.0");
+                    ipam::delegate(&del, Command::Del, ipam::DEFAULT_TIMEOUT).await?;
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -486,6 +538,18 @@ impl IpamDelegate for Ipam {
     }
 }
 
+/// `config` with another `cniVersion` (and no GC-only keys).
+fn as_version(config: &[u8], version: &str) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(config) else {
+        return config.to_vec();
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("cniVersion".into(), version.into());
+        o.remove("cni.dev/valid-attachments");
+    }
+    serde_json::to_vec(&v).unwrap_or_else(|_| config.to_vec())
+}
+
 fn describe(a: &Attachment) -> String {
     format!("{}/{}/{}", a.network, a.container_id, a.ifname)
 }
@@ -498,7 +562,10 @@ fn open_error(a: &Attachment, e: OpenError) -> CniError {
         ),
         OpenError::ReplaceIncomplete => CniError::new(
             code::TRY_AGAIN_LATER,
-            format!("attachment {}: its old state could not be removed", describe(a)),
+            format!(
+                "attachment {}: its old state could not be removed",
+                describe(a)
+            ),
         ),
         OpenError::Other(e) => CniError::new(code::TRY_AGAIN_LATER, format!("{e:#}")),
     }
@@ -514,14 +581,22 @@ fn failure_text(f: crate::error::Failure) -> String {
 /// The CNI error for a guest run that did not succeed.
 fn outcome_error(outcome: &Outcome, end: &anyhow::Result<End>) -> CniError {
     let rolled = match end {
-        Ok(End::RolledBack(r)) if !r.is_complete() => format!("; rollback incomplete: {}", r.summary()),
+        Ok(End::RolledBack(r)) if !r.is_complete() => {
+            format!("; rollback incomplete: {}", r.summary())
+        }
         Err(e) => format!("; closing the run failed: {e:#}"),
         _ => String::new(),
     };
     let (code, msg) = match outcome {
-        Outcome::Success => (code::GUEST_FAILED, "the run could not be closed".to_string()),
+        Outcome::Success => (
+            code::GUEST_FAILED,
+            "the run could not be closed".to_string(),
+        ),
         Outcome::GuestError(m) => (code::GUEST_FAILED, format!("the guest failed: {m}")),
-        Outcome::Exited(s) => (code::GUEST_FAILED, format!("the guest exited with status {s}")),
+        Outcome::Exited(s) => (
+            code::GUEST_FAILED,
+            format!("the guest exited with status {s}"),
+        ),
         Outcome::Limit(hit) => (code::GUEST_FAILED, hit.to_string()),
         Outcome::Trap(m) => (code::GUEST_FAILED, m.clone()),
         Outcome::HostError(e) => (code::IO_FAILURE, format!("{e:#}")),
@@ -593,7 +668,10 @@ fn to_attach(r: v::CniResult) -> Result<AttachResult, CniError> {
     }
     for ip in r.ips {
         out.ips.push(output::ResultIp {
-            address: ip.address.parse().map_err(|_| bad("address", &ip.address))?,
+            address: ip
+                .address
+                .parse()
+                .map_err(|_| bad("address", &ip.address))?,
             gateway: match &ip.gateway {
                 Some(g) => Some(g.parse().map_err(|_| bad("gateway", g))?),
                 None => None,

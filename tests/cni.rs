@@ -1,0 +1,477 @@
+//! netwasm as a CNI plugin, driven as a container runtime drives it:
+//! `CNI_*` variables, the network configuration on stdin, the result on
+//! stdout — with the reference plugins of `containernetworking-plugins`
+//! (host-local IPAM, macvlan, tuning) beside it.
+//!
+//! Each test's "host" is a namespace it makes (`H`, with `eth0`, a veth to
+//! a switch namespace); the plugin runs under `nsenter --net` of it, so
+//! that is the namespace it takes for the root. Containers are namespaces
+//! under `/run/netns`, as podman names them.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+
+const REFERENCE: &str = "/usr/lib/cni";
+
+/// A host, its switch, and a private state and IPAM directory.
+struct Host {
+    w: World,
+    host: String,
+    dir: PathBuf,
+}
+
+impl Host {
+    fn new() -> Self {
+        let w = World::new();
+        let (host, sw) = (w.ns("h"), w.ns("sw"));
+        ip(&["netns", "add", &host]);
+        ip(&["netns", "add", &sw]);
+        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &sw, "link", "set", "br0", "up"]);
+        ip(&[
+            "-n", &host, "link", "add", "eth0", "type", "veth", "peer", "name", "p0", "netns", &sw,
+        ]);
+        ip(&["-n", &sw, "link", "set", "p0", "master", "br0"]);
+        ip(&["-n", &sw, "link", "set", "p0", "up"]);
+        ip(&["-n", &host, "link", "set", "eth0", "up"]);
+        ip(&["-n", &host, "addr", "add", "172.30.0.1/24", "dev", "eth0"]);
+        let dir = w.state_dir.join("cni");
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_netwasm-cni"),
+            dir.join("bin").join("netwasm-cni"),
+        )
+        .unwrap();
+        Self { w, host, dir }
+    }
+
+    /// A container namespace.
+    fn container(&self, name: &str) -> String {
+        let ns = self.w.ns(name);
+        ip(&["netns", "add", &ns]);
+        ns
+    }
+
+    /// The network configuration: the netwasm guest, or with `reference`
+    /// the reference plugin of that name, the same keys otherwise.
+    fn config(&self, plugin: Option<&str>, mode: &str, extra: Value) -> Value {
+        let mut c = json!({
+            "cniVersion": "1.0.0",
+            "name": format!("{}-net", self.w.prefix),
+            "type": "netwasm-cni",
+            "guest": guest().display().to_string(),
+            "master": "eth0",
+            "mode": mode,
+            "ipam": {
+                "type": "host-local",
+                "subnet": "172.30.0.0/24",
+                "rangeStart": "172.30.0.10",
+                "gateway": "172.30.0.1",
+                "dataDir": self.dir.join("ipam").display().to_string(),
+                "routes": [{"dst": "0.0.0.0/0"}],
+            },
+        });
+        if let Some(p) = plugin {
+            c["type"] = p.into();
+            c.as_object_mut().unwrap().remove("guest");
+        }
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            c[k] = v.clone();
+        }
+        c
+    }
+
+    /// Runs plugin `plugin` (`netwasm-cni` or a reference one) for
+    /// `command` on container `ns` (`None`: no CNI_NETNS), in the host.
+    fn cni(
+        &self,
+        plugin: &str,
+        command: &str,
+        id: &str,
+        ns: Option<&str>,
+        config: &Value,
+    ) -> Output {
+        self.cni_raw(plugin, command, id, ns, config.to_string().as_bytes(), &[])
+    }
+
+    fn cni_raw(
+        &self,
+        plugin: &str,
+        command: &str,
+        id: &str,
+        ns: Option<&str>,
+        stdin: &[u8],
+        unset: &[&str],
+    ) -> Output {
+        let exe = if plugin == "netwasm-cni" {
+            self.dir.join("bin").join("netwasm-cni")
+        } else {
+            Path::new(REFERENCE).join(plugin)
+        };
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", self.host))
+            .arg(exe)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", id)
+            .env("CNI_IFNAME", "eth0")
+            .env(
+                "CNI_PATH",
+                format!("{REFERENCE}:{}", self.dir.join("bin").display()),
+            )
+            .env("NETWASM_STATE_DIR", &self.w.state_dir)
+            .env(
+                "NETWASM_CACHE_DIR",
+                root().join("target").join("netwasm-cache"),
+            );
+        if let Some(ns) = ns {
+            cmd.env("CNI_NETNS", format!("/run/netns/{ns}"));
+        }
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the plugin");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// The leases host-local holds for this network.
+    fn leases(&self) -> Vec<String> {
+        let dir = self.dir.join("ipam").join(format!("{}-net", self.w.prefix));
+        let mut out: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// The attachment labs netwasm-cni keeps.
+    fn labs(&self) -> Vec<String> {
+        std::fs::read_dir(self.w.state_dir.join("labs"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn guest() -> PathBuf {
+    rust_guest("cni-macvlan")
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "the plugin failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
+    if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// The CNI error object a failed call printed, checked to be one.
+fn cni_error(out: &Output) -> Value {
+    assert!(
+        !out.status.success(),
+        "expected a failure:\n{}",
+        stdout(out)
+    );
+    let e: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("not a CNI error object:\n{}\n{}", stdout(out), stderr(out)));
+    assert!(e["code"].as_u64().is_some() && e["msg"].is_string(), "{e}");
+    e
+}
+
+/// What the kernel says of the container's `eth0`: kind, mode, MTU,
+/// IPv4 addresses, IPv4 routes.
+fn facts(ns: &str) -> Value {
+    let l = link(ns, "eth0");
+    let routes = ip_json(Some(ns), &["-4", "route", "show"]);
+    json!({
+        "kind": l["linkinfo"]["info_kind"],
+        "mode": l["linkinfo"]["info_data"]["mode"],
+        "mtu": l["mtu"],
+        "addrs": addrs4(ns, "eth0"),
+        "routes": routes.as_array().unwrap().iter()
+            .map(|r| format!("{} {}", r["dst"].as_str().unwrap_or(""), r["gateway"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// Whether the container has an `eth0`.
+fn has_eth0(ns: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "link", "show", "eth0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn pings(from: &str, to: &str) -> bool {
+    ping(from, to)
+}
+
+#[test]
+fn containers_on_a_netwasm_macvlan_network_behave_as_the_chapter_says() {
+    if !root_or_skip() {
+        return;
+    }
+    for (mode, siblings) in [("bridge", true), ("vepa", false)] {
+        let h = Host::new();
+        let (c1, c2) = (h.container("c1"), h.container("c2"));
+        let conf = h.config(None, mode, json!({}));
+        let r1 = ok(&h.cni("netwasm-cni", "ADD", "c1", Some(&c1), &conf));
+        let r2 = ok(&h.cni("netwasm-cni", "ADD", "c2", Some(&c2), &conf));
+        assert_eq!(r1["cniVersion"], "1.0.0");
+        assert_eq!(r1["interfaces"][0]["sandbox"], format!("/run/netns/{c1}"));
+        assert_eq!(r1["ips"][0]["address"], "172.30.0.10/24");
+        assert_eq!(r2["ips"][0]["address"], "172.30.0.11/24");
+        let f = facts(&c1);
+        assert_eq!(
+            (f["kind"].as_str(), f["mode"].as_str()),
+            (Some("macvlan"), Some(mode))
+        );
+        assert_eq!(pings(&c1, "172.30.0.11"), siblings, "{mode}: c1 to c2");
+        assert!(
+            !pings(&c1, "172.30.0.1"),
+            "{mode}: a child reaches its master's address"
+        );
+        // DEL is exact and idempotent, IPAM included.
+        for _ in 0..2 {
+            ok(&h.cni("netwasm-cni", "DEL", "c1", Some(&c1), &conf));
+            ok(&h.cni("netwasm-cni", "DEL", "c2", Some(&c2), &conf));
+        }
+        assert!(!has_eth0(&c1), "DEL left the interface");
+        assert_eq!(h.leases(), Vec::<String>::new());
+        assert_eq!(h.labs(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn the_guest_gives_the_reference_plugins_interface_and_result() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let (a, b) = (h.container("ref"), h.container("nw"));
+    let extra = json!({"mtu": 1400});
+    let ref_conf = h.config(Some("macvlan"), "bridge", extra.clone());
+    let my_conf = h.config(None, "bridge", extra);
+    let reference = ok(&h.cni("macvlan", "ADD", "ref", Some(&a), &ref_conf));
+    let mine = ok(&h.cni("netwasm-cni", "ADD", "nw", Some(&b), &my_conf));
+    // The two hold the two first leases: .10 and .11.
+    let (mut f_ref, mut f_mine) = (facts(&a), facts(&b));
+    assert_eq!(f_ref["addrs"], json!(["172.30.0.10/24"]));
+    assert_eq!(f_mine["addrs"], json!(["172.30.0.11/24"]));
+    f_ref["addrs"] = Value::Null;
+    f_mine["addrs"] = Value::Null;
+    assert_eq!(f_mine, f_ref, "the container interfaces differ");
+    let scrub = |mut r: Value| {
+        for i in r["interfaces"].as_array_mut().unwrap() {
+            let o = i.as_object_mut().unwrap();
+            o.remove("mac");
+            o.remove("sandbox");
+        }
+        for ip in r["ips"].as_array_mut().unwrap() {
+            ip.as_object_mut().unwrap().remove("address");
+        }
+        // Plugins 1.1.1 print an empty `dns`; later libcni leaves it out.
+        if r["dns"] == json!({}) {
+            r.as_object_mut().unwrap().remove("dns");
+        }
+        r
+    };
+    assert_eq!(scrub(mine), scrub(reference), "the CNI results differ");
+    ok(&h.cni("netwasm-cni", "DEL", "nw", Some(&b), &my_conf));
+    ok(&h.cni("macvlan", "DEL", "ref", Some(&a), &ref_conf));
+    assert_eq!(h.leases(), Vec::<String>::new());
+}
+
+#[test]
+fn a_chained_tuning_plugin_gets_and_passes_the_result() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let c = h.container("c");
+    let conf = h.config(None, "bridge", json!({}));
+    let first = ok(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &conf));
+    let tuning = json!({
+        "cniVersion": "1.0.0",
+        "name": conf["name"],
+        "type": "tuning",
+        "mtu": 1300,
+        "prevResult": first,
+    });
+    let second = ok(&h.cni("tuning", "ADD", "c", Some(&c), &tuning));
+    assert_eq!(second["ips"], first["ips"]);
+    assert_eq!(link(&c, "eth0")["mtu"], 1300);
+    ok(&h.cni("tuning", "DEL", "c", Some(&c), &tuning));
+    ok(&h.cni("netwasm-cni", "DEL", "c", Some(&c), &conf));
+}
+
+#[test]
+fn a_refused_or_failed_add_leaves_nothing_and_check_and_gc_see_the_truth() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let c = h.container("c");
+    // A policy that grants no master: the guest is refused, nothing is made.
+    let policy = h.dir.join("nothing.toml");
+    std::fs::write(&policy, "[namespaces]\ncreate = []\n").unwrap();
+    let conf = h.config(
+        None,
+        "bridge",
+        json!({"policy": policy.display().to_string()}),
+    );
+    let e = cni_error(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &conf));
+    assert_eq!(e["code"], 100, "{e}");
+    assert!(e["msg"].as_str().unwrap().contains("not allowed"), "{e}");
+    // A failure after IPAM gave an address: the route is refused by the
+    // policy's [operations]; the address goes back, the link goes.
+    let policy2 = h.dir.join("noroutes.toml");
+    std::fs::write(
+        &policy2,
+        "[links]\nkinds = [\"macvlan\"]\n[root]\nlinks = [\"eth0\"]\n[operations]\ndeny = [\"route.add\"]\n",
+    )
+    .unwrap();
+    let conf2 = h.config(
+        None,
+        "bridge",
+        json!({"policy": policy2.display().to_string()}),
+    );
+    let e = cni_error(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &conf2));
+    assert_eq!(e["code"], 100, "{e}");
+    assert!(!has_eth0(&c), "a failed ADD left the interface");
+    assert_eq!(
+        h.leases(),
+        Vec::<String>::new(),
+        "a failed ADD kept its lease"
+    );
+    assert_eq!(h.labs(), Vec::<String>::new());
+
+    // CHECK: fine, then the interface deleted behind its back.
+    let conf = h.config(None, "bridge", json!({}));
+    ok(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &conf));
+    ok(&h.cni("netwasm-cni", "CHECK", "c", Some(&c), &conf));
+    ip(&["-n", &c, "link", "del", "eth0"]);
+    let e = cni_error(&h.cni("netwasm-cni", "CHECK", "c", Some(&c), &conf));
+    assert!(e["msg"].as_str().unwrap().contains("missing"), "{e}");
+    ok(&h.cni("netwasm-cni", "DEL", "c", Some(&c), &conf));
+
+    // DEL after the container's namespace is gone.
+    let d = h.container("d");
+    ok(&h.cni("netwasm-cni", "ADD", "d", Some(&d), &conf));
+    ip(&["netns", "del", &d]);
+    ok(&h.cni("netwasm-cni", "DEL", "d", Some(&d), &conf));
+    ok(&h.cni("netwasm-cni", "DEL", "d", None, &conf));
+    assert_eq!(h.leases(), Vec::<String>::new());
+    assert_eq!(h.labs(), Vec::<String>::new());
+
+    // GC: of two attachments, the one not listed as valid goes.
+    let (g1, g2) = (h.container("g1"), h.container("g2"));
+    ok(&h.cni("netwasm-cni", "ADD", "g1", Some(&g1), &conf));
+    ok(&h.cni("netwasm-cni", "ADD", "g2", Some(&g2), &conf));
+    let mut gc = conf.clone();
+    gc["cniVersion"] = "1.1.0".into();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "g1", "ifname": "eth0"}]);
+    ok(&h.cni_raw(
+        "netwasm-cni",
+        "GC",
+        "",
+        None,
+        gc.to_string().as_bytes(),
+        &["CNI_CONTAINERID", "CNI_IFNAME"],
+    ));
+    assert!(
+        !addrs4(&g1, "eth0").is_empty(),
+        "GC removed a valid attachment"
+    );
+    assert!(!has_eth0(&g2), "GC left the interface");
+    assert_eq!(h.labs().len(), 1);
+    let g1_addr = addrs4(&g1, "eth0")[0]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        h.leases(),
+        vec![g1_addr],
+        "GC kept the other lease, or lost g1's"
+    );
+    ok(&h.cni("netwasm-cni", "DEL", "g1", Some(&g1), &conf));
+}
+
+#[test]
+fn bad_input_is_a_cni_error_with_the_right_code() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let c = h.container("c");
+    let conf = h.config(None, "bridge", json!({}));
+    let code = |out: Output| cni_error(&out)["code"].as_u64().unwrap();
+    assert_eq!(
+        code(h.cni_raw("netwasm-cni", "ADD", "c", Some(&c), b"{not json", &[])),
+        6
+    );
+    assert_eq!(
+        code(h.cni_raw(
+            "netwasm-cni",
+            "ADD",
+            "c",
+            Some(&c),
+            conf.to_string().as_bytes(),
+            &["CNI_COMMAND"]
+        )),
+        4
+    );
+    assert_eq!(code(h.cni("netwasm-cni", "ADD", "c", None, &conf)), 4);
+    let mut v = conf.clone();
+    v["cniVersion"] = "9.9.9".into();
+    assert_eq!(code(h.cni("netwasm-cni", "ADD", "c", Some(&c), &v)), 1);
+    let mut g = conf.clone();
+    g["guest"] = "/nonexistent/plugin.wasm".into();
+    assert_eq!(code(h.cni("netwasm-cni", "ADD", "c", Some(&c), &g)), 7);
+    assert_eq!(
+        code(h.cni("netwasm-cni", "ADD", "c", Some("no-such-ns"), &conf)),
+        3
+    );
+    // VERSION answers whatever the stdin.
+    let out = h.cni_raw("netwasm-cni", "VERSION", "", None, b"{}", &[]);
+    let v = ok(&out);
+    assert!(
+        v["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("1.1.0"))
+    );
+    assert_eq!(h.labs(), Vec::<String>::new());
+}
