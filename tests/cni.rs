@@ -475,3 +475,48 @@ fn bad_input_is_a_cni_error_with_the_right_code() {
     );
     assert_eq!(h.labs(), Vec::<String>::new());
 }
+
+#[test]
+fn del_after_a_killed_add_leaves_nothing() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let conf = h.config(None, "bridge", json!({}));
+    // Killed at different points of its run; whatever it got to, DEL
+    // cleans it up: no interface, no lease, no lab.
+    for (i, delay_ms) in [0u64, 2, 5, 10, 20, 40].into_iter().enumerate() {
+        let id = format!("k{i}");
+        let c = h.container(&id);
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", h.host))
+            .arg(h.dir.join("bin").join("netwasm-cni"))
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("CNI_COMMAND", "ADD")
+            .env("CNI_CONTAINERID", &id)
+            .env("CNI_IFNAME", "eth0")
+            .env("CNI_NETNS", format!("/run/netns/{c}"))
+            .env("CNI_PATH", format!("{REFERENCE}:{}", h.dir.join("bin").display()))
+            .env("NETWASM_STATE_DIR", &h.w.state_dir)
+            .env("NETWASM_CACHE_DIR", root().join("target").join("netwasm-cache"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(conf.to_string().as_bytes())
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // nsenter execs the plugin: this pid is the plugin's.
+        let _ = child.kill();
+        let _ = child.wait();
+        ok(&h.cni("netwasm-cni", "DEL", &id, Some(&c), &conf));
+        assert!(!has_eth0(&c), "killed after {delay_ms} ms: DEL left the interface");
+    }
+    assert_eq!(h.leases(), Vec::<String>::new(), "a killed ADD's lease leaked");
+    assert_eq!(h.labs(), Vec::<String>::new());
+}
