@@ -497,9 +497,15 @@ fn del_after_a_killed_add_leaves_nothing() {
             .env("CNI_CONTAINERID", &id)
             .env("CNI_IFNAME", "eth0")
             .env("CNI_NETNS", format!("/run/netns/{c}"))
-            .env("CNI_PATH", format!("{REFERENCE}:{}", h.dir.join("bin").display()))
+            .env(
+                "CNI_PATH",
+                format!("{REFERENCE}:{}", h.dir.join("bin").display()),
+            )
             .env("NETWASM_STATE_DIR", &h.w.state_dir)
-            .env("NETWASM_CACHE_DIR", root().join("target").join("netwasm-cache"))
+            .env(
+                "NETWASM_CACHE_DIR",
+                root().join("target").join("netwasm-cache"),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -515,8 +521,15 @@ fn del_after_a_killed_add_leaves_nothing() {
         let _ = child.kill();
         let _ = child.wait();
         ok(&h.cni("netwasm-cni", "DEL", &id, Some(&c), &conf));
-        assert!(!has_eth0(&c), "killed after {delay_ms} ms: DEL left the interface");
+        assert!(
+            !has_eth0(&c),
+            "killed after {delay_ms} ms: DEL left the interface"
+        );
     }
-    assert_eq!(h.leases(), Vec::<String>::new(), "a killed ADD's lease leaked");
+    assert_eq!(
+        h.leases(),
+        Vec::<String>::new(),
+        "a killed ADD's lease leaked"
+    );
     assert_eq!(h.labs(), Vec::<String>::new());
 }

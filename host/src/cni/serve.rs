@@ -167,6 +167,7 @@ impl<'a> Context<'a> {
             Arc::new(Ipam {
                 inv: self.inv.clone(),
                 added: Mutex::new(false),
+                released: Mutex::new(false),
             })
         })
     }
@@ -253,6 +254,7 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
 async fn del(inv: &Invocation) -> Result<(), CniError> {
     let cx = Context::new(inv)?;
     let lab = cx.attachment.lab_name();
+    let ipam = cx.ipam();
     // The guest's `del` first, when there is a lab and a guest to run.
     if cx.state.exists(&lab) && cx.config().guest.exists() {
         let container = cx.container().ok();
@@ -275,7 +277,6 @@ async fn del(inv: &Invocation) -> Result<(), CniError> {
             .await;
             if let Ok(session) = opened {
                 let output = guest_output(&policy);
-                let ipam = cx.ipam();
                 let _ = session
                     .run_with(false, async |mut lab| {
                         let container = match &container {
@@ -286,7 +287,7 @@ async fn del(inv: &Invocation) -> Result<(), CniError> {
                             call: PluginCall::Del,
                             container_ns: container,
                             attachment: cx.plugin_attachment(),
-                            ipam: ipam.map(|i| i as Arc<dyn IpamDelegate>),
+                            ipam: ipam.clone().map(|i| i as Arc<dyn IpamDelegate>),
                         };
                         let (done, lab) = runtime
                             .run_plugin(
@@ -306,7 +307,11 @@ async fn del(inv: &Invocation) -> Result<(), CniError> {
     }
     // Then whatever the journal still holds, exactly, whatever the guest did.
     teardown(&cx, &lab).await?;
-    if cx.config().ipam().is_some() {
+    // IPAM DEL unless the guest's `del` did it: it is idempotent, so a DEL
+    // of an ADD that never reached IPAM, or a second DEL, releases nothing.
+    if let Some(ipam) = ipam
+        && !ipam.released()
+    {
         ipam::delegate(inv, Command::Del, ipam::DEFAULT_TIMEOUT).await?;
     }
     Ok(())
@@ -493,9 +498,15 @@ fn status(inv: &Invocation) -> Result<(), CniError> {
 struct Ipam {
     inv: Invocation,
     added: Mutex<bool>,
+    /// The guest's `ipam-del` succeeded in this run.
+    released: Mutex<bool>,
 }
 
 impl Ipam {
+    fn released(&self) -> bool {
+        *self.released.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     async fn release_if_added(&self) {
         let added = std::mem::take(&mut *self.added.lock().unwrap_or_else(|e| e.into_inner()));
         if added {
@@ -527,6 +538,7 @@ impl IpamDelegate for Ipam {
             .await
             .map_err(ipam_error)?;
         *self.added.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        *self.released.lock().unwrap_or_else(|e| e.into_inner()) = true;
         Ok(())
     }
 
