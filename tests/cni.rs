@@ -533,3 +533,81 @@ fn del_after_a_killed_add_leaves_nothing() {
     );
     assert_eq!(h.labs(), Vec::<String>::new());
 }
+
+/// Builds `examples/DIR` with its build.sh: the component's path. A
+/// missing tool skips outside CI and fails in it.
+fn build_example(dir: &str) -> Option<PathBuf> {
+    let script = root().join("examples").join(dir).join("build.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    if out.status.code() == Some(127) {
+        let why = format!("{dir}: a build tool is missing; run scripts/install-guest-tools.sh");
+        if std::env::var_os("CI").is_some() {
+            panic!("{why}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    assert!(out.status.success(), "{} failed", script.display());
+    let path = PathBuf::from(stdout(&out).lines().last().unwrap_or_default().trim());
+    assert!(path.is_file(), "{} built nothing", script.display());
+    Some(path)
+}
+
+#[test]
+fn a_javascript_plugin_wires_containers_as_the_rust_one_does() {
+    if !root_or_skip() {
+        return;
+    }
+    let Some(js) = build_example("cni-macvlan-js") else {
+        return;
+    };
+    let h = Host::new();
+    let (r, j, j2) = (h.container("r"), h.container("j"), h.container("j2"));
+    let rust_conf = h.config(None, "bridge", json!({"mtu": 1400}));
+    let mut js_conf = rust_conf.clone();
+    js_conf["guest"] = js.display().to_string().into();
+    let from_rust = ok(&h.cni("netwasm-cni", "ADD", "r", Some(&r), &rust_conf));
+    let from_js = ok(&h.cni("netwasm-cni", "ADD", "j", Some(&j), &js_conf));
+    ok(&h.cni("netwasm-cni", "ADD", "j2", Some(&j2), &js_conf));
+    let (mut fr, mut fj) = (facts(&r), facts(&j));
+    fr["addrs"] = Value::Null;
+    fj["addrs"] = Value::Null;
+    assert_eq!(
+        fj, fr,
+        "the JavaScript plugin's interface differs from the Rust one's"
+    );
+    let scrub = |mut v: Value| {
+        for i in v["interfaces"].as_array_mut().unwrap() {
+            i.as_object_mut().unwrap().remove("mac");
+            i.as_object_mut().unwrap().remove("sandbox");
+        }
+        for ip in v["ips"].as_array_mut().unwrap() {
+            ip.as_object_mut().unwrap().remove("address");
+        }
+        v
+    };
+    assert_eq!(scrub(from_js), scrub(from_rust));
+    let j2_addr = addrs4(&j2, "eth0")[0]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        pings(&j, &j2_addr),
+        "bridge mode: the JavaScript plugin's containers do not talk"
+    );
+    for (id, ns, conf) in [
+        ("r", &r, &rust_conf),
+        ("j", &j, &js_conf),
+        ("j2", &j2, &js_conf),
+    ] {
+        ok(&h.cni("netwasm-cni", "DEL", id, Some(ns), conf));
+    }
+    assert_eq!(h.leases(), Vec::<String>::new());
+    assert_eq!(h.labs(), Vec::<String>::new());
+}
