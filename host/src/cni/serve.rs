@@ -11,7 +11,7 @@
 //! - GC does DEL for every lab of this network whose attachment is not in
 //!   `cni.dev/valid-attachments`; STATUS says whether the guest can run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -78,11 +78,12 @@ impl<'a> Context<'a> {
             container_id: inv.container_id.clone().unwrap_or_default(),
             ifname: inv.ifname.clone().unwrap_or_default(),
         };
-        let state = inv
-            .env
-            .get("NETWASM_STATE_DIR")
-            .filter(|s| !s.is_empty())
-            .map_or_else(|| PathBuf::from(STATE_DIR), PathBuf::from);
+        // The configuration's `stateDir` first: a runtime may run DEL from
+        // another process with another environment (podman's cleanup runs
+        // from conmon), and a DEL must find what its ADD recorded.
+        let state = dir_key(config, "stateDir")?
+            .or_else(|| env_dir(inv, "NETWASM_STATE_DIR"))
+            .unwrap_or_else(|| PathBuf::from(STATE_DIR));
         Ok(Self {
             inv,
             attachment,
@@ -130,12 +131,9 @@ impl<'a> Context<'a> {
     }
 
     fn runtime(&self) -> Result<Runtime, CniError> {
-        let dir = self
-            .inv
-            .env
-            .get("NETWASM_CACHE_DIR")
-            .filter(|s| !s.is_empty())
-            .map_or_else(Cache::default_dir, PathBuf::from);
+        let dir = dir_key(self.config(), "cacheDir")?
+            .or_else(|| env_dir(self.inv, "NETWASM_CACHE_DIR"))
+            .unwrap_or_else(Cache::default_dir);
         Runtime::new(Some(Cache::new(dir))).map_err(|e| CniError::io(format!("{e:#}")))
     }
 
@@ -171,6 +169,26 @@ impl<'a> Context<'a> {
             })
         })
     }
+}
+
+/// An absolute directory named by the configuration's key `key`.
+fn dir_key(config: &super::protocol::Config, key: &str) -> Result<Option<PathBuf>, CniError> {
+    match config.net.custom.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if Path::new(s).is_absolute() => {
+            Ok(Some(PathBuf::from(s)))
+        }
+        Some(v) => Err(CniError::config(format!(
+            "network configuration: \"{key}\" {v}: expected an absolute directory path"
+        ))),
+    }
+}
+
+fn env_dir(inv: &Invocation, var: &str) -> Option<PathBuf> {
+    inv.env
+        .get(var)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
 }
 
 /// The guest's own output goes to stderr: stdout carries the CNI answer.
