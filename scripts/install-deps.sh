@@ -18,6 +18,11 @@ command -v setpriv >/dev/null && command -v nsenter >/dev/null || missing+=(util
 # The reference CNI plugins (host-local IPAM, macvlan, tuning) that
 # tests/cni.rs runs netwasm-cni beside.
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+# podman with its CNI backend, runc, and busybox-static for the test image
+# (tests/cni.rs runs containers on a netwasm-cni network).
+command -v podman >/dev/null || missing+=(podman)
+command -v runc >/dev/null || missing+=(runc)
+[ -x /bin/busybox ] || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         say "missing ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2

@@ -611,3 +611,171 @@ fn a_javascript_plugin_wires_containers_as_the_rust_one_does() {
     assert_eq!(h.leases(), Vec::<String>::new());
     assert_eq!(h.labs(), Vec::<String>::new());
 }
+
+/// podman 4 with its CNI backend, confined to the test: a private root,
+/// runroot, CNI configuration directory and containers.conf, run under
+/// `nsenter --net` of the test's host namespace (podman then wires its
+/// containers there). Removes its containers and directories on drop.
+struct Podman<'a> {
+    h: &'a Host,
+    dir: PathBuf,
+}
+
+impl<'a> Podman<'a> {
+    fn new(h: &'a Host, mode: &str) -> Self {
+        let dir = h.w.state_dir.join("podman");
+        for d in ["root", "runroot", "cni", "img/bin"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(
+            dir.join("containers.conf"),
+            format!(
+                "[network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [\"{}\", \"{REFERENCE}\"]\nnetwork_config_dir = \"{}\"\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+                h.dir.join("bin").display(),
+                dir.join("cni").display()
+            ),
+        )
+        .unwrap();
+        let mut plugin = h.config(
+            None,
+            mode,
+            json!({
+                "stateDir": h.w.state_dir.display().to_string(),
+                "cacheDir": root().join("target").join("netwasm-cache").display().to_string(),
+            }),
+        );
+        let network = plugin["name"].clone();
+        plugin.as_object_mut().unwrap().remove("cniVersion");
+        plugin.as_object_mut().unwrap().remove("name");
+        let list = json!({
+            "cniVersion": "1.0.0",
+            "name": network,
+            "plugins": [plugin],
+        });
+        std::fs::write(dir.join("cni").join("nw.conflist"), list.to_string()).unwrap();
+        let p = Podman { h, dir };
+        // The image: Debian's busybox-static and its applets, imported.
+        let img = p.dir.join("img");
+        std::fs::copy("/bin/busybox", img.join("bin/busybox"))
+            .expect("busybox-static is installed");
+        for applet in ["sh", "sleep", "ping", "ip"] {
+            std::os::unix::fs::symlink("busybox", img.join("bin").join(applet)).unwrap();
+        }
+        let tar = p.dir.join("img.tar");
+        let status = Command::new("tar")
+            .args([
+                "-C",
+                img.to_str().unwrap(),
+                "-cf",
+                tar.to_str().unwrap(),
+                ".",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = p.run(&["import", tar.to_str().unwrap(), "localhost/nwbb:1"]);
+        assert!(out.status.success(), "podman import: {}", stderr(&out));
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.h.host))
+            .arg("podman")
+            .args(["--root", self.dir.join("root").to_str().unwrap()])
+            .args(["--runroot", self.dir.join("runroot").to_str().unwrap()])
+            .args(["--storage-driver", "vfs", "--network-backend", "cni"])
+            .args(["--runtime", "runc", "--cgroup-manager", "cgroupfs"])
+            .args(["--cni-config-dir", self.dir.join("cni").to_str().unwrap()])
+            .args(args)
+            .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podman")
+    }
+
+    fn network(&self) -> String {
+        format!("{}-net", self.h.w.prefix)
+    }
+
+    /// Starts container `name` on the netwasm network.
+    fn start(&self, name: &str) {
+        let out = self.run(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            &self.network(),
+            "--cap-add",
+            "NET_RAW",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "localhost/nwbb:1",
+            "sleep",
+            "600",
+        ]);
+        assert!(out.status.success(), "podman run {name}: {}", stderr(&out));
+    }
+
+    /// Whether container `from` gets an answer from `to`.
+    fn pings(&self, from: &str, to: &str) -> bool {
+        self.run(&["exec", from, "ping", "-c", "1", "-W", "1", to])
+            .status
+            .success()
+    }
+
+    fn address(&self, name: &str) -> String {
+        let out = self.run(&["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"]);
+        let text = stdout(&out);
+        text.split_whitespace()
+            .skip_while(|w| *w != "inet")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {name}: {text}"))
+            .to_string()
+    }
+}
+
+impl Drop for Podman<'_> {
+    fn drop(&mut self) {
+        let _ = self.run(&["rm", "-f", "-a", "-t", "0"]);
+        let _ = self.run(&["rmi", "-a", "-f"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn podman_containers_on_a_netwasm_network_behave_as_the_chapter_says() {
+    if !root_or_skip() {
+        return;
+    }
+    for (mode, siblings) in [("bridge", true), ("vepa", false)] {
+        let h = Host::new();
+        let p = Podman::new(&h, mode);
+        p.start("c1");
+        p.start("c2");
+        let c2 = p.address("c2");
+        assert_eq!(p.pings("c1", &c2), siblings, "{mode}: c1 to c2");
+        assert!(
+            !p.pings("c1", "172.30.0.1"),
+            "{mode}: a container reaches the master's address"
+        );
+        assert_eq!(h.labs().len(), 2, "one lab per attachment");
+        assert_eq!(h.leases().len(), 2, "one lease per container");
+        let out = p.run(&["rm", "-f", "-t", "0", "c1", "c2"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            h.labs(),
+            Vec::<String>::new(),
+            "{mode}: podman rm left attachments"
+        );
+        assert_eq!(
+            h.leases(),
+            Vec::<String>::new(),
+            "{mode}: podman rm left leases"
+        );
+    }
+}
