@@ -442,17 +442,17 @@ fn bad_input_is_a_cni_error_with_the_right_code() {
         code(h.cni_raw("netwasm-cni", "ADD", "c", Some(&c), b"{not json", &[])),
         6
     );
-    assert_eq!(
-        code(h.cni_raw(
-            "netwasm-cni",
-            "ADD",
-            "c",
-            Some(&c),
-            conf.to_string().as_bytes(),
-            &["CNI_COMMAND"]
-        )),
-        4
-    );
+    let missing = cni_error(&h.cni_raw(
+        "netwasm-cni",
+        "ADD",
+        "c",
+        Some(&c),
+        conf.to_string().as_bytes(),
+        &["CNI_COMMAND"],
+    ));
+    assert_eq!(missing["code"], 4);
+    // Answered in the version the configuration declares.
+    assert_eq!(missing["cniVersion"], "1.0.0");
     assert_eq!(code(h.cni("netwasm-cni", "ADD", "c", None, &conf)), 4);
     let mut v = conf.clone();
     v["cniVersion"] = "9.9.9".into();

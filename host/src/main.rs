@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         .and_then(|a| std::path::Path::new(a).file_name())
         .and_then(|n| n.to_str());
     if invoked_as == Some("netwasm-cni") {
-        return netwasm::cni::main();
+        netwasm::cni::main();
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,

@@ -1,5 +1,5 @@
 //! `netwasm-cni`: netwasm as a CNI plugin (see `netwasm::cni`).
 
-fn main() -> std::process::ExitCode {
+fn main() {
     netwasm::cni::main()
 }

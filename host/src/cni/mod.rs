@@ -26,21 +26,29 @@ pub use protocol::{Command, Config, Invocation};
 
 /// The `netwasm-cni` executable: one CNI invocation, read from the process
 /// (`CNI_*` variables, the configuration on stdin), answered on stdout.
-pub fn main() -> std::process::ExitCode {
-    use std::io::Write;
-    let out = match Invocation::from_process() {
+pub fn main() -> ! {
+    use std::io::{Read, Write};
+    let mut stdin = Vec::new();
+    let read = std::io::stdin().read_to_end(&mut stdin);
+    let env = std::env::vars().collect();
+    let parsed = match read {
+        Ok(_) => Invocation::parse(env, &stdin),
+        Err(e) => Err(CniError::io(format!("network configuration: stdin: {e}"))),
+    };
+    let out = match parsed {
         Err(e) => {
-            // Before the configuration could be read: answer in the version
-            // it declares, if any.
-            let version = output::error_version(&[]);
+            // The invocation is wrong: answer in the version the
+            // configuration declares, if it got that far.
+            let version = output::error_version(&stdin);
             output::error(&version, &e)
         }
         Ok(inv) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
             match rt {
-                Ok(rt) => rt.block_on(serve::serve(inv)),
+                // The runtime is not dropped: see the end of this function.
+                Ok(rt) => std::mem::ManuallyDrop::new(rt).block_on(serve::serve(inv)),
                 Err(e) => output::error(
                     &inv.version.to_string(),
                     &CniError::io(format!("cannot start the async runtime: {e}")),
@@ -50,5 +58,8 @@ pub fn main() -> std::process::ExitCode {
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&out.stdout).and_then(|()| stdout.flush());
-    std::process::ExitCode::from(u8::try_from(out.exit_code).unwrap_or(1))
+    // Answered, and everything recorded is written: the runtime waits for
+    // this process, so it ends now rather than after winding down its
+    // thread pools (namespace threads, async workers) one by one.
+    std::process::exit(out.exit_code)
 }

@@ -2,8 +2,8 @@
 //! on stdin, checked and parsed into an [`Invocation`].
 //!
 //! [`Invocation::parse`] takes the environment and stdin as values so the
-//! whole front end is testable without a process; [`Invocation::from_process`]
-//! only reads the real ones.
+//! whole front end is testable without a process; `cni::main` reads the
+//! real ones.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,17 +95,6 @@ impl Config {
 }
 
 impl Invocation {
-    /// Reads the process's environment and stdin and parses them.
-    pub fn from_process() -> Result<Self, CniError> {
-        use std::io::Read;
-        let env: HashMap<String, String> = std::env::vars().collect();
-        let mut stdin = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut stdin)
-            .map_err(|e| CniError::io(format!("network configuration: stdin: {e}")))?;
-        Self::parse(env, &stdin)
-    }
-
     /// Checks and parses an invocation. The order follows the reference
     /// library (skel): command, then the variables it requires, then the
     /// configuration, then the version.
