@@ -779,3 +779,42 @@ fn podman_containers_on_a_netwasm_network_behave_as_the_chapter_says() {
         );
     }
 }
+
+#[test]
+fn a_netwasm_plugin_chained_after_bridge_acts_on_bridges_interface() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let c = h.container("c");
+    let network = format!("{}-net", h.w.prefix);
+    let bridge = json!({
+        "cniVersion": "1.0.0",
+        "name": network,
+        "type": "bridge",
+        "bridge": "cni-nw0",
+        "ipam": {
+            "type": "host-local",
+            "subnet": "172.29.0.0/24",
+            "dataDir": h.dir.join("ipam").display().to_string(),
+        },
+    });
+    let first = ok(&h.cni("bridge", "ADD", "c", Some(&c), &bridge));
+    let mtu = json!({
+        "cniVersion": "1.0.0",
+        "name": network,
+        "type": "netwasm-cni",
+        "guest": rust_guest("cni-mtu").display().to_string(),
+        "mtu": 1280,
+        "prevResult": first,
+    });
+    let second = ok(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &mtu));
+    // The earlier result passed on, and bridge's interface changed.
+    assert_eq!(second["ips"], first["ips"]);
+    assert_eq!(second["interfaces"], first["interfaces"]);
+    assert_eq!(link(&c, "eth0")["mtu"], 1280);
+    ok(&h.cni("netwasm-cni", "CHECK", "c", Some(&c), &mtu));
+    ok(&h.cni("netwasm-cni", "DEL", "c", Some(&c), &mtu));
+    ok(&h.cni("bridge", "DEL", "c", Some(&c), &bridge));
+    assert_eq!(h.labs(), Vec::<String>::new());
+}

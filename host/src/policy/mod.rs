@@ -168,10 +168,12 @@ impl Default for Policy {
 
 impl Policy {
     /// The policy of a CNI plugin run without a `policy` key: act in the
-    /// container namespace `container` (links, addresses, routes, probes)
-    /// and use the host link `master` as a macvlan parent in any mode but
-    /// passthru (which would take the host's link over); nothing else.
-    pub fn for_cni(container: &str, master: Option<&str>) -> Policy {
+    /// container namespace `container` (links, addresses, routes, probes),
+    /// change the attachment's interface `ifname` there when an earlier
+    /// plugin of a chain made it, and use the host link `master` as a
+    /// macvlan parent in any mode but passthru (which would take the host's
+    /// link over); nothing else.
+    pub fn for_cni(container: &str, ifname: &str, master: Option<&str>) -> Policy {
         let mut p = Policy {
             source: Source::Cni,
             ns_create: Vec::new(),
@@ -189,14 +191,22 @@ impl Policy {
                 link: m.to_string(),
             });
         }
-        p.grant_container(container);
+        p.grant_container(container, ifname);
         p
     }
 
-    /// Lets the guest build in the container namespace it serves, on top
-    /// of what the operator's policy grants.
-    pub fn grant_container(&mut self, container: &str) {
+    /// Lets the guest build in the container namespace it serves, and
+    /// change the attachment's own interface there (`CNI_IFNAME`, which a
+    /// chained plugin acts on when an earlier one made it), on top of what
+    /// the operator's policy grants.
+    pub fn grant_container(&mut self, container: &str, ifname: &str) {
         self.ns_modify.push(Glob::literal(container));
+        if !ifname.is_empty() {
+            self.manage.push(LinkGrant {
+                namespace: container.to_string(),
+                link: ifname.to_string(),
+            });
+        }
     }
 
     fn deny(&self, what: impl std::fmt::Display, fix: impl std::fmt::Display) -> OpError {
@@ -481,6 +491,26 @@ mod tests {
 
     fn cidr(s: &str) -> Cidr {
         Cidr::parse(s, "address", false).unwrap()
+    }
+
+    #[test]
+    fn the_cni_policy_grants_the_container_its_interface_and_the_master_only() {
+        let p = Policy::for_cni("cni-1", "eth0", Some("ens3"));
+        assert!(p.check_ns_modify("cni-1", "build in").is_ok());
+        assert!(p.check_ns_open("cni-2").is_err());
+        assert!(p.check_ns_create("x").is_err());
+        assert!(p.check_manage("cni-1", "eth0", "set mtu").is_ok());
+        assert!(p.check_manage("cni-1", "eth1", "set mtu").is_err());
+        assert!(p.check_manage("cni-2", "eth0", "set mtu").is_err());
+        assert!(p.check_parent(crate::vocab::ROOT_NS, "ens3", true).is_ok());
+        assert!(p.check_parent(crate::vocab::ROOT_NS, "ens4", true).is_err());
+        assert!(p.check_macvlan_mode(MacvlanMode::Passthru, "mv").is_err());
+        assert!(p.check_macvlan_mode(MacvlanMode::Bridge, "mv").is_ok());
+        assert!(p.check_kind(LinkKind::Veth, "v").is_err());
+        // A container name holding pattern characters is itself only.
+        let q = Policy::for_cni("c*", "eth0", None);
+        assert!(q.check_ns_modify("c*", "build in").is_ok());
+        assert!(q.check_ns_modify("cx", "build in").is_err());
     }
 
     fn prefixes(list: &[&str]) -> Vec<Cidr> {
