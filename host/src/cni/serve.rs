@@ -31,7 +31,7 @@ use crate::runtime::cache::Cache;
 use crate::runtime::plugin::{PluginCall, PluginGuest, PluginRequest};
 use crate::runtime::stdio::GuestOutput;
 use crate::runtime::{Outcome, Runtime};
-use crate::session::{End, Notices, OpenError, Opening, Session};
+use crate::session::{Closed, End, Notices, OpenError, Opening, Session};
 use crate::vocab::cni as v;
 use crate::wit::plugin::IpamDelegate;
 
@@ -200,41 +200,53 @@ fn guest_output(policy: &Policy) -> GuestOutput {
     GuestOutput::new(policy.limits.output, false).all_to_stderr()
 }
 
-async fn add(inv: &Invocation) -> Result<Output, CniError> {
-    let cx = Context::new(inv)?;
-    let container = cx.container()?;
-    let policy = Arc::new(cx.policy(&container)?);
+/// One call of the guest's export as a session on the attachment's lab:
+/// opened as `opening` says, the container namespace held (a DEL whose
+/// container is gone calls with none), the guest run, the run closed.
+/// Returns how it closed and what an ADD returned.
+async fn call_guest(
+    cx: &Context<'_>,
+    call: PluginCall,
+    opening: Opening,
+    container: Option<&str>,
+    policy: Arc<Policy>,
+    ipam: Option<Arc<Ipam>>,
+) -> Result<(Closed, Option<v::CniResult>), CniError> {
     let runtime = cx.runtime()?;
     let guest = cx.load_guest(&runtime)?;
-    let lab = cx.attachment.lab_name();
     let session = Session::open(
         cx.kernel.clone(),
         policy.clone(),
         cx.state.clone(),
-        &lab,
-        Opening::Fresh,
+        &cx.attachment.lab_name(),
+        opening,
         cx.config().guest.display().to_string(),
-        &cx.attachment.begin_args("ADD"),
+        &cx.attachment.begin_args(call.name()),
         cx.notices.clone(),
     )
     .await
     .map_err(|e| open_error(&cx.attachment, e))?;
-    let ipam = cx.ipam();
     let output = guest_output(&policy);
     let result: Mutex<Option<v::CniResult>> = Mutex::new(None);
     let closed = session
         .run_with(false, async |mut lab| {
-            if let Err(e) = lab.hold_given(&container).await {
-                return (
-                    Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))),
-                    lab,
-                );
-            }
+            let held = match container {
+                Some(c) => match lab.hold_given(c).await {
+                    Ok(()) => Some(c.to_string()),
+                    // Gone since: DEL goes on without it.
+                    Err(_) if call == PluginCall::Del => None,
+                    Err(e) => {
+                        let e = anyhow::anyhow!("{}", failure_text(e));
+                        return (Outcome::HostError(e), lab);
+                    }
+                },
+                None => None,
+            };
             let request = PluginRequest {
-                call: PluginCall::Add,
-                container_ns: Some(container.clone()),
+                call,
+                container_ns: held,
                 attachment: cx.plugin_attachment(),
-                ipam: ipam.clone().map(|i| i as Arc<dyn IpamDelegate>),
+                ipam: ipam.map(|i| i as Arc<dyn IpamDelegate>),
             };
             let (done, lab) = runtime
                 .run_plugin(
@@ -251,6 +263,24 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
         })
         .await
         .map_err(|e| CniError::io(format!("{e:#}")))?;
+    let result = result.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok((closed, result))
+}
+
+async fn add(inv: &Invocation) -> Result<Output, CniError> {
+    let cx = Context::new(inv)?;
+    let container = cx.container()?;
+    let policy = Arc::new(cx.policy(&container)?);
+    let ipam = cx.ipam();
+    let (closed, result) = call_guest(
+        &cx,
+        PluginCall::Add,
+        Opening::Fresh,
+        Some(&container),
+        policy,
+        ipam.clone(),
+    )
+    .await?;
     let committed = matches!(closed.end, Ok(End::Committed(_)));
     if !committed || !matches!(closed.outcome, Outcome::Success) {
         // What the guest built is rolled back; what IPAM gave is given back.
@@ -259,10 +289,7 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
         }
         return Err(outcome_error(&closed.outcome, &closed.end));
     }
-    let mut result = result
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .unwrap_or_default();
+    let mut result = result.unwrap_or_default();
     let sandbox = inv.netns.as_ref().map(|p| p.display().to_string());
     // The attachment's interface is in the container; others a chain
     // passes on (an earlier plugin's host-side bridge and veth) are not.
@@ -279,55 +306,23 @@ async fn del(inv: &Invocation) -> Result<(), CniError> {
     let cx = Context::new(inv)?;
     let lab = cx.attachment.lab_name();
     let ipam = cx.ipam();
-    // The guest's `del` first, when there is a lab and a guest to run.
+    // The guest's `del` first, when there is a lab and a guest to run;
+    // whatever it does or fails to do, the journal says what to undo.
     if cx.state.exists(&lab) && cx.config().guest.exists() {
         let container = cx.container().ok();
         let policy = Arc::new(match &container {
             Some(c) => cx.policy(c)?,
             None => Policy::for_cni("-", "", None),
         });
-        let runtime = cx.runtime()?;
-        if let Ok(guest) = cx.load_guest(&runtime) {
-            let opened = Session::open(
-                cx.kernel.clone(),
-                policy.clone(),
-                cx.state.clone(),
-                &lab,
-                Opening::Attach,
-                cx.config().guest.display().to_string(),
-                &cx.attachment.begin_args("DEL"),
-                cx.notices.clone(),
-            )
-            .await;
-            if let Ok(session) = opened {
-                let output = guest_output(&policy);
-                let _ = session
-                    .run_with(false, async |mut lab| {
-                        let container = match &container {
-                            Some(c) if lab.hold_given(c).await.is_ok() => Some(c.clone()),
-                            _ => None,
-                        };
-                        let request = PluginRequest {
-                            call: PluginCall::Del,
-                            container_ns: container,
-                            attachment: cx.plugin_attachment(),
-                            ipam: ipam.clone().map(|i| i as Arc<dyn IpamDelegate>),
-                        };
-                        let (done, lab) = runtime
-                            .run_plugin(
-                                &guest,
-                                lab,
-                                request,
-                                &policy.limits,
-                                &output,
-                                std::future::pending(),
-                            )
-                            .await;
-                        (done.outcome, lab)
-                    })
-                    .await;
-            }
-        }
+        let _ = call_guest(
+            &cx,
+            PluginCall::Del,
+            Opening::Attach,
+            container.as_deref(),
+            policy,
+            ipam.clone(),
+        )
+        .await;
     }
     // Then whatever the journal still holds, exactly, whatever the guest did.
     teardown(&cx, &lab).await?;
@@ -390,50 +385,15 @@ async fn check(inv: &Invocation) -> Result<(), CniError> {
         ));
     }
     let policy = Arc::new(cx.policy(&container)?);
-    let runtime = cx.runtime()?;
-    let guest = cx.load_guest(&runtime)?;
-    let session = Session::open(
-        cx.kernel.clone(),
-        policy.clone(),
-        cx.state.clone(),
-        &lab,
+    let (closed, _) = call_guest(
+        &cx,
+        PluginCall::Check,
         Opening::Attach,
-        cx.config().guest.display().to_string(),
-        &cx.attachment.begin_args("CHECK"),
-        cx.notices.clone(),
+        Some(&container),
+        policy,
+        cx.ipam(),
     )
-    .await
-    .map_err(|e| open_error(&cx.attachment, e))?;
-    let output = guest_output(&policy);
-    let ipam = cx.ipam();
-    let closed = session
-        .run_with(false, async |mut lab| {
-            if let Err(e) = lab.hold_given(&container).await {
-                return (
-                    Outcome::HostError(anyhow::anyhow!("{}", failure_text(e))),
-                    lab,
-                );
-            }
-            let request = PluginRequest {
-                call: PluginCall::Check,
-                container_ns: Some(container.clone()),
-                attachment: cx.plugin_attachment(),
-                ipam: ipam.map(|i| i as Arc<dyn IpamDelegate>),
-            };
-            let (done, lab) = runtime
-                .run_plugin(
-                    &guest,
-                    lab,
-                    request,
-                    &policy.limits,
-                    &output,
-                    std::future::pending(),
-                )
-                .await;
-            (done.outcome, lab)
-        })
-        .await
-        .map_err(|e| CniError::io(format!("{e:#}")))?;
+    .await?;
     match closed.outcome {
         Outcome::Success => Ok(()),
         other => Err(outcome_error(&other, &closed.end)),
