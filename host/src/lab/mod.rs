@@ -17,6 +17,8 @@ mod namespaces;
 mod routes;
 #[cfg(test)]
 mod tests_sim;
+#[cfg(test)]
+pub(crate) mod tests_support;
 mod verify;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute};

@@ -9,29 +9,16 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::audit::{Audit, AuditLines};
+use super::tests_support::{lab_on, links_of, names, ok};
 use super::{Lab, LinkKey, MacvlanConfig, NsPlan, PlanLink, PlanRoute};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::{Entry, Ledger, LinkSetting, undo};
-use crate::policy::Policy;
 use crate::vocab::{LinkChange, LinkKind, MacvlanMode, NETWASM_PROTO};
 
 // ---------------------------------------------------------------- helpers
-
-fn policy(text: &str) -> Arc<Policy> {
-    Arc::new(crate::policy::file::parse(text, "t.toml").expect("a valid policy"))
-}
-
-/// A lab on `sim` under the policy `text`, journaling in memory; the
-/// ledger is returned too (its clones share one journal).
-fn lab_on(sim: &Arc<Sim>, text: &str) -> (Lab, Ledger) {
-    let ledger = Ledger::in_memory("t");
-    let kernel: Arc<dyn Kernel> = sim.clone();
-    let lab = Lab::new(kernel, policy(text)).with_ledger(ledger.clone());
-    (lab, ledger)
-}
 
 /// As [`lab_on`], audited in memory.
 fn audited_lab_on(sim: &Arc<Sim>, text: &str) -> (Lab, Ledger, AuditLines) {
@@ -45,14 +32,6 @@ fn op_err<T: std::fmt::Debug>(r: HostResult<T>) -> OpError {
     match r {
         Err(Failure::Op(e)) => e,
         other => panic!("expected an operation error, got {other:?}"),
-    }
-}
-
-fn ok<T>(r: HostResult<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(Failure::Op(e)) => panic!("{:?}: {}", e.kind, e.message),
-        Err(Failure::Trap(e)) => panic!("trap: {e:#}"),
     }
 }
 
@@ -74,25 +53,6 @@ fn mv(name: &str, mode: Option<MacvlanMode>) -> MacvlanConfig {
         mac: None,
         mtu: None,
     }
-}
-
-fn names(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-/// The links of namespace `ns` as the kernel lists them, by name (sorted).
-async fn links_of(sim: &Sim, ns: &str) -> Vec<String> {
-    let (id, _) = sim.ns_open(ns).await.unwrap();
-    let mut out: Vec<String> = sim
-        .link_list(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.name)
-        .collect();
-    sim.ns_close(id);
-    out.sort();
-    out
 }
 
 /// The addresses of namespace `ns`, as "link cidr" (sorted).

@@ -7,27 +7,12 @@ use std::sync::Arc;
 
 use super::replay::{LinkProps, Object, replay};
 use super::{Entry, Ledger, drift, undo};
-use crate::error::{Failure, HostResult};
+use crate::error::Failure;
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
+use crate::lab::tests_support::{lab_on, links_of, names, ok};
 use crate::lab::{Lab, MacvlanConfig};
 use crate::vocab::{LinkChange, LinkKind, MacvlanMode, NETWASM_PROTO, NsIdent};
-
-fn ok<T>(r: HostResult<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(Failure::Op(e)) => panic!("{:?}: {}", e.kind, e.message),
-        Err(Failure::Trap(e)) => panic!("trap: {e:#}"),
-    }
-}
-
-fn lab_on(sim: &Arc<Sim>, policy: &str) -> (Lab, Ledger) {
-    let policy = crate::policy::file::parse(policy, "t.toml").expect("a valid policy");
-    let ledger = Ledger::in_memory("t");
-    let kernel: Arc<dyn Kernel> = sim.clone();
-    let lab = Lab::new(kernel, Arc::new(policy)).with_ledger(ledger.clone());
-    (lab, ledger)
-}
 
 fn bridge_mode(name: &str) -> MacvlanConfig {
     MacvlanConfig {
@@ -36,10 +21,6 @@ fn bridge_mode(name: &str) -> MacvlanConfig {
         mac: None,
         mtu: None,
     }
-}
-
-fn names(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 fn described(objects: &[Object]) -> Vec<String> {
@@ -58,20 +39,6 @@ async fn index_of(sim: &Sim, ns: &str, name: &str) -> u32 {
     let i = sim.link_by_name(id, name).await.unwrap().index;
     sim.ns_close(id);
     i
-}
-
-async fn links_of(sim: &Sim, ns: &str) -> Vec<String> {
-    let (id, _) = sim.ns_open(ns).await.unwrap();
-    let mut out: Vec<String> = sim
-        .link_list(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.name)
-        .collect();
-    sim.ns_close(id);
-    out.sort();
-    out
 }
 
 /// Runs `f` on the kernel with namespace `ns` open, as someone other than
