@@ -266,12 +266,8 @@ pub struct RunArgs {
     /// Write one JSON line per host call to FILE.
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
-    /// Where compiled guests are cached.
-    #[arg(long, value_name = "DIR", env = "NETWASM_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Do not cache compiled guests.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Do not show the guest's output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -299,17 +295,33 @@ pub struct PlanArgs {
     /// output is then not shown.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Do not show the guest's output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Where compiled guests are kept (`run`, `plan`).
+#[derive(Args, Debug, Clone)]
+pub struct CacheArgs {
     /// Where compiled guests are cached.
     #[arg(long, value_name = "DIR", env = "NETWASM_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Do not cache compiled guests.
     #[arg(long)]
     pub no_cache: bool,
-    /// Do not show the guest's output.
-    #[arg(long, short)]
-    pub quiet: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
+}
+
+impl CacheArgs {
+    /// The compile cache these flags ask for, if any.
+    pub fn cache(&self) -> Option<crate::runtime::cache::Cache> {
+        use crate::runtime::cache::Cache;
+        (!self.no_cache)
+            .then(|| Cache::new(self.cache_dir.clone().unwrap_or_else(Cache::default_dir)))
+    }
 }
 
 /// Overrides of the policy's [limits].

@@ -26,7 +26,7 @@ use crate::lab::{Checked, matrix_lines};
 use crate::ledger::Entry;
 use crate::policy::{Glob, Policy};
 use crate::runtime::Runtime;
-use crate::runtime::cache::{self, Cache};
+use crate::runtime::cache;
 use crate::runtime::stdio::GuestOutput;
 use crate::session::{Closed, End, GuestRun, Session, summarize};
 use crate::vocab::ROOT_NS;
@@ -38,8 +38,7 @@ const SCHEMA: &str = "netwasm.plan/1";
 pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     let policy = load_policy(args.policy.as_deref(), &args.limits)?;
     check_arg_bytes(&args.args, &policy)?;
-    let cache = (!args.no_cache)
-        .then(|| Cache::new(args.cache_dir.clone().unwrap_or_else(Cache::default_dir)));
+    let cache = args.cache.cache();
     let runtime = Runtime::new(cache)?;
     let guest = runtime.load(&args.guest)?;
     if guest.origin == cache::Origin::Compiled && !args.json {

@@ -12,7 +12,7 @@ use crate::policy::file::{
     self, ARGS_RANGE, MEMORY_RANGE, OUTPUT_RANGE, PolicyError, SizeRange, parse_deadline,
 };
 use crate::policy::{Limits, Policy};
-use crate::runtime::cache::{self, Cache};
+use crate::runtime::cache;
 use crate::runtime::stdio::{self, GuestOutput};
 use crate::runtime::{Outcome, Runtime};
 use crate::session::{Closed, End, GuestRun, OpenError, Opening, Session, summarize};
@@ -88,15 +88,6 @@ pub fn default_lab_name(guest: &Path) -> String {
     }
 }
 
-pub fn make_cache(args: &RunArgs) -> Option<Cache> {
-    if args.no_cache {
-        return None;
-    }
-    Some(Cache::new(
-        args.cache_dir.clone().unwrap_or_else(Cache::default_dir),
-    ))
-}
-
 /// Raises the soft limit on open files to the hard limit. A run holds two
 /// descriptors per namespace it has open (the namespace and a netlink socket
 /// inside it), so a lab of a thousand namespaces needs more than the common
@@ -141,7 +132,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let policy = load_policy(args.policy.as_deref(), &args.limits)?;
     check_arg_bytes(&args.args, &policy)?;
     raise_fd_limit();
-    let runtime = Runtime::new(make_cache(&args))?;
+    let runtime = Runtime::new(args.cache.cache())?;
     let guest = runtime.load(&args.guest)?;
     if guest.origin == cache::Origin::Compiled {
         say(format!(
