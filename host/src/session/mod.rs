@@ -308,8 +308,6 @@ impl Session {
         };
         if all.is_empty() {
             self.remove_lab()?;
-        } else {
-            self.ledger.sync()?;
         }
         Ok(End::Committed(all))
     }
@@ -320,7 +318,6 @@ impl Session {
             self.ledger.append(&Entry::End {
                 outcome: RunOutcome::Kept,
             })?;
-            self.ledger.sync()?;
             return Ok(End::Kept(created));
         }
         let report = undo::undo(self.kernel.as_ref(), &created, false).await;
@@ -338,8 +335,6 @@ impl Session {
         };
         if nothing_left && report.is_complete() {
             self.remove_lab()?;
-        } else {
-            self.ledger.sync()?;
         }
         Ok(End::RolledBack(report))
     }
