@@ -13,6 +13,7 @@ pub mod store_limits;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -65,10 +66,13 @@ impl std::error::Error for RefusedGuest {}
 
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<RunState>,
+    /// The linker for lab scripts (world `lab`). Each linker is built on
+    /// first use: a process serves one world (`netwasm-cni` only plugins),
+    /// and building one costs a third of a millisecond.
+    linker: OnceLock<Linker<RunState>>,
     /// The linker for CNI plugins (world `plugin`): WASI, the shared lab
     /// interfaces and `cni`, but not `verify` or `batch`.
-    plugin_linker: Linker<RunState>,
+    plugin_linker: OnceLock<Linker<RunState>>,
     cache: Option<Cache>,
 }
 
@@ -159,17 +163,31 @@ impl Runtime {
                 }
             })
             .context("cannot start the epoch thread")?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        crate::wit::add_to_linker(&mut linker, lab_view)?;
-        let mut plugin_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut plugin_linker)?;
-        crate::wit::plugin::add_to_linker(&mut plugin_linker, lab_view)?;
         Ok(Self {
             engine,
-            linker,
-            plugin_linker,
+            linker: OnceLock::new(),
+            plugin_linker: OnceLock::new(),
             cache,
+        })
+    }
+
+    /// The linker for world `lab`, built on first use.
+    fn linker(&self) -> anyhow::Result<&Linker<RunState>> {
+        built(&self.linker, || {
+            let mut linker = Linker::new(&self.engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            crate::wit::add_to_linker(&mut linker, lab_view)?;
+            Ok(linker)
+        })
+    }
+
+    /// The linker for world `plugin`, built on first use.
+    fn plugin_linker(&self) -> anyhow::Result<&Linker<RunState>> {
+        built(&self.plugin_linker, || {
+            let mut linker = Linker::new(&self.engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            crate::wit::plugin::add_to_linker(&mut linker, lab_view)?;
+            Ok(linker)
         })
     }
 
@@ -236,7 +254,7 @@ impl Runtime {
             .into());
         }
         let pre = self
-            .linker
+            .linker()?
             .instantiate_pre(&i.component)
             .and_then(bindings::LabPre::new)
             .map_err(|e| {
@@ -416,4 +434,14 @@ fn check_header(wasm: &[u8], shown: &str) -> Result<(), BadGuest> {
         )));
     }
     Ok(())
+}
+
+/// What `cell` holds, built by `build` if it holds nothing yet.
+/// (`OnceLock::get_or_try_init` is not stable.)
+fn built<T>(cell: &OnceLock<T>, build: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<&T> {
+    if let Some(v) = cell.get() {
+        return Ok(v);
+    }
+    let v = build().context("cannot set up the guest's imports")?;
+    Ok(cell.get_or_init(|| v))
 }

@@ -136,7 +136,7 @@ impl Runtime {
             .into());
         }
         let pre = self
-            .plugin_linker
+            .plugin_linker()?
             .instantiate_pre(&i.component)
             .and_then(bindings::PluginPre::new)
             .map_err(|e| {
