@@ -354,6 +354,13 @@ fn a_refused_or_failed_add_leaves_nothing_and_check_and_gc_see_the_truth() {
     let e = cni_error(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &conf));
     assert_eq!(e["code"], 100, "{e}");
     assert!(e["msg"].as_str().unwrap().contains("not allowed"), "{e}");
+    // host-local was started early, before the guest was refused: its
+    // allocation went back all the same.
+    assert_eq!(
+        h.leases(),
+        Vec::<String>::new(),
+        "a refused ADD kept the lease IPAM gave early"
+    );
     // A failure after IPAM gave an address: the route is refused by the
     // policy's [operations]; the address goes back, the link goes.
     let policy2 = h.dir.join("noroutes.toml");
@@ -809,6 +816,33 @@ fn a_netwasm_plugin_chained_after_bridge_acts_on_bridges_interface() {
         "prevResult": first,
     });
     let second = ok(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &mtu));
+    // An IPAM section the guest never uses: host-local is started early
+    // all the same, and what it allocated is given back.
+    let mut with_ipam = mtu.clone();
+    with_ipam["ipam"] = json!({
+        "type": "host-local",
+        "subnet": "172.28.0.0/24",
+        "dataDir": h.dir.join("unused-ipam").display().to_string(),
+    });
+    let d = h.container("d");
+    with_ipam["prevResult"] = ok(&h.cni("bridge", "ADD", "d", Some(&d), &bridge));
+    ok(&h.cni("netwasm-cni", "ADD", "d", Some(&d), &with_ipam));
+    let unused = h.dir.join("unused-ipam").join(&network);
+    let leases: Vec<String> = std::fs::read_dir(&unused)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        leases,
+        Vec::<String>::new(),
+        "an unasked-for lease was kept"
+    );
+    ok(&h.cni("netwasm-cni", "DEL", "d", Some(&d), &with_ipam));
+    ok(&h.cni("bridge", "DEL", "d", Some(&d), &bridge));
     // The earlier result passed on, and bridge's interface changed.
     assert_eq!(second["ips"], first["ips"]);
     assert_eq!(second["interfaces"], first["interfaces"]);
@@ -817,4 +851,46 @@ fn a_netwasm_plugin_chained_after_bridge_acts_on_bridges_interface() {
     ok(&h.cni("netwasm-cni", "DEL", "c", Some(&c), &mtu));
     ok(&h.cni("bridge", "DEL", "c", Some(&c), &bridge));
     assert_eq!(h.labs(), Vec::<String>::new());
+}
+
+#[test]
+fn an_ipam_plugin_that_needs_the_interface_runs_when_the_guest_asks() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let c = h.container("c");
+    // Like `dhcp`, which speaks on the container's interface: only the
+    // bookkeeping allocators (host-local, static) are started early.
+    let log = h.dir.join("recorder.log");
+    let plugin = h.dir.join("bin").join("recorder");
+    std::fs::write(
+        &plugin,
+        format!(
+            r#"#!/bin/sh
+cat >/dev/null
+if nsenter --net="$CNI_NETNS" ip link show eth0 >/dev/null 2>&1; then seen=present; else seen=absent; fi
+echo "$CNI_COMMAND $seen" >> {log}
+if [ "$CNI_COMMAND" = ADD ]; then
+  echo '{{"cniVersion":"1.0.0","ips":[{{"address":"172.30.0.77/24","gateway":"172.30.0.1"}}]}}'
+fi
+"#,
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut conf = h.config(None, "bridge", json!({}));
+    conf["ipam"] = json!({"type": "recorder"});
+    let result = ok(&h.cni("netwasm-cni", "ADD", "c", Some(&c), &conf));
+    assert_eq!(result["ips"][0]["address"], "172.30.0.77/24", "{result}");
+    assert_eq!(addrs4(&c, "eth0"), vec!["172.30.0.77/24".to_string()]);
+    ok(&h.cni("netwasm-cni", "DEL", "c", Some(&c), &conf));
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        vec!["ADD present", "DEL present"],
+        "the IPAM plugin ran before the guest asked"
+    );
 }

@@ -168,6 +168,7 @@ impl<'a> Context<'a> {
         self.config().ipam().map(|_| {
             Arc::new(Ipam {
                 inv: self.inv.clone(),
+                early: Mutex::new(None),
                 added: Mutex::new(false),
                 released: Mutex::new(false),
             })
@@ -272,25 +273,43 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
     let container = cx.container()?;
     let policy = Arc::new(cx.policy(&container)?);
     let ipam = cx.ipam();
+    if let Some(ipam) = &ipam {
+        ipam.start_early(Command::Add).await;
+    }
+    let answer = attach(&cx, &container, policy, ipam.clone()).await;
+    if let Some(ipam) = &ipam {
+        match &answer {
+            // What the guest built is rolled back; what IPAM gave is given back.
+            Err(_) => ipam.release_if_added().await,
+            // An allocation started early that the guest never asked for.
+            Ok(_) => ipam.release_unclaimed().await,
+        }
+    }
+    answer
+}
+
+/// ADD's guest run and its answer.
+async fn attach(
+    cx: &Context<'_>,
+    container: &str,
+    policy: Arc<Policy>,
+    ipam: Option<Arc<Ipam>>,
+) -> Result<Output, CniError> {
     let (closed, result) = call_guest(
-        &cx,
+        cx,
         PluginCall::Add,
         Opening::Fresh,
-        Some(&container),
+        Some(container),
         policy,
-        ipam.clone(),
+        ipam,
     )
     .await?;
     let committed = matches!(closed.end, Ok(End::Committed(_)));
     if !committed || !matches!(closed.outcome, Outcome::Success) {
-        // What the guest built is rolled back; what IPAM gave is given back.
-        if let Some(ipam) = &ipam {
-            ipam.release_if_added().await;
-        }
         return Err(outcome_error(&closed.outcome, &closed.end));
     }
     let mut result = result.unwrap_or_default();
-    let sandbox = inv.netns.as_ref().map(|p| p.display().to_string());
+    let sandbox = cx.inv.netns.as_ref().map(|p| p.display().to_string());
     // The attachment's interface is in the container; others a chain
     // passes on (an earlier plugin's host-side bridge and veth) are not.
     for i in &mut result.interfaces {
@@ -299,13 +318,30 @@ async fn add(inv: &Invocation) -> Result<Output, CniError> {
         }
     }
     let result = to_attach(result)?;
-    Ok(output::add_success(inv.version, result))
+    Ok(output::add_success(cx.inv.version, result))
 }
 
 async fn del(inv: &Invocation) -> Result<(), CniError> {
     let cx = Context::new(inv)?;
-    let lab = cx.attachment.lab_name();
     let ipam = cx.ipam();
+    if let Some(ipam) = &ipam {
+        ipam.start_early(Command::Del).await;
+    }
+    let detached = detach(&cx, ipam.clone()).await;
+    // IPAM DEL unless the guest's `del` did it, whatever became of the
+    // rest (an IPAM DEL started early is never left behind). It is
+    // idempotent, so a DEL of an ADD that never reached IPAM, or a second
+    // DEL, releases nothing; the reference plugins release first, too.
+    let released = match &ipam {
+        Some(ipam) => ipam.release().await,
+        None => Ok(()),
+    };
+    detached.and(released)
+}
+
+/// DEL's guest run and the teardown of what the attachment's lab holds.
+async fn detach(cx: &Context<'_>, ipam: Option<Arc<Ipam>>) -> Result<(), CniError> {
+    let lab = cx.attachment.lab_name();
     // The guest's `del` first, when there is a lab and a guest to run;
     // whatever it does or fails to do, the journal says what to undo.
     if cx.state.exists(&lab) && cx.config().guest.exists() {
@@ -315,25 +351,17 @@ async fn del(inv: &Invocation) -> Result<(), CniError> {
             None => Policy::for_cni("-", "", None),
         });
         let _ = call_guest(
-            &cx,
+            cx,
             PluginCall::Del,
             Opening::Attach,
             container.as_deref(),
             policy,
-            ipam.clone(),
+            ipam,
         )
         .await;
     }
     // Then whatever the journal still holds, exactly, whatever the guest did.
-    teardown(&cx, &lab).await?;
-    // IPAM DEL unless the guest's `del` did it: it is idempotent, so a DEL
-    // of an ADD that never reached IPAM, or a second DEL, releases nothing.
-    if let Some(ipam) = ipam
-        && !ipam.released()
-    {
-        ipam::delegate(inv, Command::Del, ipam::DEFAULT_TIMEOUT).await?;
-    }
-    Ok(())
+    teardown(cx, &lab).await
 }
 
 /// Undoes everything lab `lab` records and forgets it (nothing if there
@@ -473,24 +501,126 @@ fn status(inv: &Invocation) -> Result<(), CniError> {
 /// IPAM behind `cni.ipam-*`: the configured plugin, run with the CNI
 /// call's environment and configuration. It remembers an allocation so
 /// that a failed ADD gives it back.
+///
+/// An allocator that only keeps books (`host-local`, `static`) is started
+/// as soon as the call is read, in parallel with loading the guest, and
+/// the guest's `ipam-add` (or `ipam-del`) gets its answer: its few
+/// milliseconds are then no longer added to the guest's. Others (`dhcp`
+/// needs the container's interface to exist) run when the guest asks.
 struct Ipam {
     inv: Invocation,
+    early: Mutex<Option<Early>>,
     added: Mutex<bool>,
-    /// The guest's `ipam-del` succeeded in this run.
+    /// IPAM DEL succeeded in this call.
     released: Mutex<bool>,
 }
 
+/// IPAM plugins that allocate from their own books and touch no interface:
+/// safe to run before the guest has made anything.
+const BOOKKEEPING_IPAM: [&str; 2] = ["host-local", "static"];
+
+/// An IPAM call started before the guest asked for it.
+struct Early {
+    command: Command,
+    task: tokio::task::JoinHandle<Result<Option<rscni_types::types::CNIResult>, CniError>>,
+}
+
+type IpamAnswer = Result<Option<rscni_types::types::CNIResult>, CniError>;
+
+fn flag(m: &Mutex<bool>) -> std::sync::MutexGuard<'_, bool> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Ipam {
-    fn released(&self) -> bool {
-        *self.released.lock().unwrap_or_else(|e| e.into_inner())
+    /// Starts IPAM `command` now if the configured plugin only keeps books.
+    async fn start_early(&self, command: Command) {
+        let bookkeeping = self
+            .inv
+            .config
+            .as_ref()
+            .and_then(|c| c.ipam())
+            .is_some_and(|i| BOOKKEEPING_IPAM.contains(&i.r#type.as_str()));
+        if !bookkeeping {
+            return;
+        }
+        let inv = self.inv.clone();
+        let task =
+            tokio::spawn(async move { ipam::delegate(&inv, command, ipam::DEFAULT_TIMEOUT).await });
+        *self.early.lock().unwrap_or_else(|e| e.into_inner()) = Some(Early { command, task });
+        // Let the task spawn the plugin and hand it its configuration
+        // before this thread turns to loading the guest.
+        tokio::task::yield_now().await;
     }
 
+    /// Runs IPAM `command`: the early call's answer if it was that
+    /// command; otherwise an early call of another command is waited for
+    /// first (its effect noted), then `command` runs.
+    async fn call(&self, command: Command) -> IpamAnswer {
+        let early = self.early.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(early) = early {
+            let answer = join(early.task).await;
+            self.note(early.command, &answer);
+            if early.command == command {
+                return answer;
+            }
+        }
+        let answer = ipam::delegate(&self.inv, command, ipam::DEFAULT_TIMEOUT).await;
+        self.note(command, &answer);
+        answer
+    }
+
+    fn note(&self, command: Command, answer: &IpamAnswer) {
+        match (command, answer) {
+            (Command::Add, Ok(_)) => *flag(&self.added) = true,
+            (Command::Del, Ok(_)) => {
+                *flag(&self.added) = false;
+                *flag(&self.released) = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// After a failed ADD: gives back whatever was allocated, early or not.
     async fn release_if_added(&self) {
-        let added = std::mem::take(&mut *self.added.lock().unwrap_or_else(|e| e.into_inner()));
-        if added {
+        let early = self.early.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(early) = early {
+            let answer = join(early.task).await;
+            self.note(early.command, &answer);
+        }
+        if std::mem::take(&mut *flag(&self.added)) {
             let _ = ipam::delegate(&self.inv, Command::Del, ipam::DEFAULT_TIMEOUT).await;
         }
     }
+
+    /// After a successful ADD: an early allocation the guest never asked
+    /// for is given back; one it took stays.
+    async fn release_unclaimed(&self) {
+        let early = self.early.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(early) = early
+            && join(early.task).await.is_ok()
+            && early.command == Command::Add
+        {
+            let _ = ipam::delegate(&self.inv, Command::Del, ipam::DEFAULT_TIMEOUT).await;
+        }
+    }
+
+    /// DEL's last step: IPAM DEL, unless this call already did it (the
+    /// guest's `ipam-del`, or the early one). IPAM DEL is idempotent, so a
+    /// DEL of an ADD that never reached IPAM, or a second DEL, releases
+    /// nothing.
+    async fn release(&self) -> Result<(), CniError> {
+        if *flag(&self.released) {
+            return Ok(());
+        }
+        self.call(Command::Del).await.map(|_| ())
+    }
+}
+
+/// The answer of an early IPAM task (a task that panicked is a host bug,
+/// reported as an I/O failure rather than unwinding here).
+async fn join(task: tokio::task::JoinHandle<IpamAnswer>) -> IpamAnswer {
+    task.await
+        .unwrap_or_else(|e| Err(CniError::io(format!("ipam: {e}"))))
 }
 
 fn ipam_error(e: CniError) -> OpError {
@@ -503,25 +633,20 @@ fn ipam_error(e: CniError) -> OpError {
 #[async_trait]
 impl IpamDelegate for Ipam {
     async fn add(&self) -> Result<v::CniResult, OpError> {
-        let r = ipam::delegate(&self.inv, Command::Add, ipam::DEFAULT_TIMEOUT)
-            .await
-            .map_err(ipam_error)?;
-        *self.added.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let r = self.call(Command::Add).await.map_err(ipam_error)?;
         Ok(r.map(|r| from_attach(AttachResult::from(r)))
             .unwrap_or_default())
     }
 
     async fn del(&self) -> Result<(), OpError> {
-        ipam::delegate(&self.inv, Command::Del, ipam::DEFAULT_TIMEOUT)
+        self.call(Command::Del)
             .await
-            .map_err(ipam_error)?;
-        *self.added.lock().unwrap_or_else(|e| e.into_inner()) = false;
-        *self.released.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        Ok(())
+            .map(|_| ())
+            .map_err(ipam_error)
     }
 
     async fn check(&self) -> Result<(), OpError> {
-        ipam::delegate(&self.inv, Command::Check, ipam::DEFAULT_TIMEOUT)
+        self.call(Command::Check)
             .await
             .map(|_| ())
             .map_err(ipam_error)
