@@ -149,7 +149,12 @@ impl Host {
 
     /// The leases host-local holds for this network.
     fn leases(&self) -> Vec<String> {
-        let dir = self.dir.join("ipam").join(format!("{}-net", self.w.prefix));
+        self.leases_of(&format!("{}-net", self.w.prefix))
+    }
+
+    /// The leases host-local holds for network `network`.
+    fn leases_of(&self, network: &str) -> Vec<String> {
+        let dir = self.dir.join("ipam").join(network);
         let mut out: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(|e| e.ok())
@@ -629,7 +634,7 @@ struct Podman<'a> {
 }
 
 impl<'a> Podman<'a> {
-    fn new(h: &'a Host, mode: &str) -> Self {
+    fn new(h: &'a Host) -> Self {
         let dir = h.w.state_dir.join("podman");
         for d in ["root", "runroot", "cni", "img/bin"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
@@ -643,23 +648,6 @@ impl<'a> Podman<'a> {
             ),
         )
         .unwrap();
-        let mut plugin = h.config(
-            None,
-            mode,
-            json!({
-                "stateDir": h.w.state_dir.display().to_string(),
-                "cacheDir": root().join("target").join("netwasm-cache").display().to_string(),
-            }),
-        );
-        let network = plugin["name"].clone();
-        plugin.as_object_mut().unwrap().remove("cniVersion");
-        plugin.as_object_mut().unwrap().remove("name");
-        let list = json!({
-            "cniVersion": "1.0.0",
-            "name": network,
-            "plugins": [plugin],
-        });
-        std::fs::write(dir.join("cni").join("nw.conflist"), list.to_string()).unwrap();
         let p = Podman { h, dir };
         // The image: Debian's busybox-static and its applets, imported.
         let img = p.dir.join("img");
@@ -685,6 +673,42 @@ impl<'a> Podman<'a> {
         p
     }
 
+    /// The netwasm plugin's entry in a network's plugin list: the test's
+    /// configuration with `extra` on top, its state where the test looks.
+    fn netwasm(&self, mode: &str, extra: Value) -> Value {
+        let mut plugin = self.h.config(
+            None,
+            mode,
+            json!({
+                "stateDir": self.h.w.state_dir.display().to_string(),
+                "cacheDir": root().join("target").join("netwasm-cache").display().to_string(),
+            }),
+        );
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            plugin[k] = v.clone();
+        }
+        plugin
+    }
+
+    /// Defines network `name` as the chain `plugins` (their own
+    /// `cniVersion` and `name` give way to the list's).
+    fn define(&self, name: &str, plugins: Vec<Value>) {
+        let plugins: Vec<Value> = plugins
+            .into_iter()
+            .map(|mut p| {
+                p.as_object_mut().unwrap().remove("cniVersion");
+                p.as_object_mut().unwrap().remove("name");
+                p
+            })
+            .collect();
+        let list = json!({"cniVersion": "1.0.0", "name": name, "plugins": plugins});
+        std::fs::write(
+            self.dir.join("cni").join(format!("{name}.conflist")),
+            list.to_string(),
+        )
+        .unwrap();
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.h.host))
@@ -707,13 +731,19 @@ impl<'a> Podman<'a> {
 
     /// Starts container `name` on the netwasm network.
     fn start(&self, name: &str) {
-        let out = self.run(&[
+        let out = self.try_start(name, &self.network());
+        assert!(out.status.success(), "podman run {name}: {}", stderr(&out));
+    }
+
+    /// Runs container `name` on network `network`, as podman answers.
+    fn try_start(&self, name: &str, network: &str) -> Output {
+        self.run(&[
             "run",
             "-d",
             "--name",
             name,
             "--network",
-            &self.network(),
+            network,
             "--cap-add",
             "NET_RAW",
             "--ulimit",
@@ -723,8 +753,22 @@ impl<'a> Podman<'a> {
             "localhost/nwbb:1",
             "sleep",
             "600",
+        ])
+    }
+
+    /// The name of container `name`'s network namespace (podman's CNI
+    /// backend mounts it under /run/netns).
+    fn netns(&self, name: &str) -> String {
+        let out = self.run(&[
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.SandboxKey}}",
+            name,
         ]);
-        assert!(out.status.success(), "podman run {name}: {}", stderr(&out));
+        let path = stdout(&out).trim().to_string();
+        path.strip_prefix("/run/netns/")
+            .unwrap_or_else(|| panic!("{name}: sandbox {path:?} is not under /run/netns"))
+            .to_string()
     }
 
     /// Whether container `from` gets an answer from `to`.
@@ -761,7 +805,8 @@ fn podman_containers_on_a_netwasm_network_behave_as_the_chapter_says() {
     }
     for (mode, siblings) in [("bridge", true), ("vepa", false)] {
         let h = Host::new();
-        let p = Podman::new(&h, mode);
+        let p = Podman::new(&h);
+        p.define(&p.network(), vec![p.netwasm(mode, json!({}))]);
         p.start("c1");
         p.start("c2");
         let c2 = p.address("c2");
@@ -784,6 +829,66 @@ fn podman_containers_on_a_netwasm_network_behave_as_the_chapter_says() {
             Vec::<String>::new(),
             "{mode}: podman rm left leases"
         );
+    }
+}
+
+#[test]
+fn podman_wires_netwasm_as_it_wires_the_reference_chained_and_refused() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let p = Podman::new(&h);
+    let tuning = json!({"type": "tuning", "mtu": 1400});
+    // The same network twice, the reference macvlan and the netwasm guest
+    // each followed by the reference tuning plugin; disjoint ranges of one
+    // subnet, so that both can be up on the one LAN.
+    let pre = &h.w.prefix;
+    let (ref_net, nw_net, refused_net) = (
+        format!("{pre}-ref"),
+        format!("{pre}-nw"),
+        format!("{pre}-refused"),
+    );
+    let mut reference = h.config(Some("macvlan"), "bridge", json!({}));
+    reference["ipam"]["rangeStart"] = "172.30.0.100".into();
+    p.define(&ref_net, vec![reference, tuning.clone()]);
+    p.define(&nw_net, vec![p.netwasm("bridge", json!({})), tuning]);
+    for (name, net) in [("cref", &ref_net), ("cnw", &nw_net)] {
+        let out = p.try_start(name, net);
+        assert!(out.status.success(), "podman run {name}: {}", stderr(&out));
+    }
+    let (a, b) = (p.netns("cref"), p.netns("cnw"));
+    let (mut f_ref, mut f_nw) = (facts(&a), facts(&b));
+    assert_eq!(f_ref["addrs"], json!(["172.30.0.100/24"]));
+    assert_eq!(f_nw["addrs"], json!(["172.30.0.10/24"]));
+    assert_eq!(f_nw["mtu"], 1400, "tuning after netwasm: {f_nw}");
+    f_ref["addrs"] = Value::Null;
+    f_nw["addrs"] = Value::Null;
+    assert_eq!(f_nw, f_ref, "the containers' interfaces differ");
+    assert!(p.pings("cnw", "172.30.0.100"), "bridge mode: cnw to cref");
+    assert_eq!(h.labs().len(), 1, "one attachment lab, netwasm's");
+
+    // A guest its policy refuses: podman's run fails, and the plugin
+    // leaves nothing behind, no interface, no lab, no lease.
+    let nothing = h.dir.join("nothing.toml");
+    std::fs::write(&nothing, "[namespaces]\ncreate = []\n").unwrap();
+    let mut refused = p.netwasm("bridge", json!({"policy": nothing.display().to_string()}));
+    refused["ipam"]["rangeStart"] = "172.30.0.200".into();
+    p.define(&refused_net, vec![refused]);
+    let out = p.try_start("cbad", &refused_net);
+    assert!(
+        !out.status.success(),
+        "podman ran a container its plugin refused"
+    );
+    assert!(stderr(&out).contains("not allowed"), "{}", stderr(&out));
+    assert_eq!(h.leases_of(&refused_net), Vec::<String>::new());
+    assert_eq!(h.labs().len(), 1, "the refused ADD left a lab");
+
+    let out = p.run(&["rm", "-f", "-t", "0", "cref", "cnw", "cbad"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(h.labs(), Vec::<String>::new(), "podman rm left attachments");
+    for net in [&ref_net, &nw_net, &refused_net] {
+        assert_eq!(h.leases_of(net), Vec::<String>::new(), "{net}: leases left");
     }
 }
 
