@@ -132,7 +132,13 @@ impl Host {
                 root().join("target").join("netwasm-cache"),
             );
         if let Some(ns) = ns {
-            cmd.env("CNI_NETNS", format!("/run/netns/{ns}"));
+            // A name under /run/netns, or a path given whole.
+            let path = if ns.starts_with('/') {
+                ns.to_string()
+            } else {
+                format!("/run/netns/{ns}")
+            };
+            cmd.env("CNI_NETNS", path);
         }
         for k in unset {
             cmd.env_remove(k);
@@ -998,4 +1004,106 @@ fi
         vec!["ADD present", "DEL present"],
         "the IPAM plugin ran before the guest asked"
     );
+}
+
+/// A process in a network namespace of its own that nothing names: a
+/// container as runtimes that pass `/proc/PID/ns/net` see it. Killed on drop.
+struct Unnamed(std::process::Child);
+
+impl Unnamed {
+    fn new() -> Self {
+        let child = Command::new("unshare")
+            .args(["--net", "sleep", "120"])
+            .spawn()
+            .expect("unshare");
+        let me = Unnamed(child);
+        let path = me.path();
+        // unshare(1) switches namespace before it execs sleep: wait for it.
+        for _ in 0..200 {
+            let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+            if std::fs::read_link(&path).is_ok_and(|l| l != ours) {
+                return me;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{path} never got a namespace of its own");
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.0.id())
+    }
+
+    fn ip(&self, args: &[&str]) -> Value {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", self.path()))
+            .args(["ip", "-j"])
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for Unnamed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The names netwasm-cni gave namespaces, still under /run/netns.
+fn aliases() -> Vec<String> {
+    netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with("netwasm-cni-"))
+        .collect()
+}
+
+#[test]
+fn a_container_given_as_proc_pid_ns_net_is_wired_and_unwired() {
+    if !root_or_skip() {
+        return;
+    }
+    let h = Host::new();
+    let c = Unnamed::new();
+    let path = c.path();
+    let conf = h.config(None, "bridge", json!({}));
+    let before = aliases();
+    let r = ok(&h.cni("netwasm-cni", "ADD", "c", Some(&path), &conf));
+    assert_eq!(r["interfaces"][0]["sandbox"], path.as_str(), "{r}");
+    let addrs = c.ip(&["-4", "addr", "show", "eth0"]);
+    assert_eq!(addrs[0]["addr_info"][0]["local"], "172.30.0.10", "{addrs}");
+    let l = c.ip(&["-d", "link", "show", "eth0"]);
+    assert_eq!(l[0]["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
+    // The name it had for the call is gone with the call.
+    assert_eq!(aliases(), before, "ADD left its name for the namespace");
+    ok(&h.cni("netwasm-cni", "CHECK", "c", Some(&path), &conf));
+    ok(&h.cni("netwasm-cni", "DEL", "c", Some(&path), &conf));
+    assert_eq!(
+        c.ip(&["link", "show", "eth0"]),
+        Value::Null,
+        "DEL left eth0"
+    );
+    assert_eq!(aliases(), before, "DEL left its name for the namespace");
+    assert_eq!(h.leases(), Vec::<String>::new());
+    assert_eq!(h.labs(), Vec::<String>::new());
+    // Not a network namespace: an invalid environment (code 4).
+    let e = cni_error(&h.cni(
+        "netwasm-cni",
+        "ADD",
+        "x",
+        Some(&format!("/proc/{}/ns/uts", std::process::id())),
+        &conf,
+    ));
+    assert_eq!(e["code"], 4, "{e}");
+    // Gone: an unknown container (code 3).
+    let e = cni_error(&h.cni(
+        "netwasm-cni",
+        "ADD",
+        "y",
+        Some("/proc/999999999/ns/net"),
+        &conf,
+    ));
+    assert_eq!(e["code"], 3, "{e}");
+    assert_eq!(h.leases(), Vec::<String>::new());
 }

@@ -71,24 +71,31 @@ impl Attachment {
 /// and CRI-O mount them there; `/var/run` is a link to `/run`).
 const NETNS_DIRS: [&str; 2] = ["/run/netns", "/var/run/netns"];
 
-/// The name of the container namespace `CNI_NETNS` points at: a mount
-/// under `/run/netns`. netwasm holds namespaces by name and identity, so a
-/// `/proc/PID/ns/net` path (no name) is refused with a message that says so.
-pub fn container_ns_name(netns: &Path) -> Result<String, String> {
+/// The name of the container namespace `CNI_NETNS` points at when it is a
+/// mount under `/run/netns`; `None` for a path elsewhere (`/proc/PID/ns/net`,
+/// a runtime's own directory), which has to be given a name first (see
+/// [`ALIAS_PREFIX`]).
+pub fn container_ns_name(netns: &Path) -> Result<Option<String>, String> {
     let shown = netns.display();
     let dir = netns.parent().and_then(Path::to_str).unwrap_or("");
+    if !NETNS_DIRS.contains(&dir) {
+        return Ok(None);
+    }
     let name = netns
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| format!("CNI_NETNS {shown}: not a namespace path"))?;
-    if !NETNS_DIRS.contains(&dir) {
-        return Err(format!(
-            "CNI_NETNS {shown}: netwasm-cni works on network namespaces mounted under /run/netns (as podman, containerd and CRI-O mount them)"
-        ));
-    }
     check_ns_name(name).map_err(|e| format!("CNI_NETNS {shown}: {}", e.message))?;
-    Ok(name.to_string())
+    Ok(Some(name.to_string()))
 }
+
+/// How netwasm names, for the length of one call, a container namespace
+/// given by a path outside `/run/netns`: this prefix and the namespace's
+/// inode. netwasm holds namespaces by name (and identity), so the name
+/// lets the lab, its journal and its teardown work as they do for any
+/// other; the call removes it when it ends, and a DEL removes one a killed
+/// call left.
+pub const ALIAS_PREFIX: &str = "netwasm-cni-";
 
 #[cfg(test)]
 mod tests {
@@ -118,13 +125,18 @@ mod tests {
     }
 
     #[test]
-    fn container_namespaces_are_named_mounts() {
+    fn container_namespaces_under_run_netns_go_by_their_name() {
         assert_eq!(
-            container_ns_name(Path::new("/var/run/netns/cni-1234")).unwrap(),
+            container_ns_name(Path::new("/var/run/netns/cni-1234"))
+                .unwrap()
+                .unwrap(),
             "cni-1234"
         );
-        assert_eq!(container_ns_name(Path::new("/run/netns/c1")).unwrap(), "c1");
-        assert!(container_ns_name(Path::new("/proc/42/ns/net")).is_err());
+        assert_eq!(
+            container_ns_name(Path::new("/run/netns/c1")).unwrap(),
+            Some("c1".to_string())
+        );
+        assert_eq!(container_ns_name(Path::new("/proc/42/ns/net")), Ok(None));
         assert!(container_ns_name(Path::new("/run/netns/..")).is_err());
         assert!(container_ns_name(Path::new("/run/netns/a/b")).is_err());
     }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::attachment::{Attachment, container_ns_name};
+use super::attachment::{ALIAS_PREFIX, Attachment, container_ns_name};
 use super::error::{CniError, code};
 use super::ipam;
 use super::output::{self, AttachResult, Output};
@@ -24,6 +24,7 @@ use super::protocol::{Command, Invocation};
 use crate::error::OpError;
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
+use crate::kernel::netns;
 use crate::ledger::replay::replay;
 use crate::ledger::{StateDir, drift, undo};
 use crate::policy::{Policy, file};
@@ -65,6 +66,24 @@ struct Context<'a> {
     state: StateDir,
     kernel: Arc<dyn Kernel>,
     notices: Notices,
+    /// Names this call gave the container's namespace (see
+    /// [`ALIAS_PREFIX`]), removed when the call ends.
+    aliases: Mutex<Vec<(String, crate::vocab::NsIdent)>>,
+}
+
+impl Drop for Context<'_> {
+    fn drop(&mut self) {
+        let aliases = std::mem::take(&mut *self.aliases.lock().unwrap_or_else(|e| e.into_inner()));
+        if aliases.is_empty() {
+            return;
+        }
+        let Ok(home) = netns::home() else { return };
+        for (name, id) in aliases {
+            if let Err(e) = netns::remove(&name, Some(&id), &home) {
+                (self.notices)(format!("warning: cannot remove the name {name}: {e}"));
+            }
+        }
+    }
 }
 
 impl<'a> Context<'a> {
@@ -91,7 +110,14 @@ impl<'a> Context<'a> {
             kernel: Arc::new(Netlink::new()),
             // stdout is the runtime's: what netwasm has to say goes to stderr.
             notices: Arc::new(|m| eprintln!("netwasm-cni: {m}")),
+            aliases: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The same call, about another attachment (GC's).
+    fn about(mut self, attachment: Attachment) -> Self {
+        self.attachment = attachment;
+        self
     }
 
     fn config(&self) -> &super::protocol::Config {
@@ -99,19 +125,43 @@ impl<'a> Context<'a> {
     }
 
     /// The container namespace's name, checked to exist (code 3 if not).
+    /// A namespace given by a path outside `/run/netns` is named for the
+    /// length of this call.
     fn container(&self) -> Result<String, CniError> {
         let path = self
             .inv
             .netns
             .as_deref()
             .ok_or_else(|| CniError::env("CNI_NETNS is missing"))?;
-        let name = container_ns_name(path).map_err(CniError::env)?;
-        if !self.kernel.ns_exists(&name) {
-            return Err(CniError::new(
+        let unknown = || {
+            CniError::new(
                 code::UNKNOWN_CONTAINER,
                 format!("CNI_NETNS {}: no such network namespace", path.display()),
-            ));
+            )
+        };
+        let name = match container_ns_name(path).map_err(CniError::env)? {
+            Some(name) => name,
+            None => self.alias(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => unknown(),
+                std::io::ErrorKind::InvalidInput => {
+                    CniError::env(format!("CNI_NETNS {}: {e}", path.display()))
+                }
+                _ => CniError::io(format!("CNI_NETNS {}: {e}", path.display())),
+            })?,
+        };
+        if !self.kernel.ns_exists(&name) {
+            return Err(unknown());
         }
+        Ok(name)
+    }
+
+    fn alias(&self, path: &Path) -> std::io::Result<String> {
+        let mut aliases = self.aliases.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((name, _)) = aliases.first() {
+            return Ok(name.clone());
+        }
+        let (name, id) = netns::alias(path, ALIAS_PREFIX)?;
+        aliases.push((name.clone(), id));
         Ok(name)
     }
 
@@ -375,6 +425,19 @@ async fn teardown(cx: &Context<'_>, lab: &str) -> Result<(), CniError> {
     let journal = cx.state.read(lab).map_err(busy)?;
     let objects = replay(&journal.entries);
     let report = undo::undo(cx.kernel.as_ref(), &objects, false).await;
+    // A name an earlier call of this attachment gave the container's
+    // namespace and could not take back (it was killed) goes with the
+    // call, as this call's own do.
+    let mut aliases = cx.aliases.lock().unwrap_or_else(|e| e.into_inner());
+    for e in &journal.entries {
+        if let crate::ledger::Entry::NsOpen { ns, id } = e
+            && ns.starts_with(ALIAS_PREFIX)
+            && !aliases.iter().any(|(n, _)| n == ns)
+        {
+            aliases.push((ns.clone(), *id));
+        }
+    }
+    drop(aliases);
     if !report.is_complete() {
         return Err(CniError::new(
             code::TRY_AGAIN_LATER,
@@ -455,10 +518,7 @@ async fn gc(inv: &Invocation) -> Result<(), CniError> {
         {
             continue;
         }
-        let gone = Context {
-            attachment: at.clone(),
-            ..Context::new(inv)?
-        };
+        let gone = Context::new(inv)?.about(at.clone());
         teardown(&gone, lab).await?;
         // Its lease goes with it: IPAM DEL as that attachment's DEL would
         // (plugins before spec 1.1 know no GC of their own).

@@ -367,6 +367,44 @@ pub fn remove(name: &str, expect: Option<&NsIdent>, home: &NsIdent) -> io::Resul
     }
 }
 
+/// Names the network namespace at `path`, a file outside `/run/netns` (a
+/// `/proc/PID/ns/net`, a runtime's own mount), `PREFIX` + its inode in
+/// hex under `/run/netns`, for code that works on names. The name is the
+/// namespace's own, so naming one namespace twice gives one name and two
+/// namespaces never share one. Returns the name and the namespace's
+/// identity; a name already there is taken if it names that namespace
+/// (left by a call that was killed), refused otherwise. [`remove`] with
+/// the identity takes it away.
+pub fn alias(path: &Path, prefix: &str) -> io::Result<(String, NsIdent)> {
+    let fd = open_fd(path)?;
+    check_netns(&fd)?;
+    let id = ident(&fd, None)?;
+    let name = format!("{prefix}{:x}", id.ino);
+    let target = ns_path(&name);
+    ensure_run_dir()?;
+    match claim(&target, &claim_text(&id)) {
+        Ok(()) => {
+            let source = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+            if let Err(e) = bind_mount(&source, &target) {
+                let _ = std::fs::remove_file(&target);
+                return Err(e);
+            }
+            Ok((name, id))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let there = open_fd(&target)?;
+            match check_netns(&there).and_then(|()| ident(&there, None)) {
+                Ok(found) if found.same(&id) => Ok((name, id)),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} is taken by something else", target.display()),
+                )),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes several names as [`remove`] does, on up to `width` threads at
 /// once, and says how each went, in order. Each unmount waits in the kernel
 /// for an RCU grace period (0.1 to 0.4 ms here), and waits on several
