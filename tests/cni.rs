@@ -160,17 +160,7 @@ impl Host {
 
     /// The leases host-local holds for network `network`.
     fn leases_of(&self, network: &str) -> Vec<String> {
-        let dir = self.dir.join("ipam").join(network);
-        let mut out: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort();
-        out
+        leases_in(&self.dir.join("ipam").join(network))
     }
 
     /// The attachment labs netwasm-cni keeps.
@@ -183,6 +173,20 @@ impl Host {
             })
             .unwrap_or_default()
     }
+}
+
+/// The leases a host-local data directory holds (its files named by address).
+fn leases_in(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 fn guest() -> PathBuf {
@@ -938,15 +942,7 @@ fn a_netwasm_plugin_chained_after_bridge_acts_on_bridges_interface() {
     let d = h.container("d");
     with_ipam["prevResult"] = ok(&h.cni("bridge", "ADD", "d", Some(&d), &bridge));
     ok(&h.cni("netwasm-cni", "ADD", "d", Some(&d), &with_ipam));
-    let unused = h.dir.join("unused-ipam").join(&network);
-    let leases: Vec<String> = std::fs::read_dir(&unused)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let leases = leases_in(&h.dir.join("unused-ipam").join(&network));
     assert_eq!(
         leases,
         Vec::<String>::new(),
