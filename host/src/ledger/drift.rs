@@ -8,18 +8,17 @@ use crate::vocab::{LinkInfo, LinkKind, NsId};
 
 use super::replay::Object;
 
-/// A recorded program that no longer runs. One that exited on its own
-/// while the lab is up is drift: the lab no longer does what it did.
+/// A recorded program of which nothing runs any more: it exited (or was
+/// killed) while the lab is up, and the lab no longer does what it did.
+/// One that exited but left what it started running (a daemon that
+/// forks into the background) still does its work: no drift.
 fn program_drift(obj: &Object, cgroup: &str, pid: Option<(u32, u64)>) -> Option<String> {
     let left = process::Cgroup::at(cgroup)
         .map(|c| c.members().len())
         .unwrap_or(0);
     match pid {
         Some((p, t)) if process::alive(p, t) => None,
-        Some(_) if left > 0 => Some(format!(
-            "{} has exited; {left} processes it started still run",
-            obj.describe()
-        )),
+        Some(_) if left > 0 => None,
         Some(_) => Some(format!("{} has exited", obj.describe())),
         None if left > 0 => None,
         None => Some(format!(
