@@ -88,6 +88,18 @@ fn sleepers(ns: &str) -> Vec<String> {
     ]
 }
 
+/// Takes the test's labs down when it ends, passed or not: `World` removes
+/// namespaces by name, which would leave the programs running.
+struct Labs<'a>(&'a World, Vec<&'static str>);
+
+impl Drop for Labs<'_> {
+    fn drop(&mut self) {
+        for lab in &self.1 {
+            let _ = self.0.run(&["down", lab]);
+        }
+    }
+}
+
 fn nobody_uid() -> String {
     let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -99,6 +111,7 @@ fn programs_run_confined_and_stop_on_down() {
         return;
     }
     let w = World::new();
+    let _labs = Labs(&w, vec!["conf"]);
     let ns = w.ns("a");
     let mut st = vec![format!("ns {ns}"), format!("up {ns} lo")];
     st.extend(sleepers(&ns));
@@ -194,6 +207,7 @@ fn a_rolled_back_run_stops_its_programs() {
         return;
     }
     let w = World::new();
+    let _labs = Labs(&w, vec!["rb"]);
     let ns = w.ns("a");
     let mut st = vec![format!("ns {ns}")];
     st.extend(sleepers(&ns));
@@ -212,6 +226,7 @@ fn programs_stop_on_down_after_netwasm_is_killed() {
         return;
     }
     let w = World::new();
+    let _labs = Labs(&w, vec!["killed"]);
     let ns = w.ns("a");
     let mut st = vec![format!("ns {ns}")];
     st.extend(sleepers(&ns));
@@ -261,6 +276,7 @@ fn a_program_not_listed_is_refused_and_nothing_starts() {
         return;
     }
     let w = World::new();
+    let _labs = Labs(&w, vec!["none", "other"]);
     let ns = w.ns("a");
     let st = [
         format!("ns {ns}"),
@@ -302,6 +318,7 @@ fn hostile_guests_flood_programs_and_output() {
         return;
     }
     let w = World::new();
+    let _labs = Labs(&w, vec!["flood"]);
     let ns = w.ns("a");
     let st = [
         format!("ns {ns}"),
@@ -360,6 +377,7 @@ fn exec_runs_a_command_in_a_labs_namespace() {
         return;
     }
     let w = World::new();
+    let _labs = Labs(&w, vec!["ex"]);
     let ns = w.ns("a");
     let out = w.run_kit("ex", None, &[format!("ns {ns}"), format!("up {ns} lo")]);
     assert!(out.status.success(), "{}", stderr(&out));
