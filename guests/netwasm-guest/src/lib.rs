@@ -41,11 +41,13 @@ pub mod bindings {
     });
 }
 
+use bindings::netwasm::lab::process as proc_api;
 use bindings::netwasm::lab::{addr, batch, link, namespace, probe, route, types, verify};
 
 pub use bindings::netwasm::lab::addr::AddressInfo;
 pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanConfig, MacvlanMode, OperState};
 pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
+pub use bindings::netwasm::lab::process::{ExitStatus, Output, Signal};
 pub use bindings::netwasm::lab::route::{RouteInfo, RouteSpec};
 pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
 pub use bindings::netwasm::lab::verify::Outcome;
@@ -629,4 +631,97 @@ macro_rules! main {
 
         $crate::bindings::export!(__NetwasmLab with_types_in $crate::bindings);
     };
+}
+
+/// A program to start in a namespace: see [`Namespace::spawn`].
+#[must_use = "call .start() to start the program"]
+pub struct Spawn<'a> {
+    ns: &'a Namespace,
+    command: proc_api::Command,
+}
+
+impl Namespace {
+    /// A program to run inside this namespace: `argv[0]` names it (an
+    /// absolute path, or a bare name on the fixed PATH) and must be in the
+    /// policy's `[exec] commands`; the rest are its arguments, passed as
+    /// they are (no shell). Its environment is empty unless
+    /// [`Spawn::env`] sets some; it runs as the policy's unprivileged
+    /// `[exec] user`.
+    ///
+    /// ```no_run
+    /// # fn f(ns: &netwasm_guest::Namespace) -> netwasm_guest::Result<()> {
+    /// let server = ns.spawn(&["/bin/busybox", "httpd", "-f", "-p", "8080"]).start()?;
+    /// let fetch = ns
+    ///     .spawn(&["wget", "-qO-", "http://127.0.0.1:8080/"])
+    ///     .env("HOME", "/")
+    ///     .start()?;
+    /// let status = fetch.wait(5000)?;
+    /// let page = fetch.stdout();
+    /// # let _ = (server, status, page); Ok(()) }
+    /// ```
+    pub fn spawn(&self, argv: &[&str]) -> Spawn<'_> {
+        Spawn {
+            ns: self,
+            command: proc_api::Command {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                env: Vec::new(),
+                stdin: None,
+            },
+        }
+    }
+}
+
+impl Spawn<'_> {
+    /// Sets one environment variable.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.command.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Bytes for the program's standard input (closed after them);
+    /// without this it reads `/dev/null`.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.command.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Starts the program.
+    pub fn start(self) -> Result<Process> {
+        Ok(Process {
+            inner: proc_api::start(&self.ns.inner, &self.command)?,
+        })
+    }
+}
+
+/// A program this guest started. Dropping it leaves the program running.
+pub struct Process {
+    inner: proc_api::Process,
+}
+
+impl Process {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.inner.pid()
+    }
+
+    /// Waits up to `timeout_ms` (at most 60000) for it to end; `None`
+    /// while it runs.
+    pub fn wait(&self, timeout_ms: u32) -> Result<Option<ExitStatus>> {
+        Ok(self.inner.wait(timeout_ms)?)
+    }
+
+    /// Takes what it wrote to stdout since the last call.
+    pub fn stdout(&self) -> Output {
+        self.inner.read_stdout()
+    }
+
+    /// Takes what it wrote to stderr since the last call.
+    pub fn stderr(&self) -> Output {
+        self.inner.read_stderr()
+    }
+
+    /// Sends it a signal.
+    pub fn signal(&self, sig: Signal) -> Result<()> {
+        Ok(self.inner.signal(sig)?)
+    }
 }

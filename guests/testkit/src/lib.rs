@@ -22,6 +22,13 @@
 //!                              UNIT is NAME[,ITEM...] with ITEMs ip=CIDR
 //!                              (on eth0), gw=GW (default route), up=LINK,
 //!                              bridge=NAME, devroute=DEST@LINK
+//! spawn ID NS PROG ARG...     start a program (process.start); a statement
+//!                              holding U+001F is split there instead of at
+//!                              spaces, so arguments may hold spaces
+//! wait ID MS | signal ID term|kill|int|hup|usr1|usr2
+//! out ID | err ID              print what it wrote since the last read
+//! drain ID MS                  read stdout until it closes or MS pass; print counts
+//! size ID                      read stdout once; print only its counts
 //! sleep MS | fail MESSAGE
 //! try STATEMENT                run it; print `ok` or `error: ...` and go on
 //! ```
@@ -30,11 +37,15 @@
 
 use std::collections::HashMap;
 
-use netwasm_guest::{Error, Link, MacvlanConfig, MacvlanMode, Namespace, Plan, Result, check};
+use netwasm_guest::{
+    Error, ExitStatus, Link, MacvlanConfig, MacvlanMode, Namespace, Plan, Process, Result, Signal,
+    check,
+};
 
 #[derive(Default)]
 struct Kit {
     spaces: HashMap<String, Namespace>,
+    programs: HashMap<String, Process>,
 }
 
 fn mode(s: &str) -> Result<Option<MacvlanMode>> {
@@ -144,9 +155,90 @@ impl Kit {
         if delete { r.delete() } else { r.add() }
     }
 
+    fn program(&self, id: &str) -> Result<&Process> {
+        self.programs
+            .get(id)
+            .ok_or_else(|| Error::msg(format!("no program {id}")))
+    }
+
     fn exec(&mut self, stmt: &str) -> Result<()> {
-        let w: Vec<&str> = stmt.split_whitespace().collect();
+        let w: Vec<&str> = if stmt.contains('\u{1f}') {
+            stmt.split('\u{1f}').collect()
+        } else {
+            stmt.split_whitespace().collect()
+        };
         match *w.first().unwrap_or(&"") {
+            "spawn" => {
+                let id = arg(&w, 1)?;
+                self.ns(arg(&w, 2)?)?;
+                let argv: Vec<&str> = w.get(3..).unwrap_or_default().to_vec();
+                let p = self.spaces[arg(&w, 2)?].spawn(&argv).start()?;
+                println!("started {id} pid={}", p.pid());
+                self.programs.insert(id.to_string(), p);
+            }
+            "wait" => {
+                let ms = arg(&w, 2)?.parse().map_err(|_| Error::msg("bad timeout"))?;
+                match self.program(arg(&w, 1)?)?.wait(ms)? {
+                    None => println!("wait {} running", w[1]),
+                    Some(ExitStatus::Exited(c)) => println!("wait {} exited={c}", w[1]),
+                    Some(ExitStatus::Signaled(s)) => println!("wait {} signaled={s}", w[1]),
+                }
+            }
+            "signal" => {
+                let sig = match arg(&w, 2)? {
+                    "term" => Signal::Term,
+                    "kill" => Signal::Kill,
+                    "int" => Signal::Int,
+                    "hup" => Signal::Hup,
+                    "usr1" => Signal::Usr1,
+                    "usr2" => Signal::Usr2,
+                    other => return Err(Error::msg(format!("unknown signal {other}"))),
+                };
+                self.program(arg(&w, 1)?)?.signal(sig)?;
+            }
+            "out" | "err" => {
+                let p = self.program(arg(&w, 1)?)?;
+                let o = if w[0] == "out" {
+                    p.stdout()
+                } else {
+                    p.stderr()
+                };
+                println!(
+                    "{} {}: {:?} dropped={} closed={}",
+                    w[0],
+                    w[1],
+                    String::from_utf8_lossy(&o.data),
+                    o.dropped,
+                    o.closed
+                );
+            }
+            "size" => {
+                let o = self.program(arg(&w, 1)?)?.stdout();
+                println!(
+                    "size {} bytes={} dropped={} closed={}",
+                    w[1],
+                    o.data.len(),
+                    o.dropped,
+                    o.closed
+                );
+            }
+            "drain" => {
+                let ms: u64 = arg(&w, 2)?.parse().map_err(|_| Error::msg("bad timeout"))?;
+                let p = self.program(arg(&w, 1)?)?;
+                let (mut bytes, mut dropped, mut closed) = (0usize, 0u64, false);
+                let start = std::time::Instant::now();
+                while !closed && start.elapsed().as_millis() < u128::from(ms) {
+                    let o = p.stdout();
+                    bytes += o.data.len();
+                    dropped += o.dropped;
+                    closed = o.closed;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                println!(
+                    "drained {} bytes={bytes} dropped={dropped} closed={closed}",
+                    w[1]
+                );
+            }
             "ns" => {
                 let name = arg(&w, 1)?;
                 let ns = Namespace::create(name)?;

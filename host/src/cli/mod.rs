@@ -12,6 +12,7 @@ macro_rules! outln {
 }
 
 mod check;
+mod exec;
 mod graph;
 mod labs;
 mod plan;
@@ -19,6 +20,7 @@ mod run;
 mod show;
 pub mod usage;
 
+pub use exec::ExecArgs;
 pub use graph::{GraphArgs, GraphFormat};
 pub use show::ShowArgs;
 
@@ -193,6 +195,13 @@ pub enum Command {
     /// global addresses. The SVG is laid out and drawn by netwasm itself:
     /// no Graphviz needed, and any browser opens it.
     Graph(GraphArgs),
+    /// Run a command in one of a lab's namespaces, as the operator.
+    ///
+    /// Like `ip netns exec`, but by the lab's name for the namespace, and
+    /// only in a namespace the lab's ledger holds that is still the one it
+    /// recorded. The command runs as you (no policy applies), with your
+    /// terminal and environment; netwasm exits with its status.
+    Exec(ExecArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -371,6 +380,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Status(args) => labs::status(args).await,
         Command::Show(args) => show::show(args).await,
         Command::Graph(args) => graph::graph(args).await,
+        Command::Exec(args) => exec::exec(args).await,
     }
 }
 

@@ -609,6 +609,7 @@ pub(crate) mod tests {
             links_shown: LinksShown::All,
             links,
             routes: vec![],
+            processes: vec![],
         }
     }
 

@@ -155,6 +155,19 @@ fn namespace(ns: &NsView, out: &mut String) {
         }
         t.render("  ", out);
     }
+    if !ns.processes.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(vec!["PID", "STATE", "PROCESSES", "COMMAND"]);
+        for p in &ns.processes {
+            t.row(vec![
+                vec![p.pid.map_or("-".to_string(), |p| p.to_string())],
+                vec![if p.running { "running" } else { "exited" }.to_string()],
+                vec![p.processes.to_string()],
+                vec![p.command.clone()],
+            ]);
+        }
+        t.render("  ", out);
+    }
 }
 
 /// The view as text: one section per namespace.
@@ -242,6 +255,7 @@ mod tests {
                         scope: "global".into(),
                         source: None,
                     }],
+                    processes: vec![],
                 },
                 NsView {
                     name: "x-gone".into(),
@@ -251,6 +265,7 @@ mod tests {
                     links_shown: LinksShown::All,
                     links: vec![],
                     routes: vec![],
+                    processes: vec![],
                 },
             ],
         }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, process};
 use crate::ledger::replay::Object;
 use crate::vocab::{AddrInfo, LinkInfo, NsId, ROOT_NS, RouteInfo};
 
@@ -52,6 +52,26 @@ pub struct NsView {
     pub links_shown: LinksShown,
     pub links: Vec<LinkView>,
     pub routes: Vec<RouteView>,
+    /// The programs the lab started here that its ledger still holds.
+    pub processes: Vec<ProcessView>,
+}
+
+/// A program the lab started (`process.start`), as the ledger records it
+/// and `/proc` and its cgroup show it now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessView {
+    /// Its pid; `null` when the run died before recording it.
+    pub pid: Option<u32>,
+    /// Its argv, joined by spaces (cut after 256 characters).
+    pub command: String,
+    /// Whether the program itself still runs (the recorded pid with the
+    /// recorded start time).
+    pub running: bool,
+    /// How many processes its cgroup holds now: the program and all it
+    /// started that still runs.
+    pub processes: usize,
+    /// Its cgroup, relative to the cgroup v2 mount point.
+    pub cgroup: String,
 }
 
 /// A link, with its addresses.
@@ -331,6 +351,7 @@ async fn ns_view(
         links_shown,
         links: Vec::new(),
         routes: Vec::new(),
+        processes: process_views(&name, objects),
     };
     if let Some(e) = errors.get(&name) {
         view.present = true;
@@ -368,6 +389,31 @@ async fn ns_view(
         }
     }
     view
+}
+
+fn process_views(ns_name: &str, objects: &[Object]) -> Vec<ProcessView> {
+    objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Process {
+                ns,
+                cgroup,
+                command,
+                pid,
+                start,
+                ..
+            } if ns == ns_name => Some(ProcessView {
+                pid: *pid,
+                command: command.clone(),
+                running: pid.zip(*start).is_some_and(|(p, t)| process::alive(p, t)),
+                processes: process::Cgroup::at(cgroup)
+                    .map(|c| c.members().len())
+                    .unwrap_or(0),
+                cgroup: cgroup.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn read_ns(

@@ -11,6 +11,7 @@
 pub mod icmp;
 pub mod netlink;
 pub mod netns;
+pub mod process;
 pub mod sim;
 
 use std::io;
@@ -119,6 +120,15 @@ pub trait Kernel: Send + Sync {
     fn ns_list(&self) -> io::Result<Vec<String>>;
     /// The name `ns` was opened or created under.
     fn ns_name(&self, ns: NsId) -> Option<String>;
+    /// A new descriptor (close-on-exec) of the open namespace `ns`, for a
+    /// program to enter it. A model of the kernel has none to give.
+    fn ns_fd(&self, ns: NsId) -> io::Result<std::os::fd::OwnedFd> {
+        let _ = ns;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "programs run only on the real kernel, not on a model of it",
+        ))
+    }
 
     /// Creates a link; returns it (and the peer, for a veth) as created.
     async fn link_add(&self, link: &NewLink) -> io::Result<Vec<LinkInfo>>;

@@ -20,6 +20,8 @@ pub enum Quota {
     Links,
     Addresses,
     Routes,
+    /// Programs started (`process.start`).
+    Processes,
 }
 
 impl Quota {
@@ -30,6 +32,7 @@ impl Quota {
             Quota::Links => "links",
             Quota::Addresses => "addresses",
             Quota::Routes => "routes",
+            Quota::Processes => "processes",
         }
     }
 }
@@ -42,6 +45,7 @@ pub struct Usage {
     pub addresses: u64,
     pub routes: u64,
     pub operations: u64,
+    pub processes: u64,
 }
 
 impl Usage {
@@ -51,6 +55,7 @@ impl Usage {
             Quota::Links => self.links,
             Quota::Addresses => self.addresses,
             Quota::Routes => self.routes,
+            Quota::Processes => self.processes,
         }
     }
 
@@ -61,6 +66,7 @@ impl Usage {
             Quota::Links => &mut self.links,
             Quota::Addresses => &mut self.addresses,
             Quota::Routes => &mut self.routes,
+            Quota::Processes => &mut self.processes,
         };
         *slot += n;
     }
@@ -164,6 +170,7 @@ impl Gate {
             Quota::Links => self.policy.quotas.links,
             Quota::Addresses => self.policy.quotas.addresses,
             Quota::Routes => self.policy.quotas.routes,
+            Quota::Processes => self.policy.quotas.processes,
         };
         if used.saturating_add(want) > max {
             return Err(self.over(what, q.key(), want, used, max));

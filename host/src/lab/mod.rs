@@ -14,6 +14,7 @@ mod gate;
 mod links;
 mod loops;
 mod namespaces;
+mod processes;
 mod routes;
 #[cfg(test)]
 mod tests_sim;
@@ -23,6 +24,7 @@ mod verify;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute};
 pub use self::gate::{Quota, Usage};
+pub use self::processes::{ProcKey, StartSpec, Which};
 pub use self::verify::matrix_lines;
 
 use self::gate::is_root;
@@ -161,6 +163,14 @@ pub struct Lab {
     /// them as a matrix, charged to the guest's output budget).
     on_checked: Option<OnChecked>,
     ledger: Option<Ledger>,
+    /// The programs the guest holds handles to.
+    processes: HashMap<ProcKey, processes::ProcEntry>,
+    next_proc_key: u64,
+    /// Programs started, for naming their cgroups.
+    next_proc: u64,
+    /// The output all the run's programs may keep at once, made with the
+    /// first program.
+    output_budget: Option<Arc<crate::kernel::process::OutputBudget>>,
 }
 
 /// See [`Lab::on_checked`].
@@ -194,6 +204,10 @@ impl Lab {
             probed: HashSet::new(),
             on_checked: None,
             ledger: None,
+            processes: HashMap::new(),
+            next_proc_key: 0,
+            next_proc: 0,
+            output_budget: None,
         }
     }
 
@@ -286,6 +300,11 @@ impl Lab {
             }
         };
         for o in objects {
+            // An earlier run's programs stay recorded for `down`; a guest
+            // gets no handle to them.
+            if matches!(o, Object::Process { .. }) {
+                continue;
+            }
             let id = match verified(o) {
                 Ok(id) => id,
                 Err(why) => {
@@ -386,7 +405,7 @@ impl Lab {
                 }
                 // Added, but the journal does not say the kernel took it:
                 // not the lab's to hand over.
-                Object::Route { .. } | Object::Addr { .. } => {}
+                Object::Route { .. } | Object::Addr { .. } | Object::Process { .. } => {}
             }
         }
         self.hold_adopted_links(objects, &now).await;

@@ -349,6 +349,7 @@ impl Lab {
                 lab.policy.check_ns_delete_opened(name)?;
             }
             let id = entry.id;
+            lab.stop_programs_in(name).await?;
             let removal = lab
                 .kernel
                 .ns_delete(id)

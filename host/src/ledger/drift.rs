@@ -2,11 +2,31 @@
 
 use std::collections::HashMap;
 
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, process};
 use crate::vocab::net::{Cidr, parse_destination};
 use crate::vocab::{LinkInfo, LinkKind, NsId};
 
 use super::replay::Object;
+
+/// A recorded program of which nothing runs any more: it exited (or was
+/// killed) while the lab is up, and the lab no longer does what it did.
+/// One that exited but left what it started running (a daemon that
+/// forks into the background) still does its work: no drift.
+fn program_drift(obj: &Object, cgroup: &str, pid: Option<(u32, u64)>) -> Option<String> {
+    let left = process::Cgroup::at(cgroup)
+        .map(|c| c.members().len())
+        .unwrap_or(0);
+    match pid {
+        Some((p, t)) if process::alive(p, t) => None,
+        Some(_) if left > 0 => None,
+        Some(_) => Some(format!("{} has exited", obj.describe())),
+        None if left > 0 => None,
+        None => Some(format!(
+            "{} never started: the run died while starting it",
+            obj.describe()
+        )),
+    }
+}
 
 /// Compares every recorded object with the kernel; returns one line per
 /// difference, naming the object and what differs. A namespace whose name
@@ -19,6 +39,13 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
     let mut open: HashMap<(String, Option<crate::vocab::NsIdent>), Option<NsId>> = HashMap::new();
     let mut links: HashMap<NsId, Vec<LinkInfo>> = HashMap::new();
     for obj in objects {
+        if let Object::Process {
+            cgroup, pid, start, ..
+        } = obj
+        {
+            out.extend(program_drift(obj, cgroup, pid.zip(*start)));
+            continue;
+        }
         let ns = obj.ns().to_string();
         let key = (ns.clone(), obj.ns_id());
         if !open.contains_key(&key) {
@@ -215,6 +242,7 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                     Some(_) => {}
                 }
             }
+            Object::Process { .. } => {}
         }
     }
     for id in open.into_values().flatten() {

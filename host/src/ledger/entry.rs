@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use super::check_lab_name;
 use crate::vocab::net::{Cidr, Mac, check_link_name, check_ns_name, parse_destination, parse_ip};
+use crate::vocab::process::check_cgroup;
 use crate::vocab::{LinkKind, MacvlanMode, NsIdent, ROOT_NS};
 
 /// Version 2 records kernel identities: of namespaces (`id` of `ns-create`
 /// and `ns-open`), links (`index`) and routes (`oif`, `metric`). Version 1
 /// journals are read too; their objects have no identity, so `down` leaves
-/// them unless forced (see `ledger::undo`).
-pub const JOURNAL_VERSION: u32 = 2;
+/// them unless forced (see `ledger::undo`). Version 3 adds programs
+/// (`process-start`, `process-pid`, `process-end`): a netwasm that reads
+/// only version 2 refuses such a journal whole rather than stop reading
+/// at the first program and leave it running.
+pub const JOURNAL_VERSION: u32 = 3;
 
 /// One journal entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,6 +142,29 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         metric: Option<u32>,
     },
+    /// A program about to start in namespace `ns`, in cgroup `cgroup`
+    /// (relative to the cgroup v2 mount point; made after this entry).
+    /// Written before the program runs: whatever instant a crash strikes,
+    /// the journal names the cgroup that holds everything it started.
+    /// `command` is its argv, joined by spaces and cut, for reports only.
+    ProcessStart {
+        ns: String,
+        cgroup: String,
+        command: String,
+    },
+    /// The program of `cgroup` started as process `pid`, with start time
+    /// `start` (field 22 of `/proc/PID/stat`): the pair names it for the
+    /// life of the machine, though a pid is reused.
+    ProcessPid {
+        cgroup: String,
+        pid: u32,
+        start: u64,
+    },
+    /// The program of `cgroup` ended, nothing was left in its cgroup, and
+    /// the cgroup was removed: nothing of it is left to stop.
+    ProcessEnd {
+        cgroup: String,
+    },
     RouteDelete {
         ns: String,
         destination: String,
@@ -186,6 +213,14 @@ impl Entry {
                 ns(n)
             }
             Entry::NsOpen { ns: n, .. } => ns(n),
+            Entry::ProcessStart { ns: n, cgroup, .. } => {
+                if n == ROOT_NS {
+                    return Err("starts a program in the root namespace".into());
+                }
+                ns(n)?;
+                check_cgroup(cgroup)
+            }
+            Entry::ProcessPid { cgroup, .. } | Entry::ProcessEnd { cgroup } => check_cgroup(cgroup),
             Entry::LinkAdd {
                 ns: n,
                 name,
@@ -296,6 +331,9 @@ impl Entry {
             Entry::NsCreate { ns, .. } => format!("create namespace {ns}"),
             Entry::NsOpen { ns, .. } => format!("open {}", at(ns)),
             Entry::NsDelete { ns } => format!("delete namespace {ns}"),
+            Entry::ProcessStart { ns, command, .. } => format!("start {command} in {ns}"),
+            Entry::ProcessPid { cgroup, pid, .. } => format!("program of {cgroup} is pid {pid}"),
+            Entry::ProcessEnd { cgroup } => format!("program of {cgroup} ended"),
             Entry::LinkAdd {
                 ns,
                 name,
@@ -486,6 +524,9 @@ mod tests {
             r#"{"op":"link-set","ns":"a","name":"mv0","change":"mac=02:00:00:00:00:01"}"#,
             r#"{"op":"link-set","ns":"a","name":"mv0","change":"nomaster"}"#,
             r#"{"op":"link-add","ns":"a","name":"mv0","kind":"macvlan","mode":"private","parent":"eth0"}"#,
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/lab/12-1","command":"/bin/sleep 9"}"#,
+            r#"{"op":"process-pid","cgroup":"netwasm/lab/12-1","pid":77,"start":1234}"#,
+            r#"{"op":"process-end","cgroup":"netwasm/lab/12-1"}"#,
         ] {
             let entry: Entry = serde_json::from_str(line).unwrap();
             entry.validate().unwrap();
@@ -509,5 +550,13 @@ mod tests {
         )
         .unwrap();
         assert!(bad_master.validate().is_err());
+        for line in [
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/../../init.scope/x","command":"x"}"#,
+            r#"{"op":"process-start","ns":"/","cgroup":"netwasm/lab/1-1","command":"x"}"#,
+            r#"{"op":"process-end","cgroup":"system.slice/a/b"}"#,
+        ] {
+            let e: Entry = serde_json::from_str(line).unwrap();
+            assert!(e.validate().is_err(), "{line}");
+        }
     }
 }

@@ -60,6 +60,17 @@ pub enum Object {
         metric: Option<u32>,
         done: bool,
     },
+    /// A program the lab started, with everything it started in turn: all
+    /// held in its cgroup. `pid` and `start` are missing when the run died
+    /// between starting it and recording them.
+    Process {
+        ns: String,
+        ns_id: Option<NsIdent>,
+        cgroup: String,
+        command: String,
+        pid: Option<u32>,
+        start: Option<u64>,
+    },
 }
 
 impl Object {
@@ -68,7 +79,8 @@ impl Object {
             Object::Ns { ns, .. }
             | Object::Link { ns, .. }
             | Object::Addr { ns, .. }
-            | Object::Route { ns, .. } => ns,
+            | Object::Route { ns, .. }
+            | Object::Process { ns, .. } => ns,
         }
     }
 
@@ -78,7 +90,8 @@ impl Object {
             Object::Ns { id, .. } => *id,
             Object::Link { ns_id, .. }
             | Object::Addr { ns_id, .. }
-            | Object::Route { ns_id, .. } => *ns_id,
+            | Object::Route { ns_id, .. }
+            | Object::Process { ns_id, .. } => *ns_id,
         }
     }
 
@@ -107,6 +120,12 @@ impl Object {
                 None => format!("{kind} {name} in {ns}"),
             },
             Object::Addr { ns, link, cidr, .. } => format!("address {cidr} on {link} in {ns}"),
+            Object::Process {
+                ns, command, pid, ..
+            } => match pid {
+                Some(pid) => format!("program {pid} ({command}) in {ns}"),
+                None => format!("program ({command}) in {ns}"),
+            },
             Object::Route {
                 ns,
                 destination,
@@ -162,6 +181,7 @@ fn effective(entries: &[Entry]) -> Vec<&Entry> {
                                 | Entry::LinkAdd { .. }
                                 | Entry::AddrAdd { .. }
                                 | Entry::RouteAdd { .. }
+                                | Entry::ProcessStart { .. }
                         )
                 });
                 out.push(e);
@@ -209,6 +229,35 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
             Entry::NsOpen { ns, id } => {
                 idents.insert(ns, *id);
             }
+            Entry::ProcessStart {
+                ns,
+                cgroup,
+                command,
+            } => objs.push(Object::Process {
+                ns: ns.clone(),
+                ns_id: idents.get(ns.as_str()).copied(),
+                cgroup: cgroup.clone(),
+                command: command.clone(),
+                pid: None,
+                start: None,
+            }),
+            Entry::ProcessPid {
+                cgroup: c,
+                pid: p,
+                start: t,
+            } => {
+                if let Some(Object::Process { pid, start, .. }) = objs
+                    .iter_mut()
+                    .rev()
+                    .find(|o| matches!(o, Object::Process { cgroup, .. } if cgroup == c))
+                {
+                    *pid = Some(*p);
+                    *start = Some(*t);
+                }
+            }
+            Entry::ProcessEnd { cgroup: c } => {
+                objs.retain(|o| !matches!(o, Object::Process { cgroup, .. } if cgroup == c));
+            }
             Entry::NsDelete { ns } => {
                 // The namespace takes with it everything inside, veth pairs
                 // with an end inside, and macvlans whose parent was inside.
@@ -224,6 +273,9 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                             && peer_ns.as_deref() != Some(&gone)
                             && parent_ns.as_deref() != Some(&gone)
                     }
+                    // A program keeps its namespace alive whatever its name:
+                    // it stays the lab's until it is recorded as ended.
+                    Object::Process { .. } => true,
                     other => other.ns() != gone,
                 });
             }
@@ -267,7 +319,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                     }
                     Object::Addr { ns: a, link, .. } => !(a == ns && link == name),
                     Object::Route { ns: a, dev, .. } => !(a == ns && dev.as_deref() == Some(name)),
-                    Object::Ns { .. } => true,
+                    Object::Ns { .. } | Object::Process { .. } => true,
                 });
                 // A bridge's ports are freed with it: they have no master
                 // now, by the lab's own doing.
@@ -602,6 +654,50 @@ mod tests {
                 id: Some(A)
             }]
         );
+    }
+
+    #[test]
+    fn programs_last_until_they_end_or_their_run_is_rolled_back() {
+        let start = |cg: &str| Entry::ProcessStart {
+            ns: "a".into(),
+            cgroup: cg.into(),
+            command: "/bin/sleep 9".into(),
+        };
+        let entries = vec![
+            begin(),
+            create("a"),
+            start("netwasm/l/1-1"),
+            Entry::ProcessPid {
+                cgroup: "netwasm/l/1-1".into(),
+                pid: 42,
+                start: 7,
+            },
+            start("netwasm/l/1-2"),
+            Entry::ProcessEnd {
+                cgroup: "netwasm/l/1-2".into(),
+            },
+            start("netwasm/l/1-3"),
+            Entry::Abort,
+            Entry::End {
+                outcome: RunOutcome::Committed,
+            },
+        ];
+        let objs = replay(&entries);
+        assert_eq!(objs.len(), 2, "{objs:?}");
+        assert!(matches!(
+            &objs[1],
+            Object::Process {
+                pid: Some(42),
+                start: Some(7),
+                ns_id: Some(_),
+                ..
+            }
+        ));
+        let mut rolled = entries[..4].to_vec();
+        rolled.push(Entry::End {
+            outcome: RunOutcome::RolledBack,
+        });
+        assert!(replay(&rolled).is_empty());
     }
 
     #[test]

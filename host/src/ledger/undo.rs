@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, process};
 use crate::vocab::net::{Cidr, parse_destination, parse_ip};
 use crate::vocab::{NETWASM_PROTO, NsId, NsIdent, Removal, RouteSpec};
 
@@ -119,6 +119,16 @@ fn abridged(items: &[String]) -> String {
 /// `force` removes objects recorded without their identity by name.
 pub async fn undo(kernel: &dyn Kernel, objects: &[Object], force: bool) -> UndoReport {
     let mut report = UndoReport::default();
+    // Programs first, all of them: a program keeps its namespace alive
+    // past the removal of its name, and could act on what is being taken
+    // apart around it.
+    stop_programs(objects, &mut report).await;
+    let objects: Vec<Object> = objects
+        .iter()
+        .filter(|o| !matches!(o, Object::Process { .. }))
+        .cloned()
+        .collect();
+    let objects = &objects[..];
     let created: HashSet<&str> = objects
         .iter()
         .filter_map(|o| match o {
@@ -180,6 +190,43 @@ pub async fn undo(kernel: &dyn Kernel, objects: &[Object], force: bool) -> UndoR
     }
     open.close(kernel);
     report
+}
+
+/// Stops every recorded program with all it started (its cgroup): see
+/// [`process::stop_all`]. A cgroup is netwasm's own whatever its
+/// members' pids, so a reused pid outside it is never signalled.
+async fn stop_programs(objects: &[Object], report: &mut UndoReport) {
+    let mut stops = Vec::new();
+    let mut what = Vec::new();
+    for o in objects {
+        let Object::Process {
+            cgroup, pid, start, ..
+        } = o
+        else {
+            continue;
+        };
+        match process::Cgroup::at(cgroup) {
+            Ok(cg) => {
+                stops.push(process::Stop {
+                    cgroup: cg,
+                    pid: pid.zip(*start),
+                });
+                what.push(o.describe());
+            }
+            Err(e) => report.record(o.describe(), Err(e.to_string())),
+        }
+    }
+    if stops.is_empty() {
+        return;
+    }
+    for (w, r) in what.into_iter().zip(process::stop_all(&stops).await) {
+        let step = match r {
+            Ok(process::Stopped::Stopped) => Ok(Step::Removed),
+            Ok(process::Stopped::Gone) => Ok(Step::Gone),
+            Err(e) => Err(e.to_string()),
+        };
+        report.record(w, step);
+    }
 }
 
 /// A namespace removal's outcome, as an undo step.
@@ -265,7 +312,7 @@ async fn undo_one(
                 Some(0)
             }
         }
-        Object::Ns { .. } => unreachable!("handled by `undo`"),
+        Object::Ns { .. } | Object::Process { .. } => unreachable!("handled by `undo`"),
     };
     // Recorded with its identity (journal version 2), or forced by name.
     let verified = recorded.is_some() && index.is_some();
@@ -399,7 +446,7 @@ async fn undo_one(
             }
             removed(kernel.route_del(id, &spec).await)
         }
-        Object::Ns { .. } => unreachable!("handled by `undo`"),
+        Object::Ns { .. } | Object::Process { .. } => unreachable!("handled by `undo`"),
     }
 }
 

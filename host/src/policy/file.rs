@@ -11,11 +11,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Glob, LinkGrant, LinkKind, Policy, Source};
+use std::path::PathBuf;
+
+use super::{ExecCommand, Glob, LinkGrant, LinkKind, Policy, Source};
 use crate::vocab::MacvlanMode;
 use crate::vocab::Operation;
 use crate::vocab::limit::bytes;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
+use crate::vocab::process::EXEC_PATH;
 
 type S = Spanned<String>;
 
@@ -30,6 +33,14 @@ struct Raw {
     operations: Option<RawOperations>,
     quotas: Option<RawQuotas>,
     limits: Option<RawLimits>,
+    exec: Option<RawExec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawExec {
+    commands: Option<Vec<S>>,
+    user: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +104,8 @@ struct RawQuotas {
     operations: Option<Spanned<u64>>,
     journal: Option<S>,
     probes: Option<Spanned<u64>>,
+    processes: Option<Spanned<u64>>,
+    process_output: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +262,12 @@ impl Ctx<'_> {
             set(&mut p.quotas.addresses, q.addresses);
             set(&mut p.quotas.routes, q.routes);
             set(&mut p.quotas.operations, q.operations);
+            set(&mut p.quotas.processes, q.processes);
+            if let Some(v) = q.process_output {
+                // Held in netwasm's memory: at most what a guest's own
+                // output may be.
+                p.quotas.process_output = self.size("[quotas] process-output", &v, OUTPUT_RANGE)?;
+            }
             if let Some(v) = q.probes {
                 // The neighbour table all namespaces share holds 1024
                 // entries by default; a run alone may not fill it.
@@ -300,7 +319,48 @@ impl Ctx<'_> {
                 p.limits.args = self.size("[limits] args", &v, ARGS_RANGE)?;
             }
         }
+        if let Some(e) = raw.exec {
+            if let Some(v) = e.user {
+                p.exec.user.name = v.get_ref().clone();
+                if v.get_ref().is_empty() || v.get_ref() == "root" {
+                    return Err(self.err(
+                        "[exec] user",
+                        &v,
+                        "must name an unprivileged user (not root)",
+                    ));
+                }
+                p.exec.user.ids = Some(self.user("[exec] user", &v)?);
+            }
+            if let Some(v) = e.commands {
+                p.exec.commands = v
+                    .iter()
+                    .map(|c| {
+                        resolve_command(c.get_ref())
+                            .map_err(|why| self.err("[exec] commands", c, why))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            if !p.exec.commands.is_empty() && p.exec.user.ids.is_none() {
+                let name = S::new(0..0, p.exec.user.name.clone());
+                p.exec.user.ids = Some(self.user("[exec] user (default)", &name)?);
+            }
+        }
         Ok(p)
+    }
+
+    /// The uid and primary gid of user `v` (getpwnam_r through `nix`).
+    fn user(&self, key: &str, v: &S) -> Result<(u32, u32), PolicyError> {
+        let user = nix::unistd::User::from_name(v.get_ref())
+            .map_err(|e| self.err(key, v, format!("cannot look the user up: {e}")))?
+            .ok_or_else(|| self.err(key, v, "no such user"))?;
+        if user.uid.is_root() || user.gid.as_raw() == 0 {
+            return Err(self.err(
+                key,
+                v,
+                "is root or in group root; name an unprivileged user",
+            ));
+        }
+        Ok((user.uid.as_raw(), user.gid.as_raw()))
     }
 
     fn list<T, E: std::fmt::Display>(
@@ -382,6 +442,34 @@ impl Ctx<'_> {
     fn duration(&self, key: &str, v: &S) -> Result<Duration, PolicyError> {
         parse_deadline(v.get_ref()).map_err(|why| self.err(key, v, why))
     }
+}
+
+/// Resolves one `[exec] commands` entry: an absolute path as it is, a bare
+/// name on [`EXEC_PATH`]; then every symbolic link, so that what runs
+/// is fixed now and a link changed later cannot change it.
+fn resolve_command(given: &str) -> Result<ExecCommand, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let found = if given.starts_with('/') {
+        PathBuf::from(given)
+    } else if given.is_empty() || given.contains('/') || given == "." || given == ".." {
+        return Err("a relative path; give an absolute path or a bare name".into());
+    } else {
+        EXEC_PATH
+            .split(':')
+            .map(|d| Path::new(d).join(given))
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("not found on {EXEC_PATH}"))?
+    };
+    let path = std::fs::canonicalize(&found).map_err(|e| format!("{}: {e}", found.display()))?;
+    let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("{} is not an executable file", path.display()));
+    }
+    Ok(ExecCommand {
+        given: given.to_string(),
+        found,
+        path,
+    })
 }
 
 /// The sizes a size limit may take, the same in a policy and on the
@@ -562,6 +650,40 @@ deadline = "10s"
             e.0.contains("line 2") && e.0.contains("link.teleport"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn exec_commands_resolve_on_the_fixed_path() {
+        let p = parse("[exec]\ncommands = [\"sh\", \"/bin/true\"]\n", "t.toml").unwrap();
+        let sh = p.check_exec("sh").unwrap();
+        assert!(sh.path.is_absolute() && sh.found.ends_with("sh"), "{sh:?}");
+        assert!(p.check_exec("/bin/true").is_ok());
+        assert!(p.exec.user.ids.is_some_and(|(u, _)| u != 0));
+        let e = p.check_exec("ls").unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Denied);
+        assert!(e.message.contains("add \"ls\" to [exec] commands"), "{e:?}");
+        assert_eq!(
+            p.check_exec("bin/true").unwrap_err().kind,
+            crate::error::ErrorKind::InvalidArgument
+        );
+        assert!(Policy::default().check_exec("sh").is_err());
+        for (text, why) in [
+            ("commands = [\"bin/sh\"]", "relative path"),
+            ("commands = [\"no-such-program-here\"]", "not found on"),
+            ("commands = [\"/etc/passwd\"]", "not an executable"),
+            ("user = \"root\"", "unprivileged"),
+            ("user = \"no-such-user-here\"", "no such user"),
+        ] {
+            let e = parse(&format!("[exec]\n{text}\n"), "t.toml").unwrap_err();
+            assert!(e.0.starts_with("policy t.toml line 2: [exec] "), "{e}");
+            assert!(e.0.contains(why), "{e}");
+        }
+        let p = parse(
+            "[quotas]\nprocesses = 3\nprocess-output = \"4KiB\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!((p.quotas.processes, p.quotas.process_output), (3, 4096));
     }
 
     #[test]

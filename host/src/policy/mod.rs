@@ -8,6 +8,7 @@
 pub mod file;
 mod glob;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{ErrorKind, OpError, OpResult};
@@ -61,6 +62,49 @@ pub struct Quotas {
     /// neighbour table, which all network namespaces share (its
     /// `gc_thresh3`, 1024 by default, is the root namespace's).
     pub probes: u64,
+    /// Programs the run may start (`process.start`).
+    pub processes: u64,
+    /// Bytes of program output the host keeps at once, for all the run's
+    /// programs together.
+    pub process_output: u64,
+}
+
+/// A program a guest may start: as the policy names it, where it was found
+/// on the fixed PATH, and what that resolves to (every symbolic link
+/// followed), which is what runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecCommand {
+    pub given: String,
+    pub found: PathBuf,
+    pub path: PathBuf,
+}
+
+/// The unprivileged user programs run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecUser {
+    pub name: String,
+    /// Its uid and primary gid, looked up when the policy was loaded; none
+    /// in a policy that lists no commands (nothing runs as it).
+    pub ids: Option<(u32, u32)>,
+}
+
+/// `[exec]`: what a guest may run in its namespaces, and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    pub commands: Vec<ExecCommand>,
+    pub user: ExecUser,
+}
+
+impl Default for Exec {
+    fn default() -> Self {
+        Self {
+            commands: Vec::new(),
+            user: ExecUser {
+                name: "nobody".into(),
+                ids: None,
+            },
+        }
+    }
 }
 
 /// Hard limits on the guest itself.
@@ -122,6 +166,7 @@ pub struct Policy {
     pub ops_deny: Vec<Glob>,
     pub quotas: Quotas,
     pub limits: Limits,
+    pub exec: Exec,
 }
 
 fn any_prefix() -> Vec<Cidr> {
@@ -160,8 +205,11 @@ impl Default for Policy {
                 operations: 1_000_000,
                 journal: 16 << 20,
                 probes: 512,
+                processes: 64,
+                process_output: 1 << 20,
             },
             limits: Limits::default(),
+            exec: Exec::default(),
         }
     }
 }
@@ -238,6 +286,31 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+
+    /// The program `program` (a guest's `argv[0]`) names, if `[exec]
+    /// commands` lists it: by the name or path the policy gives, by where
+    /// that was found, or by what it resolves to. Nothing is looked up now:
+    /// what runs is what the policy resolved when it was loaded.
+    pub fn check_exec(&self, program: &str) -> OpResult<&ExecCommand> {
+        if program.contains('/') && !program.starts_with('/') {
+            return Err(OpError::invalid(format!(
+                "start program {program:?}: a relative path; give an absolute path or a bare name"
+            )));
+        }
+        let p = Path::new(program);
+        if let Some(c) = self
+            .exec
+            .commands
+            .iter()
+            .find(|c| c.given == program || c.found == p || c.path == p)
+        {
+            return Ok(c);
+        }
+        Err(self.deny(
+            format!("start program {program:?}"),
+            format!("add {program:?} to [exec] commands"),
+        ))
     }
 
     pub fn check_ns_create(&self, name: &str) -> OpResult<()> {

@@ -19,4 +19,15 @@ pub fn summarize(objects: &[Object]) -> String {
         count(|o| matches!(o, Object::Route { .. }), "route", "routes"),
     ]
     .join(", ")
+        + &match objects
+            .iter()
+            .filter(|o| matches!(o, Object::Process { .. }))
+            .count()
+        {
+            // Said only when there are any: the line stays as it was for
+            // labs that run nothing.
+            0 => String::new(),
+            1 => ", 1 program".to_string(),
+            n => format!(", {n} programs"),
+        }
 }

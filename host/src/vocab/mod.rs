@@ -13,6 +13,7 @@ pub mod net;
 pub mod ns;
 pub mod op;
 pub mod probe;
+pub mod process;
 pub mod route;
 pub mod text;
 

@@ -40,6 +40,9 @@ pub enum Operation {
     ProbeNeighbors,
     VerifyExpect,
     VerifyCheck,
+    ProcessStart,
+    ProcessWait,
+    ProcessSignal,
     /// A `namespace.create-all` call refused before any of its steps.
     NamespaceCreateAll,
     /// A `batch.build` call refused before any of its steps.
@@ -48,7 +51,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every step, as `[operations]` names them.
-    pub const STEPS: [Operation; 31] = [
+    pub const STEPS: [Operation; 34] = [
         Operation::NamespaceCreate,
         Operation::NamespaceOpen,
         Operation::NamespaceRoot,
@@ -80,6 +83,9 @@ impl Operation {
         Operation::ProbeNeighbors,
         Operation::VerifyExpect,
         Operation::VerifyCheck,
+        Operation::ProcessStart,
+        Operation::ProcessWait,
+        Operation::ProcessSignal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +121,9 @@ impl Operation {
             Operation::ProbeNeighbors => "probe.neighbors",
             Operation::VerifyExpect => "verify.expect",
             Operation::VerifyCheck => "verify.check",
+            Operation::ProcessStart => "process.start",
+            Operation::ProcessWait => "process.wait",
+            Operation::ProcessSignal => "process.signal",
             Operation::NamespaceCreateAll => "namespace.create-all",
             Operation::BatchBuild => "batch.build",
         }

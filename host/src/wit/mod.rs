@@ -15,6 +15,7 @@ mod link;
 mod namespace;
 pub mod plugin;
 mod probe;
+mod process;
 mod route;
 mod types;
 
@@ -41,6 +42,7 @@ pub mod bindings {
     with: {
         "netwasm:lab/namespace.netns": crate::wit::NsHandle,
         "netwasm:lab/link.link": crate::wit::LinkHandle,
+        "netwasm:lab/process.process": crate::wit::ProcHandle,
     },
     });
 }
@@ -53,6 +55,11 @@ pub struct NsHandle {
 /// The host side of a `link` handle.
 pub struct LinkHandle {
     key: LinkKey,
+}
+
+/// The host side of a `process` handle.
+pub struct ProcHandle {
+    key: crate::lab::ProcKey,
 }
 
 /// What the WIT host needs from the store: the lab, the handle count, and

@@ -189,6 +189,11 @@ impl Kernel for Netlink {
         self.space(ns).ok().map(|s| s.name.clone())
     }
 
+    fn ns_fd(&self, ns: NsId) -> io::Result<OwnedFd> {
+        // try_clone duplicates with F_DUPFD_CLOEXEC.
+        self.space(ns)?.fd.try_clone()
+    }
+
     async fn link_add(&self, link: &NewLink) -> io::Result<Vec<LinkInfo>> {
         link::add(self, link).await
     }

@@ -1,0 +1,312 @@
+//! Programs: start one in a namespace of the lab, read its output, wait
+//! for it, signal it; and stop those of a namespace before it is deleted.
+//!
+//! A program is journaled (with the cgroup that will hold it) before it
+//! runs, and its pid and start time right after, before the guest hears
+//! of it; see `kernel::process` for how it is confined.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::gate::Quota;
+use super::{Lab, desc_ns};
+use crate::error::{Failure, HostResult, OpError};
+use crate::kernel::process::{self, Cgroup, OutputBudget, Running, Spawn, Stream, Taken};
+use crate::ledger::Entry;
+use crate::vocab::Operation;
+use crate::vocab::process::{ExitStatus, Signal};
+
+/// The most stdin a guest may hand a program.
+const MAX_STDIN: usize = 1 << 20;
+/// The longest a `wait` may block.
+const MAX_WAIT_MS: u32 = 60_000;
+/// How much of a program's argv the journal keeps, for reports.
+const COMMAND_CHARS: usize = 256;
+
+/// A program a guest started, by the key its handle holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcKey(u64);
+
+pub(super) struct ProcEntry {
+    ns: String,
+    cgroup: Cgroup,
+    running: Running,
+    /// Whether its end is journaled (and its cgroup removed).
+    ended: bool,
+}
+
+/// Which output stream.
+#[derive(Debug, Clone, Copy)]
+pub enum Which {
+    Stdout,
+    Stderr,
+}
+
+/// What a guest asks to start.
+pub struct StartSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub stdin: Option<Vec<u8>>,
+}
+
+fn command_line(argv: &[String]) -> String {
+    let mut s = argv.join(" ");
+    if s.chars().count() > COMMAND_CHARS {
+        s = s.chars().take(COMMAND_CHARS).collect::<String>() + "...";
+    }
+    s
+}
+
+/// Refuses what the kernel could not pass on: NUL in an argument or the
+/// environment, a name that is empty or holds `=`, too much stdin.
+fn check_spec(spec: &StartSpec) -> Result<(), OpError> {
+    let Some(program) = spec.argv.first() else {
+        return Err(OpError::invalid("start program: argv is empty"));
+    };
+    let what = format!("start program {program:?}");
+    if let Some((i, _)) = spec.argv.iter().enumerate().find(|(_, a)| a.contains('\0')) {
+        return Err(OpError::invalid(format!("{what}: argument {i} holds NUL")));
+    }
+    for (k, v) in &spec.env {
+        if k.is_empty() || k.contains(['=', '\0']) {
+            return Err(OpError::invalid(format!(
+                "{what}: environment name {k:?} is empty or holds '=' or NUL"
+            )));
+        }
+        if v.contains('\0') {
+            return Err(OpError::invalid(format!(
+                "{what}: the value of {k:?} holds NUL"
+            )));
+        }
+    }
+    if spec.stdin.as_ref().is_some_and(|s| s.len() > MAX_STDIN) {
+        return Err(OpError::invalid(format!(
+            "{what}: stdin is longer than 1MiB"
+        )));
+    }
+    Ok(())
+}
+
+impl Lab {
+    fn program(&self, key: ProcKey) -> HostResult<&ProcEntry> {
+        self.processes
+            .get(&key)
+            .ok_or_else(|| Failure::Trap(anyhow::anyhow!("program handle {key:?} has no program")))
+    }
+
+    fn program_mut(&mut self, key: ProcKey) -> HostResult<&mut ProcEntry> {
+        self.processes
+            .get_mut(&key)
+            .ok_or_else(|| Failure::Trap(anyhow::anyhow!("program handle {key:?} has no program")))
+    }
+
+    pub async fn proc_start(&mut self, ns: &str, spec: StartSpec) -> HostResult<ProcKey> {
+        let args = json!({ "ns": ns, "argv": spec.argv, "env": spec.env.len() });
+        self.op(Operation::ProcessStart, args, async |lab| {
+            check_spec(&spec)?;
+            let program = &spec.argv[0];
+            let what = format!("start program {program:?} in {}", desc_ns(ns));
+            let cmd = lab.policy.check_exec(program)?.clone();
+            lab.check_builds_in(ns, &what)?;
+            lab.gate.room(Quota::Processes, 1, &what)?;
+            let (uid, gid) = lab.policy.exec.user.ids.ok_or_else(|| {
+                OpError::denied(format!(
+                    "{what}: [exec] user {:?} was not looked up",
+                    lab.policy.exec.user.name
+                ))
+            })?;
+            let id = lab.ns_id(ns)?;
+            let fd = lab
+                .kernel
+                .ns_fd(id)
+                .map_err(|e| Self::kernel_err(what.clone(), e))?;
+            process::cgroup_root().map_err(|e| Self::kernel_err(what.clone(), e))?;
+            let lab_name = lab
+                .ledger
+                .as_ref()
+                .map_or_else(|| "scratch".to_string(), |l| l.lab().to_string());
+            lab.next_proc += 1;
+            let rel = process::cgroup_name(&lab_name, lab.next_proc);
+            lab.journal_room(&what, 3)?;
+            lab.record(Entry::ProcessStart {
+                ns: ns.to_string(),
+                cgroup: rel.clone(),
+                command: command_line(&spec.argv),
+            })?;
+            let cgroup = match Cgroup::create(&rel) {
+                Ok(c) => c,
+                Err(e) => {
+                    lab.record(Entry::Abort)?;
+                    return Err(Self::kernel_err(format!("{what}: make cgroup {rel}"), e));
+                }
+            };
+            let budget = lab
+                .output_budget
+                .get_or_insert_with(|| OutputBudget::new(lab.policy.quotas.process_output))
+                .clone();
+            let run = Spawn {
+                program: cmd.path.clone(),
+                argv: spec.argv.clone(),
+                env: spec.env.clone(),
+                stdin: spec.stdin.clone(),
+                uid,
+                gid,
+            };
+            let running = match process::spawn(fd, &cgroup, &run, &budget) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = cgroup.remove();
+                    lab.record(Entry::Abort)?;
+                    return Err(Self::kernel_err(what, e));
+                }
+            };
+            lab.gate.usage.add(Quota::Processes, 1);
+            lab.record(Entry::ProcessPid {
+                cgroup: rel,
+                pid: running.pid,
+                start: running.start,
+            })?;
+            lab.next_proc_key += 1;
+            let key = ProcKey(lab.next_proc_key);
+            lab.processes.insert(
+                key,
+                ProcEntry {
+                    ns: ns.to_string(),
+                    cgroup,
+                    running,
+                    ended: false,
+                },
+            );
+            Ok(key)
+        })
+        .await
+    }
+
+    pub fn proc_pid(&self, key: ProcKey) -> HostResult<u32> {
+        Ok(self.program(key)?.running.pid)
+    }
+
+    /// Takes what the program wrote to `which` since the last read.
+    pub fn proc_read(&self, key: ProcKey, which: Which) -> HostResult<Taken> {
+        let p = self.program(key)?;
+        Ok(match which {
+            Which::Stdout => p.running.stdout.take(),
+            Which::Stderr => p.running.stderr.take(),
+        })
+    }
+
+    pub async fn proc_wait(
+        &mut self,
+        key: ProcKey,
+        timeout_ms: u32,
+    ) -> HostResult<Option<ExitStatus>> {
+        let pid = self.program(key)?.running.pid;
+        let args = json!({ "pid": pid, "timeout_ms": timeout_ms });
+        self.op(Operation::ProcessWait, args, async |lab| {
+            if timeout_ms > MAX_WAIT_MS {
+                return Err(OpError::invalid(format!(
+                    "wait for program {pid}: timeout {timeout_ms} ms is longer than {MAX_WAIT_MS} ms"
+                ))
+                .into());
+            }
+            let p = lab.program_mut(key)?;
+            let status = p
+                .running
+                .wait(Duration::from_millis(timeout_ms.into()))
+                .await
+                .map_err(|e| Self::kernel_err(format!("wait for program {pid}"), e))?;
+            if status.is_some() {
+                lab.note_ended(key)?;
+            }
+            Ok(status)
+        })
+        .await
+    }
+
+    /// Journals the end of a program that ended with nothing left in its
+    /// cgroup, and removes the cgroup: it is no longer the lab's to stop.
+    /// One that left something running stays recorded.
+    fn note_ended(&mut self, key: ProcKey) -> HostResult<()> {
+        let p = self.program_mut(key)?;
+        if p.ended || !p.cgroup.members().is_empty() || p.cgroup.remove().is_err() {
+            return Ok(());
+        }
+        p.ended = true;
+        let cgroup = p.cgroup.rel.clone();
+        self.record(Entry::ProcessEnd { cgroup })
+    }
+
+    pub async fn proc_signal(&mut self, key: ProcKey, sig: Signal) -> HostResult<()> {
+        let pid = self.program(key)?.running.pid;
+        let args = json!({ "pid": pid, "signal": sig.as_str() });
+        self.op(Operation::ProcessSignal, args, async |lab| {
+            let p = lab.program_mut(key)?;
+            p.running.signal(sig.number()).map_err(|e| {
+                if e.raw_os_error() == Some(libc::ESRCH) {
+                    OpError::not_found(format!(
+                        "send SIG{} to program {pid}: it has ended",
+                        sig.as_str()
+                    ))
+                    .into()
+                } else {
+                    Self::kernel_err(format!("send SIG{} to program {pid}", sig.as_str()), e)
+                }
+            })
+        })
+        .await
+    }
+
+    /// The guest let go of its handle: the program runs on, its output is
+    /// no longer kept.
+    pub fn proc_forget(&mut self, key: ProcKey) {
+        if let Some(p) = self.processes.remove(&key) {
+            forget(&p.running.stdout);
+            forget(&p.running.stderr);
+        }
+    }
+
+    /// Stops every program the lab started in `ns` (with all it started),
+    /// before the namespace is deleted: they hold it alive, name or not.
+    pub(super) async fn stop_programs_in(&mut self, ns: &str) -> HostResult<()> {
+        let keys: Vec<ProcKey> = self
+            .processes
+            .iter()
+            .filter(|(_, p)| p.ns == ns && !p.ended)
+            .map(|(k, _)| *k)
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let stops: Vec<process::Stop> = keys
+            .iter()
+            .map(|k| {
+                let p = &self.processes[k];
+                process::Stop {
+                    cgroup: p.cgroup.clone(),
+                    pid: Some((p.running.pid, p.running.start)),
+                }
+            })
+            .collect();
+        let results = process::stop_all(&stops).await;
+        for (key, r) in keys.into_iter().zip(results) {
+            if let Err(e) = r {
+                return Err(Failure::Trap(anyhow::anyhow!(
+                    "could not stop the programs of {} before deleting it: {e}",
+                    desc_ns(ns)
+                )));
+            }
+            let p = self.program_mut(key)?;
+            p.ended = true;
+            // Reaped now, or by tokio's orphan reaper once the entry goes.
+            let _ = p.running.wait(Duration::ZERO).await;
+            let cgroup = p.cgroup.rel.clone();
+            self.record(Entry::ProcessEnd { cgroup })?;
+        }
+        Ok(())
+    }
+}
+
+fn forget(s: &Stream) {
+    s.forget();
+}

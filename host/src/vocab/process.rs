@@ -1,0 +1,107 @@
+//! Programs started in a lab's namespaces: how they end, the signals a
+//! guest may send them, and how the ledger names the cgroup that holds one.
+
+use std::fmt;
+
+/// The fixed PATH on which `[exec] commands` given by name are looked up,
+/// and on which a guest's bare program name is matched to them. Fixed, not
+/// netwasm's own: what a policy grants must not depend on the environment
+/// netwasm happens to run in.
+pub const EXEC_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How a program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(u8),
+    Signaled(u8),
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(c) => write!(f, "exited with {c}"),
+            ExitStatus::Signaled(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// The signals a guest may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Term,
+    Kill,
+    Int,
+    Hup,
+    Usr1,
+    Usr2,
+}
+
+impl Signal {
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+            Signal::Int => libc::SIGINT,
+            Signal::Hup => libc::SIGHUP,
+            Signal::Usr1 => libc::SIGUSR1,
+            Signal::Usr2 => libc::SIGUSR2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Term => "TERM",
+            Signal::Kill => "KILL",
+            Signal::Int => "INT",
+            Signal::Hup => "HUP",
+            Signal::Usr1 => "USR1",
+            Signal::Usr2 => "USR2",
+        }
+    }
+}
+
+/// Where netwasm puts its cgroups, under the cgroup v2 mount point.
+pub const CGROUP_DIR: &str = "netwasm";
+
+/// Checks a cgroup path as the ledger records it: relative to the cgroup
+/// v2 mount point, `netwasm/LAB/NAME`, plain names only. A journal is
+/// input: a path that could climb out of netwasm's own cgroups would let
+/// whoever wrote it have `down` kill anything.
+pub fn check_cgroup(path: &str) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let plain = |p: &str| {
+        !p.is_empty()
+            && p != "."
+            && p != ".."
+            && p.len() <= 128
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if parts.len() != 3 || parts[0] != CGROUP_DIR || !parts[1..].iter().all(|p| plain(p)) {
+        return Err(format!(
+            "cgroup {path:?}: not one of netwasm's (netwasm/LAB/NAME, plain names)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_netwasms_own_cgroups_pass() {
+        assert!(check_cgroup("netwasm/lab/123-1").is_ok());
+        for bad in [
+            "netwasm/../x",
+            "netwasm/lab/..",
+            "system.slice/x/y",
+            "netwasm/lab",
+            "netwasm/lab/a/b",
+            "/netwasm/lab/a",
+            "netwasm/lab/a b",
+        ] {
+            assert!(check_cgroup(bad).is_err(), "{bad}");
+        }
+    }
+}

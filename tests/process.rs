@@ -1,0 +1,401 @@
+//! Programs in lab namespaces (`netwasm:lab/process`) on the real kernel:
+//! confined as the policy says, refused when it does not list them, held
+//! to their quotas, and stopped — with everything they started, detached
+//! or not — by `down`, by a rollback, and by `down` after netwasm was
+//! killed. And `netwasm exec` for the operator.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Units separate a statement's words when an argument holds spaces.
+const US: &str = "\u{1f}";
+
+fn policy(extra: &str) -> String {
+    format!(
+        "[exec]\ncommands = [\"/bin/echo\", \"sh\", \"sleep\", \"ip\", \"cat\", \"setsid\", \"yes\"]\n{extra}"
+    )
+}
+
+/// Whether process `pid` runs (a zombie has ended).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start())
+                .unwrap_or("");
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+        Err(_) => false,
+    }
+}
+
+/// Waits up to 5 s for every pid to stop running.
+fn all_gone(pids: &[u32]) -> bool {
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if pids.iter().all(|p| !running(*p)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The pids the guest printed, by program id (`started ID pid=N`), and the
+/// pid of a detached child a `sh` printed (`out ID: "N\n"`).
+fn pids(lines: &[String]) -> HashMap<String, u32> {
+    let mut out = HashMap::new();
+    for l in lines {
+        if let Some(rest) = l.strip_prefix("started ")
+            && let Some((id, pid)) = rest.split_once(" pid=")
+        {
+            out.insert(id.to_string(), pid.parse().unwrap());
+        }
+        if let Some(rest) = l.strip_prefix("out ")
+            && let Some((id, text)) = rest.split_once(": \"")
+            && let Some(n) = text.split("\\n").next().and_then(|n| n.parse().ok())
+        {
+            out.insert(format!("{id}-child"), n);
+        }
+    }
+    out
+}
+
+/// Statements that start a sleeper and a program that detaches a sleeper
+/// into a session of its own, printing the detached one's pid.
+fn sleepers(ns: &str) -> Vec<String> {
+    vec![
+        format!("spawn s {ns} sleep 1000"),
+        [
+            "spawn",
+            "d",
+            ns,
+            "setsid",
+            "-w",
+            "sh",
+            "-c",
+            "sleep 1000 >/dev/null 2>&1 & echo $!",
+        ]
+        .join(US),
+        "wait d 5000".into(),
+        "out d".into(),
+    ]
+}
+
+/// Takes the test's labs down when it ends, passed or not: `World` removes
+/// namespaces by name, which would leave the programs running.
+struct Labs<'a>(&'a World, Vec<&'static str>);
+
+impl Drop for Labs<'_> {
+    fn drop(&mut self) {
+        for lab in &self.1 {
+            let _ = self.0.run(&["down", lab]);
+        }
+    }
+}
+
+fn nobody_uid() -> String {
+    let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn programs_run_confined_and_stop_on_down() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["conf"]);
+    let ns = w.ns("a");
+    let mut st = vec![format!("ns {ns}"), format!("up {ns} lo")];
+    st.extend(sleepers(&ns));
+    st.extend([
+        format!("spawn c {ns} cat /proc/self/status"),
+        "wait c 5000".into(),
+        "out c".into(),
+        format!("spawn i {ns} ip link set lo down"),
+        "wait i 5000".into(),
+        "err i".into(),
+        [
+            "spawn",
+            "e",
+            &ns,
+            "/bin/echo",
+            "$(id);rm -rf /",
+            "`id`",
+            "a b",
+        ]
+        .join(US),
+        "wait e 5000".into(),
+        "out e".into(),
+    ]);
+    let out = w.run_kit("conf", Some(&policy("")), &st);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    let text = lines.join("\n");
+    let p = pids(&lines);
+    let (s, d, child) = (p["s"], p["d"], p["d-child"]);
+    assert!(running(s) && running(child), "{text}");
+    assert!(!running(d), "the detaching sh exited: {text}");
+
+    // As the configured user, with no capabilities, no_new_privs.
+    let status = lines.iter().find(|l| l.starts_with("out c:")).unwrap();
+    let uid = nobody_uid();
+    assert!(
+        status.contains(&format!("Uid:\\t{uid}\\t{uid}\\t{uid}\\t{uid}")),
+        "{status}"
+    );
+    for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert!(
+            status.contains(&format!("{cap}:\\t0000000000000000")),
+            "{cap}: {status}"
+        );
+    }
+    assert!(status.contains("NoNewPrivs:\\t1"), "{status}");
+    assert!(
+        status.contains("Groups:\\t \\n") || status.contains("Groups:\\t\\n"),
+        "{status}"
+    );
+    // Its namespace's links are out of its reach.
+    assert!(text.contains("wait i exited=2"), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+    assert_eq!(link(&ns, "lo")["operstate"], "UNKNOWN", "lo untouched");
+    // No shell: every argument arrives as it was given.
+    assert!(
+        text.contains(r#"out e: "$(id);rm -rf / `id` a b\n""#),
+        "{text}"
+    );
+
+    // Running programs are no drift; show lists them.
+    let status = w.run(&["status", "conf"]);
+    assert!(status.status.success(), "{}", stdout(&status));
+    let show = w.run(&["show", "conf", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let procs = v["namespaces"][0]["processes"].as_array().unwrap().clone();
+    assert!(
+        procs.iter().any(|p| p["pid"] == s && p["running"] == true),
+        "{procs:?}"
+    );
+    assert!(
+        procs
+            .iter()
+            .any(|p| p["pid"] == d && p["running"] == false && p["processes"] == 1),
+        "the detached sleeper is in its cgroup: {procs:?}"
+    );
+    // An exited program is drift.
+    unsafe { libc::kill(s as i32, libc::SIGKILL) };
+    assert!(all_gone(&[s]));
+    let status = w.run(&["status", "conf"]);
+    assert_eq!(status.status.code(), Some(7), "{}", stdout(&status));
+    assert!(stdout(&status).contains(&format!("program {s} (sleep 1000) in {ns} has exited")));
+
+    let down = w.run(&["down", "conf"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(all_gone(&[child]), "the detached child is stopped too");
+    assert!(w.namespaces().is_empty());
+}
+
+#[test]
+fn a_rolled_back_run_stops_its_programs() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["rb"]);
+    let ns = w.ns("a");
+    let mut st = vec![format!("ns {ns}")];
+    st.extend(sleepers(&ns));
+    st.push("fail on purpose".into());
+    let out = w.run_kit("rb", Some(&policy("")), &st);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let p = pids(&guest_lines(&out));
+    assert!(all_gone(&[p["s"], p["d-child"]]), "{}", stderr(&out));
+    assert!(w.namespaces().is_empty());
+    assert!(!w.state_dir.join("labs/rb").exists());
+}
+
+#[test]
+fn programs_stop_on_down_after_netwasm_is_killed() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["killed"]);
+    let ns = w.ns("a");
+    let mut st = vec![format!("ns {ns}")];
+    st.extend(sleepers(&ns));
+    st.push("sleep 60000".into());
+    let args = w.kit_args(
+        "killed",
+        Some(&policy("[limits]\ndeadline = \"120s\"\n")),
+        &[],
+        &st,
+    );
+    let mut child = w
+        .netwasm()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Both programs recorded, with their pids: then kill netwasm.
+    let end = Instant::now() + Duration::from_secs(60);
+    let procs = loop {
+        assert!(Instant::now() < end, "the run never recorded its programs");
+        let show = w.run(&["show", "killed", "--json"]);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&show.stdout)
+            && let Some(p) = v["namespaces"][0]["processes"].as_array()
+            && p.len() == 2
+            && p.iter().all(|p| p["pid"].is_u64())
+            && p[1]["running"] == false
+        {
+            break p.clone();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = procs[0]["pid"].as_u64().unwrap() as u32;
+    assert!(running(s));
+    let down = w.run(&["down", "killed"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(all_gone(&[s]), "{}", stderr(&down));
+    assert!(stderr(&down).contains("undid program"), "{}", stderr(&down));
+    assert!(w.namespaces().is_empty());
+}
+
+#[test]
+fn a_program_not_listed_is_refused_and_nothing_starts() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["none", "other"]);
+    let ns = w.ns("a");
+    let st = [
+        format!("ns {ns}"),
+        format!("try spawn x {ns} sleep 1000"),
+        format!("try spawn x {ns} bin/sleep 1000"),
+        format!("try spawn x {ns} /usr/bin/id"),
+    ];
+    // The default policy lists nothing; this one lists other programs.
+    for (lab, p) in [
+        ("none", None),
+        ("other", Some(policy("").replace("\"sleep\", ", ""))),
+    ] {
+        let out = w.run_kit(lab, p.as_deref(), &st);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines = guest_lines(&out);
+        assert!(
+            lines[0].starts_with("error: denied: start program \"sleep\"")
+                && lines[0].contains("add \"sleep\" to [exec] commands"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("error: invalid argument:"),
+            "{lines:?}"
+        );
+        assert!(lines[2].starts_with("error: denied:"), "{lines:?}");
+        assert!(!stdout(&out).contains("started"));
+        assert!(
+            !std::path::Path::new(&format!("/sys/fs/cgroup/unified/netwasm/{lab}")).exists()
+                && !std::path::Path::new(&format!("/sys/fs/cgroup/netwasm/{lab}")).exists()
+        );
+        let down = w.run(&["down", lab]);
+        assert!(down.status.success());
+    }
+}
+
+#[test]
+fn hostile_guests_flood_programs_and_output() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["flood"]);
+    let ns = w.ns("a");
+    let st = [
+        format!("ns {ns}"),
+        format!("spawn y {ns} yes"),
+        "sleep 1500".into(),
+        "size y".into(),
+        "sleep 300".into(),
+        "size y".into(),
+        format!("try spawn 2 {ns} sleep 1000"),
+        format!("try spawn 3 {ns} sleep 1000"),
+        format!("try spawn 4 {ns} sleep 1000"),
+    ];
+    let p = policy("[quotas]\nprocesses = 3\nprocess-output = \"64KiB\"\n");
+    let out = w.run_kit("flood", Some(&p), &st);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    let sizes: Vec<(u64, u64)> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("size y "))
+        .map(|l| {
+            let n = |k: &str| {
+                l.split(' ')
+                    .find_map(|f| f.strip_prefix(k))
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            };
+            (n("bytes="), n("dropped="))
+        })
+        .collect();
+    // Kept: at most the quota, however much `yes` wrote; the rest read
+    // and dropped (counted), so `yes` never blocks on a full pipe.
+    for (bytes, dropped) in &sizes {
+        assert!(*bytes <= 64 << 10, "{lines:?}");
+        assert!(*dropped > 0, "{lines:?}");
+    }
+    assert_eq!(sizes[0].0, 64 << 10, "{lines:?}");
+    assert!(
+        lines.iter().filter(|l| l.starts_with("started")).count() == 3,
+        "{lines:?}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("error: limit reached:")
+            && lines.last().unwrap().contains("[quotas] processes"),
+        "{lines:?}"
+    );
+    let p = pids(&lines);
+    let down = w.run(&["down", "flood"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(all_gone(&p.values().copied().collect::<Vec<_>>()));
+}
+
+#[test]
+fn exec_runs_a_command_in_a_labs_namespace() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["ex"]);
+    let ns = w.ns("a");
+    let out = w.run_kit("ex", None, &[format!("ns {ns}"), format!("up {ns} lo")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = w.run(&["exec", "ex", &ns, "--", "ip", "-o", "link", "show", "lo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("lo:") && stdout(&o).contains("UP"),
+        "{}",
+        stdout(&o)
+    );
+    let o = w.run(&["exec", "ex", &ns, "--", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let o = w.run(&["exec", "ex", &ns, "--", "/no/such/program"]);
+    assert_eq!(o.status.code(), Some(127));
+    for (lab, space) in [("ex", "elsewhere"), ("nolab", ns.as_str()), ("ex", "/")] {
+        let o = w.run(&["exec", lab, space, "--", "true"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert!(w.run(&["down", "ex"]).status.success());
+}
