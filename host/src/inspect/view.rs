@@ -472,6 +472,7 @@ mod tests {
                 peer: Some("v1".into()),
                 peer_ns: Some("b".into()),
                 peer_index: None,
+                vxlan: None,
                 props: Default::default(),
             },
             Object::Addr {
