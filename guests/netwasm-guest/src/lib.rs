@@ -44,7 +44,9 @@ pub mod bindings {
 use bindings::netwasm::lab::{addr, batch, link, namespace, probe, route, types, verify};
 
 pub use bindings::netwasm::lab::addr::AddressInfo;
-pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanConfig, MacvlanMode, OperState};
+pub use bindings::netwasm::lab::link::{
+    LinkInfo, MacvlanConfig, MacvlanMode, OperState, VxlanConfig, VxlanInfo,
+};
 pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
 pub use bindings::netwasm::lab::route::{RouteInfo, RouteSpec};
 pub use bindings::netwasm::lab::types::{IpFamily, KernelError};
@@ -233,6 +235,34 @@ impl Namespace {
         Ok((Link { inner: a }, Link { inner: b }))
     }
 
+    /// Starts a vxlan here with VNI `id`: give it a `remote` (or a `group`
+    /// and a `device`), then `create` it.
+    ///
+    /// ```no_run
+    /// # use netwasm_guest::{Namespace, Result};
+    /// # fn f(ns: &Namespace) -> Result<()> {
+    /// let vx = ns.vxlan("vx0", 42).remote("10.99.0.2").device("eth0").create()?;
+    /// vx.addr("192.168.77.1/24")?.up()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn vxlan<'a>(&'a self, name: &str, id: u32) -> Vxlan<'a> {
+        Vxlan {
+            ns: self,
+            name: name.to_string(),
+            config: link::VxlanConfig {
+                id,
+                local: None,
+                remote: None,
+                group: None,
+                device: None,
+                port: None,
+                learning: None,
+                ttl: None,
+            },
+        }
+    }
+
     /// Starts a macvlan on the link called `parent` in this namespace.
     pub fn macvlan_on<'a>(&'a self, parent: &str, name: &str) -> Macvlan<'a> {
         Macvlan::new(Parent::Named(self, parent.to_string()), name)
@@ -314,6 +344,12 @@ impl Link {
     /// The kernel's current facts about the link.
     pub fn info(&self) -> Result<LinkInfo> {
         Ok(self.inner.info()?)
+    }
+
+    /// The kernel's current facts about the link's vxlan tunnel; `None`
+    /// for a link that is not a vxlan.
+    pub fn vxlan_info(&self) -> Result<Option<VxlanInfo>> {
+        Ok(self.inner.vxlan_info()?)
     }
 
     /// The raw handle, for the generated bindings.
@@ -458,6 +494,62 @@ impl<'a> Macvlan<'a> {
             Parent::Link(p) => link::add_macvlan(&p.inner, &self.config, target)?,
             Parent::Named(ns, p) => link::add_macvlan_on(&ns.inner, &p, &self.config, target)?,
         };
+        Ok(Link { inner })
+    }
+}
+
+/// A vxlan to create; see [`Namespace::vxlan`].
+pub struct Vxlan<'a> {
+    ns: &'a Namespace,
+    name: String,
+    config: link::VxlanConfig,
+}
+
+impl Vxlan<'_> {
+    /// The unicast endpoint its frames go to, over the underlay.
+    pub fn remote(mut self, addr: &str) -> Self {
+        self.config.remote = Some(addr.to_string());
+        self
+    }
+
+    /// The multicast group it sends to and joins (needs a `device`).
+    pub fn group(mut self, addr: &str) -> Self {
+        self.config.group = Some(addr.to_string());
+        self
+    }
+
+    /// The underlay address it sends from.
+    pub fn local(mut self, addr: &str) -> Self {
+        self.config.local = Some(addr.to_string());
+        self
+    }
+
+    /// The underlay link it sends by: a link of its namespace, by name.
+    pub fn device(mut self, link: &str) -> Self {
+        self.config.device = Some(link.to_string());
+        self
+    }
+
+    /// The UDP destination port; 4789 (IANA's) when not given.
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = Some(port);
+        self
+    }
+
+    /// Whether it learns remote MAC addresses (on when not given).
+    pub fn learning(mut self, on: bool) -> Self {
+        self.config.learning = Some(on);
+        self
+    }
+
+    /// The TTL of its packets (`ttl auto` when not given).
+    pub fn ttl(mut self, ttl: u8) -> Self {
+        self.config.ttl = Some(ttl);
+        self
+    }
+
+    pub fn create(self) -> Result<Link> {
+        let inner = link::add_vxlan(&self.ns.inner, &self.name, &self.config)?;
         Ok(Link { inner })
     }
 }

@@ -9,6 +9,8 @@
 //!                              each with a macvlan mv0 on PARENT in PNS
 //! bridge NS NAME               veth NS NAME PEERNS PEER
 //! macvlan NS PARENT NAME [MODE|-] [TARGETNS]
+//! vxlan NS NAME ID [remote=A] [group=G] [local=A] [dev=LINK] [port=N]
+//!                  [ttl=N] [nolearning]      vxinfo NS LINK
 //! up NS LINK | down NS LINK | mtu NS LINK N | mac NS LINK MAC
 //! master NS LINK BRIDGE | hairpin NS LINK on|off
 //! move NS LINK TONS [NEWNAME] | del-link NS LINK | info NS LINK
@@ -230,6 +232,40 @@ impl Kit {
                 }
                 b.create()?;
             }
+            "vxlan" => {
+                let id = arg(&w, 3)?.parse().map_err(|_| Error::msg("bad VNI"))?;
+                let ns = self.ns(arg(&w, 1)?)?;
+                let mut b = ns.vxlan(arg(&w, 2)?, id);
+                for opt in &w[4..] {
+                    let bad = || Error::msg(format!("bad {opt}"));
+                    b = match opt.split_once('=') {
+                        Some(("remote", v)) => b.remote(v),
+                        Some(("group", v)) => b.group(v),
+                        Some(("local", v)) => b.local(v),
+                        Some(("dev", v)) => b.device(v),
+                        Some(("port", v)) => b.port(v.parse().map_err(|_| bad())?),
+                        Some(("ttl", v)) => b.ttl(v.parse().map_err(|_| bad())?),
+                        None if *opt == "nolearning" => b.learning(false),
+                        _ => return Err(Error::msg(format!("unknown vxlan option {opt}"))),
+                    };
+                }
+                b.create()?;
+            }
+            "vxinfo" => match self.link(arg(&w, 1)?, arg(&w, 2)?)?.vxlan_info()? {
+                Some(v) => println!(
+                    "vxinfo {} id={} remote={} group={} local={} dev={} port={} learning={} ttl={}",
+                    arg(&w, 2)?,
+                    v.id,
+                    v.remote.unwrap_or_default(),
+                    v.group.unwrap_or_default(),
+                    v.local.unwrap_or_default(),
+                    v.device.unwrap_or_default(),
+                    v.port,
+                    v.learning,
+                    v.ttl
+                ),
+                None => println!("vxinfo {} none", arg(&w, 2)?),
+            },
             "up" => {
                 self.link(arg(&w, 1)?, arg(&w, 2)?)?.up()?;
             }
