@@ -337,3 +337,50 @@ fn refusals_are_typed_and_leave_nothing() {
     assert!(w.run(&["down", &lab]).status.success());
     assert_eq!(decoy.state(), before);
 }
+
+#[test]
+fn a_batch_makes_vxlans_on_the_links_of_its_plans() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let lab = format!("{}-batch", w.prefix);
+    let (phy, u1, u2) = (w.ns("phy"), w.ns("u1"), w.ns("u2"));
+    let unit = |name: &str, me: &str, other: &str| {
+        format!(
+            "{name},ip=10.98.0.{me}/24,vxlan=vx0/7/10.98.0.{other},up=vx0,addr=192.168.66.{me}/24@vx0"
+        )
+    };
+    let s = vec![
+        format!("ns {phy}"),
+        format!("veth {phy} p0 {phy} p1"),
+        format!("up {phy} p0"),
+        format!("up {phy} p1"),
+        format!(
+            "build {phy} p0 bridge {} {}",
+            unit(&u1, "1", "2"),
+            unit(&u2, "2", "1")
+        ),
+        format!("ping {u1} 192.168.66.2"),
+    ];
+    let out = w.run_kit(&lab, None, &s);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        guest_lines(&out).contains(&"ping 192.168.66.2 2/2".to_string()),
+        "{:?}",
+        guest_lines(&out)
+    );
+    for (ns, remote) in [(&u1, "10.98.0.2"), (&u2, "10.98.0.1")] {
+        let l = link(ns, "vx0");
+        let d = &l["linkinfo"]["info_data"];
+        assert_eq!(
+            (&d["id"], &d["remote"], &d["link"]),
+            (&Value::from(7), &Value::from(remote), &Value::from("eth0")),
+            "{l}"
+        );
+        assert_eq!(d["port"], 4789, "{l}");
+    }
+    assert!(ping(&u2, "192.168.66.1"));
+    assert!(w.run(&["down", &lab]).status.success());
+    assert!(w.namespaces().is_empty(), "{:?}", w.namespaces());
+}

@@ -162,11 +162,17 @@ impl Namespace {
     /// # Ok(()) }
     /// ```
     pub fn build_all(plans: &[Plan]) -> Result<Vec<Self>> {
+        let vxlans: Vec<batch::NewVxlan> = plans
+            .iter()
+            .flat_map(|p| p.vxlans.iter().cloned())
+            .collect();
         let plans: Vec<batch::NamespacePlan> = plans.iter().map(|p| p.inner.clone()).collect();
-        Ok(batch::build(&plans)?
-            .into_iter()
-            .map(|inner| Self { inner })
-            .collect())
+        let built = if vxlans.is_empty() {
+            batch::build(&plans)?
+        } else {
+            batch::build_with_vxlans(&plans, &vxlans)?
+        };
+        Ok(built.into_iter().map(|inner| Self { inner }).collect())
     }
 
     /// Opens an existing namespace (one this lab created earlier, or one the
@@ -596,11 +602,13 @@ impl<'a> Route<'a> {
 
 /// One namespace for [`Namespace::build_all`] and what goes in it. The
 /// host does the steps in this order, whatever order they are given in:
-/// create the namespace, its links, set links up, add addresses, add
-/// routes. Links are named by name: `lo`, or a link the plan creates.
+/// create the namespace, its links, its vxlans, set links up, add
+/// addresses, add routes. Links are named by name: `lo`, or a link the
+/// plan creates.
 #[derive(Debug, Clone)]
 pub struct Plan {
     inner: batch::NamespacePlan,
+    vxlans: Vec<batch::NewVxlan>,
 }
 
 impl Plan {
@@ -614,6 +622,7 @@ impl Plan {
                 addresses: Vec::new(),
                 routes: Vec::new(),
             },
+            vxlans: Vec::new(),
         }
     }
 
@@ -647,6 +656,17 @@ impl Plan {
                 parent: parent.to_string(),
                 config,
             }));
+        self
+    }
+
+    /// A vxlan `name` in this namespace, made after its other links (its
+    /// `device` may be one of them), with the tunnel `config`.
+    pub fn vxlan(mut self, name: &str, config: VxlanConfig) -> Self {
+        self.vxlans.push(batch::NewVxlan {
+            namespace: self.inner.name.clone(),
+            name: name.to_string(),
+            config,
+        });
         self
     }
 

@@ -23,7 +23,9 @@
 //!                              macvlan eth0 on PARENT in PNS, lo and eth0 up;
 //!                              UNIT is NAME[,ITEM...] with ITEMs ip=CIDR
 //!                              (on eth0), gw=GW (default route), up=LINK,
-//!                              bridge=NAME, devroute=DEST@LINK
+//!                              bridge=NAME, devroute=DEST@LINK,
+//!                              vxlan=NAME/ID/REMOTE (on eth0),
+//!                              addr=CIDR@LINK
 //! sleep MS | fail MESSAGE
 //! try STATEMENT                run it; print `ok` or `error: ...` and go on
 //! ```
@@ -32,7 +34,9 @@
 
 use std::collections::HashMap;
 
-use netwasm_guest::{Error, Link, MacvlanConfig, MacvlanMode, Namespace, Plan, Result, check};
+use netwasm_guest::{
+    Error, Link, MacvlanConfig, MacvlanMode, Namespace, Plan, Result, VxlanConfig, check,
+};
 
 #[derive(Default)]
 struct Kit {
@@ -74,6 +78,30 @@ fn plan(pns: &str, parent: &str, mode: Option<MacvlanMode>, unit: &str) -> Resul
             "gw" => p.default_route(value),
             "up" => p.up(value),
             "bridge" => p.bridge(value),
+            "vxlan" => {
+                let v: Vec<&str> = value.split('/').collect();
+                let [name, id, remote] = v[..] else {
+                    return Err(Error::msg("vxlan=NAME/ID/REMOTE"));
+                };
+                let id = id.parse().map_err(|_| Error::msg("bad VNI"))?;
+                let config = VxlanConfig {
+                    id,
+                    local: None,
+                    remote: Some(remote.to_string()),
+                    group: None,
+                    device: Some("eth0".into()),
+                    port: None,
+                    learning: None,
+                    ttl: None,
+                };
+                p.vxlan(name, config)
+            }
+            "addr" => {
+                let (cidr, link) = value
+                    .split_once('@')
+                    .ok_or_else(|| Error::msg("addr=CIDR@LINK"))?;
+                p.addr(link, cidr)
+            }
             "devroute" => {
                 let (dest, dev) = value
                     .split_once('@')

@@ -566,10 +566,14 @@ impl Lab {
             // namespace it may not build in.
             lab.check_builds_in(ns, &what)?;
             let device = match &config.device {
-                Some(d) => Some(lab.vxlan_device(ns, d, name).await?),
+                Some(d) => {
+                    let key = lab.vxlan_device(ns, d, name).await?;
+                    let l = lab.link(key)?;
+                    Some((l.name.clone(), l.index))
+                }
                 None => None,
             };
-            let plan = lab.vxlan_plan(ns, name, tunnel, device)?;
+            let plan = Self::vxlan_plan(ns, name, tunnel, device);
             let key = lab.create_planned(plan, ns, &what).await?;
             if let Some(l) = lab.links.get_mut(&key) {
                 l.l2.tunnel_ns = Some(ns.to_string());
@@ -581,7 +585,12 @@ impl Lab {
 
     /// The tunnel `config` asks for, checked: the arguments (what the
     /// kernel would refuse or read otherwise than meant), then the policy.
-    fn vxlan_tunnel(policy: &Policy, name: &str, config: &VxlanConfig) -> HostResult<Vxlan> {
+    /// Its device is for the caller to find.
+    pub(super) fn vxlan_tunnel(
+        policy: &Policy,
+        name: &str,
+        config: &VxlanConfig,
+    ) -> HostResult<Vxlan> {
         check_link_name(name)?;
         let bad = |why: String| OpError::invalid(format!("create vxlan {name:?}: {why}"));
         if config.id > VNI_MAX {
@@ -692,17 +701,17 @@ impl Lab {
         Ok(key)
     }
 
-    /// All of creating vxlan `name` in `ns` but the target check, the
-    /// quota and the kernel call.
-    fn vxlan_plan(
-        &self,
+    /// All of creating vxlan `name` in `ns`, on the device of that name and
+    /// index there, but the checks, the quota and the kernel call. The
+    /// namespace need not exist yet (a batch plans vxlans in namespaces it
+    /// will create).
+    pub(super) fn vxlan_plan(
         ns: &str,
         name: &str,
         mut tunnel: Vxlan,
-        device: Option<LinkKey>,
-    ) -> HostResult<PlannedLink> {
-        let device = device.map(|k| self.link(k).cloned()).transpose()?;
-        tunnel.device = device.as_ref().map(|d| d.index);
+        device: Option<(String, u32)>,
+    ) -> PlannedLink {
+        tunnel.device = device.as_ref().map(|d| d.1);
         let index = pick_ifindex();
         let record = VxlanRecord {
             id: tunnel.id,
@@ -712,13 +721,13 @@ impl Lab {
             group: tunnel.group,
         };
         let mut op = format!("create vxlan {name:?} ({record}) in {}", desc_ns(ns));
-        if let Some(d) = &device {
-            op += &format!(" on device {:?}", d.name);
+        if let Some((d, _)) = &device {
+            op += &format!(" on device {d:?}");
         }
-        Ok(PlannedLink {
+        PlannedLink {
             name: name.to_string(),
             index,
-            lower: device.as_ref().map(|d| (d.ns.clone(), d.index)),
+            lower: device.as_ref().map(|d| (ns.to_string(), d.1)),
             kind: NewLinkKind::Vxlan(tunnel),
             mac: None,
             mtu: None,
@@ -729,7 +738,7 @@ impl Lab {
                 index: Some(index),
                 kind: LinkKind::Vxlan,
                 mode: None,
-                parent: device.map(|d| d.name),
+                parent: device.map(|d| d.0),
                 // The namespace of its tunnel, which it dies with.
                 parent_ns: Some(ns.to_string()),
                 peer: None,
@@ -738,7 +747,7 @@ impl Lab {
                 vxlan: Some(record),
             },
             op,
-        })
+        }
     }
 
     /// Applies one change to a link the lab may change.

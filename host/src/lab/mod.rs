@@ -21,7 +21,7 @@ mod tests_sim;
 pub(crate) mod tests_support;
 mod verify;
 
-pub use self::batch::{NsPlan, PlanLink, PlanRoute};
+pub use self::batch::{NsPlan, PlanLink, PlanRoute, PlanVxlan};
 pub use self::gate::{Quota, Usage};
 pub use self::verify::matrix_lines;
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::audit::{Audit, AuditLines};
 use super::tests_support::{lab_on, links_of, names, ok};
-use super::{Lab, LinkKey, MacvlanConfig, NsPlan, PlanLink, PlanRoute, VxlanConfig};
+use super::{Lab, LinkKey, MacvlanConfig, NsPlan, PlanLink, PlanRoute, PlanVxlan, VxlanConfig};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
@@ -1358,6 +1358,66 @@ fn unit(name: &str, ip: &str, gw: Option<&str>) -> NsPlan {
             .into_iter()
             .collect(),
     }
+}
+
+#[tokio::test]
+async fn build_with_vxlans_makes_them_on_the_plans_links() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger, lines) = audited_lab_on(&sim, "");
+    physical(&mut lab).await;
+    let mut plans = vec![
+        unit("u1", "10.5.0.11/24", None),
+        unit("u2", "10.5.0.12/24", None),
+    ];
+    for (p, me) in plans.iter_mut().zip(["1", "2"]) {
+        p.up.push("vx0".into());
+        p.addresses
+            .push(("vx0".into(), format!("192.168.66.{me}/24")));
+    }
+    let vxlan = |ns: &str, remote: &str| PlanVxlan {
+        namespace: ns.into(),
+        name: "vx0".into(),
+        config: vx(7, remote, Some("eth0")),
+    };
+    // A vxlan for a namespace no plan makes, or on a device the plan does
+    // not make: refused before anything is made, in one audit line.
+    let e = op_err(
+        lab.build_with_vxlans(plans.clone(), vec![vxlan("u3", "10.5.0.12")])
+            .await,
+    );
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
+    assert!(e.message.contains("which no plan creates"), "{}", e.message);
+    let mut bad = vxlan("u1", "10.5.0.12");
+    bad.config.device = Some("eth9".into());
+    let e = op_err(lab.build_with_vxlans(plans.clone(), vec![bad]).await);
+    assert!(e.message.contains("has device \"eth9\""), "{}", e.message);
+    assert!(!sim.ns_exists("u1"));
+    let refused = audit_lines(&lines);
+    assert!(
+        refused.iter().any(|l| l["op"] == "batch.build"),
+        "{refused:?}"
+    );
+    // Built: each vxlan on its namespace's eth0, up, addressed, carrying
+    // pings across the macvlans' segment; journaled as a vxlan.
+    let vxlans = vec![vxlan("u1", "10.5.0.12"), vxlan("u2", "10.5.0.11")];
+    ok(lab.build_with_vxlans(plans, vxlans).await);
+    assert_eq!(links_of(&sim, "u1").await, names(&["eth0", "lo", "vx0"]));
+    let ping = ok(lab.probe_ping("u1", "192.168.66.2", 2, 100).await);
+    assert_eq!(ping.received, 2);
+    let vx0 = ok(lab.link_get("u2", "vx0").await);
+    let v = ok(lab.link_info(vx0).await).vxlan.unwrap();
+    assert_eq!((v.id, v.device_name.as_deref()), (7, Some("eth0")));
+    assert!(ledger.this_run().iter().any(|e| matches!(
+        e,
+        Entry::LinkAdd { ns, kind: LinkKind::Vxlan, parent: Some(p), .. } if ns == "u2" && p == "eth0"
+    )));
+    assert!(
+        audit_lines(&lines)
+            .iter()
+            .any(|l| l["op"] == "link.add-vxlan" && l["args"]["batch"] == 2),
+        "{:?}",
+        audit_lines(&lines)
+    );
 }
 
 #[tokio::test]
