@@ -45,7 +45,9 @@ use bindings::netwasm::lab::process as proc_api;
 use bindings::netwasm::lab::{addr, batch, link, namespace, probe, route, types, verify};
 
 pub use bindings::netwasm::lab::addr::AddressInfo;
-pub use bindings::netwasm::lab::link::{LinkInfo, MacvlanConfig, MacvlanMode, OperState};
+pub use bindings::netwasm::lab::link::{
+    LinkInfo, MacvlanConfig, MacvlanMode, OperState, VxlanConfig, VxlanInfo,
+};
 pub use bindings::netwasm::lab::probe::{Neighbor, NeighborState, PingResult};
 pub use bindings::netwasm::lab::process::{ExitStatus, Output, Signal};
 pub use bindings::netwasm::lab::route::{RouteInfo, RouteSpec};
@@ -162,11 +164,17 @@ impl Namespace {
     /// # Ok(()) }
     /// ```
     pub fn build_all(plans: &[Plan]) -> Result<Vec<Self>> {
+        let vxlans: Vec<batch::NewVxlan> = plans
+            .iter()
+            .flat_map(|p| p.vxlans.iter().cloned())
+            .collect();
         let plans: Vec<batch::NamespacePlan> = plans.iter().map(|p| p.inner.clone()).collect();
-        Ok(batch::build(&plans)?
-            .into_iter()
-            .map(|inner| Self { inner })
-            .collect())
+        let built = if vxlans.is_empty() {
+            batch::build(&plans)?
+        } else {
+            batch::build_with_vxlans(&plans, &vxlans)?
+        };
+        Ok(built.into_iter().map(|inner| Self { inner }).collect())
     }
 
     /// Opens an existing namespace (one this lab created earlier, or one the
@@ -233,6 +241,34 @@ impl Namespace {
     pub fn veth(&self, name: &str, peer_ns: &Namespace, peer_name: &str) -> Result<(Link, Link)> {
         let (a, b) = link::add_veth(&self.inner, name, &peer_ns.inner, peer_name)?;
         Ok((Link { inner: a }, Link { inner: b }))
+    }
+
+    /// Starts a vxlan here with VNI `id`: give it a `remote` (or a `group`
+    /// and a `device`), then `create` it.
+    ///
+    /// ```no_run
+    /// # use netwasm_guest::{Namespace, Result};
+    /// # fn f(ns: &Namespace) -> Result<()> {
+    /// let vx = ns.vxlan("vx0", 42).remote("10.99.0.2").device("eth0").create()?;
+    /// vx.addr("192.168.77.1/24")?.up()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn vxlan<'a>(&'a self, name: &str, id: u32) -> Vxlan<'a> {
+        Vxlan {
+            ns: self,
+            name: name.to_string(),
+            config: link::VxlanConfig {
+                id,
+                local: None,
+                remote: None,
+                group: None,
+                device: None,
+                port: None,
+                learning: None,
+                ttl: None,
+            },
+        }
     }
 
     /// Starts a macvlan on the link called `parent` in this namespace.
@@ -316,6 +352,12 @@ impl Link {
     /// The kernel's current facts about the link.
     pub fn info(&self) -> Result<LinkInfo> {
         Ok(self.inner.info()?)
+    }
+
+    /// The kernel's current facts about the link's vxlan tunnel; `None`
+    /// for a link that is not a vxlan.
+    pub fn vxlan_info(&self) -> Result<Option<VxlanInfo>> {
+        Ok(self.inner.vxlan_info()?)
     }
 
     /// The raw handle, for the generated bindings.
@@ -464,6 +506,62 @@ impl<'a> Macvlan<'a> {
     }
 }
 
+/// A vxlan to create; see [`Namespace::vxlan`].
+pub struct Vxlan<'a> {
+    ns: &'a Namespace,
+    name: String,
+    config: link::VxlanConfig,
+}
+
+impl Vxlan<'_> {
+    /// The unicast endpoint its frames go to, over the underlay.
+    pub fn remote(mut self, addr: &str) -> Self {
+        self.config.remote = Some(addr.to_string());
+        self
+    }
+
+    /// The multicast group it sends to and joins (needs a `device`).
+    pub fn group(mut self, addr: &str) -> Self {
+        self.config.group = Some(addr.to_string());
+        self
+    }
+
+    /// The underlay address it sends from.
+    pub fn local(mut self, addr: &str) -> Self {
+        self.config.local = Some(addr.to_string());
+        self
+    }
+
+    /// The underlay link it sends by: a link of its namespace, by name.
+    pub fn device(mut self, link: &str) -> Self {
+        self.config.device = Some(link.to_string());
+        self
+    }
+
+    /// The UDP destination port; 4789 (IANA's) when not given.
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = Some(port);
+        self
+    }
+
+    /// Whether it learns remote MAC addresses (on when not given).
+    pub fn learning(mut self, on: bool) -> Self {
+        self.config.learning = Some(on);
+        self
+    }
+
+    /// The TTL of its packets (`ttl auto` when not given).
+    pub fn ttl(mut self, ttl: u8) -> Self {
+        self.config.ttl = Some(ttl);
+        self
+    }
+
+    pub fn create(self) -> Result<Link> {
+        let inner = link::add_vxlan(&self.ns.inner, &self.name, &self.config)?;
+        Ok(Link { inner })
+    }
+}
+
 /// A route to add or delete; see [`Namespace::route`].
 pub struct Route<'a> {
     ns: &'a Namespace,
@@ -506,11 +604,13 @@ impl<'a> Route<'a> {
 
 /// One namespace for [`Namespace::build_all`] and what goes in it. The
 /// host does the steps in this order, whatever order they are given in:
-/// create the namespace, its links, set links up, add addresses, add
-/// routes. Links are named by name: `lo`, or a link the plan creates.
+/// create the namespace, its links, its vxlans, set links up, add
+/// addresses, add routes. Links are named by name: `lo`, or a link the
+/// plan creates.
 #[derive(Debug, Clone)]
 pub struct Plan {
     inner: batch::NamespacePlan,
+    vxlans: Vec<batch::NewVxlan>,
 }
 
 impl Plan {
@@ -524,6 +624,7 @@ impl Plan {
                 addresses: Vec::new(),
                 routes: Vec::new(),
             },
+            vxlans: Vec::new(),
         }
     }
 
@@ -557,6 +658,17 @@ impl Plan {
                 parent: parent.to_string(),
                 config,
             }));
+        self
+    }
+
+    /// A vxlan `name` in this namespace, made after its other links (its
+    /// `device` may be one of them), with the tunnel `config`.
+    pub fn vxlan(mut self, name: &str, config: VxlanConfig) -> Self {
+        self.vxlans.push(batch::NewVxlan {
+            namespace: self.inner.name.clone(),
+            name: name.to_string(),
+            config,
+        });
         self
     }
 

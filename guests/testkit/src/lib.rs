@@ -9,6 +9,8 @@
 //!                              each with a macvlan mv0 on PARENT in PNS
 //! bridge NS NAME               veth NS NAME PEERNS PEER
 //! macvlan NS PARENT NAME [MODE|-] [TARGETNS]
+//! vxlan NS NAME ID [remote=A] [group=G] [local=A] [dev=LINK] [port=N]
+//!                  [ttl=N] [nolearning]      vxinfo NS LINK
 //! up NS LINK | down NS LINK | mtu NS LINK N | mac NS LINK MAC
 //! master NS LINK BRIDGE | hairpin NS LINK on|off
 //! move NS LINK TONS [NEWNAME] | del-link NS LINK | info NS LINK
@@ -21,7 +23,9 @@
 //!                              macvlan eth0 on PARENT in PNS, lo and eth0 up;
 //!                              UNIT is NAME[,ITEM...] with ITEMs ip=CIDR
 //!                              (on eth0), gw=GW (default route), up=LINK,
-//!                              bridge=NAME, devroute=DEST@LINK
+//!                              bridge=NAME, devroute=DEST@LINK,
+//!                              vxlan=NAME/ID/REMOTE (on eth0),
+//!                              addr=CIDR@LINK
 //! spawn ID NS PROG ARG...     start a program (process.start); a statement
 //!                              holding U+001F is split there instead of at
 //!                              spaces, so arguments may hold spaces
@@ -39,7 +43,7 @@ use std::collections::HashMap;
 
 use netwasm_guest::{
     Error, ExitStatus, Link, MacvlanConfig, MacvlanMode, Namespace, Plan, Process, Result, Signal,
-    check,
+    VxlanConfig, check,
 };
 
 #[derive(Default)]
@@ -83,6 +87,30 @@ fn plan(pns: &str, parent: &str, mode: Option<MacvlanMode>, unit: &str) -> Resul
             "gw" => p.default_route(value),
             "up" => p.up(value),
             "bridge" => p.bridge(value),
+            "vxlan" => {
+                let v: Vec<&str> = value.split('/').collect();
+                let [name, id, remote] = v[..] else {
+                    return Err(Error::msg("vxlan=NAME/ID/REMOTE"));
+                };
+                let id = id.parse().map_err(|_| Error::msg("bad VNI"))?;
+                let config = VxlanConfig {
+                    id,
+                    local: None,
+                    remote: Some(remote.to_string()),
+                    group: None,
+                    device: Some("eth0".into()),
+                    port: None,
+                    learning: None,
+                    ttl: None,
+                };
+                p.vxlan(name, config)
+            }
+            "addr" => {
+                let (cidr, link) = value
+                    .split_once('@')
+                    .ok_or_else(|| Error::msg("addr=CIDR@LINK"))?;
+                p.addr(link, cidr)
+            }
             "devroute" => {
                 let (dest, dev) = value
                     .split_once('@')
@@ -322,6 +350,40 @@ impl Kit {
                 }
                 b.create()?;
             }
+            "vxlan" => {
+                let id = arg(&w, 3)?.parse().map_err(|_| Error::msg("bad VNI"))?;
+                let ns = self.ns(arg(&w, 1)?)?;
+                let mut b = ns.vxlan(arg(&w, 2)?, id);
+                for opt in &w[4..] {
+                    let bad = || Error::msg(format!("bad {opt}"));
+                    b = match opt.split_once('=') {
+                        Some(("remote", v)) => b.remote(v),
+                        Some(("group", v)) => b.group(v),
+                        Some(("local", v)) => b.local(v),
+                        Some(("dev", v)) => b.device(v),
+                        Some(("port", v)) => b.port(v.parse().map_err(|_| bad())?),
+                        Some(("ttl", v)) => b.ttl(v.parse().map_err(|_| bad())?),
+                        None if *opt == "nolearning" => b.learning(false),
+                        _ => return Err(Error::msg(format!("unknown vxlan option {opt}"))),
+                    };
+                }
+                b.create()?;
+            }
+            "vxinfo" => match self.link(arg(&w, 1)?, arg(&w, 2)?)?.vxlan_info()? {
+                Some(v) => println!(
+                    "vxinfo {} id={} remote={} group={} local={} dev={} port={} learning={} ttl={}",
+                    arg(&w, 2)?,
+                    v.id,
+                    v.remote.unwrap_or_default(),
+                    v.group.unwrap_or_default(),
+                    v.local.unwrap_or_default(),
+                    v.device.unwrap_or_default(),
+                    v.port,
+                    v.learning,
+                    v.ttl
+                ),
+                None => println!("vxinfo {} none", arg(&w, 2)?),
+            },
             "up" => {
                 self.link(arg(&w, 1)?, arg(&w, 2)?)?.up()?;
             }

@@ -17,6 +17,19 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
     }
 }
 
+/// `100-199, 4242`.
+fn ranges(items: &[std::ops::RangeInclusive<u32>]) -> String {
+    list(
+        &items
+            .iter()
+            .map(|r| match r.start() == r.end() {
+                true => r.start().to_string(),
+                false => format!("{}-{}", r.start(), r.end()),
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// One paragraph per policy section, as an operator reads it.
 pub fn describe_policy(p: &Policy) -> Vec<String> {
     let l = &p.limits;
@@ -30,17 +43,20 @@ pub fn describe_policy(p: &Policy) -> Vec<String> {
             if p.ns_delete_opened { "yes" } else { "no" }
         ),
         format!(
-            "links: kinds {}; macvlan modes {}",
+            "links: kinds {}; macvlan modes {}; vxlan VNIs {}, ports {}, remotes {}",
             list(&p.link_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
             list(
                 &p.macvlan_modes
                     .iter()
                     .map(|m| m.as_str())
                     .collect::<Vec<_>>()
-            )
+            ),
+            ranges(&p.vxlan_ids),
+            ranges(&p.vxlan_ports),
+            list(&p.vxlan_remotes)
         ),
         format!(
-            "existing links usable as macvlan parents: {}; manageable: {}",
+            "existing links usable as macvlan parents or vxlan devices: {}; manageable: {}",
             list(
                 &p.parents
                     .iter()

@@ -116,6 +116,10 @@ pub enum EdgeKind {
     Veth,
     /// `from` is a bridge (or other master), `to` one of its ports.
     Port,
+    /// `from` and `to` are vxlans that carry each other's frames: one's
+    /// remote is an address of the other's namespace, and they share a
+    /// VNI and port.
+    Tunnel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,10 +175,11 @@ impl Topology {
                     Some("macvlan") | Some("macvtap") => NodeKind::Macvlan,
                     _ => NodeKind::Other,
                 };
-                let kind_label = match (&l.kind, &l.macvlan_mode) {
-                    (Some(k), Some(m)) => format!("{k} {m}"),
-                    (Some(k), None) => k.clone(),
-                    (None, _) => String::new(),
+                let kind_label = match (&l.kind, &l.macvlan_mode, &l.vxlan) {
+                    (Some(k), Some(m), _) => format!("{k} {m}"),
+                    (Some(k), None, Some(v)) => format!("{k} {}", v.id),
+                    (Some(k), None, None) => k.clone(),
+                    (None, _, _) => String::new(),
                 };
                 let up = l.admin_up && matches!(l.oper_state.as_str(), "UP" | "UNKNOWN");
                 let state = if l.admin_up {
@@ -205,7 +210,54 @@ impl Topology {
         for ns in &view.namespaces {
             t.add_edges(ns, &mut by_name, &mut by_index);
         }
+        t.add_tunnels(view, &by_name);
         t
+    }
+
+    /// An edge between each two vxlans of the lab that carry each other's
+    /// frames, as far as the view tells: same VNI and port, and the one's
+    /// remote an address in the other's namespace. (Whether the underlay
+    /// carries the packets there, the view does not say.)
+    fn add_tunnels(&mut self, view: &LabView, by_name: &HashMap<(String, String), usize>) {
+        let mut ends: Vec<(usize, &str, &super::view::VxlanView)> = Vec::new();
+        for ns in &view.namespaces {
+            for l in &ns.links {
+                if let (Some(v), Some(&id)) =
+                    (&l.vxlan, by_name.get(&(ns.name.clone(), l.name.clone())))
+                {
+                    ends.push((id, ns.name.as_str(), v));
+                }
+            }
+        }
+        let owns = |ns: &str, addr: &str| {
+            view.namespaces.iter().any(|n| {
+                n.name == ns
+                    && n.links
+                        .iter()
+                        .any(|l| l.addresses.iter().any(|a| a.address == addr))
+            })
+        };
+        for (a, _, va) in &ends {
+            let Some(remote) = &va.remote else { continue };
+            for (b, ns_b, vb) in &ends {
+                if a == b || va.id != vb.id || va.port != vb.port || !owns(ns_b, remote) {
+                    continue;
+                }
+                let (from, to) = ((*a).min(*b), (*a).max(*b));
+                if !self
+                    .edges
+                    .iter()
+                    .any(|e| e.kind == EdgeKind::Tunnel && e.from == from && e.to == to)
+                {
+                    self.edges.push(Edge {
+                        from,
+                        to,
+                        kind: EdgeKind::Tunnel,
+                        label: format!("vni {}", va.id),
+                    });
+                }
+            }
+        }
     }
 
     fn add_edges(
@@ -218,12 +270,19 @@ impl Topology {
             let Some(&me) = by_name.get(&(ns.name.clone(), l.name.clone())) else {
                 continue;
             };
-            if let Some(p) = &l.parent {
+            // A vxlan's device is its lower link, though the kernel does
+            // not report it as one.
+            let lower = l
+                .parent
+                .as_ref()
+                .or(l.vxlan.as_ref().and_then(|v| v.device.as_ref()));
+            if let Some(p) = lower {
                 let parent = self.find_or_add(p, by_name, by_index);
-                let label = match (&l.kind, &l.macvlan_mode) {
-                    (Some(k), Some(m)) => format!("{k} {m}"),
-                    (Some(k), None) => k.clone(),
-                    (None, _) => "lower link".to_string(),
+                let label = match (&l.kind, &l.macvlan_mode, &l.vxlan) {
+                    (Some(k), Some(m), _) => format!("{k} {m}"),
+                    (Some(k), None, Some(v)) => format!("{k} {}", v.id),
+                    (Some(k), None, None) => k.clone(),
+                    (None, _, _) => "lower link".to_string(),
                 };
                 self.edges.push(Edge {
                     from: parent,
@@ -334,6 +393,7 @@ pub fn edge_colour(kind: EdgeKind) -> &'static str {
         EdgeKind::Parent => "#15803d",
         EdgeKind::Veth => "#1d4ed8",
         EdgeKind::Port => "#9a6700",
+        EdgeKind::Tunnel => "#8250df",
     }
 }
 
@@ -432,6 +492,7 @@ pub fn dot(t: &Topology) -> String {
             EdgeKind::Parent => ", style=dashed",
             EdgeKind::Veth => ", dir=none, penwidth=2",
             EdgeKind::Port => ", dir=none",
+            EdgeKind::Tunnel => ", dir=none, style=dotted, penwidth=2",
         };
         let _ = writeln!(
             s,
@@ -494,6 +555,7 @@ pub fn mermaid(t: &Topology) -> String {
             EdgeKind::Parent => "-.->",
             EdgeKind::Veth => "<==>",
             EdgeKind::Port => "---",
+            EdgeKind::Tunnel => "-.-",
         };
         let _ = writeln!(
             s,
@@ -565,6 +627,7 @@ pub(crate) mod tests {
             name: name.into(),
             kind: kind.map(Into::into),
             macvlan_mode: None,
+            vxlan: None,
             parent: None,
             peer: None,
             master: None,
@@ -655,6 +718,89 @@ pub(crate) mod tests {
                 ),
             ],
         }
+    }
+
+    /// Two hosts on a veth underlay, each with a vxlan of VNI 42 on it
+    /// pointed at the other, and a bridge holding the vxlan.
+    pub(crate) fn vxlan_view() -> LabView {
+        let host = |me: &str, other: &str, peer: &str| {
+            let mut u = link(2, "u0", Some("veth"));
+            u.peer = lref(2, "u0", peer);
+            u.addresses = vec![addr(&format!("10.99.0.{me}/24"))];
+            let mut vx = link(3, "vx0", Some("vxlan"));
+            vx.oper_state = "UNKNOWN".into();
+            vx.master = Some("br0".into());
+            vx.vxlan = Some(VxlanView {
+                id: 42,
+                local: None,
+                remote: Some(format!("10.99.0.{other}")),
+                group: None,
+                port: 4789,
+                device: lref(2, "u0", &format!("x-h{me}")),
+                learning: true,
+                ttl: 0,
+            });
+            let mut br = link(4, "br0", Some("bridge"));
+            br.addresses = vec![addr(&format!("192.168.77.{me}/24"))];
+            vec![link(1, "lo", None), u, vx, br]
+        };
+        LabView {
+            schema: SCHEMA,
+            lab: "tunnel".into(),
+            journal_damage: None,
+            namespaces: vec![
+                ns("x-h1", host("1", "2", "x-h2")),
+                ns("x-h2", host("2", "1", "x-h1")),
+            ],
+        }
+    }
+
+    #[test]
+    fn vxlans_hang_off_their_device_and_meet_through_their_tunnel() {
+        let t = Topology::from_view(&vxlan_view());
+        let count = |k| t.edges.iter().filter(|e| e.kind == k).count();
+        assert_eq!(
+            count(EdgeKind::Tunnel),
+            1,
+            "each tunnel once: {:?}",
+            t.edges
+        );
+        assert_eq!(count(EdgeKind::Parent), 2);
+        assert_eq!(count(EdgeKind::Veth), 1);
+        let vx = t.nodes.iter().find(|n| n.name == "vx0").unwrap();
+        assert_eq!((vx.kind_label.as_str(), vx.up), ("vxlan 42", true));
+        let d = dot(&t);
+        assert!(
+            d.contains("\"x-h1/u0\" -> \"x-h1/vx0\" [label=\"vxlan 42\""),
+            "{d}"
+        );
+        assert!(
+            d.contains("\"x-h1/vx0\" -> \"x-h2/vx0\" [label=\"vni 42\"")
+                && d.contains("style=dotted"),
+            "{d}"
+        );
+        assert!(mermaid(&t).contains("-.-|\"vni 42\"|"));
+        assert!(super::super::svg::svg(&t).contains("class=\"edge tunnel\""));
+        // Another VNI, or a remote nobody in the lab holds: no tunnel.
+        let mut v = vxlan_view();
+        v.namespaces[1].links[2].vxlan.as_mut().unwrap().id = 43;
+        assert!(
+            !Topology::from_view(&v)
+                .edges
+                .iter()
+                .any(|e| e.kind == EdgeKind::Tunnel)
+        );
+        let mut v = vxlan_view();
+        v.namespaces[0].links[2].vxlan.as_mut().unwrap().remote = Some("10.99.0.9".into());
+        let t = Topology::from_view(&v);
+        assert_eq!(
+            t.edges
+                .iter()
+                .filter(|e| e.kind == EdgeKind::Tunnel)
+                .count(),
+            1,
+            "b to a only"
+        );
     }
 
     #[test]

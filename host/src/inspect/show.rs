@@ -69,11 +69,28 @@ fn dash(s: Option<&str>) -> String {
 }
 
 fn link_row(l: &LinkView) -> Vec<Vec<String>> {
-    let relation = match (&l.parent, &l.peer) {
-        (_, Some(p)) => format!("peer {}", p.display()),
-        (Some(p), None) => p.display(),
-        (None, None) => "-".to_string(),
-    };
+    let mut relation = vec![match (&l.parent, &l.peer, &l.vxlan) {
+        (_, Some(p), _) => format!("peer {}", p.display()),
+        (Some(p), None, _) => p.display(),
+        (None, None, Some(v)) => match &v.device {
+            Some(d) => format!("dev {}", d.display()),
+            None => "-".to_string(),
+        },
+        (None, None, None) => "-".to_string(),
+    }];
+    let mut mode = dash(l.macvlan_mode.as_deref());
+    if let Some(v) = &l.vxlan {
+        mode = format!("vni {}", v.id);
+        let dest = match (&v.remote, &v.group) {
+            (Some(r), _) => format!("remote {r}:{}", v.port),
+            (None, Some(g)) => format!("group {g}:{}", v.port),
+            (None, None) => format!("port {}", v.port),
+        };
+        relation.push(dest);
+        if let Some(local) = &v.local {
+            relation.push(format!("local {local}"));
+        }
+    }
     let mut addrs: Vec<String> = l.addresses.iter().map(|a| a.cidr.clone()).collect();
     if addrs.is_empty() {
         addrs.push("-".into());
@@ -81,8 +98,8 @@ fn link_row(l: &LinkView) -> Vec<Vec<String>> {
     vec![
         vec![l.name.clone()],
         vec![dash(l.kind.as_deref())],
-        vec![dash(l.macvlan_mode.as_deref())],
-        vec![relation],
+        vec![mode],
+        relation,
         vec![dash(l.master.as_deref())],
         vec![dash(l.mac.as_deref())],
         vec![l.mtu.to_string()],
@@ -207,6 +224,7 @@ mod tests {
             kind: kind.map(Into::into),
             macvlan_mode: None,
             parent: None,
+            vxlan: None,
             peer: None,
             master: None,
             mac: Some("02:00:00:00:00:01".into()),
@@ -306,5 +324,62 @@ mod tests {
         assert_eq!(v["schema"], "netwasm.show/1");
         assert_eq!(v["namespaces"][0]["links"][1]["parent"]["name"], "eth0");
         assert_eq!(v["namespaces"][1]["present"], false);
+        assert_eq!(
+            v["namespaces"][0]["links"][1]["vxlan"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn a_vxlan_shows_its_tunnel() {
+        let mut v = sample();
+        let mut vx = v.namespaces[0].links[1].clone();
+        vx.name = "vx0".into();
+        vx.kind = Some("vxlan".into());
+        vx.macvlan_mode = None;
+        vx.parent = None;
+        vx.vxlan = Some(VxlanView {
+            id: 42,
+            local: Some("10.99.0.1".into()),
+            remote: Some("10.99.0.2".into()),
+            group: None,
+            port: 4789,
+            device: Some(LinkRef {
+                index: 2,
+                name: Some("va".into()),
+                namespace: Some("x-ns1".into()),
+            }),
+            learning: true,
+            ttl: 0,
+        });
+        v.namespaces[0].links = vec![vx];
+        let text = table(&v);
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("LINK"))
+            .unwrap();
+        let row = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("vx0"))
+            .unwrap();
+        let col = |line: &str, text: &str| line.find(text).unwrap();
+        assert_eq!(col(header, "MODE"), col(lines[row], "vni 42"), "{text}");
+        assert_eq!(col(header, "PARENT/PEER"), col(lines[row], "dev va@x-ns1"));
+        assert_eq!(
+            col(header, "PARENT/PEER"),
+            col(lines[row + 1], "remote 10.99.0.2:4789")
+        );
+        assert_eq!(
+            col(header, "PARENT/PEER"),
+            col(lines[row + 2], "local 10.99.0.1")
+        );
+        let j: serde_json::Value = serde_json::from_str(&json(&v)).unwrap();
+        let t = &j["namespaces"][0]["links"][0]["vxlan"];
+        assert_eq!(t["id"], 42);
+        assert_eq!(t["remote"], "10.99.0.2");
+        assert_eq!(t["group"], serde_json::Value::Null);
+        assert_eq!(t["port"], 4789);
+        assert_eq!(t["device"]["name"], "va");
     }
 }

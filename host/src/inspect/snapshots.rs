@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::fixtures;
-use super::graph::tests::seed_view;
+use super::graph::tests::{seed_view, vxlan_view};
 use super::graph::{self, Topology};
 use super::{show, svg};
 
@@ -48,6 +48,14 @@ fn seed_lab() {
         check(&format!("{name}.json"), &show::json(&v));
         drawings(&name, &Topology::from_view(&v));
     }
+}
+
+#[test]
+fn vxlan_lab() {
+    let v = vxlan_view();
+    check("vxlan.txt", &show::table(&v));
+    check("vxlan.json", &show::json(&v));
+    drawings("vxlan", &Topology::from_view(&v));
 }
 
 #[test]

@@ -88,6 +88,9 @@ fn edge_style(kind: EdgeKind) -> String {
         EdgeKind::Veth => format!(r#"stroke="{colour}" stroke-width="2.5""#),
         EdgeKind::Parent => format!(r#"stroke="{colour}" stroke-width="2" stroke-dasharray="7 4""#),
         EdgeKind::Port => format!(r#"stroke="{colour}" stroke-width="2""#),
+        EdgeKind::Tunnel => {
+            format!(r#"stroke="{colour}" stroke-width="2.5" stroke-dasharray="2 4""#)
+        }
     }
 }
 
@@ -200,6 +203,7 @@ fn edges(s: &mut String, t: &Topology, l: &Layout) {
                 EdgeKind::Parent => "parent",
                 EdgeKind::Veth => "veth",
                 EdgeKind::Port => "port",
+                EdgeKind::Tunnel => "tunnel",
             },
             path_d(r.start, &r.segs),
             edge_style(e.kind)

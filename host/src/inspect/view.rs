@@ -87,6 +87,8 @@ pub struct LinkView {
     pub parent: Option<LinkRef>,
     /// A veth's other end.
     pub peer: Option<LinkRef>,
+    /// A vxlan's tunnel.
+    pub vxlan: Option<VxlanView>,
     /// The bridge (or other master) this link is a port of.
     pub master: Option<String>,
     pub mac: Option<String>,
@@ -116,6 +118,23 @@ impl LinkRef {
             .unwrap_or_else(|| format!("if{}", self.index));
         format!("{name}@{}", self.namespace.as_deref().unwrap_or("?"))
     }
+}
+
+/// A vxlan's tunnel, as `ip -d link show` prints it after `vxlan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VxlanView {
+    /// The VXLAN network identifier.
+    pub id: u32,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub group: Option<String>,
+    /// The UDP destination port.
+    pub port: u16,
+    /// The underlay link, in the namespace of the vxlan's tunnel.
+    pub device: Option<LinkRef>,
+    pub learning: bool,
+    /// 0 is `ttl auto`.
+    pub ttl: u8,
 }
 
 /// An address on a link.
@@ -462,6 +481,21 @@ fn link_view(ns: &str, l: &LinkInfo, addrs: &[AddrInfo], in_ledger: bool) -> Lin
         macvlan_mode: l.macvlan_mode.map(|m| m.as_str().to_string()),
         parent: if is_veth { None } else { other.clone() },
         peer: if is_veth { other } else { None },
+        vxlan: l.vxlan.as_ref().map(|v| VxlanView {
+            id: v.id,
+            local: v.local.map(|a| a.to_string()),
+            remote: v.remote.map(|a| a.to_string()),
+            group: v.group.map(|a| a.to_string()),
+            port: v.port,
+            // Resolved only when it is in the vxlan's own namespace.
+            device: v.device.map(|index| LinkRef {
+                index,
+                name: v.device_name.clone(),
+                namespace: v.device_name.as_ref().map(|_| ns.to_string()),
+            }),
+            learning: v.learning,
+            ttl: v.ttl,
+        }),
         master: l.master.clone(),
         mac: l.mac.map(|m| m.to_string()),
         mtu: l.mtu,
@@ -518,6 +552,7 @@ mod tests {
                 peer: Some("v1".into()),
                 peer_ns: Some("b".into()),
                 peer_index: None,
+                vxlan: None,
                 props: Default::default(),
             },
             Object::Addr {

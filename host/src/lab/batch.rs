@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use super::gate::Quota;
 use super::links::PlannedLink;
-use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, desc_ns};
+use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, VxlanConfig, desc_ns};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::{CreateError, Kernel};
 use crate::ledger::{Entry, Ledger, LinkSetting};
@@ -59,6 +59,21 @@ pub enum PlanLink {
         config: MacvlanConfig,
     },
     Bridge(String),
+    /// A vxlan; its device, if any, is `lo` or a link the plan makes
+    /// before it.
+    Vxlan {
+        name: String,
+        config: VxlanConfig,
+    },
+}
+
+/// A vxlan for the plan of namespace `namespace` (see the WIT
+/// `batch.build-with-vxlans`).
+#[derive(Debug, Clone)]
+pub struct PlanVxlan {
+    pub namespace: String,
+    pub name: String,
+    pub config: VxlanConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +135,7 @@ impl NsPlan {
         let links = self.links.iter().map(|l| match l {
             PlanLink::Macvlan { .. } => Operation::LinkAddMacvlan,
             PlanLink::Bridge(_) => Operation::LinkAddBridge,
+            PlanLink::Vxlan { .. } => Operation::LinkAddVxlan,
         });
         std::iter::once(Operation::NamespaceCreate)
             .chain(links)
@@ -160,6 +176,22 @@ impl NsPlan {
                     Operation::LinkAddBridge,
                     json!({ "namespace": ns, "name": name, "batch": batch }),
                 ),
+                PlanLink::Vxlan { name, config } => (
+                    Operation::LinkAddVxlan,
+                    json!({
+                        "namespace": ns,
+                        "name": name,
+                        "id": config.id,
+                        "local": config.local,
+                        "remote": config.remote,
+                        "group": config.group,
+                        "device": config.device,
+                        "port": config.port,
+                        "learning": config.learning,
+                        "ttl": config.ttl,
+                        "batch": batch,
+                    }),
+                ),
             });
         }
         for name in &self.up {
@@ -192,6 +224,39 @@ impl NsPlan {
 }
 
 impl Lab {
+    /// [`Lab::build`], with each vxlan made after the links of the plan of
+    /// its namespace.
+    pub async fn build_with_vxlans(
+        &mut self,
+        mut plans: Vec<NsPlan>,
+        vxlans: Vec<PlanVxlan>,
+    ) -> HostResult<Vec<String>> {
+        let mut orphan = None;
+        for v in vxlans {
+            match plans.iter_mut().find(|p| p.name == v.namespace) {
+                Some(p) => p.links.push(PlanLink::Vxlan {
+                    name: v.name,
+                    config: v.config,
+                }),
+                None => {
+                    orphan.get_or_insert(v);
+                }
+            }
+        }
+        if let Some(v) = orphan {
+            let result = Err(OpError::invalid(format!(
+                "build: vxlan {:?} is planned in namespace {:?}, which no plan creates",
+                v.name, v.namespace
+            ))
+            .into());
+            let steps: usize = plans.iter().map(NsPlan::operation_count).sum::<usize>() + 1;
+            let args = json!({ "plans": plans.len(), "steps": steps });
+            self.gate.audit(Operation::BatchBuild, args, &result)?;
+            return result;
+        }
+        self.build(&plans).await
+    }
+
     /// Builds every plan, concurrently, all or nothing (see the WIT
     /// `batch.build`). Returns the namespaces' names in plan order.
     pub async fn build(&mut self, plans: &[NsPlan]) -> HostResult<Vec<String>> {
@@ -280,6 +345,11 @@ impl Lab {
                     self.gate.usage.links += 1;
                     let key = self.new_link_entry(info, Origin::Created, true);
                     self.set_lower(key, planned.clone());
+                    if let Some(l) = self.links.get_mut(&key)
+                        && l.l2.tunnel
+                    {
+                        l.l2.tunnel_ns = Some(plan.name.clone());
+                    }
                 }
                 self.gate.usage.addresses += plan.addresses.len() as u64;
                 self.gate.usage.routes += plan.routes.len() as u64;
@@ -451,10 +521,30 @@ impl Lab {
                     self.macvlan_plan(p, config, ns)?
                 }
                 PlanLink::Bridge(name) => Self::bridge_plan(&self.policy, ns, name)?,
+                PlanLink::Vxlan { name, config } => {
+                    let tunnel = Self::vxlan_tunnel(&self.policy, name, config)?;
+                    let device = match config.device.as_deref() {
+                        None => None,
+                        Some("lo") => Some(("lo".to_string(), LOOPBACK_INDEX)),
+                        Some(d) => match names.get(d) {
+                            Some(LinkRef::Made(i)) => {
+                                let l: &PlannedLink = &links[*i];
+                                Some((l.name().to_string(), l.index))
+                            }
+                            _ => {
+                                return Err(OpError::invalid(format!(
+                                    "build namespace {ns:?}: vxlan {name:?} has device {d:?}, which is neither `lo` nor a link the plan creates before it"
+                                ))
+                                .into());
+                            }
+                        },
+                    };
+                    Self::vxlan_plan(ns, name, tunnel, device)
+                }
             };
             let name = match l {
                 PlanLink::Macvlan { config, .. } => config.name.as_str(),
-                PlanLink::Bridge(name) => name.as_str(),
+                PlanLink::Bridge(name) | PlanLink::Vxlan { name, .. } => name.as_str(),
             };
             if names.contains_key(name) {
                 return Err(OpError::invalid(format!(
@@ -618,7 +708,7 @@ async fn build_one(k: Arc<dyn Kernel>, job: Job, ledger: Option<Ledger>) -> Buil
     built.named = true;
     for link in &job.links {
         match k.link_add(&link.new_link(id)).await {
-            // A macvlan or bridge is one link (only a veth pair is two).
+            // A macvlan, bridge or vxlan is one link (only a veth pair is two).
             Ok(made) => match made.into_iter().next() {
                 Some(info) => {
                     built.links.push(info);

@@ -1,4 +1,5 @@
-//! Links: look-ups, macvlan, veth and bridge creation, changes, moves, deletion.
+//! Links: look-ups, macvlan, veth, bridge and vxlan creation, changes,
+//! moves, deletion.
 
 use super::gate::is_root;
 use std::collections::HashSet;
@@ -6,15 +7,16 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::gate::Quota;
-use super::{Lab, LinkKey, MacvlanConfig, Origin, desc_ns};
+use super::{Lab, LinkKey, MacvlanConfig, Origin, VxlanConfig, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
-use crate::ledger::Entry;
 use crate::ledger::LinkSetting;
+use crate::ledger::{Entry, VxlanRecord};
 use crate::policy::Policy;
 use crate::vocab::Operation;
-use crate::vocab::net::{Mac, check_link_name, check_mtu};
+use crate::vocab::net::{Mac, check_link_name, check_mtu, parse_ip};
 use crate::vocab::{
-    LinkChange, LinkInfo, LinkKind, MacvlanMode, NewLink, NewLinkKind, NsId, pick_ifindex,
+    LinkChange, LinkInfo, LinkKind, MacvlanMode, NewLink, NewLinkKind, NsId, VNI_MAX, VXLAN_PORT,
+    Vxlan, pick_ifindex,
 };
 
 /// A checked new link, ready to be created once its namespace is known.
@@ -168,6 +170,14 @@ impl Lab {
             && !self.link_visible(&info.namespace, None, m)
         {
             info.master = None;
+        }
+        if let Some(v) = &mut info.vxlan
+            && v.device_name
+                .as_deref()
+                .is_none_or(|d| !self.link_visible(&info.namespace, v.device, d))
+        {
+            v.device = None;
+            v.device_name = None;
         }
         info
     }
@@ -396,6 +406,7 @@ impl Lab {
             peer: None,
             peer_ns: None,
             peer_index: None,
+            vxlan: None,
         };
         Ok(PlannedLink {
             name: name.to_string(),
@@ -466,6 +477,7 @@ impl Lab {
                 peer: Some(peer_name.to_string()),
                 peer_ns: Some(peer_ns.to_string()),
                 peer_index: Some(peer_index),
+                vxlan: None,
             };
             let k = lab.kernel.clone();
             let created = lab.journaled(entry, op, k.link_add(&spec)).await?;
@@ -523,9 +535,219 @@ impl Lab {
                 peer: None,
                 peer_ns: None,
                 peer_index: None,
+                vxlan: None,
             },
             op: format!("create bridge {name:?} in {}", desc_ns(ns)),
         })
+    }
+
+    pub async fn add_vxlan(
+        &mut self,
+        ns: &str,
+        name: &str,
+        config: VxlanConfig,
+    ) -> HostResult<LinkKey> {
+        let args = json!({
+            "namespace": ns,
+            "name": name,
+            "id": config.id,
+            "local": config.local,
+            "remote": config.remote,
+            "group": config.group,
+            "device": config.device,
+            "port": config.port,
+            "learning": config.learning,
+            "ttl": config.ttl,
+        });
+        self.op(Operation::LinkAddVxlan, args, async |lab| {
+            let what = format!("create vxlan {name:?}");
+            let tunnel = Self::vxlan_tunnel(&lab.policy, name, &config)?;
+            // Before the device is looked up: a guest learns nothing of a
+            // namespace it may not build in.
+            lab.check_builds_in(ns, &what)?;
+            let device = match &config.device {
+                Some(d) => {
+                    let key = lab.vxlan_device(ns, d, name).await?;
+                    let l = lab.link(key)?;
+                    Some((l.name.clone(), l.index))
+                }
+                None => None,
+            };
+            let plan = Self::vxlan_plan(ns, name, tunnel, device);
+            let key = lab.create_planned(plan, ns, &what).await?;
+            if let Some(l) = lab.links.get_mut(&key) {
+                l.l2.tunnel_ns = Some(ns.to_string());
+            }
+            Ok(key)
+        })
+        .await
+    }
+
+    /// The tunnel `config` asks for, checked: the arguments (what the
+    /// kernel would refuse or read otherwise than meant), then the policy.
+    /// Its device is for the caller to find.
+    pub(super) fn vxlan_tunnel(
+        policy: &Policy,
+        name: &str,
+        config: &VxlanConfig,
+    ) -> HostResult<Vxlan> {
+        check_link_name(name)?;
+        let bad = |why: String| OpError::invalid(format!("create vxlan {name:?}: {why}"));
+        if config.id > VNI_MAX {
+            return Err(bad(format!(
+                "VNI {} is out of range: a VNI has 24 bits (0 to {VNI_MAX})",
+                config.id
+            ))
+            .into());
+        }
+        let addr = |s: &Option<String>, what: &str| {
+            s.as_deref()
+                .map(|s| parse_ip(s, what).map_err(|e| bad(e.message)))
+                .transpose()
+        };
+        let local = addr(&config.local, "local")?;
+        let remote = addr(&config.remote, "remote")?;
+        let group = addr(&config.group, "group")?;
+        if remote.is_some() && group.is_some() {
+            return Err(bad("give a remote or a group, not both".into()).into());
+        }
+        if let Some(l) = local
+            && (l.is_unspecified() || l.is_multicast())
+        {
+            return Err(bad(format!("local {l} is not a unicast address")).into());
+        }
+        if let Some(r) = remote
+            && (r.is_unspecified() || r.is_multicast())
+        {
+            return Err(bad(format!(
+                "remote {r} is not a unicast address (a multicast one is a group)"
+            ))
+            .into());
+        }
+        if let Some(g) = group
+            && !g.is_multicast()
+        {
+            return Err(bad(format!(
+                "group {g} is not a multicast address (a unicast one is a remote)"
+            ))
+            .into());
+        }
+        if let (Some(l), Some(d)) = (local, remote.or(group))
+            && l.is_ipv4() != d.is_ipv4()
+        {
+            return Err(bad(format!("local {l} and {d} are of different families")).into());
+        }
+        if group.is_some() && config.device.is_none() {
+            return Err(bad("a group needs a device to join it on".into()).into());
+        }
+        // 0 would have the kernel pick its own default, 8472.
+        let port = match config.port {
+            Some(0) => return Err(bad("port 0 is no port".into()).into()),
+            Some(p) => p,
+            None => VXLAN_PORT,
+        };
+        policy.check_kind(LinkKind::Vxlan, name)?;
+        policy.check_vxlan(
+            name,
+            config.id,
+            port,
+            local.as_ref(),
+            remote.as_ref(),
+            group.as_ref(),
+        )?;
+        Ok(Vxlan {
+            id: config.id,
+            local,
+            remote,
+            group,
+            device: None,
+            device_name: None,
+            port,
+            learning: config.learning.unwrap_or(true),
+            ttl: config.ttl.unwrap_or(0),
+        })
+    }
+
+    /// The link `device` of namespace `ns`, for vxlan `vxlan` to send by,
+    /// held by the lab from now on: one it owns, or one the policy grants
+    /// as it grants macvlan parents.
+    async fn vxlan_device(&mut self, ns: &str, device: &str, vxlan: &str) -> HostResult<LinkKey> {
+        check_link_name(device)?;
+        let id = self.ns_id(ns)?;
+        let origin = self.ns(ns)?.origin;
+        // Before the look-up: a guest learns nothing of links it is not
+        // granted, not even whether they exist.
+        if origin != Origin::Created && !self.link_visible(ns, None, device) {
+            self.policy.check_device(ns, device, vxlan)?;
+        }
+        let info = self.kernel.link_by_name(id, device).await.map_err(|e| {
+            Self::kernel_err(
+                format!(
+                    "find device {device:?} for vxlan {vxlan:?} in {}",
+                    desc_ns(ns)
+                ),
+                e,
+            )
+        })?;
+        let key = match self.find_link(ns, info.index) {
+            Some(k) => k,
+            None => self.hold_found(ns, &info, origin),
+        };
+        // Seen by its name as one of the lab's own: it must be that link
+        // still, not one that took the name since.
+        if !self.owns_link(ns, info.index, &info.name) {
+            self.policy.check_device(ns, device, vxlan)?;
+        }
+        Ok(key)
+    }
+
+    /// All of creating vxlan `name` in `ns`, on the device of that name and
+    /// index there, but the checks, the quota and the kernel call. The
+    /// namespace need not exist yet (a batch plans vxlans in namespaces it
+    /// will create).
+    pub(super) fn vxlan_plan(
+        ns: &str,
+        name: &str,
+        mut tunnel: Vxlan,
+        device: Option<(String, u32)>,
+    ) -> PlannedLink {
+        tunnel.device = device.as_ref().map(|d| d.1);
+        let index = pick_ifindex();
+        let record = VxlanRecord {
+            id: tunnel.id,
+            port: tunnel.port,
+            local: tunnel.local,
+            remote: tunnel.remote,
+            group: tunnel.group,
+        };
+        let mut op = format!("create vxlan {name:?} ({record}) in {}", desc_ns(ns));
+        if let Some((d, _)) = &device {
+            op += &format!(" on device {d:?}");
+        }
+        PlannedLink {
+            name: name.to_string(),
+            index,
+            lower: device.as_ref().map(|d| (ns.to_string(), d.1)),
+            kind: NewLinkKind::Vxlan(tunnel),
+            mac: None,
+            mtu: None,
+            up: false,
+            entry: Entry::LinkAdd {
+                ns: ns.to_string(),
+                name: name.to_string(),
+                index: Some(index),
+                kind: LinkKind::Vxlan,
+                mode: None,
+                parent: device.map(|d| d.0),
+                // The namespace of its tunnel, which it dies with.
+                parent_ns: Some(ns.to_string()),
+                peer: None,
+                peer_ns: None,
+                peer_index: None,
+                vxlan: Some(record),
+            },
+            op,
+        }
     }
 
     /// Applies one change to a link the lab may change.
@@ -845,6 +1067,19 @@ impl Lab {
         // has left its bridge; one that half moved may not have.
         entry.l2.master = info.master_index;
         entry.l2.hairpin = info.hairpin.unwrap_or(false);
+        // The kernel deletes the vxlans whose device leaves their
+        // namespace (a macvlan child follows its parent instead).
+        let dead: HashSet<(String, u32)> = self
+            .links
+            .values()
+            .filter(|l| l.l2.tunnel && l.l2.lower.as_ref() == Some(&was))
+            .map(|l| (l.ns.clone(), l.index))
+            .collect();
+        if !dead.is_empty() {
+            self.links
+                .retain(|_, l| !dead.contains(&(l.ns.clone(), l.index)));
+            self.forget_gone(|ns, i| dead.contains(&(ns.to_string(), i)));
+        }
         for l in self.links.values_mut() {
             if l.l2.lower.as_ref() == Some(&was) {
                 l.l2.lower = Some((to.to_string(), info.index));

@@ -19,7 +19,10 @@
 //!   it is for, and stays allowed.)
 //!
 //! The graph is the links this lab holds, with the relations the kernel
-//! reported for them and those the lab made since. Links the lab does not
+//! reported for them and those the lab made since. A vxlan's far side is
+//! whatever vxlans its packets reach, which the lab cannot see: it counts
+//! as a link whose far side is out of sight (not as a layer-2 neighbour
+//! of its device, which carries its packets, not its frames). Links the lab does not
 //! hold are not in it: a loop that closes through bridges and ports the
 //! lab neither made nor was handed (a granted namespace's own topology) is
 //! not seen. README "Layer-2 loops" says so.
@@ -44,12 +47,30 @@ pub(super) struct L2 {
     /// have passed to another link since).
     pub master: Option<u32>,
     pub hairpin: bool,
+    /// A vxlan: `lower` is its device, which it dies with, and its
+    /// layer-2 far side is out of sight.
+    pub tunnel: bool,
+    /// The namespace a vxlan the lab made has its tunnel in: the vxlan
+    /// dies with it, wherever it was moved since.
+    pub tunnel_ns: Option<String>,
 }
 
 impl L2 {
     /// What a kernel report says. A lower link the kernel could not name
     /// (it lives in a namespace the lab does not hold) is left out.
     pub fn from_info(info: &LinkInfo) -> Self {
+        if let Some(v) = &info.vxlan {
+            return Self {
+                lower: v
+                    .device
+                    .zip(v.device_name.as_ref())
+                    .map(|(i, _)| (info.namespace.clone(), i)),
+                master: info.master_index,
+                hairpin: info.hairpin.unwrap_or(false),
+                tunnel: true,
+                ..Self::default()
+            };
+        }
         let lower = match (info.parent_index, &info.parent_name) {
             (Some(i), Some(_)) => Some((
                 info.parent_namespace
@@ -68,6 +89,8 @@ impl L2 {
             lower_unseen,
             master: info.master_index,
             hairpin: info.hairpin.unwrap_or(false),
+            tunnel: false,
+            tunnel_ns: None,
         }
     }
 }
@@ -115,7 +138,11 @@ impl Lab {
             unseen: HashSet::new(),
         };
         for (k, l) in &self.links {
+            if l.l2.tunnel {
+                g.unseen.insert(*k);
+            }
             match &l.l2.lower {
+                _ if l.l2.tunnel => {}
                 Some((ns, i)) => match by_index.get(&(ns.as_str(), *i)) {
                     Some(&lower) => g.connect(*k, lower),
                     None => {
@@ -168,7 +195,7 @@ impl Lab {
         let unseen = |set: &HashSet<LinkKey>| set.iter().find(|k| g.unseen.contains(k)).copied();
         if let (Some(a), Some(b)) = (unseen(&from_port), unseen(&g.reach(bridge, None))) {
             return Err(OpError::denied(format!(
-                "{what}: {} and {} lead to links the lab does not hold, so netwasm cannot tell whether this port closes a layer-2 loop through them (README: Layer-2 loops)",
+                "{what}: {} and {} lead to links the lab does not hold (or are vxlans, whose far ends it cannot see), so netwasm cannot tell whether this port closes a layer-2 loop through them (README: Layer-2 loops)",
                 self.desc_link(a),
                 self.desc_link(b)
             )));

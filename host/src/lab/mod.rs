@@ -22,7 +22,7 @@ mod tests_sim;
 pub(crate) mod tests_support;
 mod verify;
 
-pub use self::batch::{NsPlan, PlanLink, PlanRoute};
+pub use self::batch::{NsPlan, PlanLink, PlanRoute, PlanVxlan};
 pub use self::gate::{Quota, Usage};
 pub use self::processes::{ProcKey, StartSpec, Which};
 pub use self::verify::matrix_lines;
@@ -91,6 +91,22 @@ pub struct MacvlanConfig {
     pub mode: Option<MacvlanMode>,
     pub mac: Option<String>,
     pub mtu: Option<u32>,
+}
+
+/// Settings of a new vxlan, as the guest gave them (see `vxlan-config`
+/// in `wit/link.wit`).
+#[derive(Debug, Clone, Default)]
+pub struct VxlanConfig {
+    pub id: u32,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub group: Option<String>,
+    /// The underlay link, by name in the vxlan's namespace.
+    pub device: Option<String>,
+    /// None is [`crate::vocab::VXLAN_PORT`].
+    pub port: Option<u16>,
+    pub learning: Option<bool>,
+    pub ttl: Option<u8>,
 }
 
 /// A reachability expectation stated by the guest.

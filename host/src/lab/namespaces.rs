@@ -356,8 +356,16 @@ impl Lab {
                 .await
                 .map_err(|e| Self::kernel_err(format!("delete namespace {name:?}"), e))?;
             lab.namespaces.remove(name);
-            lab.links.retain(|_, l| l.ns != name);
-            lab.forget_gone(|ns, _| ns == name);
+            // And the vxlans moved out of it: their tunnel was in it.
+            let moved: std::collections::HashSet<(String, u32)> = lab
+                .links
+                .values()
+                .filter(|l| l.ns != name && l.l2.tunnel_ns.as_deref() == Some(name))
+                .map(|l| (l.ns.clone(), l.index))
+                .collect();
+            lab.links
+                .retain(|_, l| l.ns != name && !moved.contains(&(l.ns.clone(), l.index)));
+            lab.forget_gone(|ns, i| ns == name || moved.contains(&(ns.to_string(), i)));
             lab.added_routes.retain(|(ns, _)| ns != name);
             lab.added_addrs.retain(|(ns, _, _)| ns != name);
             lab.record(Entry::NsDelete {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::audit::{Audit, AuditLines};
 use super::tests_support::{lab_on, links_of, names, ok};
-use super::{Lab, LinkKey, MacvlanConfig, NsPlan, PlanLink, PlanRoute};
+use super::{Lab, LinkKey, MacvlanConfig, NsPlan, PlanLink, PlanRoute, PlanVxlan, VxlanConfig};
 use crate::error::{ErrorKind, Failure, HostResult, OpError};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
@@ -1075,6 +1075,253 @@ async fn links_the_kernel_took_away_leave_no_stale_names() {
     assert_eq!(master_of(&sim, "b", "b2").await, None);
 }
 
+// ------------------------------------------------------------------ vxlan
+
+fn vx(id: u32, remote: &str, device: Option<&str>) -> VxlanConfig {
+    VxlanConfig {
+        id,
+        remote: Some(remote.into()),
+        device: device.map(Into::into),
+        ..VxlanConfig::default()
+    }
+}
+
+/// Namespaces a and b on a veth underlay (10.99.0.1, .2), each with a
+/// vxlan `vx0` of VNI 42 pointed at the other, up, at 192.168.77.1 and .2.
+async fn overlay(lab: &mut Lab) -> (LinkKey, LinkKey) {
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_create("b").await);
+    let (va, vb) = ok(lab.add_veth("a", "va", "b", "vb").await);
+    ok(lab.addr_add(va, "10.99.0.1/24").await);
+    ok(lab.addr_add(vb, "10.99.0.2/24").await);
+    let xa = ok(lab
+        .add_vxlan("a", "vx0", vx(42, "10.99.0.2", Some("va")))
+        .await);
+    let xb = ok(lab
+        .add_vxlan("b", "vx0", vx(42, "10.99.0.1", Some("vb")))
+        .await);
+    ok(lab.addr_add(xa, "192.168.77.1/24").await);
+    ok(lab.addr_add(xb, "192.168.77.2/24").await);
+    for l in [va, vb, xa, xb] {
+        ok(lab.link_set(l, LinkChange::Up).await);
+    }
+    (xa, xb)
+}
+
+#[tokio::test]
+async fn a_vxlan_overlay_is_built_journaled_and_undone() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger) = lab_on(&sim, "");
+    let (xa, _) = overlay(&mut lab).await;
+    let ping = ok(lab.probe_ping("a", "192.168.77.2", 2, 100).await);
+    assert_eq!(ping.received, 2);
+    let info = ok(lab.link_info(xa).await);
+    let v = info.vxlan.expect("a vxlan");
+    assert_eq!(
+        (v.id, v.port, v.learning, v.device_name.as_deref()),
+        (42, 4789, true, Some("va"))
+    );
+    let entries = ledger.this_run();
+    let add = entries
+        .iter()
+        .find(|e| {
+            matches!(
+                e,
+                Entry::LinkAdd {
+                    kind: LinkKind::Vxlan,
+                    ..
+                }
+            )
+        })
+        .expect("journaled");
+    assert_eq!(
+        add.describe().unwrap(),
+        "create vxlan vx0 (vni 42, remote 10.99.0.2, port 4789) in a on va in a"
+    );
+    // Undone like any link: the namespaces take everything with them.
+    let objects = replay(&entries);
+    assert!(objects.iter().any(|o| matches!(
+        o,
+        Object::Link {
+            kind: LinkKind::Vxlan,
+            ..
+        }
+    )));
+    drop(lab);
+    let report = undo::undo(&*sim, &objects, false).await;
+    assert!(
+        report.is_complete() && report.replaced.is_empty(),
+        "{report:?}"
+    );
+    assert!(sim.ns_list().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn vxlan_arguments_and_policy_are_checked_before_the_kernel() {
+    let sim = Arc::new(Sim::new().with_namespace("phy", &["eth0", "eth1"]));
+    let (mut lab, ledger) = lab_on(
+        &sim,
+        "[namespaces]\nmodify = [\"phy\"]\n\n[addresses]\nallow = [\"10.99.0.0/24\", \"192.168.0.0/16\"]\n\n[links]\nvxlan-ids = [\"1-100\"]\nvxlan-ports = [4789]\nvxlan-remotes = [\"10.99.0.0/24\", \"239.1.1.0/24\"]\nparents = [{ namespace = \"phy\", link = \"eth0\" }]\n",
+    );
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_open("phy").await);
+    let invalid = |e: OpError, want: &str| {
+        assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
+        assert!(e.message.contains(want), "want {want:?} in: {}", e.message);
+        assert!(e.message.starts_with("create vxlan \"x\""), "{}", e.message);
+    };
+    let try_add = async |lab: &mut Lab, c: VxlanConfig| lab.add_vxlan("a", "x", c).await;
+    invalid(
+        op_err(try_add(&mut lab, vx(1 << 24, "10.99.0.2", None)).await),
+        "VNI 16777216 is out of range: a VNI has 24 bits (0 to 16777215)",
+    );
+    invalid(
+        op_err(try_add(&mut lab, vx(1, "10.99.0.x", None)).await),
+        "remote \"10.99.0.x\": not an IPv4 or IPv6 address",
+    );
+    invalid(
+        op_err(try_add(&mut lab, vx(1, "239.1.1.1", Some("lo"))).await),
+        "is not a unicast address",
+    );
+    let both = VxlanConfig {
+        group: Some("239.1.1.1".into()),
+        ..vx(1, "10.99.0.2", None)
+    };
+    invalid(op_err(try_add(&mut lab, both).await), "not both");
+    let group = VxlanConfig {
+        group: Some("239.1.1.1".into()),
+        ..VxlanConfig::default()
+    };
+    invalid(
+        op_err(try_add(&mut lab, group).await),
+        "a group needs a device",
+    );
+    let mixed = VxlanConfig {
+        local: Some("fd00::1".into()),
+        ..vx(1, "10.99.0.2", None)
+    };
+    invalid(
+        op_err(try_add(&mut lab, mixed).await),
+        "of different families",
+    );
+    let port0 = VxlanConfig {
+        port: Some(0),
+        ..vx(1, "10.99.0.2", None)
+    };
+    invalid(op_err(try_add(&mut lab, port0).await), "port 0");
+    // The policy: VNI, port, remote, local, and a device in a namespace
+    // the lab did not make.
+    assert_denied(
+        &op_err(try_add(&mut lab, vx(101, "10.99.0.2", None)).await),
+        "add 101 to [links] vxlan-ids",
+    );
+    let port = VxlanConfig {
+        port: Some(8472),
+        ..vx(1, "10.99.0.2", None)
+    };
+    assert_denied(
+        &op_err(try_add(&mut lab, port).await),
+        "add 8472 to [links] vxlan-ports",
+    );
+    assert_denied(
+        &op_err(try_add(&mut lab, vx(1, "10.98.0.2", None)).await),
+        "add a prefix containing 10.98.0.2 to [links] vxlan-remotes",
+    );
+    let local = VxlanConfig {
+        local: Some("10.98.0.1".into()),
+        ..vx(1, "10.99.0.2", None)
+    };
+    assert_denied(
+        &op_err(try_add(&mut lab, local).await),
+        "add a prefix containing 10.98.0.1 to [addresses] allow",
+    );
+    let e = op_err(
+        lab.add_vxlan("phy", "x", vx(1, "10.99.0.2", Some("eth1")))
+            .await,
+    );
+    assert_denied(
+        &e,
+        "add { namespace = \"phy\", link = \"eth1\" } to [links] parents",
+    );
+    // A device that is not there is the kernel's not-found.
+    let e = op_err(try_add(&mut lab, vx(1, "10.99.0.2", Some("nope"))).await);
+    assert_eq!(e.kind, ErrorKind::NotFound, "{}", e.message);
+    // None of it made or journaled anything.
+    assert_eq!(links_of(&sim, "a").await, names(&["lo"]));
+    assert_eq!(links_of(&sim, "phy").await, names(&["eth0", "eth1", "lo"]));
+    assert!(
+        !ledger
+            .this_run()
+            .iter()
+            .any(|e| matches!(e, Entry::LinkAdd { .. })),
+        "{:?}",
+        ledger.this_run()
+    );
+    // The granted device works; the kernel refuses a second vxlan of a
+    // VNI and port, typed.
+    ok(lab
+        .add_vxlan("phy", "vx0", vx(7, "10.99.0.2", Some("eth0")))
+        .await);
+    let e = op_err(lab.add_vxlan("phy", "vx1", vx(7, "10.99.0.3", None)).await);
+    assert_eq!(e.kind, ErrorKind::AlreadyExists, "{}", e.message);
+    assert!(
+        e.message
+            .contains("A VXLAN device with the specified VNI already exists"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        links_of(&sim, "phy").await,
+        names(&["eth0", "eth1", "lo", "vx0"])
+    );
+}
+
+#[tokio::test]
+async fn a_vxlan_kind_the_policy_does_not_list_is_denied() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "[links]\nkinds = [\"veth\"]\n");
+    ok(lab.ns_create("a").await);
+    let e = op_err(lab.add_vxlan("a", "vx0", vx(1, "10.0.0.2", None)).await);
+    assert_denied(&e, "add \"vxlan\" to [links] kinds");
+}
+
+#[tokio::test]
+async fn a_vxlans_far_side_is_out_of_sight_of_the_loop_check() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "");
+    let (xa, xb) = overlay(&mut lab).await;
+    let bra = ok(lab.add_bridge("a", "bra").await);
+    let brb = ok(lab.add_bridge("b", "brb").await);
+    // Each side of the tunnel in a bridge: fine.
+    ok(lab.link_set_master(xa, bra).await);
+    ok(lab.link_set_master(xb, brb).await);
+    // A veth between the two bridges would close a loop through the
+    // tunnel, which the lab cannot follow: refused.
+    let (pa, pb) = ok(lab.add_veth("a", "pa", "b", "pb").await);
+    ok(lab.link_set_master(pa, bra).await);
+    let e = op_err(lab.link_set_master(pb, brb).await);
+    assert_loop_denied(&e);
+    assert!(e.message.contains("vxlans"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn a_vxlan_goes_with_its_device() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, _) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    ok(lab.ns_create("b").await);
+    let (u1, _) = ok(lab.add_veth("a", "u1", "a", "u2").await);
+    let x = ok(lab
+        .add_vxlan("a", "vx0", vx(1, "10.0.0.2", Some("u1")))
+        .await);
+    ok(lab.link_move(u1, "b", None).await);
+    assert_eq!(links_of(&sim, "a").await, names(&["lo", "u2"]));
+    let e = op_err(lab.link_info(x).await);
+    assert_eq!(e.kind, ErrorKind::NotFound, "{}", e.message);
+    // Its name is free again, for a link of any kind.
+    ok(lab.add_bridge("a", "vx0").await);
+}
+
 // ------------------------------------------------------------------ batch
 
 const NET: &str = "10.5.0";
@@ -1111,6 +1358,66 @@ fn unit(name: &str, ip: &str, gw: Option<&str>) -> NsPlan {
             .into_iter()
             .collect(),
     }
+}
+
+#[tokio::test]
+async fn build_with_vxlans_makes_them_on_the_plans_links() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger, lines) = audited_lab_on(&sim, "");
+    physical(&mut lab).await;
+    let mut plans = vec![
+        unit("u1", "10.5.0.11/24", None),
+        unit("u2", "10.5.0.12/24", None),
+    ];
+    for (p, me) in plans.iter_mut().zip(["1", "2"]) {
+        p.up.push("vx0".into());
+        p.addresses
+            .push(("vx0".into(), format!("192.168.66.{me}/24")));
+    }
+    let vxlan = |ns: &str, remote: &str| PlanVxlan {
+        namespace: ns.into(),
+        name: "vx0".into(),
+        config: vx(7, remote, Some("eth0")),
+    };
+    // A vxlan for a namespace no plan makes, or on a device the plan does
+    // not make: refused before anything is made, in one audit line.
+    let e = op_err(
+        lab.build_with_vxlans(plans.clone(), vec![vxlan("u3", "10.5.0.12")])
+            .await,
+    );
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
+    assert!(e.message.contains("which no plan creates"), "{}", e.message);
+    let mut bad = vxlan("u1", "10.5.0.12");
+    bad.config.device = Some("eth9".into());
+    let e = op_err(lab.build_with_vxlans(plans.clone(), vec![bad]).await);
+    assert!(e.message.contains("has device \"eth9\""), "{}", e.message);
+    assert!(!sim.ns_exists("u1"));
+    let refused = audit_lines(&lines);
+    assert!(
+        refused.iter().any(|l| l["op"] == "batch.build"),
+        "{refused:?}"
+    );
+    // Built: each vxlan on its namespace's eth0, up, addressed, carrying
+    // pings across the macvlans' segment; journaled as a vxlan.
+    let vxlans = vec![vxlan("u1", "10.5.0.12"), vxlan("u2", "10.5.0.11")];
+    ok(lab.build_with_vxlans(plans, vxlans).await);
+    assert_eq!(links_of(&sim, "u1").await, names(&["eth0", "lo", "vx0"]));
+    let ping = ok(lab.probe_ping("u1", "192.168.66.2", 2, 100).await);
+    assert_eq!(ping.received, 2);
+    let vx0 = ok(lab.link_get("u2", "vx0").await);
+    let v = ok(lab.link_info(vx0).await).vxlan.unwrap();
+    assert_eq!((v.id, v.device_name.as_deref()), (7, Some("eth0")));
+    assert!(ledger.this_run().iter().any(|e| matches!(
+        e,
+        Entry::LinkAdd { ns, kind: LinkKind::Vxlan, parent: Some(p), .. } if ns == "u2" && p == "eth0"
+    )));
+    assert!(
+        audit_lines(&lines)
+            .iter()
+            .any(|l| l["op"] == "link.add-vxlan" && l["args"]["batch"] == 2),
+        "{:?}",
+        audit_lines(&lines)
+    );
 }
 
 #[tokio::test]

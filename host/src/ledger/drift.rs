@@ -87,6 +87,7 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                 index,
                 kind,
                 mode,
+                vxlan,
                 props,
                 ..
             } => {
@@ -136,6 +137,24 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                         out.push(format!(
                             "{}: macvlan mode is {now}, recorded {m}",
                             obj.describe()
+                        ));
+                    }
+                }
+                // A tunnel cannot be changed in place through netwasm;
+                // one that differs was remade or changed by someone else.
+                if let Some(v) = vxlan {
+                    let now = l.vxlan.as_ref().map(|n| super::VxlanRecord {
+                        id: n.id,
+                        port: n.port,
+                        local: n.local,
+                        remote: n.remote,
+                        group: n.group,
+                    });
+                    if now.as_ref() != Some(v) {
+                        out.push(format!(
+                            "{}: tunnel is {}, recorded {v}",
+                            obj.describe(),
+                            now.map_or("none".to_string(), |n| n.to_string())
                         ));
                     }
                 }

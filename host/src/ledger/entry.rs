@@ -7,6 +7,7 @@
 //! not misread where it is used.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::check_lab_name;
 use crate::vocab::net::{Cidr, Mac, check_link_name, check_ns_name, parse_destination, parse_ip};
 use crate::vocab::process::check_cgroup;
-use crate::vocab::{LinkKind, MacvlanMode, NsIdent, ROOT_NS};
+use crate::vocab::{LinkKind, MacvlanMode, NsIdent, ROOT_NS, VNI_MAX};
 
 /// Version 2 records kernel identities: of namespaces (`id` of `ns-create`
 /// and `ns-open`), links (`index`) and routes (`oif`, `metric`). Version 1
@@ -90,6 +91,11 @@ pub enum Entry {
         peer_ns: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer_index: Option<u32>,
+        /// A vxlan's tunnel. Its device, if any, is `parent`; `parent_ns`
+        /// is the namespace of its tunnel (where it was made), which it
+        /// dies with, device or not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vxlan: Option<VxlanRecord>,
     },
     /// A link moved (and perhaps renamed); it keeps its index `index`.
     /// `to_id` is the identity of the namespace it moved into.
@@ -179,6 +185,37 @@ pub enum Entry {
     },
 }
 
+/// What the journal keeps of a vxlan's tunnel, for `status` to compare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VxlanRecord {
+    pub id: u32,
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<IpAddr>,
+}
+
+impl fmt::Display for VxlanRecord {
+    /// `vni 42, remote 10.0.0.2, port 4789`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "vni {}", self.id)?;
+        if let Some(r) = self.remote {
+            write!(f, ", remote {r}")?;
+        }
+        if let Some(g) = self.group {
+            write!(f, ", group {g}")?;
+        }
+        if let Some(l) = self.local {
+            write!(f, ", local {l}")?;
+        }
+        write!(f, ", port {}", self.port)
+    }
+}
+
 impl Entry {
     /// Checks every name and value in the entry exactly as the guest path
     /// checks them. A journal is input like any other: whoever could write
@@ -228,6 +265,8 @@ impl Entry {
                 parent_ns,
                 peer,
                 peer_ns,
+                kind,
+                vxlan,
                 ..
             } => {
                 ns(n)?;
@@ -235,7 +274,15 @@ impl Entry {
                 opt(parent, &link)?;
                 opt(parent_ns, &ns)?;
                 opt(peer, &link)?;
-                opt(peer_ns, &ns)
+                opt(peer_ns, &ns)?;
+                match (kind, vxlan) {
+                    (LinkKind::Vxlan, Some(v)) if v.id > VNI_MAX => {
+                        Err(format!("vxlan VNI {} is above {VNI_MAX}", v.id))
+                    }
+                    (LinkKind::Vxlan, _) => Ok(()),
+                    (_, Some(_)) => Err(format!("a {kind} with a vxlan tunnel")),
+                    (_, None) => Ok(()),
+                }
             }
             Entry::LinkMove {
                 from_ns,
@@ -343,11 +390,15 @@ impl Entry {
                 parent_ns,
                 peer,
                 peer_ns,
+                vxlan,
                 ..
             } => {
                 let mut s = format!("create {kind} {name}");
                 if let Some(m) = mode {
                     s += &format!(" ({m})");
+                }
+                if let Some(v) = vxlan {
+                    s += &format!(" ({v})");
                 }
                 s += &format!(" in {}", at(ns));
                 if let Some(p) = parent {
@@ -527,6 +578,8 @@ mod tests {
             r#"{"op":"process-start","ns":"a","cgroup":"netwasm/lab/12-1","command":"/bin/sleep 9"}"#,
             r#"{"op":"process-pid","cgroup":"netwasm/lab/12-1","pid":77,"start":1234}"#,
             r#"{"op":"process-end","cgroup":"netwasm/lab/12-1"}"#,
+            r#"{"op":"link-add","ns":"a","name":"vx0","index":16777300,"kind":"vxlan","parent":"va","parent_ns":"a","vxlan":{"id":42,"port":4789,"local":"10.0.0.1","remote":"10.0.0.2"}}"#,
+            r#"{"op":"link-add","ns":"a","name":"vx1","kind":"vxlan","parent_ns":"a","vxlan":{"id":0,"port":8472,"group":"ff05::9"}}"#,
         ] {
             let entry: Entry = serde_json::from_str(line).unwrap();
             entry.validate().unwrap();
@@ -542,6 +595,9 @@ mod tests {
             r#"{"op":"link-set","ns":"a","name":"mv0","change":"hairpin=yes"}"#,
             r#"{"op":"link-add","ns":"a","name":"x","kind":"dummy"}"#,
             r#"{"op":"link-add","ns":"a","name":"x","kind":"macvlan","mode":"Bridge"}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"vxlan","vxlan":{"id":1,"port":70000}}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"vxlan","vxlan":{"id":1,"port":1,"remote":"10.0.0.256"}}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"vxlan","vxlan":{"id":1,"port":1,"dev":"eth0"}}"#,
         ] {
             assert!(serde_json::from_str::<Entry>(line).is_err(), "{line}");
         }
@@ -554,9 +610,23 @@ mod tests {
             r#"{"op":"process-start","ns":"a","cgroup":"netwasm/../../init.scope/x","command":"x"}"#,
             r#"{"op":"process-start","ns":"/","cgroup":"netwasm/lab/1-1","command":"x"}"#,
             r#"{"op":"process-end","cgroup":"system.slice/a/b"}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"vxlan","vxlan":{"id":16777216,"port":1}}"#,
+            r#"{"op":"link-add","ns":"a","name":"x","kind":"veth","vxlan":{"id":1,"port":1}}"#,
         ] {
             let e: Entry = serde_json::from_str(line).unwrap();
             assert!(e.validate().is_err(), "{line}");
         }
+    }
+
+    #[test]
+    fn a_vxlan_is_described_with_its_tunnel() {
+        let e: Entry = serde_json::from_str(
+            r#"{"op":"link-add","ns":"a","name":"vx0","kind":"vxlan","parent":"va","parent_ns":"a","vxlan":{"id":42,"port":4789,"remote":"10.0.0.2"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            e.describe().unwrap(),
+            "create vxlan vx0 (vni 42, remote 10.0.0.2, port 4789) in a on va in a"
+        );
     }
 }

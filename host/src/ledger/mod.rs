@@ -41,7 +41,7 @@ mod state;
 mod tests_sim;
 pub mod undo;
 
-pub use self::entry::{Entry, JOURNAL_VERSION, LinkSetting, RunOutcome};
+pub use self::entry::{Entry, JOURNAL_VERSION, LinkSetting, RunOutcome, VxlanRecord};
 pub use self::state::{LabBusy, LabLock, StateDir, UnsafeStateDir, check_lab_name};
 
 use std::fs::File;

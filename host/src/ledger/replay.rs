@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::vocab::{LinkKind, MacvlanMode, NsIdent};
 
-use super::{Entry, LinkSetting, RunOutcome};
+use super::{Entry, LinkSetting, RunOutcome, VxlanRecord};
 
 /// Properties recorded for drift checks.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,6 +39,7 @@ pub enum Object {
         peer: Option<String>,
         peer_ns: Option<String>,
         peer_index: Option<u32>,
+        vxlan: Option<VxlanRecord>,
         props: LinkProps,
     },
     /// `done`: the journal says the kernel took the add (see `Entry::Done`).
@@ -109,6 +110,13 @@ impl Object {
             } => {
                 format!("{kind} {name} in {ns} (peer {peer} in {pns})")
             }
+            Object::Link {
+                ns,
+                name,
+                kind,
+                vxlan: Some(v),
+                ..
+            } => format!("{kind} {name} (vni {}) in {ns}", v.id),
             Object::Link {
                 ns,
                 name,
@@ -290,6 +298,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 peer,
                 peer_ns,
                 peer_index,
+                vxlan,
             } => {
                 held_names.insert((ns, name));
                 objs.push(Object::Link {
@@ -304,6 +313,7 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                     peer: peer.clone(),
                     peer_ns: peer_ns.clone(),
                     peer_index: *peer_index,
+                    vxlan: vxlan.clone(),
                     props: LinkProps::default(),
                 })
             }
@@ -344,11 +354,21 @@ pub fn replay(entries: &[Entry]) -> Vec<Object> {
                 to_id,
             } => {
                 held_names.insert((to_ns, new_name));
-                // Addresses do not survive a move; routes through it go too.
+                // Addresses do not survive a move; routes through it go too,
+                // and so do the vxlans it is the device of (the kernel
+                // deletes them as the device leaves their namespace).
                 objs.retain(|o| match o {
                     Object::Addr { ns, link, .. } => !(ns == from_ns && link == name),
                     Object::Route { ns, dev, .. } => {
                         !(ns == from_ns && dev.as_deref() == Some(name))
+                    }
+                    Object::Link {
+                        kind: LinkKind::Vxlan,
+                        parent,
+                        parent_ns,
+                        ..
+                    } => {
+                        !(parent_ns.as_deref() == Some(from_ns) && parent.as_deref() == Some(name))
                     }
                     _ => true,
                 });
@@ -526,6 +546,29 @@ mod tests {
             peer: None,
             peer_ns: None,
             peer_index: None,
+            vxlan: None,
+        }
+    }
+
+    fn vxlan(ns: &str, name: &str, device: Option<&str>) -> Entry {
+        Entry::LinkAdd {
+            ns: ns.into(),
+            name: name.into(),
+            index: Some(1 << 25),
+            kind: LinkKind::Vxlan,
+            mode: None,
+            parent: device.map(Into::into),
+            parent_ns: Some(ns.into()),
+            peer: None,
+            peer_ns: None,
+            peer_index: None,
+            vxlan: Some(VxlanRecord {
+                id: 42,
+                port: 4789,
+                local: None,
+                remote: Some("10.0.0.2".parse().unwrap()),
+                group: None,
+            }),
         }
     }
 
@@ -708,17 +751,77 @@ mod tests {
                 ns: "up".into(),
                 name: "v0".into(),
                 index: None,
-                kind: crate::vocab::LinkKind::Veth,
+                kind: LinkKind::Veth,
                 mode: None,
                 parent: None,
                 parent_ns: None,
                 peer: Some("v1".into()),
                 peer_ns: Some("a".into()),
                 peer_index: None,
+                vxlan: None,
             },
             Entry::NsDelete { ns: "a".into() },
         ];
         assert!(replay(&entries).is_empty());
+    }
+
+    #[test]
+    fn a_vxlan_goes_with_its_device_and_with_its_tunnels_namespace() {
+        let names = |objs: &[Object]| -> Vec<String> {
+            objs.iter()
+                .filter_map(|o| match o {
+                    Object::Link { name, .. } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let veth = |ns: &str, name: &str| Entry::LinkAdd {
+            ns: ns.into(),
+            name: name.into(),
+            index: None,
+            kind: LinkKind::Veth,
+            mode: None,
+            parent: None,
+            parent_ns: None,
+            peer: Some(format!("{name}p")),
+            peer_ns: Some(ns.into()),
+            peer_index: None,
+            vxlan: None,
+        };
+        let moved = |name: &str| Entry::LinkMove {
+            from_ns: "a".into(),
+            name: name.into(),
+            to_ns: "b".into(),
+            new_name: name.into(),
+            index: None,
+            to_id: None,
+        };
+        let base = vec![
+            create("a"),
+            create("b"),
+            veth("a", "u0"),
+            vxlan("a", "vx0", Some("u0")),
+        ];
+        let objs = replay(&base);
+        assert_eq!(names(&objs), ["u0", "vx0"]);
+        assert_eq!(objs[3].describe(), "vxlan vx0 (vni 42) in a");
+        // Deleting the device deletes the vxlan; so does moving it away
+        // (a macvlan would follow its parent).
+        let mut e = base.clone();
+        e.push(Entry::LinkDelete {
+            ns: "a".into(),
+            name: "u0".into(),
+        });
+        assert_eq!(names(&replay(&e)), Vec::<String>::new());
+        let mut e = base.clone();
+        e.push(moved("u0"));
+        assert_eq!(names(&replay(&e)), ["u0"]);
+        // A vxlan moved elsewhere dies with the namespace of its tunnel.
+        let mut e = vec![create("a"), create("b"), vxlan("a", "vx1", None)];
+        e.push(moved("vx1"));
+        assert_eq!(names(&replay(&e)), ["vx1"]);
+        e.push(Entry::NsDelete { ns: "a".into() });
+        assert_eq!(names(&replay(&e)), Vec::<String>::new());
     }
 
     #[test]

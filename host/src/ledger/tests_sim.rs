@@ -277,6 +277,48 @@ async fn deleting_a_bridge_is_no_drift_of_its_ports() {
     assert_eq!(drift::check(&*sim, &objects).await, Vec::<String>::new());
 }
 
+#[tokio::test]
+async fn a_vxlan_remade_with_another_tunnel_is_drift() {
+    let sim = Arc::new(Sim::new());
+    let (mut lab, ledger) = lab_on(&sim, "");
+    ok(lab.ns_create("a").await);
+    let config = crate::lab::VxlanConfig {
+        id: 42,
+        remote: Some("10.0.0.2".into()),
+        ..Default::default()
+    };
+    ok(lab.add_vxlan("a", "vx0", config).await);
+    drop(lab);
+    let objects = replay(&ledger.this_run());
+    assert_eq!(drift::check(&*sim, &objects).await, Vec::<String>::new());
+    // Someone remakes it, index and all, sending elsewhere.
+    let index = index_of(&sim, "a", "vx0").await;
+    behind_the_back(&sim, "a", async |k: &Sim, id| {
+        let old = k.link_by_index(id, index).await.unwrap();
+        k.link_del(id, index).await.unwrap();
+        let mut v = old.vxlan.unwrap();
+        v.remote = Some("10.0.0.9".parse().unwrap());
+        let remade = crate::vocab::NewLink {
+            name: "vx0".into(),
+            ns: id,
+            index: Some(index),
+            kind: crate::vocab::NewLinkKind::Vxlan(v),
+            mac: None,
+            mtu: None,
+            up: false,
+        };
+        k.link_add(&remade).await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        drift::check(&*sim, &objects).await,
+        vec![
+            "vxlan vx0 (vni 42) in a: tunnel is vni 42, remote 10.0.0.9, port 4789, recorded vni 42, remote 10.0.0.2, port 4789"
+                .to_string()
+        ]
+    );
+}
+
 // ------------------------------------------------------------------- undo
 
 #[tokio::test]

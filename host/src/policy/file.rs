@@ -5,6 +5,7 @@
 //! of the default policy. Unknown keys are errors, so a typo can never
 //! silently widen or narrow a grant.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,11 +15,11 @@ use toml::Spanned;
 use std::path::PathBuf;
 
 use super::{ExecCommand, Glob, LinkGrant, LinkKind, Policy, Source};
-use crate::vocab::MacvlanMode;
 use crate::vocab::Operation;
 use crate::vocab::limit::bytes;
 use crate::vocab::net::{Cidr, check_link_name, check_ns_name};
 use crate::vocab::process::EXEC_PATH;
+use crate::vocab::{MacvlanMode, VNI_MAX};
 
 type S = Spanned<String>;
 
@@ -57,8 +58,66 @@ struct RawNamespaces {
 struct RawLinks {
     kinds: Option<Vec<S>>,
     macvlan_modes: Option<Vec<S>>,
+    vxlan_ids: Option<Vec<Spanned<RawRange>>>,
+    vxlan_ports: Option<Vec<Spanned<RawRange>>>,
+    vxlan_remotes: Option<Vec<S>>,
     parents: Option<Vec<RawLinkGrant>>,
     manage: Option<Vec<RawLinkGrant>>,
+}
+
+/// A number, or a range of them: `42`, `"42"`, `"100-199"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRange {
+    One(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for RawRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawRange::One(n) => write!(f, "{n}"),
+            RawRange::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+impl RawRange {
+    /// The range, checked to lie within `min..=max`.
+    fn range(&self, min: u32, max: u32) -> Result<RangeInclusive<u32>, String> {
+        let expected =
+            || format!("expected a number from {min} to {max}, or a range like \"{min}-{max}\"");
+        let num = |t: &str| -> Result<u32, String> {
+            let t = t.trim();
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(expected());
+            }
+            t.parse::<u32>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(expected)
+        };
+        let (lo, hi) = match self {
+            RawRange::One(n) => {
+                let n = u32::try_from(*n)
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(expected)?;
+                (n, n)
+            }
+            RawRange::Text(t) => match t.split_once('-') {
+                Some((a, b)) => (num(a)?, num(b)?),
+                None => {
+                    let n = num(t)?;
+                    (n, n)
+                }
+            },
+        };
+        if lo > hi {
+            return Err(format!("the range is empty: {lo} is above {hi}"));
+        }
+        Ok(lo..=hi)
+    }
 }
 
 #[derive(Deserialize)]
@@ -205,7 +264,7 @@ impl Ctx<'_> {
         if let Some(l) = raw.links {
             if let Some(v) = l.kinds {
                 p.link_kinds = self.list("[links] kinds", v, |s| {
-                    LinkKind::parse(s).ok_or("expected one of macvlan, veth, bridge")
+                    LinkKind::parse(s).ok_or("expected one of macvlan, veth, bridge, vxlan")
                 })?;
             }
             if let Some(v) = l.macvlan_modes {
@@ -213,6 +272,16 @@ impl Ctx<'_> {
                     MacvlanMode::parse(s)
                         .ok_or("expected one of private, vepa, bridge, passthru, source")
                 })?;
+            }
+            if let Some(v) = l.vxlan_ids {
+                p.vxlan_ids = self.ranges("[links] vxlan-ids", v, 0, VNI_MAX)?;
+            }
+            if let Some(v) = l.vxlan_ports {
+                // Port 0 asks the kernel for its default; name that one.
+                p.vxlan_ports = self.ranges("[links] vxlan-ports", v, 1, u16::MAX.into())?;
+            }
+            if let Some(v) = l.vxlan_remotes {
+                p.vxlan_remotes = self.prefixes("[links] vxlan-remotes", v)?;
             }
             if let Some(v) = l.parents {
                 p.parents = self.grants("[links] parents", v)?;
@@ -415,6 +484,28 @@ impl Ctx<'_> {
             }
             Ok(c)
         })
+    }
+
+    fn ranges(
+        &self,
+        key: &str,
+        values: Vec<Spanned<RawRange>>,
+        min: u32,
+        max: u32,
+    ) -> Result<Vec<RangeInclusive<u32>>, PolicyError> {
+        values
+            .iter()
+            .map(|v| {
+                v.get_ref().range(min, max).map_err(|why| {
+                    PolicyError(format!(
+                        "policy {} line {}: {key}: {}: {why}",
+                        self.name,
+                        self.line_of(v.span().start),
+                        v.get_ref()
+                    ))
+                })
+            })
+            .collect()
     }
 
     fn grants(&self, key: &str, values: Vec<RawLinkGrant>) -> Result<Vec<LinkGrant>, PolicyError> {
@@ -740,6 +831,65 @@ deadline = "10s"
             );
         }
         assert!(parse("[namespaces]\ncreate = [\"lab-*\", \"x?\"]\n", "t.toml").is_ok());
+    }
+
+    #[test]
+    fn vxlan_ranges_and_remotes() {
+        let p = parse(
+            "[links]\nvxlan-ids = [42, \"100-199\", \"7\"]\nvxlan-ports = [4789]\nvxlan-remotes = [\"10.9.0.0/16\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(p.vxlan_ids, vec![42..=42, 100..=199, 7..=7]);
+        assert_eq!(p.vxlan_ports, vec![4789..=4789]);
+        let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+        assert!(
+            p.check_vxlan("vx", 150, 4789, None, Some(&ip("10.9.1.2")), None)
+                .is_ok()
+        );
+        for (text, line, want) in [
+            (
+                "vxlan-ids = [16777216]",
+                2,
+                "[links] vxlan-ids: 16777216: expected a number from 0 to 16777215",
+            ),
+            (
+                "vxlan-ids = [\n  \"9-3\"]",
+                3,
+                "[links] vxlan-ids: \"9-3\": the range is empty: 9 is above 3",
+            ),
+            (
+                "vxlan-ids = [\"1-x\"]",
+                2,
+                "[links] vxlan-ids: \"1-x\": expected a number",
+            ),
+            (
+                "vxlan-ids = [-1]",
+                2,
+                "[links] vxlan-ids: -1: expected a number",
+            ),
+            (
+                "vxlan-ports = [0]",
+                2,
+                "[links] vxlan-ports: 0: expected a number from 1 to 65535",
+            ),
+            (
+                "vxlan-ports = [\"4789-65536\"]",
+                2,
+                "expected a number from 1 to 65535",
+            ),
+            ("vxlan-remotes = [\"10.9.0.1/16\"]", 2, "has host bits set"),
+        ] {
+            let e = parse(&format!("[links]\n{text}\n"), "t.toml").unwrap_err();
+            assert!(
+                e.0.starts_with(&format!("policy t.toml line {line}: ")),
+                "{e}"
+            );
+            assert!(e.0.contains(want), "{e}");
+            assert!(!e.0.contains('\n'), "{e}");
+        }
+        let e = parse("[links]\nkinds = [\"vlan\"]\n", "t.toml").unwrap_err();
+        assert!(e.0.contains("macvlan, veth, bridge, vxlan"), "{e}");
     }
 
     #[test]

@@ -8,14 +8,16 @@
 pub mod file;
 mod glob;
 
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{ErrorKind, OpError, OpResult};
 pub use crate::vocab::LinkKind;
-use crate::vocab::MacvlanMode;
 use crate::vocab::Operation;
 use crate::vocab::net::Cidr;
+use crate::vocab::{MacvlanMode, VNI_MAX};
 
 pub use glob::Glob;
 
@@ -152,7 +154,15 @@ pub struct Policy {
     pub ns_delete_opened: bool,
     pub link_kinds: Vec<LinkKind>,
     pub macvlan_modes: Vec<MacvlanMode>,
-    /// Existing links the guest may use as macvlan parents.
+    /// The VXLAN network identifiers a vxlan may have.
+    pub vxlan_ids: Vec<RangeInclusive<u32>>,
+    /// The UDP ports a vxlan may send to.
+    pub vxlan_ports: Vec<RangeInclusive<u32>>,
+    /// Where a vxlan may send: the prefixes its `remote` or `group` must
+    /// be in. (Its `local` is an address of the lab's, under `addresses`.)
+    pub vxlan_remotes: Vec<Cidr>,
+    /// Existing links the guest may use as macvlan parents (and as vxlan
+    /// devices).
     pub parents: Vec<LinkGrant>,
     /// Existing links the guest may change (state, MTU, MAC, master, addresses).
     pub manage: Vec<LinkGrant>,
@@ -189,6 +199,9 @@ impl Default for Policy {
             ns_delete_opened: false,
             link_kinds: LinkKind::ALL.to_vec(),
             macvlan_modes: MacvlanMode::ALL.to_vec(),
+            vxlan_ids: vec![0..=VNI_MAX],
+            vxlan_ports: vec![1..=u16::MAX as u32],
+            vxlan_remotes: any_prefix(),
             parents: Vec::new(),
             manage: Vec::new(),
             root_links: Vec::new(),
@@ -389,6 +402,71 @@ impl Policy {
         Err(self.deny(
             format!("create macvlan {name:?} in mode {}", mode.as_str()),
             format!("add \"{}\" to [links] macvlan-modes", mode.as_str()),
+        ))
+    }
+
+    /// The VNI, port and addresses of new vxlan `name`: where the guest
+    /// makes the kernel send (`remote`, `group`) and from what (`local`).
+    pub fn check_vxlan(
+        &self,
+        name: &str,
+        id: u32,
+        port: u16,
+        local: Option<&IpAddr>,
+        remote: Option<&IpAddr>,
+        group: Option<&IpAddr>,
+    ) -> OpResult<()> {
+        let what = format!("create vxlan {name:?}");
+        if !self.vxlan_ids.iter().any(|r| r.contains(&id)) {
+            return Err(self.deny(
+                format!("{what} with VNI {id}"),
+                format!("add {id} to [links] vxlan-ids"),
+            ));
+        }
+        if !self
+            .vxlan_ports
+            .iter()
+            .any(|r| r.contains(&u32::from(port)))
+        {
+            return Err(self.deny(
+                format!("{what} with port {port}"),
+                format!("add {port} to [links] vxlan-ports"),
+            ));
+        }
+        for (role, addr) in [("remote", remote), ("group", group)] {
+            if let Some(a) = addr
+                && !self.vxlan_remotes.iter().any(|p| p.contains_addr(a))
+            {
+                return Err(self.deny(
+                    format!(
+                        "{what} with {role} {a} (the kernel would send its tunnel's packets there)"
+                    ),
+                    format!("add a prefix containing {a} to [links] vxlan-remotes"),
+                ));
+            }
+        }
+        if let Some(a) = local
+            && !self.addresses.iter().any(|p| p.contains_addr(a))
+        {
+            return Err(self.deny(
+                format!("{what} with local {a} (its tunnel's packets would come from there)"),
+                format!("add a prefix containing {a} to [addresses] allow"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A pre-existing link used as a vxlan's device: its tunnel's packets
+    /// leave by it. Granted as a macvlan parent is, for the same reason.
+    pub fn check_device(&self, namespace: &str, link: &str, vxlan: &str) -> OpResult<()> {
+        if self.link_granted(namespace, link, false) {
+            return Ok(());
+        }
+        Err(self.deny(
+            format!(
+                "create vxlan {vxlan:?} on device {link:?} in namespace {namespace:?} (the lab did not create it)"
+            ),
+            format!("add {{ namespace = {namespace:?}, link = {link:?} }} to [links] parents"),
         ))
     }
 
@@ -682,6 +760,78 @@ mod tests {
         assert!(root.contains("can only be macvlan parents"), "{root}");
         // Managing a root link cannot be granted: "/" is no namespace name.
         assert!(crate::vocab::net::check_ns_name("/").is_err());
+    }
+
+    #[test]
+    fn a_vxlan_sends_only_where_the_policy_says() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let p = Policy {
+            source: Source::File("p.toml".into()),
+            addresses: prefixes(&["10.0.0.0/24"]),
+            vxlan_ids: vec![100..=199],
+            vxlan_ports: vec![4789..=4789],
+            vxlan_remotes: prefixes(&["10.0.0.0/24", "239.1.0.0/16"]),
+            parents: vec![LinkGrant {
+                namespace: "up".into(),
+                link: "eth0".into(),
+            }],
+            ..Policy::default()
+        };
+        let (l, r, g) = (ip("10.0.0.1"), ip("10.0.0.2"), ip("239.1.1.1"));
+        assert!(
+            p.check_vxlan("vx0", 100, 4789, Some(&l), Some(&r), None)
+                .is_ok()
+        );
+        assert!(
+            p.check_vxlan("vx0", 199, 4789, None, None, Some(&g))
+                .is_ok()
+        );
+        assert!(p.check_vxlan("vx0", 150, 4789, None, None, None).is_ok());
+        assert_eq!(
+            denial(p.check_vxlan("vx0", 200, 4789, None, Some(&r), None)),
+            "create vxlan \"vx0\" with VNI 200: not allowed by policy p.toml; add 200 to [links] vxlan-ids"
+        );
+        assert_eq!(
+            denial(p.check_vxlan("vx0", 100, 8472, None, Some(&r), None)),
+            "create vxlan \"vx0\" with port 8472: not allowed by policy p.toml; add 8472 to [links] vxlan-ports"
+        );
+        assert_eq!(
+            denial(p.check_vxlan("vx0", 100, 4789, None, Some(&ip("192.0.2.9")), None)),
+            "create vxlan \"vx0\" with remote 192.0.2.9 (the kernel would send its tunnel's packets there): not allowed by policy p.toml; add a prefix containing 192.0.2.9 to [links] vxlan-remotes"
+        );
+        assert!(
+            denial(p.check_vxlan("vx0", 100, 4789, None, None, Some(&ip("239.2.0.1"))))
+                .contains("with group 239.2.0.1")
+        );
+        assert!(
+            denial(p.check_vxlan("vx0", 100, 4789, Some(&ip("10.0.1.1")), Some(&r), None))
+                .contains("with local 10.0.1.1 (its tunnel's packets would come from there): not allowed by policy p.toml; add a prefix containing 10.0.1.1 to [addresses] allow")
+        );
+        assert!(p.check_device("up", "eth0", "vx0").is_ok());
+        assert_eq!(
+            denial(p.check_device("up", "eth1", "vx0")),
+            "create vxlan \"vx0\" on device \"eth1\" in namespace \"up\" (the lab did not create it): not allowed by policy p.toml; add { namespace = \"up\", link = \"eth1\" } to [links] parents"
+        );
+        // The default policy: any VNI, port and address; the CNI one: no
+        // vxlans at all.
+        let d = Policy::default();
+        assert!(
+            d.check_vxlan(
+                "vx0",
+                crate::vocab::VNI_MAX,
+                1,
+                Some(&l),
+                Some(&ip("fd00::1")),
+                None
+            )
+            .is_ok()
+        );
+        assert!(d.check_kind(LinkKind::Vxlan, "vx0").is_ok());
+        assert!(
+            Policy::for_cni("c", "eth0", None)
+                .check_kind(LinkKind::Vxlan, "vx0")
+                .is_err()
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! what to create, and the changes netwasm makes.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,10 +17,16 @@ pub enum LinkKind {
     Macvlan,
     Veth,
     Bridge,
+    Vxlan,
 }
 
 impl LinkKind {
-    pub const ALL: [LinkKind; 3] = [LinkKind::Macvlan, LinkKind::Veth, LinkKind::Bridge];
+    pub const ALL: [LinkKind; 4] = [
+        LinkKind::Macvlan,
+        LinkKind::Veth,
+        LinkKind::Bridge,
+        LinkKind::Vxlan,
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
@@ -31,6 +38,7 @@ impl LinkKind {
             LinkKind::Macvlan => "macvlan",
             LinkKind::Veth => "veth",
             LinkKind::Bridge => "bridge",
+            LinkKind::Vxlan => "vxlan",
         }
     }
 }
@@ -128,6 +136,41 @@ pub struct LinkInfo {
     /// The bridge's index (in this link's namespace), when it has one.
     pub master_index: Option<u32>,
     pub hairpin: Option<bool>,
+    /// The tunnel settings, for vxlan links.
+    pub vxlan: Option<Vxlan>,
+}
+
+/// The largest VXLAN network identifier: a VNI has 24 bits.
+pub const VNI_MAX: u32 = (1 << 24) - 1;
+
+/// The UDP port netwasm asks for when the guest names none: IANA's VXLAN
+/// port. The kernel's own default (no `IFLA_VXLAN_PORT`) is Linux's older
+/// 8472, which no other VXLAN implementation uses by default.
+pub const VXLAN_PORT: u16 = 4789;
+
+/// A vxlan's tunnel: what to create, and what the kernel reports
+/// (`ip -d link show` prints it after `vxlan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vxlan {
+    /// The VXLAN network identifier, 0 to [`VNI_MAX`].
+    pub id: u32,
+    /// The underlay address it sends from; none lets the route decide.
+    pub local: Option<IpAddr>,
+    /// The unicast endpoint it sends to when it knows no better (its
+    /// default FDB entry); at most one of `remote` and `group`.
+    pub remote: Option<IpAddr>,
+    /// The multicast group it sends to and joins.
+    pub group: Option<IpAddr>,
+    /// The underlay link, by index in the namespace the vxlan was made in.
+    pub device: Option<u32>,
+    /// The underlay link's name, when the backend resolved it.
+    pub device_name: Option<String>,
+    /// The UDP destination port.
+    pub port: u16,
+    /// Whether it learns remote MACs from the frames it receives.
+    pub learning: bool,
+    /// The TTL of its packets; 0 is `ttl auto` (the route's default).
+    pub ttl: u8,
 }
 
 /// Which kind of link to create, with its kind-specific settings.
@@ -148,6 +191,9 @@ pub enum NewLinkKind {
         peer_index: Option<u32>,
     },
     Bridge,
+    /// A vxlan; its `device`, if any, is an index in the new link's
+    /// namespace (`device_name` is not read).
+    Vxlan(Vxlan),
 }
 
 /// A link to create, directly in namespace `ns`.

@@ -18,6 +18,7 @@ pub enum Operation {
     LinkAddMacvlan,
     LinkAddVeth,
     LinkAddBridge,
+    LinkAddVxlan,
     LinkGet,
     LinkList,
     LinkInfo,
@@ -51,7 +52,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every step, as `[operations]` names them.
-    pub const STEPS: [Operation; 34] = [
+    pub const STEPS: [Operation; 35] = [
         Operation::NamespaceCreate,
         Operation::NamespaceOpen,
         Operation::NamespaceRoot,
@@ -61,6 +62,7 @@ impl Operation {
         Operation::LinkAddMacvlan,
         Operation::LinkAddVeth,
         Operation::LinkAddBridge,
+        Operation::LinkAddVxlan,
         Operation::LinkGet,
         Operation::LinkList,
         Operation::LinkInfo,
@@ -99,6 +101,7 @@ impl Operation {
             Operation::LinkAddMacvlan => "link.add-macvlan",
             Operation::LinkAddVeth => "link.add-veth",
             Operation::LinkAddBridge => "link.add-bridge",
+            Operation::LinkAddVxlan => "link.add-vxlan",
             Operation::LinkGet => "link.get",
             Operation::LinkList => "link.list",
             Operation::LinkInfo => "link.info",

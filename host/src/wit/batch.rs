@@ -2,10 +2,10 @@
 
 use wasmtime::component::Resource;
 
-use super::bindings::netwasm::lab::batch::{Host, NamespacePlan, NewLink};
+use super::bindings::netwasm::lab::batch::{Host, NamespacePlan, NewLink, NewVxlan};
 use super::{LabView, NsHandle};
 use crate::error::HostResult;
-use crate::lab::{NsPlan, PlanLink, PlanRoute};
+use crate::lab::{NsPlan, PlanLink, PlanRoute, PlanVxlan};
 
 impl From<NamespacePlan> for NsPlan {
     fn from(p: NamespacePlan) -> Self {
@@ -46,6 +46,25 @@ impl Host for LabView<'_> {
         self.check_handle_room(plans.len())?;
         let plans: Vec<NsPlan> = plans.into_iter().map(Into::into).collect();
         let names = self.lab().build(&plans).await?;
+        names.into_iter().map(|name| self.push_ns(name)).collect()
+    }
+
+    async fn build_with_vxlans(
+        &mut self,
+        plans: Vec<NamespacePlan>,
+        vxlans: Vec<NewVxlan>,
+    ) -> HostResult<Vec<Resource<NsHandle>>> {
+        self.check_handle_room(plans.len())?;
+        let plans: Vec<NsPlan> = plans.into_iter().map(Into::into).collect();
+        let vxlans = vxlans
+            .into_iter()
+            .map(|v| PlanVxlan {
+                namespace: v.namespace,
+                name: v.name,
+                config: v.config.into(),
+            })
+            .collect();
+        let names = self.lab().build_with_vxlans(plans, vxlans).await?;
         names.into_iter().map(|name| self.push_ns(name)).collect()
     }
 }

@@ -3,7 +3,7 @@
 use wasmtime::component::Resource;
 
 use super::bindings::netwasm::lab::link::{
-    Host, HostLink, LinkInfo, MacvlanConfig, MacvlanMode, OperState,
+    Host, HostLink, LinkInfo, MacvlanConfig, MacvlanMode, OperState, VxlanConfig, VxlanInfo,
 };
 use super::{LabView, LinkHandle, NsHandle};
 use crate::error::{Failure, HostResult};
@@ -81,6 +81,36 @@ impl From<MacvlanConfig> for lab::MacvlanConfig {
     }
 }
 
+impl From<VxlanConfig> for lab::VxlanConfig {
+    fn from(c: VxlanConfig) -> Self {
+        Self {
+            id: c.id,
+            local: c.local,
+            remote: c.remote,
+            group: c.group,
+            device: c.device,
+            port: c.port,
+            learning: c.learning,
+            ttl: c.ttl,
+        }
+    }
+}
+
+impl From<vocab::Vxlan> for VxlanInfo {
+    fn from(v: vocab::Vxlan) -> Self {
+        Self {
+            id: v.id,
+            local: v.local.map(|a| a.to_string()),
+            remote: v.remote.map(|a| a.to_string()),
+            group: v.group.map(|a| a.to_string()),
+            device: v.device_name,
+            port: v.port,
+            learning: v.learning,
+            ttl: v.ttl,
+        }
+    }
+}
+
 impl LabView<'_> {
     fn target(&self, target: &Option<Resource<NsHandle>>) -> HostResult<Option<String>> {
         target.as_ref().map(|t| self.ns_name(t)).transpose()
@@ -114,6 +144,11 @@ impl HostLink for LabView<'_> {
     async fn info(&mut self, link: Resource<LinkHandle>) -> HostResult<LinkInfo> {
         let key = self.link_key(&link)?;
         Ok(self.lab().link_info(key).await?.into())
+    }
+
+    async fn vxlan_info(&mut self, link: Resource<LinkHandle>) -> HostResult<Option<VxlanInfo>> {
+        let key = self.link_key(&link)?;
+        Ok(self.lab().link_info(key).await?.vxlan.map(Into::into))
     }
 
     async fn set_up(&mut self, link: Resource<LinkHandle>) -> HostResult<()> {
@@ -222,6 +257,17 @@ impl Host for LabView<'_> {
     ) -> HostResult<Resource<LinkHandle>> {
         let ns = self.ns_name(&ns)?;
         let key = self.lab().add_bridge(&ns, &name).await?;
+        self.push_link(key)
+    }
+
+    async fn add_vxlan(
+        &mut self,
+        ns: Resource<NsHandle>,
+        name: String,
+        config: VxlanConfig,
+    ) -> HostResult<Resource<LinkHandle>> {
+        let ns = self.ns_name(&ns)?;
+        let key = self.lab().add_vxlan(&ns, &name, config.into()).await?;
         self.push_link(key)
     }
 

@@ -180,9 +180,10 @@ pub fn text_w(s: &str, char_w: f64) -> f64 {
 }
 
 /// Which edges get a label drawn on them in the SVG: parent edges (the
-/// macvlan mode). Veths and ports are told apart by colour and the legend.
+/// macvlan mode) and tunnels (the VNI; the legend has no room for them).
+/// Veths and ports are told apart by colour and the legend.
 pub fn labelled(kind: EdgeKind) -> bool {
-    kind == EdgeKind::Parent
+    matches!(kind, EdgeKind::Parent | EdgeKind::Tunnel)
 }
 
 fn title_size(title: &str) -> (f64, f64) {

@@ -1,4 +1,4 @@
-//! Links: creating (veth, macvlan, bridge), reading, changing, moving and
+//! Links: creating (veth, macvlan, bridge, vxlan), reading, changing, moving and
 //! deleting them, and naming the links other links refer to by index.
 
 use std::collections::HashMap;
@@ -80,6 +80,17 @@ async fn resolve(
         info.master = match same_ns {
             Some(list) => lookup(list, master),
             None => name_of(space, master).await,
+        };
+    }
+    // A vxlan's device is in the namespace of its tunnel, which is its own
+    // unless it was moved (then IFLA_LINK_NETNSID names the tunnel's).
+    if let Some(v) = &mut info.vxlan
+        && let Some(dev) = v.device
+        && parsed.link_netnsid.is_none()
+    {
+        v.device_name = match same_ns {
+            Some(list) => lookup(list, dev),
+            None => name_of(space, dev).await,
         };
     }
     let Some(parent) = info.parent_index else {
@@ -210,6 +221,14 @@ pub(super) async fn add(nl: &Netlink, link: &NewLink) -> io::Result<Vec<LinkInfo
             )
         }
         NewLinkKind::Bridge => (target.clone(), None, InfoKind::Bridge, None),
+        // Asked in its own namespace, so that its tunnel's socket, its
+        // device and the routes to its remote are that namespace's.
+        NewLinkKind::Vxlan(v) => (
+            target.clone(),
+            Some((InfoData::Vxlan(parse::nl_vxlan(v)), 0)),
+            InfoKind::Vxlan,
+            None,
+        ),
     };
     let mut builder =
         LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(kind).name(link.name.clone());

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, LinkAttribute, LinkFlags,
+    InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags,
     LinkInfo as NlInfo, LinkMessage, MacVlanMode as NlMode, State,
 };
 use netlink_packet_route::route::{
@@ -19,7 +19,9 @@ use netlink_packet_route::neighbour::{
 };
 
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{AddrInfo, LinkInfo, MacvlanMode, Neighbor, NudState, OperState, RouteInfo};
+use crate::vocab::{
+    AddrInfo, LinkInfo, MacvlanMode, Neighbor, NudState, OperState, RouteInfo, Vxlan,
+};
 
 /// The main routing table's id.
 pub const RT_TABLE_MAIN: u32 = 254;
@@ -50,6 +52,7 @@ pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
         master: None,
         master_index: None,
         hairpin: None,
+        vxlan: None,
     };
     let mut link_netnsid = None;
     let mut master_index = None;
@@ -76,6 +79,7 @@ pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
                                 }
                             }
                         }
+                        NlInfo::Data(InfoData::Vxlan(d)) => info.vxlan = Some(vxlan(d)),
                         NlInfo::PortData(InfoPortData::BridgePort(p)) => {
                             for a in p {
                                 if let InfoBridgePort::HairpinMode(h) = a {
@@ -102,6 +106,73 @@ pub fn link(msg: &LinkMessage, namespace: &str) -> ParsedLink {
         link_netnsid,
         master_index,
     }
+}
+
+/// A vxlan's settings. The kernel keeps a unicast remote and a multicast
+/// group in one attribute (`IFLA_VXLAN_GROUP`/`GROUP6`), as `ip` does:
+/// which it is, the address says.
+fn vxlan(d: &[InfoVxlan]) -> Vxlan {
+    let mut v = Vxlan {
+        id: 0,
+        local: None,
+        remote: None,
+        group: None,
+        device: None,
+        device_name: None,
+        // No IFLA_VXLAN_PORT: the kernel's default.
+        port: 8472,
+        learning: false,
+        ttl: 0,
+    };
+    let mut dest: Option<IpAddr> = None;
+    for a in d {
+        match a {
+            InfoVxlan::Id(id) => v.id = *id,
+            InfoVxlan::Group(g) => dest = Some(IpAddr::V4(*g)),
+            InfoVxlan::Group6(g) => dest = Some(IpAddr::V6(*g)),
+            InfoVxlan::Local(l) => v.local = Some(IpAddr::V4(*l)),
+            InfoVxlan::Local6(l) => v.local = Some(IpAddr::V6(*l)),
+            InfoVxlan::Link(i) if *i != 0 => v.device = Some(*i),
+            InfoVxlan::Port(p) => v.port = *p,
+            InfoVxlan::Learning(l) => v.learning = *l,
+            InfoVxlan::Ttl(t) => v.ttl = *t,
+            _ => {}
+        }
+    }
+    // The kernel reports an unset address as all zeros.
+    v.local = v.local.filter(|a| !a.is_unspecified());
+    match dest.filter(|a| !a.is_unspecified()) {
+        Some(a) if a.is_multicast() => v.group = Some(a),
+        other => v.remote = other,
+    }
+    v
+}
+
+/// The request for a new vxlan (see [`vxlan`] for the one address of
+/// `remote` and `group`).
+pub fn nl_vxlan(v: &Vxlan) -> Vec<InfoVxlan> {
+    let mut d = vec![
+        InfoVxlan::Id(v.id),
+        InfoVxlan::Port(v.port),
+        InfoVxlan::Learning(v.learning),
+        InfoVxlan::Ttl(v.ttl),
+    ];
+    if let Some(dest) = v.remote.or(v.group) {
+        d.push(match dest {
+            IpAddr::V4(a) => InfoVxlan::Group(a),
+            IpAddr::V6(a) => InfoVxlan::Group6(a),
+        });
+    }
+    if let Some(local) = v.local {
+        d.push(match local {
+            IpAddr::V4(a) => InfoVxlan::Local(a),
+            IpAddr::V6(a) => InfoVxlan::Local6(a),
+        });
+    }
+    if let Some(dev) = v.device {
+        d.push(InfoVxlan::Link(dev));
+    }
+    d
 }
 
 fn oper_state(s: &State) -> OperState {

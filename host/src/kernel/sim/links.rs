@@ -3,10 +3,10 @@
 
 use std::io;
 
-use super::model::{Addr, Kind, LinkId, NsKey, World, errno};
+use super::model::{Addr, Kind, LinkId, NsKey, Tunnel, World, errno};
 use crate::kernel::refused;
 use crate::vocab::net::Mac;
-use crate::vocab::{LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId};
+use crate::vocab::{LinkChange, LinkInfo, MacvlanMode, NewLink, NewLinkKind, NsId, VNI_MAX, Vxlan};
 
 /// `dev_valid_name`: what the kernel refuses with EINVAL.
 fn check_name(name: &str) -> io::Result<()> {
@@ -171,8 +171,93 @@ impl World {
                 self.set_up(id, nl.up);
                 out.push(self.info(id, &target_name, false, Some(&via)));
             }
+            NewLinkKind::Vxlan(v) => {
+                let t = self.check_vxlan(target, v)?;
+                self.check_free(target, &nl.name, nl.index)?;
+                // vxlan_config_apply: the device's MTU less the headroom,
+                // which also caps a given one (silently).
+                let max = match t.device {
+                    Some(d) => self.link(d).mtu.saturating_sub(t.headroom()).max(68),
+                    None => 65535,
+                };
+                let mtu = match (nl.mtu, t.device) {
+                    (Some(m), _) => m.min(max),
+                    (None, Some(_)) => max,
+                    (None, None) => 1500,
+                };
+                let mac = nl.mac.unwrap_or_else(|| self.random_mac());
+                let id = self.insert_link(target, nl.index, &nl.name, Kind::Vxlan(t), mac, mtu);
+                self.vxlans.insert(id);
+                self.set_up(id, nl.up);
+                out.push(self.info(id, &target_name, false, None));
+            }
         }
         Ok(out)
+    }
+
+    /// `vxlan_validate` and `vxlan_config_validate`, in their order, with
+    /// their extended-ACK messages. (Not modelled: IPv6 link-local scopes,
+    /// GPE, metadata mode.)
+    fn check_vxlan(&self, ns: NsKey, v: &Vxlan) -> io::Result<Tunnel> {
+        if v.id > VNI_MAX {
+            return Err(refused(
+                libc::ERANGE,
+                Some("VXLAN ID must be lower than 16777216"),
+            ));
+        }
+        let dest = v.remote.or(v.group);
+        if let (Some(l), Some(d)) = (v.local, dest)
+            && l.is_ipv4() != d.is_ipv4()
+        {
+            return Err(refused(
+                libc::EINVAL,
+                Some("Local and remote address must be from the same family"),
+            ));
+        }
+        if v.local.is_some_and(|l| l.is_multicast()) {
+            return Err(refused(
+                libc::EINVAL,
+                Some("Local address cannot be multicast"),
+            ));
+        }
+        let device = match v.device {
+            Some(i) => Some(self.link_at(ns, i).map_err(|_| {
+                refused(
+                    libc::ENODEV,
+                    Some("Invalid local interface, device not found"),
+                )
+            })?),
+            None if dest.is_some_and(|d| d.is_multicast()) => {
+                return Err(refused(
+                    libc::EINVAL,
+                    Some("Local interface required for multicast remote destination"),
+                ));
+            }
+            None => None,
+        };
+        let t = Tunnel {
+            id: v.id,
+            local: v.local,
+            remote: dest.filter(|d| !d.is_multicast()),
+            group: dest.filter(|d| d.is_multicast()),
+            device,
+            underlay: ns,
+            // No IFLA_VXLAN_PORT is the module's default port.
+            port: if v.port == 0 { 8472 } else { v.port },
+            learning: v.learning,
+            ttl: v.ttl,
+        };
+        let clash = self.vxlans.iter().any(|o| {
+            matches!(self.link(*o).kind, Kind::Vxlan(u)
+                if u.underlay == ns && u.id == t.id && u.port == t.port && u.v6() == t.v6())
+        });
+        if clash {
+            return Err(refused(
+                libc::EEXIST,
+                Some("A VXLAN device with the specified VNI already exists"),
+            ));
+        }
+        Ok(t)
     }
 
     pub fn link_get(&self, h: NsId, id: LinkId) -> LinkInfo {
@@ -261,6 +346,13 @@ impl World {
                 }
                 if let Kind::Macvlan { parent, .. } = self.link(id).kind
                     && self.link(parent).mtu < *m
+                {
+                    return Err(errno(libc::EINVAL));
+                }
+                // vxlan_change_mtu: within its device's, less the headroom.
+                if let Kind::Vxlan(t) = self.link(id).kind
+                    && let Some(d) = t.device
+                    && self.link(d).mtu.saturating_sub(t.headroom()) < *m
                 {
                     return Err(errno(libc::EINVAL));
                 }

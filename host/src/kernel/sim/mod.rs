@@ -19,6 +19,9 @@
 //!   keep the MAC they were made with.
 //! - Macvlan `source` mode receives nothing; MAC clashes between macvlans
 //!   are not refused.
+//! - A vxlan reaches the vxlans its unicast remote is delivered to (see
+//!   `reach.rs`); multicast groups, its forwarding database and the
+//!   neighbour entries its underlay packets leave are not modelled.
 //! - NICs made by [`Sim::with_root_links`] have no wire behind them.
 //! - Neighbour entries appear for resolutions that succeeded (`reachable`
 //!   on the asking side, `stale` on the answering one); failed ones leave

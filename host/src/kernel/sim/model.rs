@@ -7,7 +7,7 @@ use std::io;
 use std::net::IpAddr;
 
 use crate::vocab::net::{Cidr, Mac};
-use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, OperState, ROOT_NS};
+use crate::vocab::{LinkInfo, MacvlanMode, NsId, NsIdent, OperState, ROOT_NS, Vxlan};
 
 pub(super) type LinkId = u64;
 pub(super) type NsKey = u64;
@@ -36,6 +36,38 @@ pub(super) enum Kind {
         parent: LinkId,
         mode: MacvlanMode,
     },
+    Vxlan(Tunnel),
+}
+
+/// A vxlan's tunnel. Its socket, its device and the routes its packets
+/// take are those of the namespace it was made in (`underlay`), wherever
+/// the link itself is moved afterwards, as in the kernel (`vxlan->net`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tunnel {
+    pub id: u32,
+    pub local: Option<IpAddr>,
+    pub remote: Option<IpAddr>,
+    pub group: Option<IpAddr>,
+    pub device: Option<LinkId>,
+    pub underlay: NsKey,
+    pub port: u16,
+    pub learning: bool,
+    pub ttl: u8,
+}
+
+impl Tunnel {
+    /// Whether it speaks IPv6 (`VXLAN_F_IPV6`): one of its addresses is.
+    pub fn v6(&self) -> bool {
+        [self.local, self.remote, self.group]
+            .into_iter()
+            .flatten()
+            .any(|a| a.is_ipv6())
+    }
+
+    /// What encapsulation costs of the device's MTU (`vxlan_headroom`).
+    pub fn headroom(&self) -> u32 {
+        if self.v6() { 70 } else { 50 }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +142,9 @@ pub(super) struct World {
     pub names: HashMap<String, NsKey>,
     pub handles: HashMap<NsId, (NsKey, String)>,
     pub links: HashMap<LinkId, Link>,
+    /// Every vxlan, so that what dies with a device or a namespace is
+    /// found without going through every link.
+    pub vxlans: std::collections::BTreeSet<LinkId>,
     pub root: NsKey,
     next_ns: u64,
     next_handle: u64,
@@ -126,6 +161,7 @@ impl World {
             names: HashMap::new(),
             handles: HashMap::new(),
             links: HashMap::new(),
+            vxlans: Default::default(),
             root: 1,
             next_ns: 1,
             next_handle: 1,
@@ -317,6 +353,17 @@ impl World {
                 _ => self.destroy_link(id),
             }
         }
+        // A vxlan moved out of the namespace dies with its tunnel's
+        // (`vxlan_destroy_tunnels`).
+        let moved: Vec<LinkId> = self
+            .vxlans
+            .iter()
+            .copied()
+            .filter(|v| matches!(self.link(*v).kind, Kind::Vxlan(t) if t.underlay == key))
+            .collect();
+        for id in moved {
+            self.destroy_link(id);
+        }
         self.nss.remove(&key);
     }
 
@@ -338,14 +385,27 @@ impl World {
         self.links.get_mut(&id).expect("a live link")
     }
 
+    /// The vxlans whose device is `id` (`vxlan_handle_lowerdev_unregister`
+    /// deletes them when it goes, or leaves their namespace).
+    pub fn tunnels_on(&self, id: LinkId) -> Vec<LinkId> {
+        self.vxlans
+            .iter()
+            .copied()
+            .filter(|v| matches!(self.link(*v).kind, Kind::Vxlan(t) if t.device == Some(id)))
+            .collect()
+    }
+
     /// Destroys a link and what dies with it: a veth's peer, a parent's
-    /// macvlan children; a bridge's ports are released.
+    /// macvlan children, the vxlans it is the device of; a bridge's ports
+    /// are released.
     pub fn destroy_link(&mut self, id: LinkId) {
         let mut work = vec![id];
         while let Some(id) = work.pop() {
+            work.extend(self.tunnels_on(id));
             let Some(l) = self.links.remove(&id) else {
                 continue;
             };
+            self.vxlans.remove(&id);
             let ns = self.ns_mut(l.ns);
             ns.by_index.remove(&l.index);
             ns.by_name.remove(&l.name);
@@ -379,6 +439,10 @@ impl World {
     /// from its bridge, addresses and routes gone; index `index` there or a
     /// free one.
     pub fn move_link(&mut self, id: LinkId, to: NsKey, name: &str, index: Option<u32>) {
+        // The move unregisters the device where it was: its vxlans go.
+        for t in self.tunnels_on(id) {
+            self.destroy_link(t);
+        }
         self.release(id);
         self.set_up(id, false);
         let l = self.link_mut(id);
@@ -436,6 +500,8 @@ impl World {
             Kind::Bridge => l.up && l.ports.iter().any(|p| self.oper_up_at(*p, depth + 1)),
             // netif_stacked_transfer_operstate copies the lower's carrier.
             Kind::Macvlan { parent, .. } => self.carrier(parent, depth + 1),
+            // It never touches its carrier, which is on from the start.
+            Kind::Vxlan(_) => l.up,
         }
     }
 
@@ -443,12 +509,13 @@ impl World {
         self.oper_at(id, 0)
     }
 
+    /// `netif_oper_up`: UP, or UNKNOWN (a vxlan's, which never sets it).
     pub fn oper_up(&self, id: LinkId) -> bool {
-        self.oper_at(id, 0) == OperState::Up
+        self.oper_up_at(id, 0)
     }
 
     fn oper_up_at(&self, id: LinkId, depth: u32) -> bool {
-        self.oper_at(id, depth) == OperState::Up
+        matches!(self.oper_at(id, depth), OperState::Up | OperState::Unknown)
     }
 
     /// `default_operstate` of Linux 6.1 on: without carrier, a link stacked
@@ -460,7 +527,8 @@ impl World {
         if !l.up {
             return OperState::Down;
         }
-        if l.kind == Kind::Loopback {
+        // Neither touches its carrier, so linkwatch never sets a state.
+        if matches!(l.kind, Kind::Loopback | Kind::Vxlan(_)) {
             return OperState::Unknown;
         }
         if self.carrier(id, depth) {
@@ -501,6 +569,7 @@ impl World {
                 Kind::Veth { .. } => Some("veth".into()),
                 Kind::Bridge => Some("bridge".into()),
                 Kind::Macvlan { .. } => Some("macvlan".into()),
+                Kind::Vxlan(_) => Some("vxlan".into()),
             },
             mac: Some(l.mac),
             mtu: l.mtu,
@@ -516,6 +585,24 @@ impl World {
             master: None,
             master_index: l.master.map(|m| self.link(m).index),
             hairpin: l.master.map(|_| l.hairpin),
+            vxlan: match l.kind {
+                Kind::Vxlan(t) => Some(Vxlan {
+                    id: t.id,
+                    local: t.local,
+                    remote: t.remote,
+                    group: t.group,
+                    device: t.device.map(|d| self.link(d).index),
+                    // Named only where it is the link's own namespace's.
+                    device_name: t
+                        .device
+                        .filter(|_| resolved && t.underlay == l.ns)
+                        .map(|d| self.link(d).name.clone()),
+                    port: t.port,
+                    learning: t.learning,
+                    ttl: t.ttl,
+                }),
+                _ => None,
+            },
         };
         if !resolved {
             if let (Some(via), Some(p)) = (via, lower)

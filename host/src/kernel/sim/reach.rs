@@ -8,6 +8,16 @@
 //! on); `macvlan_handle_frame` then sorts what came back by the sender's
 //! mode. Bridges flood: learning is not modelled, which changes no answer
 //! on a tree.
+//!
+//! A vxlan carries frames to the vxlans its packets reach: those of the
+//! same VNI, port and address family whose tunnel's namespace is where its
+//! `remote` is delivered over the underlay (followed as a packet is, from
+//! the vxlan's tunnel namespace out of its device, if it has one). The
+//! receiver's own `remote` plays no part, as in the kernel, which accepts
+//! a VNI from any sender. Multicast groups are not modelled: a vxlan with
+//! a `group` and no `remote` floods nowhere. Neither are its FDB (every
+//! frame goes to the default remote) nor the underlay neighbour entries
+//! its packets would leave; tunnels nest at most four deep.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -19,6 +29,9 @@ use crate::vocab::MacvlanMode;
 const TTL: u32 = 64;
 /// The round trip a reachable simulated ping reports, in microseconds.
 pub(super) const RTT_US: u32 = 50;
+/// How many vxlans deep a frame is followed: a tunnel inside a tunnel
+/// sends its packets through the outer one.
+const TUNNEL_DEPTH: u32 = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Frame {
@@ -41,6 +54,8 @@ struct Walk<'a> {
     frame: Frame,
     seen: HashSet<(Step, LinkId)>,
     got: HashSet<LinkId>,
+    /// How many tunnels the frame is inside.
+    depth: u32,
 }
 
 impl Walk<'_> {
@@ -98,6 +113,11 @@ impl Walk<'_> {
                 }
             }
             Kind::Macvlan { .. } => self.emit(id),
+            Kind::Vxlan(_) => {
+                for far in self.w.tunnel_ends(id, self.depth) {
+                    self.rx(far);
+                }
+            }
             Kind::Physical | Kind::Loopback => {}
         }
     }
@@ -181,17 +201,70 @@ impl Walk<'_> {
 }
 
 impl World {
-    /// The links whose stacks get a frame that `from`'s stack sends.
-    fn hear(&self, from: LinkId, frame: Frame) -> HashSet<LinkId> {
+    /// The links whose stacks get a frame that `from`'s stack sends from
+    /// inside `depth` tunnels.
+    fn hear_at(&self, from: LinkId, frame: Frame, depth: u32) -> HashSet<LinkId> {
         let mut walk = Walk {
             w: self,
             origin: from,
             frame,
             seen: HashSet::new(),
             got: HashSet::new(),
+            depth,
         };
         walk.emit(from);
         walk.got
+    }
+
+    /// The vxlans that a frame sent out of vxlan `id` reaches, inside a
+    /// tunnel `depth` tunnels deep (see the module's comment).
+    fn tunnel_ends(&self, id: LinkId, depth: u32) -> Vec<LinkId> {
+        let Kind::Vxlan(t) = self.link(id).kind else {
+            return Vec::new();
+        };
+        let Some(remote) = t.remote else {
+            return Vec::new();
+        };
+        if depth >= TUNNEL_DEPTH {
+            return Vec::new();
+        }
+        let Some(there) = self.carry(t.underlay, remote, t.device, depth + 1) else {
+            return Vec::new();
+        };
+        self.vxlans
+            .iter()
+            .copied()
+            .filter(|o| *o != id && self.oper_up(*o))
+            .filter(|o| {
+                matches!(self.link(*o).kind, Kind::Vxlan(u)
+                    if u.underlay == there && u.id == t.id && u.port == t.port && u.v6() == t.v6())
+            })
+            .collect()
+    }
+
+    /// Where a packet from `ns` to `dst` (out of `dev`, if given) is
+    /// delivered, as [`World::deliver`] finds it but without learning
+    /// neighbours: a tunnel's packets, followed while a frame is.
+    fn carry(&self, mut ns: NsKey, dst: IpAddr, dev: Option<LinkId>, depth: u32) -> Option<NsKey> {
+        let mut dev = dev;
+        for _ in 0..TTL {
+            if self.is_local(ns, &dst).is_some() {
+                return Some(ns);
+            }
+            let (hop, out) = self
+                .lookup(ns, &dst, dev.take(), false)
+                .map(|r| (r.gw.unwrap_or(dst), r.dev))?;
+            let (answered, _) = self.answerer(out, hop, depth)?;
+            let next = self.link(answered).ns;
+            if self.is_local(next, &dst).is_some() {
+                return Some(next);
+            }
+            if !self.ns(next).forwarding {
+                return None;
+            }
+            ns = next;
+        }
+        None
     }
 
     /// The address `out` sends from in family of `to` (`inet_select_addr`,
@@ -226,10 +299,27 @@ impl World {
     }
 
     /// ARP or NDP for `hop` out of `out`: the link that answers, once the
-    /// request reaches it and the answer and the packet can cross.
+    /// request reaches it and the answer and the packet can cross, and
+    /// what the two namespaces learn.
     fn resolve(&mut self, out: LinkId, hop: IpAddr) -> Option<LinkId> {
+        let (r, asked) = self.answerer(out, hop, 0)?;
+        if asked {
+            let ons = self.link(out).ns;
+            let rns = self.link(r).ns;
+            self.learn(ons, out, hop, r, "reachable");
+            if let Some(from) = self.source_addr(ons, out, None, &hop) {
+                self.learn(rns, r, from, out, "stale");
+            }
+        }
+        Some(r)
+    }
+
+    /// The link that answers for `hop` out of `out`, and whether it had to
+    /// be asked (rather than known from the neighbour table).
+    fn answerer(&self, out: LinkId, hop: IpAddr, depth: u32) -> Option<(LinkId, bool)> {
         let crosses = |w: &World, r: LinkId| {
-            w.hear(r, Frame::To(out)).contains(&out) && w.hear(out, Frame::To(r)).contains(&r)
+            w.hear_at(r, Frame::To(out), depth).contains(&out)
+                && w.hear_at(out, Frame::To(r), depth).contains(&r)
         };
         // What the namespace learnt, from an answer or from a request it
         // got, it uses without asking: a unicast may pass where the
@@ -245,9 +335,12 @@ impl World {
             && self.is_local(self.link(peer).ns, &hop).is_some()
             && crosses(self, peer)
         {
-            return Some(peer);
+            return Some((peer, false));
         }
-        let mut heard: Vec<LinkId> = self.hear(out, Frame::Broadcast).into_iter().collect();
+        let mut heard: Vec<LinkId> = self
+            .hear_at(out, Frame::Broadcast, depth)
+            .into_iter()
+            .collect();
         heard.sort_unstable();
         let answers = |w: &World, r: LinkId| {
             let l = w.link(r);
@@ -259,16 +352,11 @@ impl World {
                 l.addrs.iter().any(|a| a.cidr.addr == hop)
             }
         };
-        let r = heard
+        heard
             .into_iter()
             .filter(|r| *r != out && answers(self, *r))
-            .find(|r| crosses(self, *r))?;
-        let rns = self.link(r).ns;
-        self.learn(ons, out, hop, r, "reachable");
-        if let Some(from) = self.source_addr(ons, out, None, &hop) {
-            self.learn(rns, r, from, out, "stale");
-        }
-        Some(r)
+            .find(|r| crosses(self, *r))
+            .map(|r| (r, true))
     }
 
     fn learn(&mut self, ns: NsKey, dev: LinkId, ip: IpAddr, peer: LinkId, state: &'static str) {

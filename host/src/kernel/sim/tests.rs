@@ -7,6 +7,7 @@ use crate::kernel::{CreateError, Kernel, errno_of, explanation_of};
 use crate::vocab::net::{Cidr, Mac};
 use crate::vocab::{
     LinkChange, MacvlanMode, NewLink, NewLinkKind, NsId, NudState, OperState, Removal, RouteSpec,
+    Vxlan,
 };
 
 fn cidr(s: &str) -> Cidr {
@@ -772,4 +773,189 @@ async fn bridge_ports_and_macvlan_parents_exclude_each_other() {
         gone.master, None,
         "released before the new master was looked up"
     );
+}
+
+fn tunnel(id: u32, remote: Option<&str>, device: Option<u32>) -> Vxlan {
+    Vxlan {
+        id,
+        local: None,
+        remote: remote.map(ip),
+        group: None,
+        device,
+        device_name: None,
+        port: 4789,
+        learning: true,
+        ttl: 0,
+    }
+}
+
+async fn vxlan(k: &Sim, ns: NsId, name: &str, t: Vxlan) -> io::Result<u32> {
+    Ok(k.link_add(&new_link(ns, name, NewLinkKind::Vxlan(t)))
+        .await?[0]
+        .index)
+}
+
+/// Two namespaces on a veth underlay (10.99.0.1 and .2), with a vxlan in
+/// each pointed at the other, addressed 192.168.77.1 and .2.
+async fn tunnelled(b_id: u32, b_port: u16) -> (Sim, NsId, NsId, u32, u32) {
+    let k = Sim::new();
+    let (a, b) = (ns(&k, "a").await, ns(&k, "b").await);
+    let (va, vb) = veth(&k, a, "va", b, "vb").await;
+    addr(&k, a, va, "10.99.0.1/24").await;
+    addr(&k, b, vb, "10.99.0.2/24").await;
+    let xa = vxlan(&k, a, "vx0", tunnel(42, Some("10.99.0.2"), Some(va)))
+        .await
+        .unwrap();
+    let mut tb = tunnel(b_id, Some("10.99.0.1"), Some(vb));
+    tb.port = b_port;
+    let xb = vxlan(&k, b, "vx0", tb).await.unwrap();
+    addr(&k, a, xa, "192.168.77.1/24").await;
+    addr(&k, b, xb, "192.168.77.2/24").await;
+    (k, a, b, xa, xb)
+}
+
+#[tokio::test]
+async fn a_vxlan_carries_frames_to_the_vxlan_its_remote_reaches() {
+    let (k, a, b, xa, _) = tunnelled(42, 4789).await;
+    assert!(reaches(&k, a, "192.168.77.2").await);
+    assert!(reaches(&k, b, "192.168.77.1").await);
+    // As `ip -d link show` reports it: UNKNOWN when up (it never sets
+    // its carrier), the device's MTU less 50, the tunnel.
+    let info = k.link_by_index(a, xa).await.unwrap();
+    assert_eq!(info.kind.as_deref(), Some("vxlan"));
+    assert_eq!(
+        (info.state, info.mtu, info.parent_index),
+        (OperState::Unknown, 1450, None)
+    );
+    let v = info.vxlan.unwrap();
+    assert_eq!(
+        (v.id, v.port, v.remote, v.device_name.as_deref()),
+        (42, 4789, Some(ip("10.99.0.2")), Some("va"))
+    );
+    // Down, it carries nothing.
+    k.link_set(a, xa, &LinkChange::Down).await.unwrap();
+    assert!(!reaches(&k, b, "192.168.77.1").await);
+    // Another VNI or port meets nobody.
+    let (k, a, _, _, _) = tunnelled(43, 4789).await;
+    assert!(!reaches(&k, a, "192.168.77.2").await);
+    let (k, a, _, _, _) = tunnelled(42, 8472).await;
+    assert!(!reaches(&k, a, "192.168.77.2").await);
+    // Nor does one whose remote is not where the other is.
+    let k = Sim::new();
+    let (a, b) = (ns(&k, "a").await, ns(&k, "b").await);
+    let (va, vb) = veth(&k, a, "va", b, "vb").await;
+    addr(&k, a, va, "10.99.0.1/24").await;
+    addr(&k, b, vb, "10.99.0.2/24").await;
+    let xa = vxlan(&k, a, "vx0", tunnel(42, Some("10.99.0.3"), None))
+        .await
+        .unwrap();
+    let xb = vxlan(&k, b, "vx0", tunnel(42, Some("10.99.0.1"), None))
+        .await
+        .unwrap();
+    addr(&k, a, xa, "192.168.77.1/24").await;
+    addr(&k, b, xb, "192.168.77.2/24").await;
+    assert!(!reaches(&k, a, "192.168.77.2").await);
+}
+
+#[tokio::test]
+async fn vxlan_rules_of_the_driver() {
+    let k = Sim::new();
+    let a = ns(&k, "a").await;
+    let b = ns(&k, "b").await;
+    let (va, _) = veth(&k, a, "va", b, "vb").await;
+    let refusal = |r: io::Result<u32>| {
+        let e = r.expect_err("a refusal");
+        (
+            errno_of(&e).unwrap(),
+            explanation_of(&e).unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(
+        refusal(vxlan(&k, a, "x", tunnel(1 << 24, None, None)).await),
+        (libc::ERANGE, "VXLAN ID must be lower than 16777216".into())
+    );
+    let mut mixed = tunnel(1, Some("fd00::2"), None);
+    mixed.local = Some(ip("10.0.0.1"));
+    assert_eq!(refusal(vxlan(&k, a, "x", mixed).await).0, libc::EINVAL);
+    let mut group = tunnel(1, None, None);
+    group.group = Some(ip("239.1.1.1"));
+    assert_eq!(
+        refusal(vxlan(&k, a, "x", group.clone()).await),
+        (
+            libc::EINVAL,
+            "Local interface required for multicast remote destination".into()
+        )
+    );
+    assert_eq!(
+        refusal(vxlan(&k, a, "x", tunnel(1, None, Some(999))).await).0,
+        libc::ENODEV
+    );
+    group.device = Some(va);
+    let g = vxlan(&k, a, "vg", group).await.unwrap();
+    let v = k.link_by_index(a, g).await.unwrap().vxlan.unwrap();
+    assert_eq!((v.group, v.remote), (Some(ip("239.1.1.1")), None));
+    // One vxlan per VNI, port and family in a namespace.
+    vxlan(&k, a, "v1", tunnel(7, Some("10.0.0.2"), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(vxlan(&k, a, "v2", tunnel(7, Some("10.0.0.3"), None)).await),
+        (
+            libc::EEXIST,
+            "A VXLAN device with the specified VNI already exists".into()
+        )
+    );
+    vxlan(&k, a, "v3", tunnel(7, Some("fd00::3"), None))
+        .await
+        .unwrap();
+    vxlan(&k, b, "v1", tunnel(7, Some("10.0.0.3"), None))
+        .await
+        .unwrap();
+    // Its MTU: 1500 without a device; over IPv6 the device's less 70,
+    // and no more than that later.
+    let v6 = k.link_by_name(a, "v3").await.unwrap();
+    assert_eq!(v6.mtu, 1500);
+    let x6 = vxlan(&k, a, "v6", tunnel(8, Some("fd00::3"), Some(va)))
+        .await
+        .unwrap();
+    assert_eq!(k.link_by_index(a, x6).await.unwrap().mtu, 1430);
+    assert_eq!(
+        errno(k.link_set(a, x6, &LinkChange::Mtu(1431)).await),
+        libc::EINVAL
+    );
+    k.link_set(a, x6, &LinkChange::Mtu(1400)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_vxlan_dies_with_its_device_and_its_tunnels_namespace() {
+    let k = Sim::new();
+    let (a, b) = (ns(&k, "a").await, ns(&k, "b").await);
+    let (u1, _) = veth(&k, a, "u1", a, "u2").await;
+    let x = vxlan(&k, a, "vx0", tunnel(1, Some("10.0.0.2"), Some(u1)))
+        .await
+        .unwrap();
+    // Moving the device out of the namespace deletes the vxlan.
+    k.link_move(a, u1, b, None).await.unwrap();
+    assert_eq!(errno(k.link_by_index(a, x).await), libc::ENODEV);
+    // So does deleting it.
+    let (d1, _) = veth(&k, a, "d1", a, "d2").await;
+    let x = vxlan(&k, a, "vx1", tunnel(2, Some("10.0.0.2"), Some(d1)))
+        .await
+        .unwrap();
+    k.link_del(a, d1).await.unwrap();
+    assert_eq!(errno(k.link_by_index(a, x).await), libc::ENODEV);
+    // A vxlan moved away keeps its tunnel where it was made, and dies
+    // with that namespace.
+    let c = ns(&k, "c").await;
+    let mut nl = new_link(
+        c,
+        "vx2",
+        NewLinkKind::Vxlan(tunnel(3, Some("10.0.0.2"), None)),
+    );
+    nl.index = Some(77);
+    let x = k.link_add(&nl).await.unwrap()[0].index;
+    let moved = k.link_move(c, x, b, None).await.unwrap();
+    assert_eq!(moved.namespace, "b");
+    k.ns_delete(c).await.unwrap();
+    assert_eq!(errno(k.link_by_index(b, x).await), libc::ENODEV);
 }
