@@ -556,3 +556,28 @@ pub fn guest_lines(out: &Output) -> Vec<String> {
 pub fn journal_line(json: &str) -> String {
     format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()))
 }
+
+/// Takes labs down (`netwasm down`) when dropped, passed or failed: a
+/// World removes namespaces by name, which would leave a lab's programs
+/// running.
+pub struct LabsDown<'a> {
+    w: &'a World,
+    labs: Vec<String>,
+}
+
+impl<'a> LabsDown<'a> {
+    pub fn new(w: &'a World, labs: &[&str]) -> Self {
+        Self {
+            w,
+            labs: labs.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+}
+
+impl Drop for LabsDown<'_> {
+    fn drop(&mut self) {
+        for lab in &self.labs {
+            let _ = self.w.run(&["down", lab]);
+        }
+    }
+}
