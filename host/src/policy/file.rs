@@ -261,6 +261,7 @@ impl Ctx<'_> {
                 p.ns_delete_opened = v;
             }
         }
+        let mut remotes_given = false;
         if let Some(l) = raw.links {
             if let Some(v) = l.kinds {
                 p.link_kinds = self.list("[links] kinds", v, |s| {
@@ -282,6 +283,7 @@ impl Ctx<'_> {
             }
             if let Some(v) = l.vxlan_remotes {
                 p.vxlan_remotes = self.prefixes("[links] vxlan-remotes", v)?;
+                remotes_given = true;
             }
             if let Some(v) = l.parents {
                 p.parents = self.grants("[links] parents", v)?;
@@ -294,6 +296,12 @@ impl Ctx<'_> {
             && let Some(v) = a.allow
         {
             p.addresses = self.prefixes("[addresses] allow", v)?;
+            // A vxlan's remote is an address the lab makes the kernel send
+            // to: a policy that bounds the lab's addresses bounds where its
+            // tunnels go the same, unless it says otherwise.
+            if !remotes_given {
+                p.vxlan_remotes = p.addresses.clone();
+            }
         }
         if let Some(r) = raw.routes {
             if let Some(v) = r.destinations {
@@ -831,6 +839,31 @@ deadline = "10s"
             );
         }
         assert!(parse("[namespaces]\ncreate = [\"lab-*\", \"x?\"]\n", "t.toml").is_ok());
+    }
+
+    #[test]
+    fn vxlan_remotes_follow_the_addresses_unless_given() {
+        let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+        let bounded = parse("[addresses]\nallow = [\"10.1.0.0/16\"]\n", "t.toml").unwrap();
+        assert!(
+            bounded
+                .check_vxlan("vx", 1, 4789, None, Some(&ip("10.1.2.3")), None)
+                .is_ok()
+        );
+        let e = bounded
+            .check_vxlan("vx", 1, 4789, None, Some(&ip("192.0.2.9")), None)
+            .unwrap_err();
+        assert!(e.message.contains("vxlan-remotes"), "{}", e.message);
+        let given = parse(
+            "[addresses]\nallow = [\"10.1.0.0/16\"]\n[links]\nvxlan-remotes = [\"192.0.2.0/24\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert!(
+            given
+                .check_vxlan("vx", 1, 4789, None, Some(&ip("192.0.2.9")), None)
+                .is_ok()
+        );
     }
 
     #[test]
