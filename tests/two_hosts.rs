@@ -11,7 +11,10 @@ use std::process::Command;
 
 use common::*;
 
-const HOSTS: [(&str, &str, [(&str, &str); 2]); 2] = [
+/// A host: its name, its eth0 address, its containers (name, address).
+type Host = (&'static str, &'static str, [(&'static str, &'static str); 2]);
+
+const HOSTS: [Host; 2] = [
     (
         "docker1",
         "10.10.10.101",
