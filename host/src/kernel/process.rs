@@ -24,7 +24,8 @@
 //! exits, and a pipe no one reads any more would kill them (SIGPIPE) on
 //! their next write. What bounds the files then is the program's own
 //! `RLIMIT_FSIZE`, with SIGXFSZ ignored so that a write past it fails
-//! (`EFBIG`) instead of killing the program.
+//! (`EFBIG`) instead of killing the program. `RLIMIT_NPROC`, and `pids.max`
+//! where the hierarchy has the pids controller, bound what it forks.
 
 use std::fs::File;
 use std::io;
@@ -76,12 +77,43 @@ impl Cgroup {
         })
     }
 
-    /// Makes the cgroup (and `netwasm/LAB` above it).
-    pub fn create(rel: &str) -> io::Result<Self> {
-        let cg = Self::at(rel)?;
-        let parent = cg.dir.parent().expect("netwasm/LAB/NAME has a parent");
-        std::fs::create_dir_all(parent)?;
+    /// Makes the cgroup (and `netwasm/LAB` above it). Where the hierarchy
+    /// offers the pids controller (the root cgroup enables it for its
+    /// children, as systemd does on a unified host), it is enabled down to
+    /// the new cgroup, whose `pids.max` is set to `max_tasks`; netwasm
+    /// never enables a controller in the root cgroup itself, which belongs
+    /// to whoever manages the machine.
+    pub fn create(rel: &str, max_tasks: u64) -> io::Result<Self> {
+        let root = cgroup_root()?;
+        let cg = Self {
+            rel: rel.to_string(),
+            dir: root.join(rel),
+        };
+        let lab = cg.dir.parent().expect("netwasm/LAB/NAME has a parent");
+        std::fs::create_dir_all(lab)?;
+        let pids = pids_offered(&root);
+        if pids {
+            for dir in [lab.parent().expect("netwasm/LAB has a parent"), lab] {
+                let control = dir.join("cgroup.subtree_control");
+                std::fs::write(&control, b"+pids").map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("enable pids in {}: {e}", control.display()),
+                    )
+                })?;
+            }
+        }
         std::fs::create_dir(&cg.dir)?;
+        if pids {
+            let max = cg.dir.join("pids.max");
+            if let Err(e) = std::fs::write(&max, max_tasks.to_string()) {
+                let _ = std::fs::remove_dir(&cg.dir);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("set {} to {max_tasks}: {e}", max.display()),
+                ));
+            }
+        }
         Ok(cg)
     }
 
@@ -229,6 +261,18 @@ pub async fn stop_all(stops: &[Stop]) -> Vec<io::Result<Stopped>> {
         .collect()
 }
 
+/// Whether the root cgroup at `root` enables the pids controller for its
+/// children (`cgroup.subtree_control`). On a hybrid host the controller
+/// lives in the v1 hierarchy and the v2 one does not offer it.
+pub fn pids_offered(root: &Path) -> bool {
+    std::fs::read_to_string(root.join("cgroup.subtree_control"))
+        .is_ok_and(|s| lists_controller(&s, "pids"))
+}
+
+fn lists_controller(list: &str, name: &str) -> bool {
+    list.split_whitespace().any(|c| c == name)
+}
+
 /// SIGKILL to everything in the cgroup: by `cgroup.kill` (Linux 5.14),
 /// which no fork can race, or member by member where it is missing.
 fn kill_cgroup(cg: &Cgroup) {
@@ -263,6 +307,8 @@ pub struct Spawn {
     /// `RLIMIT_FSIZE`: the most a file it writes may hold, its logs above
     /// all (`[quotas] program-log`).
     pub file_size: u64,
+    /// `RLIMIT_NPROC` (and `pids.max`): `[exec] max-tasks`.
+    pub max_tasks: u64,
 }
 
 /// The host's read end of a program's log file, and how far it has read.
@@ -431,6 +477,10 @@ pub fn spawn(netns: OwnedFd, cgroup: &Cgroup, spec: Spawn) -> io::Result<Running
         rlim_cur: spec.file_size,
         rlim_max: spec.file_size,
     };
+    let tasks = libc::rlimit {
+        rlim_cur: spec.max_tasks,
+        rlim_max: spec.max_tasks,
+    };
     // SAFETY: an all-zero sigaction is a valid value (no flags, empty mask).
     let mut ignore: libc::sigaction = unsafe { std::mem::zeroed() };
     ignore.sa_sigaction = libc::SIG_IGN;
@@ -442,9 +492,10 @@ pub fn spawn(netns: OwnedFd, cgroup: &Cgroup, spec: Spawn) -> io::Result<Running
             check(libc::write(procs_fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
             check(libc::setns(ns_fd, libc::CLONE_NEWNET).into())?;
             check(libc::setsid().into())?;
-            // Hard as well as soft, so the program cannot raise it; an
-            // ignored signal stays ignored across exec.
+            // Both limits hard as well as soft, so the program cannot raise
+            // them; an ignored signal stays ignored across exec.
             check(libc::setrlimit(libc::RLIMIT_FSIZE, &file_size).into())?;
+            check(libc::setrlimit(libc::RLIMIT_NPROC, &tasks).into())?;
             check(libc::sigaction(libc::SIGXFSZ, &ignore, std::ptr::null_mut()).into())?;
             for cap in 0..=last_cap {
                 if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
@@ -589,5 +640,12 @@ mod tests {
         writer.set_len(0).unwrap();
         (&writer).write_all(b"again").unwrap();
         assert_eq!(log.read_new(100).unwrap(), (b"again".to_vec(), true));
+    }
+
+    #[test]
+    fn controllers_are_read_by_name() {
+        assert!(lists_controller("cpuset cpu io memory pids\n", "pids"));
+        assert!(!lists_controller("hugetlb\n", "pids"));
+        assert!(!lists_controller("", "pids"));
     }
 }

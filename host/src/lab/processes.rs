@@ -151,7 +151,8 @@ impl Lab {
                 cgroup: rel.clone(),
                 command: command_line(&spec.argv),
             })?;
-            let cgroup = match Cgroup::create(&rel) {
+            let max_tasks = lab.policy.exec.max_tasks;
+            let cgroup = match Cgroup::create(&rel, max_tasks) {
                 Ok(c) => c,
                 Err(e) => {
                     lab.record(Entry::Abort)?;
@@ -176,6 +177,7 @@ impl Lab {
                 stdout,
                 stderr,
                 file_size: lab.policy.quotas.program_log,
+                max_tasks,
             };
             let running = match process::spawn(fd, &cgroup, run) {
                 Ok(r) => r,
