@@ -2,11 +2,15 @@
 //! confined as the policy says, refused when it does not list them, held
 //! to their quotas, and stopped — with everything they started, detached
 //! or not — by `down`, by a rollback, and by `down` after netwasm was
-//! killed. And `netwasm exec` for the operator.
+//! killed. Their output goes to files that outlive netwasm, bounded in
+//! size; what they fork is bounded too. And `netwasm exec` for the
+//! operator.
 
 mod common;
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -349,13 +353,12 @@ fn hostile_guests_flood_programs_and_output() {
             (n("bytes="), n("dropped="))
         })
         .collect();
-    // Kept: at most the quota, however much `yes` wrote; the rest read
-    // and dropped (counted), so `yes` never blocks on a full pipe.
+    // A read returns at most the quota, however much `yes` wrote; the
+    // rest waits in its log for the next read, nothing skipped.
     for (bytes, dropped) in &sizes {
-        assert!(*bytes <= 64 << 10, "{lines:?}");
-        assert!(*dropped > 0, "{lines:?}");
+        assert_eq!(*bytes, 64 << 10, "{lines:?}");
+        assert_eq!(*dropped, 0, "{lines:?}");
     }
-    assert_eq!(sizes[0].0, 64 << 10, "{lines:?}");
     assert!(
         lines.iter().filter(|l| l.starts_with("started")).count() == 3,
         "{lines:?}"
@@ -398,4 +401,188 @@ fn exec_runs_a_command_in_a_labs_namespace() {
         assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     }
     assert!(w.run(&["down", "ex"]).status.success());
+}
+
+/// The lab's programs as `netwasm show --json` lists them.
+fn shown_programs(w: &World, lab: &str) -> Vec<serde_json::Value> {
+    let show = w.run(&["show", lab, "--json"]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    v["namespaces"][0]["processes"].as_array().unwrap().clone()
+}
+
+/// The processes in cgroup `rel` (as `show` gives it) now.
+fn cgroup_members(rel: &str) -> Vec<u32> {
+    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .find_map(|root| std::fs::read_to_string(format!("{root}/{rel}/cgroup.procs")).ok())
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The limit `name` (e.g. "Max file size") of a `/proc/PID/limits` text
+/// as the guest printed it (newlines escaped): soft and hard.
+fn limit(printed: &str, name: &str) -> (String, String) {
+    let line = printed
+        .split("\\n")
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {printed}"));
+    let f: Vec<&str> = line[name.len()..].split_whitespace().collect();
+    (f[0].to_string(), f[1].to_string())
+}
+
+#[test]
+fn a_program_outlives_netwasm_writing_to_its_log_until_down() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["outlive"]);
+    let ns = w.ns("a");
+    let st = [
+        format!("ns {ns}"),
+        [
+            "spawn",
+            "t",
+            &ns,
+            "sh",
+            "-c",
+            "while :; do echo tick; sleep 0.1; done",
+        ]
+        .join(US),
+        "sleep 500".into(),
+        "out t".into(),
+        format!("spawn l {ns} cat /proc/self/limits"),
+        "wait l 5000".into(),
+        "out l".into(),
+    ];
+    let out = w.run_kit("outlive", Some(&policy("")), &st);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    let text = lines.join("\n");
+    assert!(
+        text.contains(r#"out t: "tick\ntick\n"#) && text.contains("dropped=0 closed=false"),
+        "{text}"
+    );
+    // The limits every program gets by default.
+    let limits = lines.iter().find(|l| l.starts_with("out l:")).unwrap();
+    let mib = (1u64 << 20).to_string();
+    assert_eq!(
+        limit(limits, "Max file size"),
+        (mib.clone(), mib),
+        "{limits}"
+    );
+    let tasks = "128".to_string();
+    assert_eq!(
+        limit(limits, "Max processes"),
+        (tasks.clone(), tasks),
+        "{limits}"
+    );
+
+    // netwasm has exited; the program writes on, to its log.
+    let t = pids(&lines)["t"];
+    let procs = shown_programs(&w, "outlive");
+    let shown = procs.iter().find(|p| p["pid"] == t).expect("show lists it");
+    let log = PathBuf::from(shown["stdout_log"].as_str().unwrap());
+    let err = PathBuf::from(shown["stderr_log"].as_str().unwrap());
+    let dir = w.state_dir.join("labs/outlive/programs");
+    assert_eq!(log.parent(), Some(dir.as_path()), "{shown}");
+    assert!(log.extension().is_some_and(|e| e == "out") && err.exists());
+    assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o7777, 0o700);
+    for f in [&log, &err] {
+        let m = std::fs::symlink_metadata(f).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.uid()), (0o600, 0), "{}", f.display());
+    }
+    let before = std::fs::metadata(&log).unwrap().len();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(running(t), "the program died once netwasm exited");
+    let after = std::fs::metadata(&log).unwrap().len();
+    assert!(after > before, "its log grew: {before} then {after}");
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.lines().all(|l| l == "tick"), "{written}");
+    let table = stdout(&w.run(&["show", "outlive"]));
+    assert!(table.contains(&log.display().to_string()), "{table}");
+
+    let down = w.run(&["down", "outlive"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(all_gone(&[t]));
+    assert!(!log.exists() && !w.state_dir.join("labs/outlive").exists());
+}
+
+#[test]
+fn a_programs_log_stops_at_its_bound_and_the_program_is_not_killed() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["bound"]);
+    let ns = w.ns("a");
+    let st = [
+        format!("ns {ns}"),
+        format!("spawn y {ns} yes"),
+        "wait y 10000".into(),
+        "err y".into(),
+        "size y".into(),
+    ];
+    let p = policy("[quotas]\nprogram-log = \"64KiB\"\n");
+    let out = w.run_kit("bound", Some(&p), &st);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = guest_lines(&out);
+    let text = lines.join("\n");
+    // `yes` saw EFBIG and said so; SIGXFSZ (25) did not end it.
+    assert!(text.contains("wait y exited=1"), "{text}");
+    assert!(text.contains("File too large"), "{text}");
+    assert!(
+        text.contains(&format!("size y bytes={} dropped=0 closed=true", 64 << 10)),
+        "{text}"
+    );
+    let dir = w.state_dir.join("labs/bound/programs");
+    let logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "out"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(std::fs::metadata(&logs[0]).unwrap().len(), 64 << 10);
+    let down = w.run(&["down", "bound"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn what_a_program_forks_is_bounded_and_down_stops_it_all() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = Labs(&w, vec!["forks"]);
+    let ns = w.ns("a");
+    let bomb = "i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait";
+    let st = [
+        format!("ns {ns}"),
+        ["spawn", "f", &ns, "sh", "-c", bomb].join(US),
+        "wait f 10000".into(),
+        "err f".into(),
+    ];
+    let out = w.run_kit("forks", Some(&policy("max-tasks = 20\n")), &st);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = guest_lines(&out).join("\n");
+    // dash gives up at its first failed fork.
+    assert!(text.contains("wait f exited="), "{text}");
+    assert!(text.contains("fork"), "{text}");
+    let procs = shown_programs(&w, "forks");
+    assert_eq!(procs.len(), 1, "its sleepers keep it recorded: {procs:?}");
+    let cgroup = procs[0]["cgroup"].as_str().unwrap().to_string();
+    let members = cgroup_members(&cgroup);
+    // RLIMIT_NPROC counts every task of the user (other programs as
+    // nobody too), so the program got at most 20, maybe fewer.
+    assert!(
+        !members.is_empty() && members.len() <= 20,
+        "{} running: {members:?}",
+        members.len()
+    );
+    let down = w.run(&["down", "forks"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(all_gone(&members));
+    assert!(cgroup_members(&cgroup).is_empty());
 }

@@ -84,7 +84,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     // The lab as `netwasm show` would show it, from the model.
     let view = match &closed.end {
         Ok(End::Committed(all)) if !all.is_empty() => {
-            Some(view::gather(kernel.as_ref(), &lab_name, all, None).await)
+            Some(view::gather(kernel.as_ref(), &lab_name, all, None, None).await)
         }
         _ => None,
     };

@@ -47,7 +47,7 @@ pub(super) async fn lab_view(name: &str, state: &StateArgs) -> anyhow::Result<vi
         .with_context(|| format!("lab {name}: cannot read its journal"))?;
     let objects = replay::replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
-    Ok(view::gather(kernel.as_ref(), name, &objects, journal.damage).await)
+    Ok(view::gather(kernel.as_ref(), name, &objects, journal.damage, Some(&dir)).await)
 }
 
 /// `netwasm show`.

@@ -174,13 +174,14 @@ fn namespace(ns: &NsView, out: &mut String) {
     }
     if !ns.processes.is_empty() {
         out.push('\n');
-        let mut t = Table::new(vec!["PID", "STATE", "PROCESSES", "COMMAND"]);
+        let mut t = Table::new(vec!["PID", "STATE", "PROCESSES", "COMMAND", "OUTPUT"]);
         for p in &ns.processes {
             t.row(vec![
                 vec![p.pid.map_or("-".to_string(), |p| p.to_string())],
                 vec![if p.running { "running" } else { "exited" }.to_string()],
                 vec![p.processes.to_string()],
                 vec![p.command.clone()],
+                vec![dash(p.stdout_log.as_deref()), dash(p.stderr_log.as_deref())],
             ]);
         }
         t.render("  ", out);

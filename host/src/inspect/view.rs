@@ -11,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::kernel::{Kernel, process};
+use crate::ledger::StateDir;
 use crate::ledger::replay::Object;
+use crate::vocab::process::LogStream;
 use crate::vocab::{AddrInfo, LinkInfo, NsId, ROOT_NS, RouteInfo};
 
 /// The `schema` value of `netwasm show --json`.
@@ -72,6 +74,10 @@ pub struct ProcessView {
     pub processes: usize,
     /// Its cgroup, relative to the cgroup v2 mount point.
     pub cgroup: String,
+    /// The files its stdout and stderr go to, in the lab's state
+    /// directory; none when there is no such file.
+    pub stdout_log: Option<String>,
+    pub stderr_log: Option<String>,
 }
 
 /// A link, with its addresses.
@@ -211,18 +217,23 @@ pub fn held_namespaces(objects: &[Object]) -> Vec<(String, bool)> {
 
 /// Reads the kernel for every namespace the lab holds. Namespaces that are
 /// gone or unreadable are reported in the view, never fatal.
+/// `state` is where the lab's program logs are, if it has a state
+/// directory.
 pub async fn gather(
     kernel: &dyn Kernel,
     lab: &str,
     objects: &[Object],
     journal_damage: Option<String>,
+    state: Option<&StateDir>,
 ) -> LabView {
+    let logs = state.map(|s| (s, lab));
     let held = held_namespaces(objects);
     let ledger = LedgerLinks::new(objects);
     let (open, errors) = open_namespaces(kernel, &held, objects, &ledger.parent_namespaces).await;
     let mut namespaces = Vec::new();
     for (name, created) in held {
-        let view = ns_view(kernel, name, created, &open, &errors, &ledger, objects).await;
+        let mut view = ns_view(kernel, name, created, &open, &errors, &ledger, objects).await;
+        view.processes = process_views(&view.name, objects, logs);
         namespaces.push(view);
     }
     for id in open.into_values() {
@@ -370,7 +381,7 @@ async fn ns_view(
         links_shown,
         links: Vec::new(),
         routes: Vec::new(),
-        processes: process_views(&name, objects),
+        processes: Vec::new(),
     };
     if let Some(e) = errors.get(&name) {
         view.present = true;
@@ -410,7 +421,18 @@ async fn ns_view(
     view
 }
 
-fn process_views(ns_name: &str, objects: &[Object]) -> Vec<ProcessView> {
+fn process_views(
+    ns_name: &str,
+    objects: &[Object],
+    logs: Option<(&StateDir, &str)>,
+) -> Vec<ProcessView> {
+    let log = |cgroup: &str, stream| {
+        let (state, lab) = logs?;
+        let path = state.program_log(lab, cgroup, stream)?;
+        std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_file())
+            .then(|| path.display().to_string())
+    };
     objects
         .iter()
         .filter_map(|o| match o {
@@ -429,6 +451,8 @@ fn process_views(ns_name: &str, objects: &[Object]) -> Vec<ProcessView> {
                     .map(|c| c.members().len())
                     .unwrap_or(0),
                 cgroup: cgroup.clone(),
+                stdout_log: log(cgroup, LogStream::Stdout),
+                stderr_log: log(cgroup, LogStream::Stderr),
             }),
             _ => None,
         })

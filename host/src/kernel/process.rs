@@ -5,8 +5,9 @@
 //! child, before it execs, does what confines it, in this order: joins its
 //! cgroup (so that nothing it ever starts escapes it), enters the
 //! namespace (`setns` on the namespace's descriptor: never by name, which
-//! could be remounted), starts a session, drops every capability from the
-//! bounding set while it still may, clears the ambient set, becomes the
+//! could be remounted), starts a session, sets its resource limits and
+//! ignores SIGXFSZ (below), drops every capability from the bounding set
+//! while it still may, clears the ambient set, becomes the
 //! unprivileged user (no supplementary groups), clears the remaining sets,
 //! sets `no_new_privs` (so no setuid program or file capability gives any
 //! back), and marks every descriptor above stderr close-on-exec. The child
@@ -17,15 +18,23 @@
 //! stopping it stops what it forked too, even what detached into a session
 //! of its own (a process group would not hold that). Stopping is SIGTERM
 //! to every member, a grace period, then `cgroup.kill`.
+//!
+//! A program's stdout and stderr are files in its lab's state directory,
+//! not pipes: a lab that stays up keeps its programs running after netwasm
+//! exits, and a pipe no one reads any more would kill them (SIGPIPE) on
+//! their next write. What bounds the files then is the program's own
+//! `RLIMIT_FSIZE`, with SIGXFSZ ignored so that a write past it fails
+//! (`EFBIG`) instead of killing the program. `RLIMIT_NPROC`, and `pids.max`
+//! where the hierarchy has the pids controller, bound what it forks.
 
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::vocab::process::{CGROUP_DIR, ExitStatus};
 
@@ -68,12 +77,43 @@ impl Cgroup {
         })
     }
 
-    /// Makes the cgroup (and `netwasm/LAB` above it).
-    pub fn create(rel: &str) -> io::Result<Self> {
-        let cg = Self::at(rel)?;
-        let parent = cg.dir.parent().expect("netwasm/LAB/NAME has a parent");
-        std::fs::create_dir_all(parent)?;
+    /// Makes the cgroup (and `netwasm/LAB` above it). Where the hierarchy
+    /// offers the pids controller (the root cgroup enables it for its
+    /// children, as systemd does on a unified host), it is enabled down to
+    /// the new cgroup, whose `pids.max` is set to `max_tasks`; netwasm
+    /// never enables a controller in the root cgroup itself, which belongs
+    /// to whoever manages the machine.
+    pub fn create(rel: &str, max_tasks: u64) -> io::Result<Self> {
+        let root = cgroup_root()?;
+        let cg = Self {
+            rel: rel.to_string(),
+            dir: root.join(rel),
+        };
+        let lab = cg.dir.parent().expect("netwasm/LAB/NAME has a parent");
+        std::fs::create_dir_all(lab)?;
+        let pids = pids_offered(&root);
+        if pids {
+            for dir in [lab.parent().expect("netwasm/LAB has a parent"), lab] {
+                let control = dir.join("cgroup.subtree_control");
+                std::fs::write(&control, b"+pids").map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("enable pids in {}: {e}", control.display()),
+                    )
+                })?;
+            }
+        }
         std::fs::create_dir(&cg.dir)?;
+        if pids {
+            let max = cg.dir.join("pids.max");
+            if let Err(e) = std::fs::write(&max, max_tasks.to_string()) {
+                let _ = std::fs::remove_dir(&cg.dir);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("set {} to {max_tasks}: {e}", max.display()),
+                ));
+            }
+        }
         Ok(cg)
     }
 
@@ -221,6 +261,18 @@ pub async fn stop_all(stops: &[Stop]) -> Vec<io::Result<Stopped>> {
         .collect()
 }
 
+/// Whether the root cgroup at `root` enables the pids controller for its
+/// children (`cgroup.subtree_control`). On a hybrid host the controller
+/// lives in the v1 hierarchy and the v2 one does not offer it.
+pub fn pids_offered(root: &Path) -> bool {
+    std::fs::read_to_string(root.join("cgroup.subtree_control"))
+        .is_ok_and(|s| lists_controller(&s, "pids"))
+}
+
+fn lists_controller(list: &str, name: &str) -> bool {
+    list.split_whitespace().any(|c| c == name)
+}
+
 /// SIGKILL to everything in the cgroup: by `cgroup.kill` (Linux 5.14),
 /// which no fork can race, or member by member where it is missing.
 fn kill_cgroup(cg: &Cgroup) {
@@ -249,121 +301,62 @@ pub struct Spawn {
     pub stdin: Option<Vec<u8>>,
     pub uid: u32,
     pub gid: u32,
+    /// Its stdout and stderr: files opened for appending.
+    pub stdout: File,
+    pub stderr: File,
+    /// `RLIMIT_FSIZE`: the most a file it writes may hold, its logs above
+    /// all (`[quotas] program-log`).
+    pub file_size: u64,
+    /// `RLIMIT_NPROC` (and `pids.max`): `[exec] max-tasks`.
+    pub max_tasks: u64,
 }
 
-/// The bytes a run's programs may have kept at once, shared by all.
+/// The host's read end of a program's log file, and how far it has read.
 #[derive(Debug)]
-pub struct OutputBudget {
-    held: AtomicU64,
-    cap: u64,
+pub struct Log {
+    file: File,
+    offset: u64,
 }
 
-impl OutputBudget {
-    pub fn new(cap: u64) -> Arc<Self> {
-        Arc::new(Self {
-            held: AtomicU64::new(0),
-            cap,
-        })
+impl Log {
+    /// A description of its own for reading `writer`'s file: reopened
+    /// through `/proc/self/fd`, so the very file the program writes, never
+    /// whatever holds its name by now.
+    fn reader_of(writer: &File) -> io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(format!("/proc/self/fd/{}", writer.as_raw_fd()))?;
+        Ok(Self { file, offset: 0 })
     }
 
-    /// Takes room for up to `n` bytes; returns how many fit.
-    fn take(&self, n: u64) -> u64 {
-        let mut held = self.held.load(Ordering::Relaxed);
-        loop {
-            let fit = n.min(self.cap.saturating_sub(held));
-            match self.held.compare_exchange_weak(
-                held,
-                held + fit,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return fit,
-                Err(now) => held = now,
+    /// Reads up to `max` bytes written since the last read; says whether
+    /// that reached what the file held when the read began.
+    pub fn read_new(&mut self, max: u64) -> io::Result<(Vec<u8>, bool)> {
+        let len = self.file.metadata()?.len();
+        // The program may truncate its own log (its descriptor is
+        // writable): what it writes next starts over from the beginning.
+        if len < self.offset {
+            self.offset = 0;
+        }
+        let want = (len - self.offset).min(max);
+        let mut data = vec![0u8; want as usize];
+        let mut got = 0;
+        while got < data.len() {
+            match self
+                .file
+                .read_at(&mut data[got..], self.offset + got as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
-    }
-
-    fn give_back(&self, n: u64) {
-        self.held.fetch_sub(n, Ordering::Relaxed);
-    }
-}
-
-/// What the host read of one stream and not yet handed on.
-#[derive(Debug, Default)]
-struct StreamBuf {
-    data: Vec<u8>,
-    dropped: u64,
-    closed: bool,
-}
-
-/// One of a program's output streams, read by a task of its own.
-#[derive(Clone)]
-pub struct Stream {
-    buf: Arc<Mutex<StreamBuf>>,
-    budget: Arc<OutputBudget>,
-    /// Cleared when no one will read any more: what comes is dropped.
-    kept: Arc<AtomicBool>,
-}
-
-/// One read of a stream.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Taken {
-    pub data: Vec<u8>,
-    pub dropped: u64,
-    pub closed: bool,
-}
-
-impl Stream {
-    fn new(budget: Arc<OutputBudget>) -> Self {
-        Self {
-            buf: Arc::default(),
-            budget,
-            kept: Arc::new(AtomicBool::new(true)),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, StreamBuf> {
-        self.buf.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Reads `from` to its end, keeping what the budget has room for.
-    fn pump(self, mut from: impl AsyncRead + Unpin + Send + 'static) {
-        tokio::spawn(async move {
-            let mut chunk = vec![0u8; 16 << 10];
-            loop {
-                let n = match from.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let mut b = self.lock();
-                let fit = if self.kept.load(Ordering::Relaxed) {
-                    self.budget.take(n as u64) as usize
-                } else {
-                    0
-                };
-                b.data.extend_from_slice(&chunk[..fit]);
-                b.dropped += (n - fit) as u64;
-            }
-            self.lock().closed = true;
-        });
-    }
-
-    /// Takes what was read since the last call.
-    pub fn take(&self) -> Taken {
-        let mut b = self.lock();
-        let data = std::mem::take(&mut b.data);
-        self.budget.give_back(data.len() as u64);
-        Taken {
-            data,
-            dropped: std::mem::take(&mut b.dropped),
-            closed: b.closed,
-        }
-    }
-
-    /// Stops keeping what comes, and gives back what was kept.
-    pub fn forget(&self) {
-        self.kept.store(false, Ordering::Relaxed);
-        self.take();
+        data.truncate(got);
+        self.offset += got as u64;
+        Ok((data, self.offset >= len))
     }
 }
 
@@ -373,8 +366,8 @@ pub struct Running {
     pub start: u64,
     child: tokio::process::Child,
     status: Option<ExitStatus>,
-    pub stdout: Stream,
-    pub stderr: Stream,
+    pub stdout: Log,
+    pub stderr: Log,
 }
 
 impl Running {
@@ -392,6 +385,14 @@ impl Running {
             self.status = status.map(exit_status);
         }
         Ok(self.status)
+    }
+
+    /// Whether the program has ended (reaping it, its status kept).
+    pub fn ended(&mut self) -> io::Result<bool> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait()?.map(exit_status);
+        }
+        Ok(self.status.is_some())
     }
 
     /// Sends `sig` to the program itself, unless it has ended (ESRCH).
@@ -444,14 +445,11 @@ fn check(r: libc::c_long) -> io::Result<()> {
 }
 
 /// Starts `spec` confined (see the module docs) in the namespace `netns`,
-/// inside `cgroup`, with its output read into `budget`.
-pub fn spawn(
-    netns: OwnedFd,
-    cgroup: &Cgroup,
-    spec: &Spawn,
-    budget: &Arc<OutputBudget>,
-) -> io::Result<Running> {
+/// inside `cgroup`.
+pub fn spawn(netns: OwnedFd, cgroup: &Cgroup, spec: Spawn) -> io::Result<Running> {
     use std::process::Stdio;
+    let stdout = Log::reader_of(&spec.stdout)?;
+    let stderr = Log::reader_of(&spec.stderr)?;
     let procs = std::fs::OpenOptions::new()
         .write(true)
         .open(cgroup.dir.join("cgroup.procs"))?;
@@ -471,10 +469,21 @@ pub fn spawn(
         } else {
             Stdio::null()
         })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(Stdio::from(spec.stdout))
+        .stderr(Stdio::from(spec.stderr));
     let (ns_fd, procs_fd) = (netns.as_raw_fd(), procs.as_raw_fd());
     let (uid, gid) = (spec.uid, spec.gid);
+    let file_size = libc::rlimit {
+        rlim_cur: spec.file_size,
+        rlim_max: spec.file_size,
+    };
+    let tasks = libc::rlimit {
+        rlim_cur: spec.max_tasks,
+        rlim_max: spec.max_tasks,
+    };
+    // SAFETY: an all-zero sigaction is a valid value (no flags, empty mask).
+    let mut ignore: libc::sigaction = unsafe { std::mem::zeroed() };
+    ignore.sa_sigaction = libc::SIG_IGN;
     // SAFETY: the closure runs in the forked child before exec and makes
     // only async-signal-safe system calls on values prepared before the
     // fork; it allocates nothing (an error's errno is carried back by std).
@@ -483,6 +492,11 @@ pub fn spawn(
             check(libc::write(procs_fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
             check(libc::setns(ns_fd, libc::CLONE_NEWNET).into())?;
             check(libc::setsid().into())?;
+            // Both limits hard as well as soft, so the program cannot raise
+            // them; an ignored signal stays ignored across exec.
+            check(libc::setrlimit(libc::RLIMIT_FSIZE, &file_size).into())?;
+            check(libc::setrlimit(libc::RLIMIT_NPROC, &tasks).into())?;
+            check(libc::sigaction(libc::SIGXFSZ, &ignore, std::ptr::null_mut()).into())?;
             for cap in 0..=last_cap {
                 if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
                     // Past the kernel's last capability.
@@ -537,18 +551,10 @@ pub fn spawn(
         .ok_or_else(|| io::Error::other("the program ended unseen"))?;
     // Not yet reaped, so /proc/PID is this child's.
     let start = proc_start(pid)?.0;
-    if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
+    if let (Some(bytes), Some(mut stdin)) = (spec.stdin, child.stdin.take()) {
         tokio::spawn(async move {
             let _ = stdin.write_all(&bytes).await;
         });
-    }
-    let stdout = Stream::new(budget.clone());
-    let stderr = Stream::new(budget.clone());
-    if let Some(o) = child.stdout.take() {
-        stdout.clone().pump(o);
-    }
-    if let Some(e) = child.stderr.take() {
-        stderr.clone().pump(e);
     }
     Ok(Running {
         pid,
@@ -561,10 +567,13 @@ pub fn spawn(
 }
 
 /// The name of a new program's cgroup in lab `lab`: unique on this
-/// machine (this process's pid and its own count), so that no two runs
-/// share one.
+/// machine (this process's pid and start time, and its own count), so
+/// that no two runs share one, nor the logs named after it, even when a
+/// later run of the lab gets an earlier one's pid.
 pub fn cgroup_name(lab: &str, n: u64) -> String {
-    format!("{CGROUP_DIR}/{lab}/{}-{n}", std::process::id())
+    let pid = std::process::id();
+    let start = proc_start(pid).map_or(0, |(t, _)| t);
+    format!("{CGROUP_DIR}/{lab}/{pid}-{start}-{n}")
 }
 
 /// Runs `argv` inside the namespace `netns` as netwasm's own user, with
@@ -597,6 +606,7 @@ pub fn open_ns(path: &Path) -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn our_own_start_time_reads() {
@@ -607,12 +617,35 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_is_shared_and_given_back() {
-        let b = OutputBudget::new(10);
-        assert_eq!(b.take(6), 6);
-        assert_eq!(b.take(6), 4);
-        assert_eq!(b.take(1), 0);
-        b.give_back(5);
-        assert_eq!(b.take(9), 5);
+    fn a_log_reads_on_from_where_it_stopped() {
+        let path = std::env::temp_dir().join(format!(
+            "netwasm-log-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let writer = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let mut log = Log::reader_of(&writer).unwrap();
+        assert_eq!(log.read_new(4).unwrap(), (vec![], true));
+        (&writer).write_all(b"hello world").unwrap();
+        assert_eq!(log.read_new(5).unwrap(), (b"hello".to_vec(), false));
+        assert_eq!(log.read_new(100).unwrap(), (b" world".to_vec(), true));
+        writer.set_len(0).unwrap();
+        (&writer).write_all(b"again").unwrap();
+        assert_eq!(log.read_new(100).unwrap(), (b"again".to_vec(), true));
+    }
+
+    #[test]
+    fn controllers_are_read_by_name() {
+        assert!(lists_controller("cpuset cpu io memory pids\n", "pids"));
+        assert!(!lists_controller("hugetlb\n", "pids"));
+        assert!(!lists_controller("", "pids"));
     }
 }

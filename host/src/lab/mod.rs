@@ -24,7 +24,7 @@ mod verify;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute, PlanVxlan};
 pub use self::gate::{Quota, Usage};
-pub use self::processes::{ProcKey, StartSpec, Which};
+pub use self::processes::{ProcKey, StartSpec, Taken, Which};
 pub use self::verify::matrix_lines;
 
 use self::gate::is_root;
@@ -184,9 +184,10 @@ pub struct Lab {
     next_proc_key: u64,
     /// Programs started, for naming their cgroups.
     next_proc: u64,
-    /// The output all the run's programs may keep at once, made with the
-    /// first program.
-    output_budget: Option<Arc<crate::kernel::process::OutputBudget>>,
+    /// Where programs' stdout and stderr go: the lab's directory in the
+    /// state directory, and the lab's name there. None in a scratch
+    /// session, where no program runs.
+    program_logs: Option<(crate::ledger::StateDir, String)>,
 }
 
 /// See [`Lab::on_checked`].
@@ -223,7 +224,7 @@ impl Lab {
             processes: HashMap::new(),
             next_proc_key: 0,
             next_proc: 0,
-            output_budget: None,
+            program_logs: None,
         }
     }
 
@@ -234,6 +235,13 @@ impl Lab {
 
     pub fn with_ledger(mut self, ledger: Ledger) -> Self {
         self.ledger = Some(ledger);
+        self
+    }
+
+    /// Keeps programs' output in lab `lab`'s directory under `state`,
+    /// whose lock the caller holds.
+    pub fn with_program_logs(mut self, state: crate::ledger::StateDir, lab: &str) -> Self {
+        self.program_logs = Some((state, lab.to_string()));
         self
     }
 

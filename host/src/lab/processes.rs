@@ -3,7 +3,10 @@
 //!
 //! A program is journaled (with the cgroup that will hold it) before it
 //! runs, and its pid and start time right after, before the guest hears
-//! of it; see `kernel::process` for how it is confined.
+//! of it; see `kernel::process` for how it is confined. Its stdout and
+//! stderr are files in the lab's state directory (`programs/NAME.out`,
+//! `.err`, named after its cgroup), which the guest reads on from where
+//! it stopped.
 
 use std::time::Duration;
 
@@ -12,7 +15,7 @@ use serde_json::json;
 use super::gate::Quota;
 use super::{Lab, desc_ns};
 use crate::error::{Failure, HostResult, OpError};
-use crate::kernel::process::{self, Cgroup, OutputBudget, Running, Spawn, Stream, Taken};
+use crate::kernel::process::{self, Cgroup, Running, Spawn};
 use crate::ledger::Entry;
 use crate::vocab::Operation;
 use crate::vocab::process::{ExitStatus, Signal};
@@ -41,6 +44,19 @@ pub(super) struct ProcEntry {
 pub enum Which {
     Stdout,
     Stderr,
+}
+
+/// One read of a program's output.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Taken {
+    pub data: Vec<u8>,
+    /// Always 0: nothing the program wrote to its log is skipped. (What
+    /// it wrote past `[quotas] program-log` never reached the log: the
+    /// write failed with `EFBIG`, which only the program saw.)
+    pub dropped: u64,
+    /// The program has ended, nothing is left in its cgroup to write, and
+    /// everything was read.
+    pub closed: bool,
 }
 
 /// What a guest asks to start.
@@ -122,10 +138,11 @@ impl Lab {
                 .ns_fd(id)
                 .map_err(|e| Self::kernel_err(what.clone(), e))?;
             process::cgroup_root().map_err(|e| Self::kernel_err(what.clone(), e))?;
-            let lab_name = lab
-                .ledger
-                .as_ref()
-                .map_or_else(|| "scratch".to_string(), |l| l.lab().to_string());
+            let (state, lab_name) = lab.program_logs.clone().ok_or_else(|| {
+                Failure::Trap(anyhow::anyhow!(
+                    "{what}: this session has no state directory to keep the program's output in"
+                ))
+            })?;
             lab.next_proc += 1;
             let rel = process::cgroup_name(&lab_name, lab.next_proc);
             lab.journal_room(&what, 3)?;
@@ -134,17 +151,22 @@ impl Lab {
                 cgroup: rel.clone(),
                 command: command_line(&spec.argv),
             })?;
-            let cgroup = match Cgroup::create(&rel) {
+            let max_tasks = lab.policy.exec.max_tasks;
+            let cgroup = match Cgroup::create(&rel, max_tasks) {
                 Ok(c) => c,
                 Err(e) => {
                     lab.record(Entry::Abort)?;
                     return Err(Self::kernel_err(format!("{what}: make cgroup {rel}"), e));
                 }
             };
-            let budget = lab
-                .output_budget
-                .get_or_insert_with(|| OutputBudget::new(lab.policy.quotas.process_output))
-                .clone();
+            let [stdout, stderr] = match state.create_program_logs(&lab_name, &rel) {
+                Ok(files) => files,
+                Err(e) => {
+                    let _ = cgroup.remove();
+                    lab.record(Entry::Abort)?;
+                    return Err(Failure::Trap(e.context(format!("{what}: make its logs"))));
+                }
+            };
             let run = Spawn {
                 program: cmd.path.clone(),
                 argv: spec.argv.clone(),
@@ -152,11 +174,16 @@ impl Lab {
                 stdin: spec.stdin.clone(),
                 uid,
                 gid,
+                stdout,
+                stderr,
+                file_size: lab.policy.quotas.program_log,
+                max_tasks,
             };
-            let running = match process::spawn(fd, &cgroup, &run, &budget) {
+            let running = match process::spawn(fd, &cgroup, run) {
                 Ok(r) => r,
                 Err(e) => {
                     let _ = cgroup.remove();
+                    let _ = state.remove_program_logs(&lab_name, &rel);
                     lab.record(Entry::Abort)?;
                     return Err(Self::kernel_err(what, e));
                 }
@@ -187,12 +214,27 @@ impl Lab {
         Ok(self.program(key)?.running.pid)
     }
 
-    /// Takes what the program wrote to `which` since the last read.
-    pub fn proc_read(&self, key: ProcKey, which: Which) -> HostResult<Taken> {
-        let p = self.program(key)?;
-        Ok(match which {
-            Which::Stdout => p.running.stdout.take(),
-            Which::Stderr => p.running.stderr.take(),
+    /// Reads what the program wrote to `which` since the last read: at
+    /// most `[quotas] process-output` bytes, the rest left for the next.
+    pub fn proc_read(&mut self, key: ProcKey, which: Which) -> HostResult<Taken> {
+        let max = self.policy.quotas.process_output;
+        let p = self.program_mut(key)?;
+        let pid = p.running.pid;
+        let trap = |e: std::io::Error| {
+            Failure::Trap(anyhow::anyhow!("read the output of program {pid}: {e}"))
+        };
+        // Looked at before reading: whatever is written after the read
+        // began is not there yet, and once nothing runs nothing comes.
+        let done = p.running.ended().map_err(trap)? && p.cgroup.members().is_empty();
+        let log = match which {
+            Which::Stdout => &mut p.running.stdout,
+            Which::Stderr => &mut p.running.stderr,
+        };
+        let (data, at_end) = log.read_new(max).map_err(trap)?;
+        Ok(Taken {
+            data,
+            dropped: 0,
+            closed: done && at_end,
         })
     }
 
@@ -257,13 +299,10 @@ impl Lab {
         .await
     }
 
-    /// The guest let go of its handle: the program runs on, its output is
-    /// no longer kept.
+    /// The guest let go of its handle: the program runs on, writing to its
+    /// logs.
     pub fn proc_forget(&mut self, key: ProcKey) {
-        if let Some(p) = self.processes.remove(&key) {
-            forget(&p.running.stdout);
-            forget(&p.running.stderr);
-        }
+        self.processes.remove(&key);
     }
 
     /// Stops every program the lab started in `ns` (with all it started),
@@ -305,8 +344,4 @@ impl Lab {
         }
         Ok(())
     }
-}
-
-fn forget(s: &Stream) {
-    s.forget();
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Entry, JOURNAL_VERSION, Journal, Ledger, MAX_JOURNAL_READ, parse_journal};
+use crate::vocab::process::{LogStream, log_name};
 
 /// The state directory holding every lab's ledger.
 #[derive(Debug, Clone)]
@@ -212,6 +213,58 @@ impl StateDir {
         self.lab_dir(lab).join("journal")
     }
 
+    /// Where the lab keeps its programs' output: `labs/LAB/programs`.
+    pub fn programs_dir(&self, lab: &str) -> PathBuf {
+        self.lab_dir(lab).join("programs")
+    }
+
+    /// The log of `stream` of the program held in `cgroup`; none for a
+    /// cgroup path that is not netwasm's.
+    pub fn program_log(&self, lab: &str, cgroup: &str, stream: LogStream) -> Option<PathBuf> {
+        Some(self.programs_dir(lab).join(log_name(cgroup, stream)?))
+    }
+
+    /// Makes the logs of the program about to start in `cgroup`, stdout's
+    /// then stderr's: new files (`O_EXCL`, never through a symbolic link),
+    /// mode 0600, opened for appending, in `labs/LAB/programs` (made 0700 and
+    /// checked). The caller must hold the lab's lock. The program gets
+    /// these descriptors as its stdout and stderr; they outlive netwasm,
+    /// which is why a program is not given pipes.
+    pub fn create_program_logs(&self, lab: &str, cgroup: &str) -> anyhow::Result<[File; 2]> {
+        let dir = self.programs_dir(lab);
+        ensure_dir(&dir, &format!("lab {lab}: directory"))?;
+        let open = |stream| -> anyhow::Result<File> {
+            let path = self.program_log(lab, cgroup, stream).ok_or_else(|| {
+                anyhow::anyhow!("lab {lab}: cgroup {cgroup:?} is not one of netwasm's")
+            })?;
+            let file = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)
+                .map_err(|e| open_error(e, &path, &format!("lab {lab}: program log")))?;
+            check_file(&file, &path)?;
+            Ok(file)
+        };
+        Ok([open(LogStream::Stdout)?, open(LogStream::Stderr)?])
+    }
+
+    /// Removes the logs of the program of `cgroup` (a rolled-back run's,
+    /// when earlier runs keep the lab up); missing ones are no error.
+    pub fn remove_program_logs(&self, lab: &str, cgroup: &str) -> io::Result<()> {
+        for stream in [LogStream::Stdout, LogStream::Stderr] {
+            let Some(path) = self.program_log(lab, cgroup, stream) else {
+                continue;
+            };
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the state directory and the lab directories under it, if
     /// they exist; says whether the state directory does.
     fn check_existing(&self, lab: Option<&str>) -> anyhow::Result<bool> {
@@ -362,7 +415,10 @@ impl StateDir {
         Ok(ledger)
     }
 
-    /// Removes the lab's journal and directory (after a complete teardown).
+    /// Removes the lab's journal and directory (after a complete teardown),
+    /// program logs included. Never through a symbolic link: one planted
+    /// in the directory is removed itself, not what it points to
+    /// (`remove_dir_all` opens every directory `O_NOFOLLOW`).
     pub fn remove(&self, lab: &str) -> io::Result<()> {
         match std::fs::remove_dir_all(self.lab_dir(lab)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -400,5 +456,69 @@ fn check_file(file: &File, path: &Path) -> anyhow::Result<u64> {
         ))
         .into()),
         None => Ok(meta.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh state directory under the system's temporary directory,
+    /// removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "netwasm-state-{tag}-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ));
+            Self(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn program_logs_are_new_private_files_removed_with_the_lab() {
+        let scratch = Scratch::new("logs");
+        let state = StateDir::new(scratch.0.join("state"));
+        let _lock = state.lock("t").unwrap();
+        let [out, err] = state.create_program_logs("t", "netwasm/t/1-2-3").unwrap();
+        for f in [&out, &err] {
+            assert_eq!(f.metadata().unwrap().mode() & 0o7777, 0o600);
+        }
+        let dir = state.programs_dir("t");
+        let meta = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o700);
+        assert!(dir.join("1-2-3.out").is_file() && dir.join("1-2-3.err").is_file());
+        // Never an existing file: a second program under the same name is
+        // refused rather than sharing (or truncating) a log.
+        assert!(state.create_program_logs("t", "netwasm/t/1-2-3").is_err());
+
+        // A symbolic link planted where a log will go is refused, and
+        // neither its target nor a link elsewhere in the directory is
+        // followed when the lab is removed.
+        let outside = scratch.0.join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("1-2-4.out")).unwrap();
+        let e = state
+            .create_program_logs("t", "netwasm/t/1-2-4")
+            .unwrap_err();
+        assert!(e.to_string().contains("1-2-4.out"), "{e}");
+        std::os::unix::fs::symlink(&scratch.0, dir.join("up")).unwrap();
+        state.remove_program_logs("t", "netwasm/t/1-2-3").unwrap();
+        assert!(!dir.join("1-2-3.out").exists());
+        state.remove("t").unwrap();
+        assert!(!state.lab_dir("t").exists());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
     }
 }

@@ -42,6 +42,7 @@ struct Raw {
 struct RawExec {
     commands: Option<Vec<S>>,
     user: Option<S>,
+    max_tasks: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +166,7 @@ struct RawQuotas {
     probes: Option<Spanned<u64>>,
     processes: Option<Spanned<u64>>,
     process_output: Option<S>,
+    program_log: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -341,9 +343,12 @@ impl Ctx<'_> {
             set(&mut p.quotas.operations, q.operations);
             set(&mut p.quotas.processes, q.processes);
             if let Some(v) = q.process_output {
-                // Held in netwasm's memory: at most what a guest's own
-                // output may be.
+                // Held in netwasm's memory for a read: at most what a
+                // guest's own output may be.
                 p.quotas.process_output = self.size("[quotas] process-output", &v, OUTPUT_RANGE)?;
+            }
+            if let Some(v) = q.program_log {
+                p.quotas.program_log = self.size("[quotas] program-log", &v, PROGRAM_LOG_RANGE)?;
             }
             if let Some(v) = q.probes {
                 // The neighbour table all namespaces share holds 1024
@@ -397,6 +402,16 @@ impl Ctx<'_> {
             }
         }
         if let Some(e) = raw.exec {
+            if let Some(v) = e.max_tasks {
+                if !(1..=MAX_TASKS).contains(v.get_ref()) {
+                    return Err(self.err_num(
+                        "[exec] max-tasks",
+                        &v,
+                        &format!("must be 1 to {MAX_TASKS}"),
+                    ));
+                }
+                p.exec.max_tasks = *v.get_ref();
+            }
             if let Some(v) = e.user {
                 p.exec.user.name = v.get_ref().clone();
                 if v.get_ref().is_empty() || v.get_ref() == "root" {
@@ -590,6 +605,16 @@ pub const OUTPUT_RANGE: SizeRange = SizeRange {
     min: 0,
     max: 1 << 30,
 };
+/// `[quotas] program-log`: a program's every file (its logs in the state
+/// directory above all, on `/run` a tmpfs in memory) is cut there, so not
+/// more than a gibibyte; below a page, a program could not even say why
+/// it failed.
+pub const PROGRAM_LOG_RANGE: SizeRange = SizeRange {
+    min: 4 << 10,
+    max: 1 << 30,
+};
+/// `[exec] max-tasks`: the kernel's own ceiling on pids (`pid_max`).
+const MAX_TASKS: u64 = 1 << 22;
 /// `[limits] args`, `--limit-args`.
 pub const ARGS_RANGE: SizeRange = SizeRange {
     min: 0,
@@ -783,6 +808,30 @@ deadline = "10s"
         )
         .unwrap();
         assert_eq!((p.quotas.processes, p.quotas.process_output), (3, 4096));
+        let p = Policy::default();
+        assert_eq!((p.quotas.program_log, p.exec.max_tasks), (1 << 20, 128));
+        let p = parse(
+            "[quotas]\nprogram-log = \"64KiB\"\n[exec]\nmax-tasks = 20\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!((p.quotas.program_log, p.exec.max_tasks), (64 << 10, 20));
+        for (text, why) in [
+            (
+                "[quotas]\nprogram-log = \"1KiB\"",
+                "[quotas] program-log: \"1KiB\": must be between 4KiB and 1GiB",
+            ),
+            (
+                "[exec]\nmax-tasks = 0",
+                "[exec] max-tasks: 0: must be 1 to 4194304",
+            ),
+        ] {
+            let e = parse(&format!("{text}\n"), "t.toml").unwrap_err();
+            assert!(
+                e.0.starts_with(&format!("policy t.toml line 2: {why}")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

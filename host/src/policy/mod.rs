@@ -66,9 +66,12 @@ pub struct Quotas {
     pub probes: u64,
     /// Programs the run may start (`process.start`).
     pub processes: u64,
-    /// Bytes of program output the host keeps at once, for all the run's
-    /// programs together.
+    /// The most one read of a program's output returns (and so the most
+    /// of it the host holds at once).
     pub process_output: u64,
+    /// The size at which each of a program's logs (stdout, stderr) stops
+    /// growing: its `RLIMIT_FSIZE`, which holds after netwasm has exited.
+    pub program_log: u64,
 }
 
 /// A program a guest may start: as the policy names it, where it was found
@@ -95,6 +98,10 @@ pub struct ExecUser {
 pub struct Exec {
     pub commands: Vec<ExecCommand>,
     pub user: ExecUser,
+    /// The tasks (processes and threads) a program may fork into:
+    /// `RLIMIT_NPROC`, which counts every task of `user` on the machine,
+    /// and `pids.max` of its cgroup where the pids controller is offered.
+    pub max_tasks: u64,
 }
 
 impl Default for Exec {
@@ -105,6 +112,7 @@ impl Default for Exec {
                 name: "nobody".into(),
                 ids: None,
             },
+            max_tasks: 128,
         }
     }
 }
@@ -220,6 +228,7 @@ impl Default for Policy {
                 probes: 512,
                 processes: 64,
                 process_output: 1 << 20,
+                program_log: 1 << 20,
             },
             limits: Limits::default(),
             exec: Exec::default(),

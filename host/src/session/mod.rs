@@ -281,6 +281,9 @@ impl Session {
     async fn lab_for_guest(&mut self) -> anyhow::Result<Lab> {
         let mut lab =
             Lab::new(self.kernel.clone(), self.policy.clone()).with_ledger(self.ledger.clone());
+        if let Store::Lab { state, .. } = &self.store {
+            lab = lab.with_program_logs(state.clone(), &self.lab);
+        }
         for refused in lab.adopt(&self.prior).await? {
             (self.notices)(format!(
                 "warning: lab {}: not attached, not the lab's to hand over: {refused}",
@@ -335,6 +338,15 @@ impl Session {
         };
         if nothing_left && report.is_complete() {
             self.remove_lab()?;
+        } else if report.is_complete()
+            && let Store::Lab { state, .. } = &self.store
+        {
+            // Earlier runs keep the lab up: only this run's logs go.
+            for e in self.ledger.this_run() {
+                if let Entry::ProcessStart { cgroup, .. } = e {
+                    state.remove_program_logs(&self.lab, &cgroup)?;
+                }
+            }
         }
         Ok(End::RolledBack(report))
     }

@@ -85,6 +85,32 @@ pub fn check_cgroup(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The name of a program's log of `stream` in its lab's `programs`
+/// directory: its cgroup's last part (unique on the machine, see
+/// `kernel::process::cgroup_name`) and `.out` or `.err`. None for a cgroup
+/// path that is not one of netwasm's.
+pub fn log_name(cgroup: &str, stream: LogStream) -> Option<String> {
+    check_cgroup(cgroup).ok()?;
+    let leaf = cgroup.rsplit('/').next()?;
+    Some(format!("{leaf}.{}", stream.extension()))
+}
+
+/// A program's output stream, kept in a file of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+impl LogStream {
+    pub fn extension(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "out",
+            LogStream::Stderr => "err",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +129,18 @@ mod tests {
         ] {
             assert!(check_cgroup(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn logs_are_named_after_the_cgroup() {
+        assert_eq!(
+            log_name("netwasm/lab/12-3-1", LogStream::Stdout).as_deref(),
+            Some("12-3-1.out")
+        );
+        assert_eq!(
+            log_name("netwasm/lab/12-3-1", LogStream::Stderr).as_deref(),
+            Some("12-3-1.err")
+        );
+        assert_eq!(log_name("netwasm/lab/..", LogStream::Stdout), None);
     }
 }
