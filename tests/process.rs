@@ -92,18 +92,6 @@ fn sleepers(ns: &str) -> Vec<String> {
     ]
 }
 
-/// Takes the test's labs down when it ends, passed or not: `World` removes
-/// namespaces by name, which would leave the programs running.
-struct Labs<'a>(&'a World, Vec<&'static str>);
-
-impl Drop for Labs<'_> {
-    fn drop(&mut self) {
-        for lab in &self.1 {
-            let _ = self.0.run(&["down", lab]);
-        }
-    }
-}
-
 fn nobody_uid() -> String {
     let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -115,7 +103,7 @@ fn programs_run_confined_and_stop_on_down() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["conf"]);
+    let _labs = LabsDown::new(&w, &["conf"]);
     let ns = w.ns("a");
     let mut st = vec![format!("ns {ns}"), format!("up {ns} lo")];
     st.extend(sleepers(&ns));
@@ -211,7 +199,7 @@ fn a_rolled_back_run_stops_its_programs() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["rb"]);
+    let _labs = LabsDown::new(&w, &["rb"]);
     let ns = w.ns("a");
     let mut st = vec![format!("ns {ns}")];
     st.extend(sleepers(&ns));
@@ -230,7 +218,7 @@ fn programs_stop_on_down_after_netwasm_is_killed() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["killed"]);
+    let _labs = LabsDown::new(&w, &["killed"]);
     let ns = w.ns("a");
     let mut st = vec![format!("ns {ns}")];
     st.extend(sleepers(&ns));
@@ -280,7 +268,7 @@ fn a_program_not_listed_is_refused_and_nothing_starts() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["none", "other"]);
+    let _labs = LabsDown::new(&w, &["none", "other"]);
     let ns = w.ns("a");
     let st = [
         format!("ns {ns}"),
@@ -322,7 +310,7 @@ fn hostile_guests_flood_programs_and_output() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["flood"]);
+    let _labs = LabsDown::new(&w, &["flood"]);
     let ns = w.ns("a");
     let st = [
         format!("ns {ns}"),
@@ -380,7 +368,7 @@ fn exec_runs_a_command_in_a_labs_namespace() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["ex"]);
+    let _labs = LabsDown::new(&w, &["ex"]);
     let ns = w.ns("a");
     let out = w.run_kit("ex", None, &[format!("ns {ns}"), format!("up {ns} lo")]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -437,7 +425,7 @@ fn a_program_outlives_netwasm_writing_to_its_log_until_down() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["outlive"]);
+    let _labs = LabsDown::new(&w, &["outlive"]);
     let ns = w.ns("a");
     let st = [
         format!("ns {ns}"),
@@ -515,7 +503,7 @@ fn a_programs_log_stops_at_its_bound_and_the_program_is_not_killed() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["bound"]);
+    let _labs = LabsDown::new(&w, &["bound"]);
     let ns = w.ns("a");
     let st = [
         format!("ns {ns}"),
@@ -555,7 +543,7 @@ fn what_a_program_forks_is_bounded_and_down_stops_it_all() {
         return;
     }
     let w = World::new();
-    let _labs = Labs(&w, vec!["forks"]);
+    let _labs = LabsDown::new(&w, &["forks"]);
     let ns = w.ns("a");
     let bomb = "i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait";
     let st = [

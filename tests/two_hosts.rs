@@ -12,7 +12,11 @@ use std::process::Command;
 use common::*;
 
 /// A host: its name, its eth0 address, its containers (name, address).
-type Host = (&'static str, &'static str, [(&'static str, &'static str); 2]);
+type Host = (
+    &'static str,
+    &'static str,
+    [(&'static str, &'static str); 2],
+);
 
 const HOSTS: [Host; 2] = [
     (
