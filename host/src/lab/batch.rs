@@ -176,22 +176,11 @@ impl NsPlan {
                     Operation::LinkAddBridge,
                     json!({ "namespace": ns, "name": name, "batch": batch }),
                 ),
-                PlanLink::Vxlan { name, config } => (
-                    Operation::LinkAddVxlan,
-                    json!({
-                        "namespace": ns,
-                        "name": name,
-                        "id": config.id,
-                        "local": config.local,
-                        "remote": config.remote,
-                        "group": config.group,
-                        "device": config.device,
-                        "port": config.port,
-                        "learning": config.learning,
-                        "ttl": config.ttl,
-                        "batch": batch,
-                    }),
-                ),
+                PlanLink::Vxlan { name, config } => (Operation::LinkAddVxlan, {
+                    let mut args = super::links::vxlan_args(ns, name, config);
+                    args["batch"] = json!(batch);
+                    args
+                }),
             });
         }
         for name in &self.up {

@@ -547,18 +547,7 @@ impl Lab {
         name: &str,
         config: VxlanConfig,
     ) -> HostResult<LinkKey> {
-        let args = json!({
-            "namespace": ns,
-            "name": name,
-            "id": config.id,
-            "local": config.local,
-            "remote": config.remote,
-            "group": config.group,
-            "device": config.device,
-            "port": config.port,
-            "learning": config.learning,
-            "ttl": config.ttl,
-        });
+        let args = vxlan_args(ns, name, &config);
         self.op(Operation::LinkAddVxlan, args, async |lab| {
             let what = format!("create vxlan {name:?}");
             let tunnel = Self::vxlan_tunnel(&lab.policy, name, &config)?;
@@ -1124,4 +1113,21 @@ impl Lab {
         )
         .await
     }
+}
+
+/// A vxlan creation's arguments as the audit log records them (one
+/// step or a batch's).
+pub(super) fn vxlan_args(ns: &str, name: &str, config: &VxlanConfig) -> serde_json::Value {
+    json!({
+        "namespace": ns,
+        "name": name,
+        "id": config.id,
+        "local": config.local,
+        "remote": config.remote,
+        "group": config.group,
+        "device": config.device,
+        "port": config.port,
+        "learning": config.learning,
+        "ttl": config.ttl,
+    })
 }
