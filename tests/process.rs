@@ -105,6 +105,20 @@ fn programs_run_confined_and_stop_on_down() {
     let w = World::new();
     let _labs = LabsDown::new(&w, &["conf"]);
     let ns = w.ns("a");
+    // `sh` as the policy finds it on its fixed PATH, and what that is.
+    let sh_found = [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ]
+    .iter()
+    .map(|d| std::path::Path::new(d).join("sh"))
+    .find(|p| p.is_file())
+    .unwrap();
+    let sh_resolved = std::fs::canonicalize(&sh_found).unwrap();
     let mut st = vec![format!("ns {ns}"), format!("up {ns} lo")];
     st.extend(sleepers(&ns));
     st.extend([
@@ -126,6 +140,20 @@ fn programs_run_confined_and_stop_on_down() {
         .join(US),
         "wait e 5000".into(),
         "out e".into(),
+        // Named by what it resolves to (dash), sh still runs as the
+        // policy's `sh`: argv[0] is the listed name, so a multi-call
+        // binary cannot be steered by the guest's argv[0].
+        [
+            "spawn",
+            "z",
+            &ns,
+            sh_resolved.to_str().unwrap(),
+            "-c",
+            "echo $0",
+        ]
+        .join(US),
+        "wait z 5000".into(),
+        "out z".into(),
     ]);
     let out = w.run_kit("conf", Some(&policy("")), &st);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -161,6 +189,10 @@ fn programs_run_confined_and_stop_on_down() {
     // No shell: every argument arrives as it was given.
     assert!(
         text.contains(r#"out e: "$(id);rm -rf / `id` a b\n""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("out z: {:?}", format!("{}\n", sh_found.display()))),
         "{text}"
     );
 

@@ -178,9 +178,6 @@ pub fn alive(pid: u32, start: u64) -> bool {
 #[derive(Debug)]
 pub struct Stop {
     pub cgroup: Cgroup,
-    /// Its pid and start time, if recorded: stopped by those only when its
-    /// cgroup is gone.
-    pub pid: Option<(u32, u64)>,
 }
 
 /// What stopping one program did.
@@ -200,41 +197,27 @@ pub async fn stop_all(stops: &[Stop]) -> Vec<io::Result<Stopped>> {
     let mut was_running = Vec::with_capacity(stops.len());
     for s in stops {
         let mut running = false;
+        // Only the members of netwasm's own cgroup are signalled, never a
+        // pid the journal names: a journal can be forged, and whoever reads
+        // /proc/PID/stat can give any process's start time. A program
+        // cannot leave its cgroup (the cgroup files are root's), so a
+        // cgroup that is gone means nothing of the program is left.
         if s.cgroup.exists() {
             for pid in s.cgroup.members() {
                 running = true;
                 // SAFETY: kill has no memory preconditions.
                 unsafe { libc::kill(pid, libc::SIGTERM) };
             }
-        } else if let Some((pid, start)) = s.pid
-            && alive(pid, start)
-        {
-            running = true;
-            // SAFETY: as above; the start time shows the pid is still ours.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
         }
         was_running.push(running);
     }
-    let empty = |s: &Stop| {
-        if s.cgroup.exists() {
-            s.cgroup.members().is_empty()
-        } else {
-            s.pid.is_none_or(|(p, t)| !alive(p, t))
-        }
-    };
+    let empty = |s: &Stop| !s.cgroup.exists() || s.cgroup.members().is_empty();
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline && !stops.iter().all(empty) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for s in stops.iter().filter(|s| !empty(s)) {
-        if s.cgroup.exists() {
-            kill_cgroup(&s.cgroup);
-        } else if let Some((pid, start)) = s.pid
-            && alive(pid, start)
-        {
-            // SAFETY: as above.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
+        kill_cgroup(&s.cgroup);
     }
     let deadline = Instant::now() + KILL_WAIT;
     while Instant::now() < deadline && !stops.iter().all(empty) {
@@ -290,6 +273,9 @@ fn kill_cgroup(cg: &Cgroup) {
         }
     }
 }
+
+/// keyctl(2): replace the caller's session keyring with a new, anonymous one.
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
 
 /// What a confined program is started with.
 pub struct Spawn {
@@ -519,6 +505,18 @@ pub fn spawn(netns: OwnedFd, cgroup: &Cgroup, spec: Spawn) -> io::Result<Running
             check(libc::setgroups(0, std::ptr::null()).into())?;
             check(libc::setresgid(gid, gid, gid).into())?;
             check(libc::setresuid(uid, uid, uid).into())?;
+            // A session keyring of its own, as runc gives containers: the
+            // inherited one is netwasm's (root's), and possession, not the
+            // uid, is what keyring permissions ask. ENOSYS: a kernel without
+            // keys has nothing to share.
+            let joined = libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            );
+            if joined < 0 && *libc::__errno_location() != libc::ENOSYS {
+                return Err(io::Error::last_os_error());
+            }
             let mut header = CapHeader {
                 version: CAP_V3,
                 pid: 0,

@@ -167,9 +167,15 @@ impl Lab {
                     return Err(Failure::Trap(e.context(format!("{what}: make its logs"))));
                 }
             };
+            // argv[0] is the name the policy lists, as found, whatever the
+            // guest wrote: a multi-call binary (busybox) picks what it runs
+            // by argv[0], and the guest naming it by its resolved path
+            // (`/bin/busybox` for a listed `wget`) must not pick `sh`.
+            let mut argv = spec.argv.clone();
+            argv[0] = cmd.found.to_string_lossy().into_owned();
             let run = Spawn {
                 program: cmd.path.clone(),
-                argv: spec.argv.clone(),
+                argv,
                 env: spec.env.clone(),
                 stdin: spec.stdin.clone(),
                 uid,
@@ -323,7 +329,6 @@ impl Lab {
                 let p = &self.processes[k];
                 process::Stop {
                     cgroup: p.cgroup.clone(),
-                    pid: Some((p.running.pid, p.running.start)),
                 }
             })
             .collect();

@@ -389,7 +389,9 @@ impl StateDir {
         file.take(MAX_JOURNAL_READ)
             .read_to_end(&mut bytes)
             .with_context(|| format!("lab {lab}: cannot read {}", path.display()))?;
-        Ok(parse_journal(&bytes))
+        let mut journal = parse_journal(&bytes);
+        keep_own_programs(&mut journal, lab);
+        Ok(journal)
     }
 
     /// Opens the lab's journal for appending, writing its header if new.
@@ -459,6 +461,29 @@ fn check_file(file: &File, path: &Path) -> anyhow::Result<u64> {
     }
 }
 
+/// Ends the readable part of `journal` at its first entry about a program
+/// whose cgroup is not one of lab `lab`'s (`netwasm/LAB/...`): netwasm
+/// never writes one, and `down` would stop what it names — a forged
+/// journal must not reach another lab's programs.
+fn keep_own_programs(journal: &mut super::Journal, lab: &str) {
+    let foreign = journal.entries.iter().position(|e| {
+        let cgroup = match e {
+            Entry::ProcessStart { cgroup, .. }
+            | Entry::ProcessPid { cgroup, .. }
+            | Entry::ProcessEnd { cgroup } => cgroup,
+            _ => return false,
+        };
+        cgroup.split('/').nth(1) != Some(lab)
+    });
+    if let Some(i) = foreign {
+        journal.entries.truncate(i);
+        journal.damage = Some(format!(
+            "entry {} is about a program of another lab; it and anything after it were not read",
+            i + 1
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,5 +545,23 @@ mod tests {
         state.remove("t").unwrap();
         assert!(!state.lab_dir("t").exists());
         assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_journal_naming_another_labs_programs_is_read_up_to_there() {
+        let line = |json: &str| format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()));
+        let text = [
+            r#"{"op":"header","version":3,"lab":"t"}"#,
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/t/1-1-1","command":"x"}"#,
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/other/1-1-2","command":"x"}"#,
+            r#"{"op":"process-pid","cgroup":"netwasm/t/1-1-1","pid":7,"start":9}"#,
+        ]
+        .map(line)
+        .concat();
+        let mut journal = parse_journal(text.as_bytes());
+        assert_eq!(journal.damage, None, "{:?}", journal.entries);
+        keep_own_programs(&mut journal, "t");
+        assert_eq!(journal.entries.len(), 2);
+        assert!(journal.damage.unwrap().contains("another lab"));
     }
 }

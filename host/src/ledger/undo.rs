@@ -199,18 +199,12 @@ async fn stop_programs(objects: &[Object], report: &mut UndoReport) {
     let mut stops = Vec::new();
     let mut what = Vec::new();
     for o in objects {
-        let Object::Process {
-            cgroup, pid, start, ..
-        } = o
-        else {
+        let Object::Process { cgroup, .. } = o else {
             continue;
         };
         match process::Cgroup::at(cgroup) {
             Ok(cg) => {
-                stops.push(process::Stop {
-                    cgroup: cg,
-                    pid: pid.zip(*start),
-                });
+                stops.push(process::Stop { cgroup: cg });
                 what.push(o.describe());
             }
             Err(e) => report.record(o.describe(), Err(e.to_string())),

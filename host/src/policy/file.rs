@@ -579,6 +579,28 @@ fn resolve_command(given: &str) -> Result<ExecCommand, String> {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(format!("{} is not an executable file", path.display()));
     }
+    // Fixed now means fixed later only if nobody else can replace it: the
+    // file and every directory above it must be the operator's (root's)
+    // and writable by nobody else — not the [exec] user, whose programs
+    // could otherwise swap what the next run starts.
+    for p in path.ancestors() {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if (m.uid() != 0 && m.uid() != me) || m.mode() & 0o022 != 0 {
+            return Err(format!(
+                "{}: {} is {}, so others could replace what runs; list a program only root can change",
+                path.display(),
+                p.display(),
+                if m.uid() != 0 && m.uid() != me {
+                    "owned by another user".to_string()
+                } else {
+                    format!("writable by others (mode {:o})", m.mode() & 0o7777)
+                }
+            ));
+        }
+    }
     Ok(ExecCommand {
         given: given.to_string(),
         found,
@@ -777,6 +799,24 @@ deadline = "10s"
     }
 
     #[test]
+    fn exec_commands_others_could_replace_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        // Under the temporary directory (mode 1777): anyone could swap it.
+        let dir = std::env::temp_dir().join(format!("netwasm-exec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prog = dir.join("prog");
+        std::fs::copy("/bin/true", &prog).unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = parse(
+            &format!("[exec]\ncommands = [{:?}]\n", prog.display().to_string()),
+            "t.toml",
+        )
+        .unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(e.0.contains("writable by others"), "{e}");
+    }
+
+    #[test]
     fn exec_commands_resolve_on_the_fixed_path() {
         let p = parse("[exec]\ncommands = [\"sh\", \"/bin/true\"]\n", "t.toml").unwrap();
         let sh = p.check_exec("sh").unwrap();
@@ -795,6 +835,7 @@ deadline = "10s"
             ("commands = [\"bin/sh\"]", "relative path"),
             ("commands = [\"no-such-program-here\"]", "not found on"),
             ("commands = [\"/etc/passwd\"]", "not an executable"),
+            ("commands = [\"/tmp\"]", "not an executable"),
             ("user = \"root\"", "unprivileged"),
             ("user = \"no-such-user-here\"", "no such user"),
         ] {
