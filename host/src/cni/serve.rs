@@ -184,19 +184,28 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn runtime(&self) -> Result<Runtime, CniError> {
-        let dir = dir_key(self.config(), "cacheDir")?
+    fn cache_dir(&self) -> Result<PathBuf, CniError> {
+        Ok(dir_key(self.config(), "cacheDir")?
             .or_else(|| env_dir(self.inv, "NETWASM_CACHE_DIR"))
-            .unwrap_or_else(Cache::default_dir);
-        Runtime::new(Some(Cache::new(dir))).map_err(|e| CniError::io(format!("{e:#}")))
+            .unwrap_or_else(Cache::default_dir))
     }
 
-    fn load_guest(&self, runtime: &Runtime) -> Result<PluginGuest, CniError> {
-        let guest = &self.config().guest;
-        runtime.load_plugin(guest).map_err(|e| {
-            CniError::config(format!("guest {}: {e:#}", guest.display()))
-                .with_details(format!("{e:#}"))
+    /// The engine and the guest, loaded (compiled on a cache miss) off the
+    /// async thread: a large guest compiles for seconds, and an IPAM
+    /// plugin started early must meanwhile be waited for as usual — a
+    /// runtime blocked that long would find its timeout expired before it
+    /// saw the plugin's answer.
+    async fn load(&self) -> Result<(Runtime, PluginGuest), CniError> {
+        let cache = self.cache_dir()?;
+        let path = self.config().guest.clone();
+        tokio::task::spawn_blocking(move || {
+            let runtime = Runtime::new(Some(Cache::new(cache)))
+                .map_err(|e| CniError::io(format!("{e:#}")))?;
+            let guest = load_guest(&runtime, &path)?;
+            Ok((runtime, guest))
         })
+        .await
+        .map_err(|e| CniError::io(format!("loading the guest: {e}")))?
     }
 
     fn plugin_attachment(&self) -> v::Attachment {
@@ -224,6 +233,12 @@ impl<'a> Context<'a> {
             })
         })
     }
+}
+
+fn load_guest(runtime: &Runtime, guest: &Path) -> Result<PluginGuest, CniError> {
+    runtime.load_plugin(guest).map_err(|e| {
+        CniError::config(format!("guest {}: {e:#}", guest.display())).with_details(format!("{e:#}"))
+    })
 }
 
 /// An absolute directory named by the configuration's key `key`.
@@ -263,8 +278,7 @@ async fn call_guest(
     policy: Arc<Policy>,
     ipam: Option<Arc<Ipam>>,
 ) -> Result<(Closed, Option<v::CniResult>), CniError> {
-    let runtime = cx.runtime()?;
-    let guest = cx.load_guest(&runtime)?;
+    let (runtime, guest) = cx.load().await?;
     let session = Session::open(
         cx.kernel.clone(),
         policy.clone(),
@@ -550,8 +564,9 @@ async fn gc(inv: &Invocation) -> Result<(), CniError> {
 fn status(inv: &Invocation) -> Result<(), CniError> {
     let cx = Context::new(inv)?;
     let unavailable = |msg: String| CniError::new(code::PLUGIN_NOT_AVAILABLE, msg);
-    let runtime = cx.runtime().map_err(|e| unavailable(e.msg))?;
-    cx.load_guest(&runtime).map_err(|e| unavailable(e.msg))?;
+    let runtime = Runtime::new(Some(Cache::new(cx.cache_dir()?)))
+        .map_err(|e| unavailable(format!("{e:#}")))?;
+    load_guest(&runtime, &cx.config().guest).map_err(|e| unavailable(e.msg))?;
     if let Some(ipam) = cx.config().ipam() {
         ipam::find_plugin(&ipam.r#type, &inv.path).map_err(|e| unavailable(e.msg))?;
     }
