@@ -7,6 +7,7 @@
 """
 
 import sys
+from pathlib import Path
 
 from . import WIT_DIR, WIT_VERSION, WORLD
 
@@ -34,10 +35,13 @@ def main(argv: list[str]) -> int:
             except ImportError:
                 sys.stderr.write("netwasm: componentize-py is not installed (pip install componentize-py==0.25.1)\n")
                 return 127
-            # The app's directory is "." (componentize-py's default python
-            # path); the SDK itself is found in this interpreter's
-            # site-packages.
-            sys.argv = ["componentize-py", "-d", str(WIT_DIR), "-w", WORLD, "componentize", app, "-o", out]
+            # The app is looked for in "."; this package where it is
+            # installed (componentize-py on its own would look in the
+            # site-packages of VIRTUAL_ENV or of the `python3` on PATH, which
+            # need not be this interpreter's).
+            sdk = Path(__file__).resolve().parent.parent
+            sys.argv = ["componentize-py", "-d", str(WIT_DIR), "-w", WORLD, "componentize",
+                        "-p", ".", "-p", str(sdk), app, "-o", out]
             return script() or 0
         case _:
             sys.stderr.write(USAGE)

@@ -156,6 +156,10 @@ _KINDS = {
     _types.Error_LimitReached: LimitReachedError,
 }
 
+# Shown as `netwasm.KernelError` in tracebacks, where users import them from.
+for _cls in (Error, ScriptError, LabError, *_KINDS.values(), KernelError):
+    _cls.__module__ = "netwasm"
+
 _T = TypeVar("_T")
 
 
