@@ -361,3 +361,315 @@ fn javascript_guest_builds_the_same_lab_as_rust() {
 fn c_guest_builds_the_same_lab_as_rust() {
     language("seed-macvlan-c");
 }
+
+// The Python SDK (guests/python, issue 17): how a Python guest's failures
+// read, and the package used from outside this repository.
+
+/// The componentize-py every Python build here pins
+/// (scripts/install-guest-tools.sh).
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// Whether `python3` has the pinned componentize-py: a failure in CI, a
+/// skip with a message elsewhere (as [`build`] does for a missing tool).
+fn componentize_py_or_skip() -> bool {
+    let have = Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('componentize-py'))",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| stdout(&o).trim().to_string())
+        .unwrap_or_default();
+    if have == COMPONENTIZE_PY {
+        return true;
+    }
+    let why = format!(
+        "python3 has componentize-py {have:?}, not {COMPONENTIZE_PY}; run scripts/install-guest-tools.sh py"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+/// A directory of its own under the system's temp dir (outside the
+/// repository), removed with all it holds when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(world: &World, tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("netwasm-{tag}-{}", world.prefix));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `cmd` and panics with its output unless it succeeds.
+fn must(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// `netwasm ARGS` in `world`, compiling into `cache` (the scratch's, so
+/// the 40 MB a Python component compiles to goes when the test ends), and
+/// both of its streams as one text (the guest's lines go to either).
+fn run_in(world: &World, cache: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = world
+        .netwasm()
+        .env("NETWASM_CACHE_DIR", cache)
+        .args(args)
+        .output()
+        .expect("run netwasm");
+    (
+        out.status.code(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+#[test]
+fn python_guest_failures_read_like_the_hosts() {
+    if !root_or_skip() || !componentize_py_or_skip() {
+        return;
+    }
+    let world = World::new();
+    let scratch = Scratch::new(&world, "pyfail");
+    let sdk = root().join("guests/python");
+    let wasm = scratch.0.join("failing.wasm");
+    must(
+        Command::new("python3")
+            .current_dir(&scratch.0)
+            .args([
+                "-c",
+                "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())",
+                "-d",
+                root().join("wit").to_str().unwrap(),
+                "-w",
+                "netwasm:lab/lab",
+                "componentize",
+                "-p",
+                sdk.join("tests").to_str().unwrap(),
+                "-p",
+                sdk.to_str().unwrap(),
+                "failing",
+                "-o",
+                wasm.to_str().unwrap(),
+            ]),
+        "componentize-py (guests/python/tests/failing.py)",
+    );
+    let _ = std::fs::remove_dir_all(sdk.join("tests/__pycache__"));
+    let _ = std::fs::remove_dir_all(sdk.join("netwasm/__pycache__"));
+    let cache = scratch.0.join("cache");
+    let p = world.prefix.as_str();
+    let run = |what: &str| {
+        run_in(
+            &world,
+            &cache,
+            &["run", wasm.to_str().unwrap(), "--", what, p],
+        )
+    };
+
+    // An uncaught exception: the guest's error (exit 1), not a trap (exit
+    // 4), with its message, and its traceback on the guest's stderr.
+    let (code, text) = run("raise");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!("the guest's run failed: ValueError: boom in {p}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Traceback (most recent call last):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("in nested"),
+        "the traceback names the frame: {text}"
+    );
+    assert!(!text.contains("trap"), "{text}");
+
+    // A wrong enum name: one readable line naming the names there are.
+    let (code, text) = run("enum");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "the guest's run failed: invalid argument: macvlan mode 'bridged' is not one of \
+             private, vepa, bridge, passthru, source"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("PyErr") && !text.contains("AttributeError"),
+        "{text}"
+    );
+    assert_eq!(world.namespaces(), Vec::<String>::new(), "rolled back");
+
+    // A kernel error reads as the host words it: kind, operation, errno's
+    // text and name, the kernel's own explanation; the errno is a field.
+    let (code, text) = run("kernel");
+    assert_eq!(code, Some(1), "{text}");
+    let message = format!(
+        "kernel: add route to 10.10.0.0/16 via 10.99.0.1 in namespace \"{p}-k\": \
+         Network is unreachable (ENETUNREACH) (Nexthop has invalid gateway)"
+    );
+    assert!(text.contains(&format!("caught: {message}")), "{text}");
+    assert!(text.contains("errno 101;"), "{text}");
+    assert!(
+        text.contains(&format!("the guest's run failed: {message}")),
+        "{text}"
+    );
+
+    // Another kind, caught by its class; the run goes on and succeeds.
+    let (code, text) = run("exists");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("caught: already exists: "), "{text}");
+    assert!(text.contains(&format!("\"{p}-x\"")), "{text}");
+
+    // The script's own message: exactly that, no traceback.
+    let (code, text) = run("script");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "the guest's run failed: usage: {p} is not what was wanted"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("Traceback"), "{text}");
+    assert_eq!(world.namespaces(), Vec::<String>::new());
+}
+
+/// The first ```python block of the README's "Write a guest" Python section.
+fn readme_python_snippet() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("\n### Python\n").expect("README: ### Python")..];
+    let start = section.find("```python\n").expect("README: a python block") + 10;
+    let len = section[start..].find("\n```").unwrap();
+    section[start..start + len + 1].to_string()
+}
+
+#[test]
+fn python_sdk_installs_outside_the_repo_and_the_readme_guest_runs() {
+    if !root_or_skip() || !componentize_py_or_skip() {
+        return;
+    }
+    let world = World::new();
+    let scratch = Scratch::new(&world, "pysdk");
+    let venv = scratch.0.join("venv");
+    let python = venv.join("bin/python");
+    // The system's site-packages hold componentize-py (installed by
+    // scripts/install-guest-tools.sh); the SDK goes into the venv only.
+    must(
+        Command::new("python3").args([
+            "-m",
+            "venv",
+            "--system-site-packages",
+            venv.to_str().unwrap(),
+        ]),
+        "python3 -m venv",
+    );
+    // --no-index: the package needs nothing from the network, not even to
+    // build (its backend is in the tree and has no requirements).
+    must(
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--disable-pip-version-check",
+            root().join("guests/python").to_str().unwrap(),
+        ]),
+        "pip install guests/python",
+    );
+
+    // The installed package carries the WIT, identical to the repository's,
+    // and its version is the WIT package's.
+    let wit = PathBuf::from(
+        stdout(&must(
+            Command::new(&python).args(["-m", "netwasm", "wit"]),
+            "python -m netwasm wit",
+        ))
+        .trim(),
+    );
+    assert!(
+        wit.starts_with(&venv),
+        "the WIT of the installed package: {}",
+        wit.display()
+    );
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".wit"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&wit), names(&root().join("wit")));
+    for n in names(&wit) {
+        assert_eq!(
+            std::fs::read(wit.join(&n)).unwrap(),
+            std::fs::read(root().join("wit").join(&n)).unwrap(),
+            "the packaged {n} differs from wit/{n}"
+        );
+    }
+    let world_wit = std::fs::read_to_string(root().join("wit/world.wit")).unwrap();
+    let version = stdout(&must(
+        Command::new(&python).args(["-m", "netwasm", "version"]),
+        "python -m netwasm version",
+    ));
+    assert!(
+        world_wit.contains(&format!("package netwasm:lab@{};", version.trim())),
+        "package version {version:?} is not the WIT's"
+    );
+
+    // The README's guest, built as the README says, in a project of its own.
+    let proj = scratch.0.join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(proj.join("app.py"), readme_python_snippet()).unwrap();
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    must(
+        Command::new("python")
+            .current_dir(&proj)
+            .env("PATH", &path)
+            .env("VIRTUAL_ENV", &venv)
+            .args(["-m", "netwasm", "build", "app", "-o", "lab.wasm"]),
+        "python -m netwasm build app -o lab.wasm",
+    );
+    let cache = scratch.0.join("cache");
+    let wasm = proj.join("lab.wasm");
+    let (code, text) = run_in(
+        &world,
+        &cache,
+        &["run", wasm.to_str().unwrap(), "--", &world.prefix],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("2 checked, 2 met, 0 NOT met"), "{text}");
+    assert!(text.contains("ping 10.0.0.2: 3/3 replies"), "{text}");
+    let mut up = world.namespaces();
+    up.sort();
+    assert_eq!(up, vec![world.ns("a"), world.ns("b")], "{text}");
+    let (code, text) = run_in(&world, &cache, &["down", "lab"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(world.namespaces(), Vec::<String>::new());
+}
