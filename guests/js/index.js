@@ -40,7 +40,7 @@ export const raw = { namespace, link, addr, route, probe, verify, batch, process
  * `error` variant. `kind` is the case's WIT name (`already-exists`),
  * `detail` the host's line naming the operation and the object, and
  * `message` reads as the Rust SDK and the host put it:
- * `already exists: namespace demo-lan`.
+ * `already exists: create namespace "demo-lan": a namespace of that name exists`.
  */
 export class LabError extends Error {
   constructor(kind, detail, label = kind.replace(/-/g, ' ')) {
@@ -663,13 +663,16 @@ function stackLines(e) {
   if (!(e instanceof Error) || typeof e.stack !== 'string') return [];
   return e.stack
     .split('\n')
-    .filter((l) => l.trim() !== '' && !/(@netwasm\/guest|guests\/js)\/index\.js:/.test(l))
+    // Not this module's frames, nor componentize-js's glue (initializer.js).
+    .filter((l) => l.trim() !== '' && !/(@netwasm\/guest|guests\/js)\/index\.js:|\/initializer\.js:/.test(l))
     // netwasm-componentize builds the entry as a hidden copy beside it.
     .map((l) => l.replace(/(^|[@/])\.([^/]+?)\.netwasm-build\.js:/, '$1$2:'))
     .map((l) => {
       const m = /^(.*)@(.*)$/.exec(l);
       if (!m) return `    ${l.trim()}`;
-      return m[1] ? `    at ${m[1]} (${m[2]})` : `    at ${m[2]}`;
+      // SpiderMonkey names an arrow function after its place: `run/<`, `run<`.
+      const name = m[1].replace(/[/<]+$/, '');
+      return name ? `    at ${name} (${m[2]})` : `    at ${m[2]}`;
     });
 }
 
