@@ -407,6 +407,50 @@ impl Scratch {
     }
 }
 
+// ---------------------------------------------------------------------
+// The JavaScript SDK (guests/js, `@netwasm/guest`; issue 17).
+
+/// The package's `wit/` is the repository's, byte for byte, and its
+/// version is the WIT package's: `npm pack` ships what guests build
+/// against (`guests/js/scripts/sync-wit.sh` copies it).
+#[test]
+fn the_javascript_sdk_carries_the_repos_wit_and_its_version() {
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect()
+    }
+    let repo = files(&root().join("wit"));
+    let sdk = files(&root().join("guests/js/wit"));
+    assert_eq!(
+        repo.keys().collect::<Vec<_>>(),
+        sdk.keys().collect::<Vec<_>>(),
+        "guests/js/wit lists other files than wit/: run guests/js/scripts/sync-wit.sh"
+    );
+    for (name, text) in &repo {
+        assert!(
+            sdk[name] == *text,
+            "guests/js/wit/{name} differs from wit/{name}: run guests/js/scripts/sync-wit.sh"
+        );
+    }
+    let world = String::from_utf8(repo["world.wit"].clone()).unwrap();
+    let wit_version = world
+        .lines()
+        .find_map(|l| l.strip_prefix("package netwasm:lab@"))
+        .and_then(|v| v.strip_suffix(';'))
+        .expect("world.wit names its package");
+    let package: Value =
+        serde_json::from_slice(&std::fs::read(root().join("guests/js/package.json")).unwrap())
+            .unwrap();
+    assert_eq!(package["version"], wit_version, "guests/js/package.json");
+    assert_eq!(package["name"], "@netwasm/guest");
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -672,4 +716,239 @@ fn python_sdk_installs_outside_the_repo_and_the_readme_guest_runs() {
     let (code, text) = run_in(&world, &cache, &["down", "lab"]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(world.namespaces(), Vec::<String>::new());
+}
+
+/// Runs `cmd` in `dir`, panicking with its output when it fails.
+fn sh(dir: &Path, cmd: &mut Command) -> String {
+    let out = cmd
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// A fresh project outside the repository with the packed SDK installed
+/// as a user would: `npm pack`, then `npm install
+/// ./netwasm-guest-0.1.0.tgz` offline. Its componentize-js is the seed
+/// example's, linked in (installing it would need the registry). `None`
+/// when a tool is missing outside CI.
+fn sdk_project(scratch: &Path) -> Option<PathBuf> {
+    // node, npm and componentize-js, as the seed example's build.sh finds
+    // or installs them (127 when missing: a panic in CI).
+    build("seed-macvlan-js")?;
+    let sdk = root().join("guests/js");
+    let project = scratch.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let packed = sh(
+        &sdk,
+        Command::new("npm")
+            .args(["pack", "--silent", "--pack-destination"])
+            .arg(scratch),
+    );
+    let tarball = packed.lines().last().unwrap_or_default().trim().to_string();
+    assert_eq!(
+        tarball, "netwasm-guest-0.1.0.tgz",
+        "npm pack printed {packed:?}"
+    );
+    std::fs::write(
+        project.join("package.json"),
+        r#"{ "name": "a-lab-of-my-own", "private": true, "type": "module" }"#,
+    )
+    .unwrap();
+    sh(
+        &project,
+        Command::new("npm").args([
+            "install",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            "../netwasm-guest-0.1.0.tgz",
+        ]),
+    );
+    let installed = project.join("node_modules/@netwasm/guest");
+    assert!(
+        !installed.is_symlink() && installed.join("wit/world.wit").is_file(),
+        "the tarball did not install a copy with its wit/"
+    );
+    std::os::unix::fs::symlink(
+        root().join("examples/seed-macvlan-js/node_modules/@bytecodealliance"),
+        project.join("node_modules/@bytecodealliance"),
+    )
+    .unwrap();
+    Some(project)
+}
+
+/// Builds `source` (JavaScript) as `project/NAME.js` with the installed
+/// SDK's `netwasm-componentize`; the component's path.
+fn componentize(project: &Path, name: &str, source: &str) -> PathBuf {
+    let js = format!("{name}.js");
+    let wasm = format!("{name}.wasm");
+    std::fs::write(project.join(&js), source).unwrap();
+    sh(
+        project,
+        Command::new("node_modules/.bin/netwasm-componentize").args([&js, "-o", &wasm]),
+    );
+    assert!(
+        !project.join(format!(".{js}.netwasm-build.js")).exists(),
+        "netwasm-componentize left its copy of the entry behind"
+    );
+    let wasm = project.join(wasm);
+    assert!(wasm.is_file());
+    wasm
+}
+
+/// The JavaScript snippet of the README's "Write a guest" section that
+/// uses the SDK.
+fn readme_snippet() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n### JavaScript\n")
+        .nth(1)
+        .expect("README has a JavaScript section");
+    let section = section.split("\n### ").next().unwrap();
+    let start = section
+        .find("```js\nimport { Namespace")
+        .expect("the JavaScript section has an SDK snippet")
+        + "```js\n".len();
+    let len = section[start..].find("```").unwrap();
+    section[start..start + len].to_string()
+}
+
+/// netwasm's whole output, stdout then stderr.
+fn output(out: &std::process::Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+#[test]
+fn the_packed_javascript_sdk_builds_a_guest_whose_failures_read() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("netwasm-js-sdk-{}", common::process_prefix())));
+    let _ = std::fs::remove_dir_all(&scratch.0);
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let Some(project) = sdk_project(&scratch.0) else {
+        return;
+    };
+
+    // The README's snippet does what it says: a lab, an expectation
+    // checked on the spot, a ping.
+    let readme = componentize(&project, "readme", &readme_snippet());
+    let world = World::new();
+    let out = world.run(&["run", readme.to_str().unwrap(), "--", &world.prefix]);
+    let text = output(&out);
+    assert!(out.status.success(), "the README's snippet:\n{text}");
+    assert!(
+        text.contains("reachability: 1 checked, 1 met, 0 NOT met")
+            && text.contains("(b answers a)")
+            && text.contains("[guest] 3/3 replies"),
+        "the README's snippet:\n{text}"
+    );
+    drop(world);
+
+    let source = std::fs::read_to_string(root().join("tests/js/lab.js")).unwrap();
+    let guest = componentize(&project, "lab", &source);
+    let guest = guest.to_str().unwrap();
+    let run = |cmd: &str| {
+        let world = World::new();
+        let out = world.run(&["run", guest, "--", cmd, &world.prefix]);
+        (world, out)
+    };
+
+    // A lab, an expectation, a Plan and a ping, through the SDK.
+    let (world, out) = run("ok");
+    assert!(out.status.success(), "ok:\n{}", output(&out));
+    let text = output(&out);
+    assert!(text.contains("ping: 2/2; 2 of 2 met"), "ok:\n{text}");
+    assert!(
+        text.contains(&format!("{}-c: lo,br0", world.prefix)),
+        "ok:\n{text}"
+    );
+    drop(world);
+
+    // An uncaught Error: the guest's error (exit 1), its message, and a
+    // stack line naming the guest's function and file.
+    let (_w, out) = run("throw");
+    let text = output(&out);
+    assert_eq!(out.status.code(), Some(1), "throw:\n{text}");
+    assert!(
+        text.contains("the guest's run failed: Error: boom from the guest"),
+        "throw:\n{text}"
+    );
+    assert!(
+        text.contains("at nested (lab.js:"),
+        "throw: no stack line:\n{text}"
+    );
+    assert!(!text.contains("netwasm-build"), "throw:\n{text}");
+
+    // A wrong enum name names the valid ones.
+    let (_w, out) = run("enum");
+    let text = output(&out);
+    assert_eq!(out.status.code(), Some(1), "enum:\n{text}");
+    assert!(
+        text.contains(
+            "the guest's run failed: invalid argument: macvlan mode 'Bridge' is not one of 'private', 'vepa', 'bridge', 'passthru', 'source'"
+        ),
+        "enum:\n{text}"
+    );
+
+    // A kernel error reads as the host puts it.
+    let (_w, out) = run("kernel");
+    let text = output(&out);
+    assert_eq!(out.status.code(), Some(1), "kernel:\n{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("the guest's run failed"))
+        .unwrap_or_else(|| panic!("kernel:\n{text}"));
+    assert!(
+        line.contains("the guest's run failed: kernel: ")
+            && line.contains("(ENETUNREACH) (Nexthop has invalid gateway)")
+            && !line.contains("[object"),
+        "kernel: {line}"
+    );
+
+    // Every other kind reads `kind: the host's line`.
+    let (w, out) = run("exists");
+    let text = output(&out);
+    assert_eq!(out.status.code(), Some(1), "exists:\n{text}");
+    assert!(
+        text.contains(&format!(
+            "the guest's run failed: already exists: create namespace \"{}-x\"",
+            w.prefix
+        )),
+        "exists:\n{text}"
+    );
+
+    // Caught by class; then a thrown string is the message as it is.
+    let (_w, out) = run("catch");
+    let text = output(&out);
+    assert_eq!(out.status.code(), Some(1), "catch:\n{text}");
+    assert!(
+        text.contains(
+            "caught AlreadyExistsError (already-exists) true: already exists: create namespace"
+        ),
+        "catch:\n{text}"
+    );
+    assert!(
+        text.contains("the guest's run failed: a plain string"),
+        "catch:\n{text}"
+    );
+
+    // Not even a thrown object traps.
+    let (_w, out) = run("object");
+    let text = output(&out);
+    assert_eq!(out.status.code(), Some(1), "object:\n{text}");
+    assert!(
+        text.contains(r#"the guest's run failed: {"what":"an object"}"#),
+        "object:\n{text}"
+    );
 }
