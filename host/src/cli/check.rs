@@ -154,6 +154,10 @@ fn check_into(args: CheckArgs, out: &mut String) -> anyhow::Result<Exit> {
         }
     }
     outln!(out, "exports: {}", list(&i.exports));
+    if let Some(why) = imports::version_mismatch(i.imports.iter().map(String::as_str)) {
+        outln!(out, "verdict: cannot run on this netwasm: {why}");
+        return Ok(Exit::BadInput);
+    }
     if !refused.is_empty() {
         outln!(
             out,

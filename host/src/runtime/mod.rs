@@ -254,6 +254,12 @@ impl Runtime {
     /// [`Runtime::load`]'s checks on a component already inspected (so
     /// that `check`, which shows what it imports first, compiles it once).
     pub fn accept(&self, shown: &str, i: Inspected) -> anyhow::Result<Guest> {
+        // First, before the allow-list (which refuses other versions) and
+        // the linker (which, for a later patch, names a missing function):
+        // a guest for another netwasm says so in one line.
+        if let Some(why) = imports::version_mismatch(i.imports.iter().map(String::as_str)) {
+            return Err(BadGuest(format!("{shown} cannot run on this netwasm: {why}")).into());
+        }
         if let Some(bad) = imports::first_disallowed(i.imports.iter().map(String::as_str)) {
             return Err(RefusedGuest(format!(
                 "{shown} imports `{bad}`, which netwasm does not provide to guests (allowed: {})",
