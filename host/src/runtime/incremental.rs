@@ -179,24 +179,44 @@ fn load(dir: &Path, path: &Path) -> Option<Loaded> {
     // over it), and the directory is this user's alone.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
     let body_len = map.len().checked_sub(SUM_LEN)?;
-    if !map.starts_with(MAGIC) || blake3::hash(&map[..body_len]).as_bytes() != &map[body_len..] {
+    // Read (hashed and indexed) through read(), not the mapping: a mapped
+    // page counts in the process's resident memory (which the limits
+    // tests bound), and the store holds every toolchain's functions while
+    // a compile reuses only some of them.
+    let mut r =
+        std::io::BufReader::with_capacity(1 << 20, std::io::Read::take(&file, body_len as u64));
+    let mut hasher = blake3::Hasher::new();
+    let mut read = |buf: &mut Vec<u8>, len: usize| -> Option<()> {
+        buf.resize(len, 0);
+        std::io::Read::read_exact(&mut r, buf).ok()?;
+        hasher.update(buf);
+        Some(())
+    };
+    let mut buf = Vec::new();
+    read(&mut buf, MAGIC.len())?;
+    if buf != MAGIC {
         return None;
     }
     let mut index = HashMap::new();
     let mut at = MAGIC.len();
     while at < body_len {
-        let head = map.get(at..at + RECORD_HEAD)?;
-        let last = u64::from_le_bytes(head[..8].try_into().ok()?);
-        let klen = u32::from_le_bytes(head[8..12].try_into().ok()?) as usize;
-        let vlen = u32::from_le_bytes(head[12..16].try_into().ok()?) as usize;
-        let k_at = at + RECORD_HEAD;
-        let v_at = k_at.checked_add(klen)?;
+        read(&mut buf, RECORD_HEAD)?;
+        let last = u64::from_le_bytes(buf[..8].try_into().ok()?);
+        let klen = u32::from_le_bytes(buf[8..12].try_into().ok()?) as usize;
+        let vlen = u32::from_le_bytes(buf[12..16].try_into().ok()?) as usize;
+        let v_at = (at + RECORD_HEAD).checked_add(klen)?;
         let end = v_at.checked_add(vlen)?;
         if end > body_len {
             return None;
         }
-        index.insert(map[k_at..v_at].to_vec(), (v_at, vlen, last));
+        read(&mut buf, klen)?;
+        let key = buf.clone();
+        read(&mut buf, vlen)?;
+        index.insert(key, (v_at, vlen, last));
         at = end;
+    }
+    if hasher.finalize().as_bytes() != &map[body_len..] {
+        return None;
     }
     Some(Loaded { map, index })
 }
