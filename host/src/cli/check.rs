@@ -124,7 +124,9 @@ fn check_into(args: CheckArgs, out: &mut String) -> anyhow::Result<Exit> {
     for line in describe_policy(&policy) {
         outln!(out, "  {line}");
     }
-    let runtime = Runtime::new(None)?;
+    // The compile cache, as `run` uses it: a check then costs a compile
+    // only for a guest never seen, and warms the cache for the run after.
+    let runtime = Runtime::new(args.cache.cache())?;
     let i = runtime.inspect(&args.guest)?;
     outln!(
         out,
@@ -152,6 +154,10 @@ fn check_into(args: CheckArgs, out: &mut String) -> anyhow::Result<Exit> {
         }
     }
     outln!(out, "exports: {}", list(&i.exports));
+    if let Some(why) = imports::version_mismatch(i.imports.iter().map(String::as_str)) {
+        outln!(out, "verdict: cannot run on this netwasm: {why}");
+        return Ok(Exit::BadInput);
+    }
     if !refused.is_empty() {
         outln!(
             out,
@@ -167,7 +173,8 @@ fn check_into(args: CheckArgs, out: &mut String) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::BadInput);
     }
-    if let Err(e) = runtime.load(&args.guest) {
+    let shown = args.guest.display().to_string();
+    if let Err(e) = runtime.accept(&shown, i) {
         outln!(out, "verdict: cannot run: {e:#}");
         return Ok(super::exit_for(&e));
     }

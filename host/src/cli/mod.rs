@@ -11,6 +11,7 @@ macro_rules! outln {
     }};
 }
 
+mod cache;
 mod check;
 mod exec;
 mod graph;
@@ -202,6 +203,53 @@ pub enum Command {
     /// recorded. The command runs as you (no policy applies), with your
     /// terminal and environment; netwasm exits with its status.
     Exec(ExecArgs),
+    /// List or empty the compile cache (compiled guests, and the compiled
+    /// functions later compiles reuse).
+    ///
+    /// Only files named like the cache's entries and owned by you are
+    /// listed or removed. `run`, `plan` and `check` keep the cache within
+    /// 1 GiB themselves, dropping the least recently used entries.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// List the entries: size, last use, kind; then the total.
+    Ls(CacheLsArgs),
+    /// Remove entries: all of them, or those unused for --older-than, or
+    /// the least recently used until the rest fit in --max-size.
+    Clean(CacheCleanArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CacheLsArgs {
+    /// Print the list as JSON (schema netwasm.cache/1).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub dir: CacheDirArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CacheCleanArgs {
+    /// Remove entries not used for this long, e.g. 7d, 12h, 30m.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Remove the least recently used entries until the rest fit, e.g.
+    /// 500MiB.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    #[command(flatten)]
+    pub dir: CacheDirArgs,
+}
+
+/// The compile cache's directory, as `run` finds it.
+#[derive(Args, Debug, Clone)]
+pub struct CacheDirArgs {
+    /// Where compiled guests are cached.
+    #[arg(long, value_name = "DIR", env = "NETWASM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -245,6 +293,8 @@ pub struct CheckArgs {
     /// The sandbox policy (TOML). Default: the safe lab policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Args, Debug)]
@@ -313,7 +363,7 @@ pub struct PlanArgs {
     pub limits: LimitArgs,
 }
 
-/// Where compiled guests are kept (`run`, `plan`).
+/// Where compiled guests are kept (`run`, `plan`, `check`).
 #[derive(Args, Debug, Clone)]
 pub struct CacheArgs {
     /// Where compiled guests are cached.
@@ -381,6 +431,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Show(args) => show::show(args).await,
         Command::Graph(args) => graph::graph(args).await,
         Command::Exec(args) => exec::exec(args).await,
+        Command::Cache(CacheCommand::Ls(args)) => cache::ls(args),
+        Command::Cache(CacheCommand::Clean(args)) => cache::clean(args),
     }
 }
 

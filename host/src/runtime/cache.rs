@@ -19,16 +19,24 @@
 //! on every build (and each is compiled to ~40 MB), so entries pile up: the
 //! cache keeps at most [`DEFAULT_MAX_BYTES`], dropping the least recently
 //! used entries (a hit refreshes an entry's mtime) after each compile.
+//! Beside the entries lies Cranelift's incremental store
+//! ([`super::incremental`]), bounded to half the cache: a changed guest
+//! whose functions are mostly unchanged compiles in a fraction of the time.
+//! `netwasm cache ls|clean` list and remove entries ([`Cache::list`],
+//! [`Cache::clean`]).
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+use super::incremental::{self, Incremental};
 
 /// The length of the checksum that ends an entry.
 const SUM_LEN: usize = blake3::OUT_LEN;
@@ -42,6 +50,23 @@ const STALE_TMP: Duration = Duration::from_secs(3600);
 pub struct Cache {
     dir: PathBuf,
     max_bytes: u64,
+    incremental: Arc<Incremental>,
+}
+
+/// A write in progress, or a crashed one: its path and mtime.
+type Temporary = (PathBuf, SystemTime);
+
+/// A file of the cache, as `netwasm cache ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub name: String,
+    /// `compiled` (a guest's compiled form) or `incremental` (compiled
+    /// functions, reused by later compiles).
+    pub kind: &'static str,
+    pub size: u64,
+    /// A hit or a compile refreshes it.
+    pub last_use: SystemTime,
 }
 
 /// How a component was obtained.
@@ -55,8 +80,10 @@ pub enum Origin {
 
 impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
         Self {
-            dir: dir.into(),
+            incremental: Arc::new(Incremental::new(dir.clone(), DEFAULT_MAX_BYTES / 2)),
+            dir,
             max_bytes: DEFAULT_MAX_BYTES,
         }
     }
@@ -64,7 +91,19 @@ impl Cache {
     /// The same cache with another size bound.
     pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
+        self.incremental = Arc::new(Incremental::new(self.dir.clone(), max_bytes / 2));
         self
+    }
+
+    /// The incremental store, for [`wasmtime::Config::enable_incremental_compilation`];
+    /// [`Cache::bind`] it to the engine once built.
+    pub fn incremental(&self) -> Arc<Incremental> {
+        self.incremental.clone()
+    }
+
+    /// Names the incremental store after `engine`'s configuration.
+    pub fn bind(&self, engine: &Engine) {
+        self.incremental.bind(&Self::config_tag(engine));
     }
 
     /// The default location: `$XDG_CACHE_HOME/netwasm`, else
@@ -83,11 +122,20 @@ impl Cache {
         &self.dir
     }
 
-    fn key(engine: &Engine, wasm: &[u8]) -> String {
+    /// Everything that makes compiled code valid, as 16 hex digits.
+    fn config_tag(engine: &Engine) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
-        format!("{}-{:016x}", blake3::hash(wasm).to_hex(), h.finish())
+        format!("{:016x}", h.finish())
+    }
+
+    fn key(engine: &Engine, wasm: &[u8]) -> String {
+        format!(
+            "{}-{}",
+            blake3::hash(wasm).to_hex(),
+            Self::config_tag(engine)
+        )
     }
 
     /// Loads the compiled form of `wasm`, compiling and storing it on a miss.
@@ -102,7 +150,13 @@ impl Cache {
             return Ok((c, Origin::Cached));
         }
         let component = Component::new(engine, wasm)?;
-        match self.write(&path, &component) {
+        // Only a private directory is trusted for the store, as for
+        // entries: write it where entries are written.
+        let wrote = self.write(&path, &component);
+        if wrote.is_ok() {
+            let _ = self.incremental.flush();
+        }
+        match wrote {
             Ok(()) => {
                 self.prune(&path);
                 Ok((component, Origin::Compiled))
@@ -177,42 +231,123 @@ impl Cache {
 
     /// Drops the least recently used entries until the cache fits its
     /// bound (never `keep`, the entry just written), and leftovers of
-    /// crashed writes. Only files named like entries, and owned by this
-    /// user, are touched: the directory may be one the user shares.
+    /// crashed writes.
     fn prune(&self, keep: &Path) {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else {
-            return;
+        let _ = self.clean_where(|_| false, Some(self.max_bytes), Some(keep));
+    }
+
+    /// The cache's entries (compiled guests and the incremental store),
+    /// most recently used first. Only files named like entries and owned
+    /// by this user are listed: the directory may be one the user shares.
+    /// A cache never written is empty.
+    pub fn list(&self) -> std::io::Result<Vec<Entry>> {
+        Ok(self.scan()?.0)
+    }
+
+    /// Entries, most recently used first, and temporaries of writes.
+    fn scan(&self) -> std::io::Result<(Vec<Entry>, Vec<Temporary>)> {
+        let dir = match std::fs::read_dir(&self.dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(e) => return Err(e),
         };
-        let now = SystemTime::now();
         let mut entries = Vec::new();
+        let mut tmps = Vec::new();
         for e in dir.flatten() {
             let path = e.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+            else {
                 continue;
             };
             let Ok(meta) = e.metadata() else { continue };
             if !meta.is_file() || meta.uid() != euid() {
                 continue;
             }
-            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            if is_tmp_name(name) {
-                if now.duration_since(mtime).is_ok_and(|age| age > STALE_TMP) {
-                    let _ = std::fs::remove_file(&path);
+            let last_use = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let kind = if is_entry_name(&name) {
+                "compiled"
+            } else if incremental::is_store_name(&name) {
+                "incremental"
+            } else {
+                if is_tmp_name(&name) || incremental::is_tmp_name(&name) {
+                    tmps.push((path, last_use));
                 }
-            } else if is_entry_name(name) {
-                entries.push((mtime, meta.len(), path));
+                continue;
+            };
+            entries.push(Entry {
+                path,
+                name,
+                kind,
+                size: meta.len(),
+                last_use,
+            });
+        }
+        entries.sort_by(|a, b| b.last_use.cmp(&a.last_use).then(a.name.cmp(&b.name)));
+        Ok((entries, tmps))
+    }
+
+    /// Removes entries last used longer than `older_than` ago (all, when
+    /// neither bound is given), then the least recently used until the
+    /// rest fit in `max_size`. Returns what was removed.
+    pub fn clean(
+        &self,
+        older_than: Option<Duration>,
+        max_size: Option<u64>,
+    ) -> std::io::Result<Vec<Entry>> {
+        let now = SystemTime::now();
+        let all = older_than.is_none() && max_size.is_none();
+        self.clean_where(
+            |e| {
+                all || older_than
+                    .is_some_and(|age| now.duration_since(e.last_use).is_ok_and(|d| d > age))
+            },
+            max_size,
+            None,
+        )
+    }
+
+    fn clean_where(
+        &self,
+        drop: impl Fn(&Entry) -> bool,
+        max_size: Option<u64>,
+        keep: Option<&Path>,
+    ) -> std::io::Result<Vec<Entry>> {
+        let (entries, tmps) = self.scan()?;
+        let now = SystemTime::now();
+        for (tmp, mtime) in tmps {
+            // A write in progress is young; an old one crashed.
+            if now.duration_since(mtime).is_ok_and(|age| age > STALE_TMP) {
+                let _ = std::fs::remove_file(&tmp);
             }
         }
-        let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
-        entries.sort();
-        for (_, len, path) in entries {
-            if total <= self.max_bytes {
-                break;
-            }
-            if path != keep && std::fs::remove_file(&path).is_ok() {
-                total -= len;
+        let mut removed = Vec::new();
+        let mut kept = Vec::new();
+        for e in entries {
+            if Some(e.path.as_path()) != keep && drop(&e) {
+                if std::fs::remove_file(&e.path).is_ok() {
+                    removed.push(e);
+                }
+            } else {
+                kept.push(e);
             }
         }
+        if let Some(max) = max_size {
+            let mut total: u64 = kept.iter().map(|e| e.size).sum();
+            // Least recently used first.
+            for e in kept.into_iter().rev() {
+                if total <= max {
+                    break;
+                }
+                if Some(e.path.as_path()) != keep && std::fs::remove_file(&e.path).is_ok() {
+                    total -= e.size;
+                    removed.push(e);
+                }
+            }
+        }
+        Ok(removed)
     }
 }
 
@@ -223,7 +358,7 @@ fn euid() -> u32 {
 
 /// Whether `path` (not a symlink) belongs to this user and no one else can
 /// write it. Root also trusts directories root owns.
-fn private(path: &Path, dir: bool) -> bool {
+pub(super) fn private(path: &Path, dir: bool) -> bool {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
     };

@@ -5,6 +5,7 @@
 pub mod cache;
 mod classify;
 pub mod imports;
+pub mod incremental;
 pub mod limiter;
 pub mod plugin;
 
@@ -149,9 +150,18 @@ impl Runtime {
             .wasm_multi_memory(false)
             .shared_memory(false)
             .max_wasm_stack(MAX_WASM_STACK);
+        if let Some(cache) = &cache {
+            // A guest that differs from one compiled before only in some
+            // functions (a Python or JavaScript guest whose script
+            // changed) compiles only those.
+            config.enable_incremental_compilation(cache.incremental())?;
+        }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("cannot configure the WebAssembly engine")?;
+        if let Some(cache) = &cache {
+            cache.bind(&engine);
+        }
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("netwasm-epoch".into())
@@ -237,8 +247,19 @@ impl Runtime {
     /// refuses it, before anything runs, if it imports what netwasm does not
     /// provide or is not of world netwasm:lab/lab.
     pub fn load(&self, path: &Path) -> anyhow::Result<Guest> {
-        let shown = path.display();
         let i = self.inspect(path)?;
+        self.accept(&path.display().to_string(), i)
+    }
+
+    /// [`Runtime::load`]'s checks on a component already inspected (so
+    /// that `check`, which shows what it imports first, compiles it once).
+    pub fn accept(&self, shown: &str, i: Inspected) -> anyhow::Result<Guest> {
+        // First, before the allow-list (which refuses other versions) and
+        // the linker (which, for a later patch, names a missing function):
+        // a guest for another netwasm says so in one line.
+        if let Some(why) = imports::version_mismatch(i.imports.iter().map(String::as_str)) {
+            return Err(BadGuest(format!("{shown} cannot run on this netwasm: {why}")).into());
+        }
         if let Some(bad) = imports::first_disallowed(i.imports.iter().map(String::as_str)) {
             return Err(RefusedGuest(format!(
                 "{shown} imports `{bad}`, which netwasm does not provide to guests (allowed: {})",
