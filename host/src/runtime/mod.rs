@@ -150,11 +150,11 @@ impl Runtime {
             .wasm_multi_memory(false)
             .shared_memory(false)
             .max_wasm_stack(MAX_WASM_STACK);
-        if let Some(cache) = &cache {
+        if let Some(store) = cache.as_ref().and_then(Cache::incremental) {
             // A guest that differs from one compiled before only in some
             // functions (a Python or JavaScript guest whose script
             // changed) compiles only those.
-            config.enable_incremental_compilation(cache.incremental())?;
+            config.enable_incremental_compilation(store)?;
         }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
