@@ -18,14 +18,12 @@ use crate::error::{Failure, HostResult, OpError};
 use crate::kernel::process::{self, Cgroup, Running, Spawn};
 use crate::ledger::Entry;
 use crate::vocab::Operation;
-use crate::vocab::process::{ExitStatus, Signal};
+use crate::vocab::process::{ExitStatus, Signal, command_line};
 
 /// The most stdin a guest may hand a program.
 const MAX_STDIN: usize = 1 << 20;
 /// The longest a `wait` may block.
 const MAX_WAIT_MS: u32 = 60_000;
-/// How much of a program's argv the journal keeps, for reports.
-const COMMAND_CHARS: usize = 256;
 
 /// A program a guest started, by the key its handle holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,14 +62,6 @@ pub struct StartSpec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub stdin: Option<Vec<u8>>,
-}
-
-fn command_line(argv: &[String]) -> String {
-    let mut s = argv.join(" ");
-    if s.chars().count() > COMMAND_CHARS {
-        s = s.chars().take(COMMAND_CHARS).collect::<String>() + "...";
-    }
-    s
 }
 
 /// Refuses what the kernel could not pass on: NUL in an argument or the
