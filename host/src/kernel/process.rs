@@ -89,9 +89,21 @@ impl Cgroup {
             rel: rel.to_string(),
             dir: root.join(rel),
         };
+        // Another run's `remove` (of this lab or another) may delete an
+        // empty `netwasm/LAB` or `netwasm` between our making it and
+        // making what goes in it: once more, then it holds our cgroup.
+        match cg.make(&root, max_tasks) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => cg.make(&root, max_tasks)?,
+            r => r?,
+        }
+        Ok(cg)
+    }
+
+    fn make(&self, root: &Path, max_tasks: u64) -> io::Result<()> {
+        let cg = self;
         let lab = cg.dir.parent().expect("netwasm/LAB/NAME has a parent");
         std::fs::create_dir_all(lab)?;
-        let pids = pids_offered(&root);
+        let pids = pids_offered(root);
         if pids {
             for dir in [lab.parent().expect("netwasm/LAB has a parent"), lab] {
                 let control = dir.join("cgroup.subtree_control");
@@ -114,7 +126,7 @@ impl Cgroup {
                 ));
             }
         }
-        Ok(cg)
+        Ok(())
     }
 
     /// The processes in it now; none when it is gone.
