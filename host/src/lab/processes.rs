@@ -178,7 +178,18 @@ impl Lab {
             let running = match process::spawn(fd, &cgroup, run) {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = cgroup.remove();
+                    // Past the fork something may run (spawn kills it, but
+                    // it takes a moment to go): stopped and its cgroup gone
+                    // before the journal says it never started. Otherwise
+                    // the start stays journaled, for `down` to stop.
+                    let stop = [process::Stop {
+                        cgroup: cgroup.clone(),
+                    }];
+                    if let Some(Err(s)) = process::stop_all(&stop).await.pop() {
+                        return Err(Failure::Trap(anyhow::anyhow!(
+                            "{what}: {e}; and what it started could not be stopped: {s}"
+                        )));
+                    }
                     let _ = state.remove_program_logs(&lab_name, &rel);
                     lab.record(Entry::Abort)?;
                     return Err(Self::kernel_err(what, e));
