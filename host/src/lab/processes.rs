@@ -22,6 +22,13 @@ use crate::vocab::process::{ExitStatus, Signal, command_line};
 
 /// The most stdin a guest may hand a program.
 const MAX_STDIN: usize = 1 << 20;
+/// The longest argument or environment string (`NAME=value`) a guest may
+/// pass: the kernel's own `MAX_ARG_STRLEN` (32 pages), NUL included.
+const MAX_ARG: usize = 128 << 10;
+/// The most argv and environment may hold in all (each string with its
+/// NUL): checked before anything is journaled or forked, where the kernel
+/// would refuse it only at exec (`E2BIG`), after the host has copied it.
+const MAX_ARGS_TOTAL: usize = 1 << 20;
 /// The longest a `wait` may block.
 const MAX_WAIT_MS: u32 = 60_000;
 
@@ -65,12 +72,36 @@ pub struct StartSpec {
 }
 
 /// Refuses what the kernel could not pass on: NUL in an argument or the
-/// environment, a name that is empty or holds `=`, too much stdin.
+/// environment, a name that is empty or holds `=`, a string or argv and
+/// environment in all past `MAX_ARG` and `MAX_ARGS_TOTAL`, too much stdin.
 fn check_spec(spec: &StartSpec) -> Result<(), OpError> {
     let Some(program) = spec.argv.first() else {
         return Err(OpError::invalid("start program: argv is empty"));
     };
-    let what = format!("start program {program:?}");
+    let what = format!("start program {:?}", crate::vocab::text::clip(program, 256));
+    let sizes = spec
+        .argv
+        .iter()
+        .map(|a| a.len() + 1)
+        .chain(spec.env.iter().map(|(k, v)| k.len() + v.len() + 2));
+    let mut total = 0usize;
+    for (i, size) in sizes.enumerate() {
+        if size > MAX_ARG {
+            let which = match i.checked_sub(spec.argv.len()) {
+                None => format!("argument {i}"),
+                Some(e) => format!("environment entry {e}"),
+            };
+            return Err(OpError::invalid(format!(
+                "{what}: {which} is {size} bytes, longer than {MAX_ARG} (128KiB)"
+            )));
+        }
+        total += size;
+    }
+    if total > MAX_ARGS_TOTAL {
+        return Err(OpError::invalid(format!(
+            "{what}: argv and environment hold {total} bytes, more than {MAX_ARGS_TOTAL} (1MiB)"
+        )));
+    }
     if let Some((i, _)) = spec.argv.iter().enumerate().find(|(_, a)| a.contains('\0')) {
         return Err(OpError::invalid(format!("{what}: argument {i} holds NUL")));
     }
@@ -349,5 +380,43 @@ impl Lab {
             self.record(Entry::ProcessEnd { cgroup })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn spec(argv: Vec<String>, env: Vec<(String, String)>) -> StartSpec {
+        StartSpec {
+            argv,
+            env,
+            stdin: None,
+        }
+    }
+
+    #[test]
+    fn argv_and_environment_are_bounded_before_anything_is_built() {
+        let ok = spec(vec!["echo".into(), "x".repeat(MAX_ARG - 1)], vec![]);
+        assert!(check_spec(&ok).is_ok());
+        let long_arg = spec(vec!["echo".into(), "x".repeat(MAX_ARG)], vec![]);
+        let e = check_spec(&long_arg).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(
+            e.message.contains("argument 1") && e.message.contains("128KiB"),
+            "{}",
+            e.message
+        );
+        let long_env = spec(vec!["echo".into()], vec![("A".into(), "x".repeat(MAX_ARG))]);
+        let e = check_spec(&long_env).unwrap_err();
+        assert!(e.message.contains("environment entry 0"), "{}", e.message);
+        let many = spec(
+            vec!["echo".into(); 9],
+            vec![("A".into(), "x".repeat(MAX_ARG - 3)); 8],
+        );
+        let e = check_spec(&many).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.contains("1MiB"), "{}", e.message);
     }
 }
