@@ -338,9 +338,13 @@ impl Lab {
     }
 
     /// The guest let go of its handle: the program runs on, writing to its
-    /// logs.
+    /// logs. Its entry stays (unreachable by the guest) unless its end is
+    /// journaled: `stop_programs_in` must still find it, or the namespace
+    /// would be deleted under it and kept alive by it until `down`.
     pub fn proc_forget(&mut self, key: ProcKey) {
-        self.processes.remove(&key);
+        if self.processes.get(&key).is_some_and(|p| p.ended) {
+            self.processes.remove(&key);
+        }
     }
 
     /// Stops every program the lab started in `ns` (with all it started),
