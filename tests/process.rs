@@ -245,6 +245,28 @@ fn a_rolled_back_run_stops_its_programs() {
 }
 
 #[test]
+fn a_program_whose_handle_was_dropped_stops_with_its_namespace() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _labs = LabsDown::new(&w, &["fg"]);
+    let ns = w.ns("a");
+    let st = vec![
+        format!("ns {ns}"),
+        format!("spawn s {ns} sleep 1000"),
+        "drop s".into(),
+        format!("del-ns {ns}"),
+    ];
+    let out = w.run_kit("fg", Some(&policy("")), &st);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = pids(&guest_lines(&out));
+    // Stopped when its namespace was deleted, not left holding it until
+    // `down`.
+    assert!(all_gone(&[p["s"]]), "{}", stderr(&out));
+}
+
+#[test]
 fn programs_stop_on_down_after_netwasm_is_killed() {
     if !root_or_skip() {
         return;

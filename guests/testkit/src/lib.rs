@@ -31,6 +31,7 @@
 //!                              spaces, so arguments may hold spaces
 //! wait ID MS | signal ID term|kill|int|hup|usr1|usr2
 //! out ID | err ID              print what it wrote since the last read
+//! drop ID                      let go of its handle (the program runs on)
 //! drain ID MS                  read stdout until it closes or MS pass; print counts
 //! size ID                      read stdout once; print only its counts
 //! sleep MS | fail MESSAGE
@@ -203,6 +204,12 @@ impl Kit {
                 let p = self.spaces[arg(&w, 2)?].spawn(&argv).start()?;
                 println!("started {id} pid={}", p.pid());
                 self.programs.insert(id.to_string(), p);
+            }
+            "drop" => {
+                // Lets go of the handle; the program runs on.
+                self.programs
+                    .remove(arg(&w, 1)?)
+                    .ok_or_else(|| Error::msg("no such program"))?;
             }
             "wait" => {
                 let ms = arg(&w, 2)?.parse().map_err(|_| Error::msg("bad timeout"))?;

@@ -2,6 +2,7 @@
 //! aligned text tables, or as JSON (`netwasm.show/1`).
 
 use super::view::{LabView, LinkView, LinksShown, NsView};
+use crate::vocab::text::printable;
 
 /// The view as pretty-printed JSON, ending in a newline.
 pub fn json(view: &LabView) -> String {
@@ -180,7 +181,8 @@ fn namespace(ns: &NsView, out: &mut String) {
                 vec![p.pid.map_or("-".to_string(), |p| p.to_string())],
                 vec![if p.running { "running" } else { "exited" }.to_string()],
                 vec![p.processes.to_string()],
-                vec![p.command.clone()],
+                // The guest chose argv: escaped, whatever the journal held.
+                vec![printable(&p.command)],
                 vec![dash(p.stdout_log.as_deref()), dash(p.stderr_log.as_deref())],
             ]);
         }

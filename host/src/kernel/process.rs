@@ -89,9 +89,21 @@ impl Cgroup {
             rel: rel.to_string(),
             dir: root.join(rel),
         };
+        // Another run's `remove` (of this lab or another) may delete an
+        // empty `netwasm/LAB` or `netwasm` between our making it and
+        // making what goes in it: once more, then it holds our cgroup.
+        match cg.make(&root, max_tasks) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => cg.make(&root, max_tasks)?,
+            r => r?,
+        }
+        Ok(cg)
+    }
+
+    fn make(&self, root: &Path, max_tasks: u64) -> io::Result<()> {
+        let cg = self;
         let lab = cg.dir.parent().expect("netwasm/LAB/NAME has a parent");
         std::fs::create_dir_all(lab)?;
-        let pids = pids_offered(&root);
+        let pids = pids_offered(root);
         if pids {
             for dir in [lab.parent().expect("netwasm/LAB has a parent"), lab] {
                 let control = dir.join("cgroup.subtree_control");
@@ -114,7 +126,7 @@ impl Cgroup {
                 ));
             }
         }
-        Ok(cg)
+        Ok(())
     }
 
     /// The processes in it now; none when it is gone.
@@ -544,11 +556,9 @@ pub fn spawn(netns: OwnedFd, cgroup: &Cgroup, spec: Spawn) -> io::Result<Running
     let mut child = cmd.spawn()?;
     drop(procs);
     drop(netns);
-    let pid = child
-        .id()
-        .ok_or_else(|| io::Error::other("the program ended unseen"))?;
-    // Not yet reaped, so /proc/PID is this child's.
-    let start = proc_start(pid)?.0;
+    // Past the fork the program runs: if it cannot be named, the caller
+    // journals that it never started, so nothing of it may be left.
+    let (pid, start) = or_kill(cgroup, identify(&child))?;
     if let (Some(bytes), Some(mut stdin)) = (spec.stdin, child.stdin.take()) {
         tokio::spawn(async move {
             let _ = stdin.write_all(&bytes).await;
@@ -562,6 +572,24 @@ pub fn spawn(netns: OwnedFd, cgroup: &Cgroup, spec: Spawn) -> io::Result<Running
         stdout,
         stderr,
     })
+}
+
+/// The pid and start time of a child just forked.
+fn identify(child: &tokio::process::Child) -> io::Result<(u32, u64)> {
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the program ended unseen"))?;
+    // Not yet reaped, so /proc/PID is this child's.
+    Ok((pid, proc_start(pid)?.0))
+}
+
+/// `result`, after killing everything in `cgroup` if it is an error: a
+/// program started but not recorded must not run on untracked.
+fn or_kill<T>(cgroup: &Cgroup, result: io::Result<T>) -> io::Result<T> {
+    if result.is_err() {
+        kill_cgroup(cgroup);
+    }
+    result
 }
 
 /// The name of a new program's cgroup in lab `lab`: unique on this
@@ -638,6 +666,24 @@ mod tests {
         writer.set_len(0).unwrap();
         (&writer).write_all(b"again").unwrap();
         assert_eq!(log.read_new(100).unwrap(), (b"again".to_vec(), true));
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_named_is_killed() {
+        // A directory standing in for the cgroup: what `or_kill` writes
+        // to `cgroup.kill` is what the kernel would act on.
+        let dir = std::env::temp_dir().join(format!("netwasm-orkill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cg = Cgroup {
+            rel: "netwasm/t/1-1-1".into(),
+            dir: dir.clone(),
+        };
+        assert_eq!(or_kill(&cg, Ok(7)).unwrap(), 7);
+        assert!(!dir.join("cgroup.kill").exists());
+        let e = or_kill::<()>(&cg, Err(io::Error::other("no /proc/PID/stat")));
+        assert!(e.is_err());
+        assert_eq!(std::fs::read(dir.join("cgroup.kill")).unwrap(), b"1");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

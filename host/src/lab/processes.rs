@@ -18,14 +18,19 @@ use crate::error::{Failure, HostResult, OpError};
 use crate::kernel::process::{self, Cgroup, Running, Spawn};
 use crate::ledger::Entry;
 use crate::vocab::Operation;
-use crate::vocab::process::{ExitStatus, Signal};
+use crate::vocab::process::{ExitStatus, Signal, command_line};
 
 /// The most stdin a guest may hand a program.
 const MAX_STDIN: usize = 1 << 20;
+/// The longest argument or environment string (`NAME=value`) a guest may
+/// pass: the kernel's own `MAX_ARG_STRLEN` (32 pages), NUL included.
+const MAX_ARG: usize = 128 << 10;
+/// The most argv and environment may hold in all (each string with its
+/// NUL): checked before anything is journaled or forked, where the kernel
+/// would refuse it only at exec (`E2BIG`), after the host has copied it.
+const MAX_ARGS_TOTAL: usize = 1 << 20;
 /// The longest a `wait` may block.
 const MAX_WAIT_MS: u32 = 60_000;
-/// How much of a program's argv the journal keeps, for reports.
-const COMMAND_CHARS: usize = 256;
 
 /// A program a guest started, by the key its handle holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,21 +71,37 @@ pub struct StartSpec {
     pub stdin: Option<Vec<u8>>,
 }
 
-fn command_line(argv: &[String]) -> String {
-    let mut s = argv.join(" ");
-    if s.chars().count() > COMMAND_CHARS {
-        s = s.chars().take(COMMAND_CHARS).collect::<String>() + "...";
-    }
-    s
-}
-
 /// Refuses what the kernel could not pass on: NUL in an argument or the
-/// environment, a name that is empty or holds `=`, too much stdin.
+/// environment, a name that is empty or holds `=`, a string or argv and
+/// environment in all past `MAX_ARG` and `MAX_ARGS_TOTAL`, too much stdin.
 fn check_spec(spec: &StartSpec) -> Result<(), OpError> {
     let Some(program) = spec.argv.first() else {
         return Err(OpError::invalid("start program: argv is empty"));
     };
-    let what = format!("start program {program:?}");
+    let what = format!("start program {:?}", crate::vocab::text::clip(program, 256));
+    let sizes = spec
+        .argv
+        .iter()
+        .map(|a| a.len() + 1)
+        .chain(spec.env.iter().map(|(k, v)| k.len() + v.len() + 2));
+    let mut total = 0usize;
+    for (i, size) in sizes.enumerate() {
+        if size > MAX_ARG {
+            let which = match i.checked_sub(spec.argv.len()) {
+                None => format!("argument {i}"),
+                Some(e) => format!("environment entry {e}"),
+            };
+            return Err(OpError::invalid(format!(
+                "{what}: {which} is {size} bytes, longer than {MAX_ARG} (128KiB)"
+            )));
+        }
+        total += size;
+    }
+    if total > MAX_ARGS_TOTAL {
+        return Err(OpError::invalid(format!(
+            "{what}: argv and environment hold {total} bytes, more than {MAX_ARGS_TOTAL} (1MiB)"
+        )));
+    }
     if let Some((i, _)) = spec.argv.iter().enumerate().find(|(_, a)| a.contains('\0')) {
         return Err(OpError::invalid(format!("{what}: argument {i} holds NUL")));
     }
@@ -188,7 +209,18 @@ impl Lab {
             let running = match process::spawn(fd, &cgroup, run) {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = cgroup.remove();
+                    // Past the fork something may run (spawn kills it, but
+                    // it takes a moment to go): stopped and its cgroup gone
+                    // before the journal says it never started. Otherwise
+                    // the start stays journaled, for `down` to stop.
+                    let stop = [process::Stop {
+                        cgroup: cgroup.clone(),
+                    }];
+                    if let Some(Err(s)) = process::stop_all(&stop).await.pop() {
+                        return Err(Failure::Trap(anyhow::anyhow!(
+                            "{what}: {e}; and what it started could not be stopped: {s}"
+                        )));
+                    }
                     let _ = state.remove_program_logs(&lab_name, &rel);
                     lab.record(Entry::Abort)?;
                     return Err(Self::kernel_err(what, e));
@@ -306,9 +338,13 @@ impl Lab {
     }
 
     /// The guest let go of its handle: the program runs on, writing to its
-    /// logs.
+    /// logs. Its entry stays (unreachable by the guest) unless its end is
+    /// journaled: `stop_programs_in` must still find it, or the namespace
+    /// would be deleted under it and kept alive by it until `down`.
     pub fn proc_forget(&mut self, key: ProcKey) {
-        self.processes.remove(&key);
+        if self.processes.get(&key).is_some_and(|p| p.ended) {
+            self.processes.remove(&key);
+        }
     }
 
     /// Stops every program the lab started in `ns` (with all it started),
@@ -348,5 +384,43 @@ impl Lab {
             self.record(Entry::ProcessEnd { cgroup })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn spec(argv: Vec<String>, env: Vec<(String, String)>) -> StartSpec {
+        StartSpec {
+            argv,
+            env,
+            stdin: None,
+        }
+    }
+
+    #[test]
+    fn argv_and_environment_are_bounded_before_anything_is_built() {
+        let ok = spec(vec!["echo".into(), "x".repeat(MAX_ARG - 1)], vec![]);
+        assert!(check_spec(&ok).is_ok());
+        let long_arg = spec(vec!["echo".into(), "x".repeat(MAX_ARG)], vec![]);
+        let e = check_spec(&long_arg).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(
+            e.message.contains("argument 1") && e.message.contains("128KiB"),
+            "{}",
+            e.message
+        );
+        let long_env = spec(vec!["echo".into()], vec![("A".into(), "x".repeat(MAX_ARG))]);
+        let e = check_spec(&long_env).unwrap_err();
+        assert!(e.message.contains("environment entry 0"), "{}", e.message);
+        let many = spec(
+            vec!["echo".into(); 9],
+            vec![("A".into(), "x".repeat(MAX_ARG - 3)); 8],
+        );
+        let e = check_spec(&many).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.contains("1MiB"), "{}", e.message);
     }
 }

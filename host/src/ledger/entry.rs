@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::check_lab_name;
 use crate::vocab::net::{Cidr, Mac, check_link_name, check_ns_name, parse_destination, parse_ip};
-use crate::vocab::process::check_cgroup;
+use crate::vocab::process::{check_cgroup, check_command};
+use crate::vocab::text::printable;
 use crate::vocab::{LinkKind, MacvlanMode, NsIdent, ROOT_NS, VNI_MAX};
 
 /// Version 2 records kernel identities: of namespaces (`id` of `ns-create`
@@ -250,12 +251,17 @@ impl Entry {
                 ns(n)
             }
             Entry::NsOpen { ns: n, .. } => ns(n),
-            Entry::ProcessStart { ns: n, cgroup, .. } => {
+            Entry::ProcessStart {
+                ns: n,
+                cgroup,
+                command,
+            } => {
                 if n == ROOT_NS {
                     return Err("starts a program in the root namespace".into());
                 }
                 ns(n)?;
-                check_cgroup(cgroup)
+                check_cgroup(cgroup)?;
+                check_command(command)
             }
             Entry::ProcessPid { cgroup, .. } | Entry::ProcessEnd { cgroup } => check_cgroup(cgroup),
             Entry::LinkAdd {
@@ -378,7 +384,11 @@ impl Entry {
             Entry::NsCreate { ns, .. } => format!("create namespace {ns}"),
             Entry::NsOpen { ns, .. } => format!("open {}", at(ns)),
             Entry::NsDelete { ns } => format!("delete namespace {ns}"),
-            Entry::ProcessStart { ns, command, .. } => format!("start {command} in {ns}"),
+            Entry::ProcessStart { ns, command, .. } => {
+                // Checked when read, escaped again here: what is printed
+                // must not depend on every path having checked it.
+                format!("start {} in {ns}", printable(command))
+            }
             Entry::ProcessPid { cgroup, pid, .. } => format!("program of {cgroup} is pid {pid}"),
             Entry::ProcessEnd { cgroup } => format!("program of {cgroup} ended"),
             Entry::LinkAdd {
@@ -610,6 +620,10 @@ mod tests {
             r#"{"op":"process-start","ns":"a","cgroup":"netwasm/../../init.scope/x","command":"x"}"#,
             r#"{"op":"process-start","ns":"/","cgroup":"netwasm/lab/1-1","command":"x"}"#,
             r#"{"op":"process-end","cgroup":"system.slice/a/b"}"#,
+            // A forged command that would drive the operator's terminal.
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/lab/1-1","command":"x\u001b]0;owned\u0007"}"#,
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/lab/1-1","command":"x\r\nnamespace y"}"#,
+            r#"{"op":"process-start","ns":"a","cgroup":"netwasm/lab/1-1","command":"x\u202ey"}"#,
             r#"{"op":"link-add","ns":"a","name":"x","kind":"vxlan","vxlan":{"id":16777216,"port":1}}"#,
             r#"{"op":"link-add","ns":"a","name":"x","kind":"veth","vxlan":{"id":1,"port":1}}"#,
         ] {

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::vocab::text::printable;
 use crate::vocab::{LinkKind, MacvlanMode, NsIdent};
 
 use super::{Entry, LinkSetting, RunOutcome, VxlanRecord};
@@ -130,10 +131,14 @@ impl Object {
             Object::Addr { ns, link, cidr, .. } => format!("address {cidr} on {link} in {ns}"),
             Object::Process {
                 ns, command, pid, ..
-            } => match pid {
-                Some(pid) => format!("program {pid} ({command}) in {ns}"),
-                None => format!("program ({command}) in {ns}"),
-            },
+            } => {
+                // The guest chose argv: shown escaped, whatever the journal held.
+                let command = printable(command);
+                match pid {
+                    Some(pid) => format!("program {pid} ({command}) in {ns}"),
+                    None => format!("program ({command}) in {ns}"),
+                }
+            }
             Object::Route {
                 ns,
                 destination,

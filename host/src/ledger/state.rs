@@ -10,6 +10,7 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -83,6 +84,12 @@ fn euid() -> u32 {
 fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("{what} {}: cannot read", path.display()))?;
+    check_dir_meta(&meta, path, what)
+}
+
+/// `check_dir` on what is already read of `path` (by `lstat`, or `fstat`
+/// of a descriptor opened `O_NOFOLLOW`).
+fn check_dir_meta(meta: &std::fs::Metadata, path: &Path, what: &str) -> anyhow::Result<()> {
     let shown = path.display();
     let refuse = |why: String, fix: String| -> anyhow::Result<()> {
         Err(UnsafeStateDir(format!(
@@ -224,6 +231,49 @@ impl StateDir {
         Some(self.programs_dir(lab).join(log_name(cgroup, stream)?))
     }
 
+    /// Opens `labs/LAB/programs` once (making it 0700 first if `create`),
+    /// never through a symbolic link, and checks what was opened: every
+    /// log is then made or removed relative to this descriptor
+    /// (`openat`, `unlinkat`), so the directory cannot be swapped for a
+    /// link elsewhere between the check and the use. None when it does not
+    /// exist and `create` is false.
+    fn open_programs_dir(&self, lab: &str, create: bool) -> anyhow::Result<Option<File>> {
+        let dir = self.programs_dir(lab);
+        let what = format!("lab {lab}: directory");
+        if create {
+            match DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("{what} {}: cannot create", dir.display()));
+                }
+            }
+        }
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | NO_FOLLOW)
+            .open(&dir);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) if !create && e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // O_NOFOLLOW|O_DIRECTORY on a symbolic link: ELOOP or ENOTDIR.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                return Err(UnsafeStateDir(format!(
+                    "{what} {} is a symbolic link or not a directory; netwasm uses only directories it made itself there (remove it)",
+                    dir.display()
+                ))
+                .into());
+            }
+            Err(e) => return Err(open_error(e, &dir, &what)),
+        };
+        let meta = file
+            .metadata()
+            .with_context(|| format!("{what} {}: cannot read", dir.display()))?;
+        check_dir_meta(&meta, &dir, &what)?;
+        Ok(Some(file))
+    }
+
     /// Makes the logs of the program about to start in `cgroup`, stdout's
     /// then stderr's: new files (`O_EXCL`, never through a symbolic link),
     /// mode 0600, opened for appending, in `labs/LAB/programs` (made 0700 and
@@ -231,19 +281,33 @@ impl StateDir {
     /// these descriptors as its stdout and stderr; they outlive netwasm,
     /// which is why a program is not given pipes.
     pub fn create_program_logs(&self, lab: &str, cgroup: &str) -> anyhow::Result<[File; 2]> {
-        let dir = self.programs_dir(lab);
-        ensure_dir(&dir, &format!("lab {lab}: directory"))?;
+        let dir = self.open_programs_dir(lab, true)?.expect("made if missing");
         let open = |stream| -> anyhow::Result<File> {
-            let path = self.program_log(lab, cgroup, stream).ok_or_else(|| {
+            let name = log_name(cgroup, stream).ok_or_else(|| {
                 anyhow::anyhow!("lab {lab}: cgroup {cgroup:?} is not one of netwasm's")
             })?;
-            let file = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path)
-                .map_err(|e| open_error(e, &path, &format!("lab {lab}: program log")))?;
+            let path = self.programs_dir(lab).join(&name);
+            let c = std::ffi::CString::new(name).expect("a checked cgroup name holds no NUL");
+            // SAFETY: openat on a descriptor we hold and a NUL-terminated name.
+            let fd = unsafe {
+                libc::openat(
+                    dir.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::O_WRONLY
+                        | libc::O_APPEND
+                        | libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o600 as libc::c_uint,
+                )
+            };
+            if fd < 0 {
+                let e = io::Error::last_os_error();
+                return Err(open_error(e, &path, &format!("lab {lab}: program log")));
+            }
+            // SAFETY: fd was just opened and is owned by nothing else.
+            let file = unsafe { File::from_raw_fd(fd) };
             check_file(&file, &path)?;
             Ok(file)
         };
@@ -251,15 +315,27 @@ impl StateDir {
     }
 
     /// Removes the logs of the program of `cgroup` (a rolled-back run's,
-    /// when earlier runs keep the lab up); missing ones are no error.
+    /// when earlier runs keep the lab up); missing ones are no error. The
+    /// directory is opened and checked as for `create_program_logs`, and
+    /// the names unlinked relative to it: a `programs` that is a symbolic
+    /// link is refused, never followed.
     pub fn remove_program_logs(&self, lab: &str, cgroup: &str) -> io::Result<()> {
+        let dir = match self.open_programs_dir(lab, false) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(io::Error::other(format!("{e:#}"))),
+        };
         for stream in [LogStream::Stdout, LogStream::Stderr] {
-            let Some(path) = self.program_log(lab, cgroup, stream) else {
+            let Some(name) = log_name(cgroup, stream) else {
                 continue;
             };
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+            let c = std::ffi::CString::new(name).expect("a checked cgroup name holds no NUL");
+            // SAFETY: unlinkat on a descriptor we hold and a NUL-terminated name.
+            if unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } != 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::NotFound {
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -487,6 +563,7 @@ fn keep_own_programs(journal: &mut super::Journal, lab: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     /// A fresh state directory under the system's temporary directory,
     /// removed when dropped.
@@ -541,6 +618,23 @@ mod tests {
         assert!(e.to_string().contains("1-2-4.out"), "{e}");
         std::os::unix::fs::symlink(&scratch.0, dir.join("up")).unwrap();
         state.remove_program_logs("t", "netwasm/t/1-2-3").unwrap();
+        assert!(!dir.join("1-2-3.out").exists());
+
+        // `programs` itself swapped for a link to a directory of the same
+        // shape elsewhere: rollback refuses it, and nothing there goes.
+        let elsewhere = scratch.0.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(elsewhere.join("1-2-5.out"), b"keep").unwrap();
+        let moved = scratch.0.join("moved");
+        std::fs::rename(&dir, &moved).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        assert!(state.remove_program_logs("t", "netwasm/t/1-2-5").is_err());
+        assert_eq!(std::fs::read(elsewhere.join("1-2-5.out")).unwrap(), b"keep");
+        assert!(state.create_program_logs("t", "netwasm/t/1-2-6").is_err());
+        assert!(!elsewhere.join("1-2-6.out").exists());
+        std::fs::remove_file(&dir).unwrap();
+        std::fs::rename(&moved, &dir).unwrap();
         assert!(!dir.join("1-2-3.out").exists());
         state.remove("t").unwrap();
         assert!(!state.lab_dir("t").exists());

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::text::{printable, unprintable};
+
 /// The fixed PATH on which `[exec] commands` given by name are looked up,
 /// and on which a guest's bare program name is matched to them. Fixed, not
 /// netwasm's own: what a policy grants must not depend on the environment
@@ -85,6 +87,44 @@ pub fn check_cgroup(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest `command` the journal holds for a program (bytes).
+pub const MAX_COMMAND: usize = 1024;
+
+/// A program's argv as the journal keeps it, for reports: each argument
+/// made printable (`text::printable`), joined by spaces, cut to
+/// `MAX_COMMAND`. The guest chooses argv, and `show`, `down`, `status`
+/// and rollback print this to the operator's terminal.
+pub fn command_line(argv: &[String]) -> String {
+    let s = argv
+        .iter()
+        .map(|a| printable(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if s.len() <= MAX_COMMAND {
+        return s;
+    }
+    let cut = s.floor_char_boundary(MAX_COMMAND - 3);
+    format!("{}...", &s[..cut])
+}
+
+/// Checks a journaled `command`: bounded, and nothing a terminal would act
+/// on. A journal is input, and this is printed as it stands.
+pub fn check_command(command: &str) -> Result<(), String> {
+    if command.len() > MAX_COMMAND {
+        return Err(format!(
+            "command is {} bytes, longer than {MAX_COMMAND}",
+            command.len()
+        ));
+    }
+    if let Some(c) = command.chars().find(|&c| unprintable(c)) {
+        return Err(format!(
+            "command holds {:?}, which a terminal would act on",
+            c
+        ));
+    }
+    Ok(())
+}
+
 /// The name of a program's log of `stream` in its lab's `programs`
 /// directory: its cgroup's last part (unique on the machine, see
 /// `kernel::process::cgroup_name`) and `.out` or `.err`. None for a cgroup
@@ -129,6 +169,21 @@ mod tests {
         ] {
             assert!(check_cgroup(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn commands_are_escaped_cut_and_checked() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let c = command_line(&argv(&["/bin/echo", "\x1b]8;;x\x07hi\r\n", "a\u{202e}b"]));
+        assert_eq!(c, "/bin/echo \\u{1b}]8;;x\\u{7}hi\\r\\n a\\u{202e}b");
+        assert!(check_command(&c).is_ok());
+        let long = command_line(&argv(&["x", &"é".repeat(MAX_COMMAND)]));
+        assert!(long.len() <= MAX_COMMAND && long.ends_with("..."));
+        assert!(check_command(&long).is_ok());
+        assert!(check_command("echo \x1b[2J").is_err());
+        assert!(check_command("echo a\nb").is_err());
+        assert!(check_command("echo \u{202e}").is_err());
+        assert!(check_command(&"x".repeat(MAX_COMMAND + 1)).is_err());
     }
 
     #[test]
