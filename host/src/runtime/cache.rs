@@ -137,11 +137,7 @@ impl Cache {
     }
 
     fn key(engine: &Engine, wasm: &[u8]) -> String {
-        format!(
-            "{}-{}",
-            digest(wasm).to_hex(),
-            Self::config_tag(engine)
-        )
+        format!("{}-{}", digest(wasm).to_hex(), Self::config_tag(engine))
     }
 
     /// Loads the compiled form of `wasm`, compiling and storing it on a miss.
