@@ -212,23 +212,7 @@ impl Cache {
             "cache {}: not private to this user",
             self.dir.display()
         );
-        let mut bytes = component.serialize()?;
-        let sum = digest(&bytes);
-        bytes.extend_from_slice(sum.as_bytes());
-        // Write to a private temporary name, then rename: readers see a
-        // whole entry or none.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_data()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            // A full disk must not leave half an entry behind for good.
-            let _ = std::fs::remove_file(&tmp);
-        }
-        Ok(written?)
+        Ok(write_summed(path, component.serialize()?)?)
     }
 
     /// Drops the least recently used entries until the cache fits its
@@ -386,6 +370,25 @@ fn is_tmp_name(name: &str) -> bool {
             && pid.bytes().all(|b| b.is_ascii_digit())
             && is_entry_name(&format!("{stem}.cwasm"))
     })
+}
+
+/// Writes `bytes` and their BLAKE3 sum to `path` as one whole: to a
+/// temporary name first, then renamed, so a reader sees a whole file or
+/// none, and a full disk leaves no half file behind for good.
+pub(super) fn write_summed(path: &Path, mut bytes: Vec<u8>) -> std::io::Result<()> {
+    let sum = digest(&bytes);
+    bytes.extend_from_slice(sum.as_bytes());
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// BLAKE3 of `bytes`, on every core for a large input: a Python guest

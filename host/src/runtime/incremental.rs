@@ -20,7 +20,6 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -153,19 +152,7 @@ impl Incremental {
             bytes.extend_from_slice(k);
             bytes.extend_from_slice(v);
         }
-        let sum = blake3::hash(&bytes);
-        bytes.extend_from_slice(sum.as_bytes());
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_data()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        Ok(written?)
+        Ok(super::cache::write_summed(path, bytes)?)
     }
 }
 
