@@ -474,7 +474,7 @@ fn a_kernel_refusal_rolls_back_the_whole_build() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let lines = guest_lines(&out);
     assert!(
-        lines[0].starts_with("error: kernel error: ")
+        lines[0].starts_with("error: kernel: ")
             && lines[0].contains("via 10.99.0.1")
             && lines[0].contains(&format!("{:?}", w.ns("b")))
             && lines[0].contains("ENETUNREACH")

@@ -168,7 +168,9 @@ fn kernel_refusal_names_object_operation_and_errno() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("kernel error: set mtu 9000 on link \"mv0\" in namespace \"{a}\": Invalid argument (EINVAL)")),
+        err.contains(&format!(
+            "kernel: set mtu 9000 on link \"mv0\" in namespace \"{a}\": Invalid argument (EINVAL)"
+        )),
         "{err}"
     );
     assert_nothing_created(&w, &before);

@@ -36,7 +36,7 @@ static bool fail(netwasm_lab_types_error_t *e) {
     };
     if (e->tag == NETWASM_LAB_TYPES_ERROR_KERNEL) {
         lab_string_t *m = &e->val.kernel.message;
-        snprintf(failure, sizeof failure, "kernel error: %.*s", (int)m->len, (const char *)m->ptr);
+        snprintf(failure, sizeof failure, "kernel: %.*s", (int)m->len, (const char *)m->ptr);
     } else {
         // Every other case carries one string, at the same place.
         lab_string_t *m = &e->val.not_found;

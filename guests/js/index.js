@@ -664,7 +664,7 @@ function stackLines(e) {
   return e.stack
     .split('\n')
     // Not this module's frames, nor componentize-js's glue (initializer.js).
-    .filter((l) => l.trim() !== '' && !/(@netwasm\/guest|guests\/js)\/index\.js:|\/initializer\.js:/.test(l))
+    .filter((l) => l.trim() !== '' && !/(@netwasm\/guest|guests\/js)\/index\.js:|\/\.netwasm-guest\.js:|\/initializer\.js:/.test(l))
     // netwasm-componentize builds the entry as a hidden copy beside it.
     .map((l) => l.replace(/(^|[@/])\.([^/]+?)\.netwasm-build\.js:/, '$1$2:'))
     .map((l) => {

@@ -75,18 +75,6 @@ const pkg = JSON.parse(readFileSync(join(cjs, 'package.json'), 'utf8'));
 const entry = pkg.exports?.['.']?.import ?? pkg.exports?.import ?? pkg.main ?? 'src/componentize.js';
 const { componentize } = await import(pathToFileURL(join(cjs, entry)).href);
 
-// The entry, with the SDK's specifier turned into a relative path.
-const dir = dirname(source);
-let spec = relative(dir, sdk).split(sep).join('/');
-if (!spec.startsWith('.')) spec = `./${spec}`;
-const text = readFileSync(source, 'utf8');
-const rewritten = text.replace(
-  /((?:\bfrom|\bimport)\s*)(['"])@netwasm\/guest\2/g,
-  (_, kw, q) => `${kw}${q}${spec}${q}`,
-);
-const built = rewritten === text ? source : join(dir, `.${basename(source)}.netwasm-build.js`);
-if (built !== source) writeFileSync(built, rewritten);
-
 // The engine sees the working directory as `/` and loads modules inside
 // it only: work from the deepest directory holding both the entry and the
 // SDK.
@@ -97,8 +85,28 @@ function common(a, b) {
   while (i < pa.length && i < pb.length && pa[i] === pb[i]) i++;
   return pa.slice(0, i).join(sep) || sep;
 }
+
+// The entry, with the SDK's specifier turned into a relative path.
+const dir = dirname(source);
+// An SDK linked from elsewhere (`npm install ../sdk`) may share nothing
+// but `/` with the entry, and componentize-js cannot work from `/` (it
+// cuts one character too many off every path): a hidden copy of the SDK
+// beside the entry, removed afterwards, serves then.
+const sdkCopy = common(dir, dirname(sdk)) === sep ? join(dir, '.netwasm-guest.js') : undefined;
+if (sdkCopy) writeFileSync(sdkCopy, readFileSync(sdk));
+const sdkUsed = sdkCopy ?? sdk;
+let spec = relative(dir, sdkUsed).split(sep).join('/');
+if (!spec.startsWith('.')) spec = `./${spec}`;
+const text = readFileSync(source, 'utf8');
+const rewritten = text.replace(
+  /((?:\bfrom|\bimport)\s*)(['"])@netwasm\/guest\2/g,
+  (_, kw, q) => `${kw}${q}${spec}${q}`,
+);
+const built = rewritten === text ? source : join(dir, `.${basename(source)}.netwasm-build.js`);
+if (built !== source) writeFileSync(built, rewritten);
+
 const cwd = process.cwd();
-process.chdir(common(dir, dirname(sdk)));
+process.chdir(common(dir, dirname(sdkUsed)));
 try {
   const { component } = await componentize({
     sourcePath: built,
@@ -111,4 +119,5 @@ try {
 } finally {
   process.chdir(cwd);
   if (built !== source) rmSync(built, { force: true });
+  if (sdkCopy) rmSync(sdkCopy, { force: true });
 }

@@ -96,7 +96,7 @@ impl fmt::Display for Error {
             Error::Lab(E::PermissionDenied(m)) => write!(f, "permission denied: {m}"),
             Error::Lab(E::Denied(m)) => write!(f, "denied: {m}"),
             Error::Lab(E::LimitReached(m)) => write!(f, "limit reached: {m}"),
-            Error::Lab(E::Kernel(k)) => write!(f, "kernel error: {}", k.message),
+            Error::Lab(E::Kernel(k)) => write!(f, "kernel: {}", k.message),
             Error::Script(m) => f.write_str(m),
         }
     }

@@ -19,9 +19,9 @@
 //! on every build (and each is compiled to ~40 MB), so entries pile up: the
 //! cache keeps at most [`DEFAULT_MAX_BYTES`], dropping the least recently
 //! used entries (a hit refreshes an entry's mtime) after each compile.
-//! Beside the entries lies Cranelift's incremental store
-//! ([`super::incremental`]), bounded to half the cache: a changed guest
-//! whose functions are mostly unchanged compiles in a fraction of the time.
+//! Beside the entries lie the segments of Cranelift's incremental store
+//! ([`super::incremental`]), in the same bound: a changed guest whose
+//! functions are mostly unchanged compiles in a fraction of the time.
 //! `netwasm cache ls|clean` list and remove entries ([`Cache::list`],
 //! [`Cache::clean`]).
 
@@ -82,7 +82,7 @@ impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         Self {
-            incremental: Arc::new(Incremental::new(dir.clone(), DEFAULT_MAX_BYTES / 2)),
+            incremental: Arc::new(Incremental::new(dir.clone())),
             dir,
             max_bytes: DEFAULT_MAX_BYTES,
         }
@@ -91,19 +91,15 @@ impl Cache {
     /// The same cache with another size bound.
     pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
-        self.incremental = Arc::new(Incremental::new(self.dir.clone(), max_bytes / 2));
         self
     }
 
     /// The incremental store, for [`wasmtime::Config::enable_incremental_compilation`];
-    /// [`Cache::bind`] it to the engine once built. None unless
-    /// `NETWASM_INCREMENTAL_CACHE=1`: the store is read whole into memory
-    /// by every compile (a host whose cache once held a Python guest took
-    /// over 200 MiB to compile a small one), and an edited Python guest
-    /// still takes 29 s against the 3 s wanted (issue 17) — until both
-    /// are solved it is something to try, not the default.
+    /// [`Cache::bind`] it to the engine once built. `NETWASM_INCREMENTAL_CACHE=0`
+    /// turns it off (each compile then starts from nothing, as without a
+    /// cache).
     pub fn incremental(&self) -> Option<Arc<Incremental>> {
-        (std::env::var_os("NETWASM_INCREMENTAL_CACHE").is_some_and(|v| v == "1"))
+        (std::env::var_os("NETWASM_INCREMENTAL_CACHE").is_none_or(|v| v != "0"))
             .then(|| self.incremental.clone())
     }
 

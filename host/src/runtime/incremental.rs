@@ -4,49 +4,62 @@
 //! guest whose script changed, the interpreter not) reuses those functions
 //! instead of compiling them again.
 //!
-//! A guest has tens of thousands of functions, so the store is one file
-//! (one per engine configuration), not a file per function: it is mapped
-//! and indexed on the first lookup of a compile (a hit of the module cache
-//! never looks), and rewritten once after the compile with what that
-//! compile used or added. Each record carries when it was last used; the
-//! rewrite keeps the most recently used records within the store's bound.
+//! The store is a set of segments, one written by each compile that added
+//! functions, holding just those (`incremental-<config>-<id>.bin`). A
+//! compile never rewrites what others wrote, so it neither reads nor copies
+//! the store's bulk: it indexes every segment of its engine configuration
+//! (an index at the head of each, tens of bytes per function) and maps the
+//! values, so only the functions it reuses are ever paged in. A segment
+//! used by a compile has its mtime refreshed, and segments are entries of
+//! the compile cache like compiled guests: the cache's least-recently-used
+//! bound drops them whole ([`super::cache`]). Two compiles at once write
+//! two segments; a function both compiled is stored twice until one
+//! segment ages out.
 //!
-//! The stored bytes become native code, so the file is trusted as module
-//! cache entries are: it must belong to this user, be writable by no one
-//! else, in a private directory, and end with the BLAKE3 hash of the rest.
-//! Two processes compiling at once each rewrite the whole file: the last
-//! one's records win, which costs the other's a recompile, never
-//! correctness.
+//! The stored bytes become native code, so a segment is trusted as a
+//! compiled guest is: it must belong to this user, be writable by no one
+//! else, in a private directory. Its index carries its own BLAKE3 sum and
+//! each value one more, checked when the value is used: a torn or flipped
+//! segment costs a recompile of what it held, never wrong code.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 use wasmtime::CacheStore;
 
-const MAGIC: &[u8; 8] = b"NWINC\x001\n";
+const MAGIC: &[u8; 8] = b"NWINC\x002\n";
 const SUM_LEN: usize = blake3::OUT_LEN;
-/// Per record: last use (u64), key length (u32), value length (u32).
-const RECORD_HEAD: usize = 16;
+/// Per index record: key length (u32), value length (u32), value offset
+/// (u64), value sum; then the key.
+const RECORD_HEAD: usize = 16 + SUM_LEN;
+/// Head of a segment: magic, record count (u32), index length (u32).
+const HEAD: usize = MAGIC.len() + 8;
 
-/// A used record whose last use is older than this (seconds) gets a
-/// rewrite even when nothing was added.
-const REFRESH_AFTER: u64 = 24 * 3600;
-
-/// `incremental-<16 hex>.bin`: the store for one engine configuration.
-pub fn file_name(config: &str) -> String {
-    format!("incremental-{config}.bin")
+/// `incremental-<16 hex>-<16 hex>.bin`: a segment for one engine
+/// configuration.
+fn segment_name(config: &str, id: &str) -> String {
+    format!("incremental-{config}-{id}.bin")
 }
 
-/// Whether `name` is a store's file name.
+/// The configuration a segment's name says it is for.
+fn segment_config(name: &str) -> Option<&str> {
+    let stem = name.strip_prefix("incremental-")?.strip_suffix(".bin")?;
+    let (config, id) = stem.split_once('-')?;
+    let hex16 = |h: &str| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex16(config) && hex16(id)).then_some(config)
+}
+
+/// Whether `name` is a segment's file name.
 pub fn is_store_name(name: &str) -> bool {
-    name.strip_prefix("incremental-")
-        .and_then(|n| n.strip_suffix(".bin"))
-        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    segment_config(name).is_some()
 }
 
-/// `incremental-<16 hex>.tmp<pid>`, a rewrite in progress (or crashed).
+/// `incremental-<16 hex>-<16 hex>.tmp<pid>`, a segment being written (or a
+/// crashed write).
 pub fn is_tmp_name(name: &str) -> bool {
     name.rsplit_once(".tmp").is_some_and(|(stem, pid)| {
         !pid.is_empty()
@@ -58,166 +71,202 @@ pub fn is_tmp_name(name: &str) -> bool {
 #[derive(Debug)]
 pub struct Incremental {
     dir: PathBuf,
-    max_bytes: u64,
-    /// The file, named once the engine (whose configuration names it) is
-    /// built.
-    path: OnceLock<PathBuf>,
-    /// The file as it was at the first lookup; `None` when there was none
-    /// to trust.
-    loaded: OnceLock<Option<Loaded>>,
+    /// The engine configuration, known once the engine is built.
+    config: OnceLock<String>,
+    /// The segments as they were at the first lookup.
+    loaded: OnceLock<Loaded>,
     /// Records compiled by this process.
     added: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
-    /// Keys of loaded records that this process used.
-    used: Mutex<HashSet<Vec<u8>>>,
+}
+
+#[derive(Debug, Default)]
+struct Loaded {
+    segments: Vec<Segment>,
+    /// Key -> (segment, value offset, value length, value sum).
+    index: HashMap<Vec<u8>, (usize, usize, usize, [u8; SUM_LEN])>,
 }
 
 #[derive(Debug)]
-struct Loaded {
+struct Segment {
+    path: PathBuf,
     map: memmap2::Mmap,
-    /// Key -> (offset of the value, its length, last use).
-    index: HashMap<Vec<u8>, (usize, usize, u64)>,
+    used: AtomicBool,
 }
 
 impl Incremental {
-    pub fn new(dir: PathBuf, max_bytes: u64) -> Self {
+    pub fn new(dir: PathBuf) -> Self {
         Self {
             dir,
-            max_bytes,
-            path: OnceLock::new(),
+            config: OnceLock::new(),
             loaded: OnceLock::new(),
             added: Mutex::default(),
-            used: Mutex::default(),
         }
     }
 
-    /// Names the file after the engine configuration `config`.
+    /// Ties the store to the engine configuration `config`: only its
+    /// segments are read, and it names the ones written.
     pub fn bind(&self, config: &str) {
-        let _ = self.path.set(self.dir.join(file_name(config)));
+        let _ = self.config.set(config.to_string());
     }
 
-    pub fn path(&self) -> Option<&Path> {
-        self.path.get().map(PathBuf::as_path)
+    fn loaded(&self) -> &Loaded {
+        self.loaded.get_or_init(|| match self.config.get() {
+            Some(config) => load(&self.dir, config),
+            None => Loaded::default(),
+        })
     }
 
-    fn loaded(&self) -> Option<&Loaded> {
-        self.loaded
-            .get_or_init(|| self.path().and_then(|p| load(&self.dir, p)))
-            .as_ref()
-    }
-
-    /// Rewrites the file with what this process used or added, if
-    /// anything, keeping the most recently used records within the bound.
+    /// Writes what this process compiled as a new segment, and marks the
+    /// segments it reused as recently used.
     pub fn flush(&self) -> anyhow::Result<()> {
-        let Some(path) = self.path() else {
+        let Some(config) = self.config.get() else {
             return Ok(());
         };
+        let now = SystemTime::now();
+        for s in &self.loaded().segments {
+            if s.used.load(Ordering::Relaxed) {
+                // Gone meanwhile (pruned by another process): nothing to
+                // keep fresh.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&s.path)
+                    .and_then(|f| f.set_modified(now));
+            }
+        }
         let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
-        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        // Nothing new, and what was used is known to be recent: the file
-        // is right as it is. (Records used long ago are refreshed, or a
-        // guest whose functions all hit would age out of the store.)
-        let stale = |k: &Vec<u8>| {
-            self.loaded()
-                .and_then(|l| l.index.get(k))
-                .is_some_and(|&(_, _, last)| now.saturating_sub(last) > REFRESH_AFTER)
-        };
-        if added.is_empty() && !used.iter().any(stale) {
+        if added.is_empty() {
             return Ok(());
         }
-        let mut records: Vec<(u64, &[u8], &[u8])> = Vec::new();
-        if let Some(l) = self.loaded() {
-            for (k, &(off, len, last)) in &l.index {
-                if added.contains_key(k) {
-                    continue;
-                }
-                let last = if used.contains(k) { now } else { last };
-                records.push((last, k, &l.map[off..off + len]));
-            }
-        }
-        records.extend(added.iter().map(|(k, v)| (now, k.as_slice(), v.as_slice())));
-        // Most recent first; what does not fit goes.
-        records.sort_by_key(|r| std::cmp::Reverse(r.0));
-        let mut bytes = MAGIC.to_vec();
-        for (last, k, v) in records {
-            let grown = bytes.len() + RECORD_HEAD + k.len() + v.len() + SUM_LEN;
-            if grown as u64 > self.max_bytes {
-                break;
-            }
-            bytes.extend_from_slice(&last.to_le_bytes());
-            bytes.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(k);
-            bytes.extend_from_slice(v);
-        }
-        Ok(super::cache::write_summed(path, bytes)?)
+        let bytes = encode(&added);
+        let id = blake3::hash(&bytes).to_hex();
+        let path = self.dir.join(segment_name(config, &id[..16]));
+        Ok(super::cache::write_summed(&path, bytes)?)
     }
 }
 
-/// Maps and indexes the store at `path`, if it can be trusted and is whole.
-fn load(dir: &Path, path: &Path) -> Option<Loaded> {
-    if !super::cache::private(dir, true) || !super::cache::private(path, false) {
+/// A segment's bytes: head, index, index sum, values. (The file then ends
+/// with the sum [`super::cache::write_summed`] appends, which loading does
+/// not need: the index and each value carry their own.)
+fn encode(records: &HashMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+    let index_len: usize = records.keys().map(|k| RECORD_HEAD + k.len()).sum();
+    let values_at = HEAD + index_len + SUM_LEN;
+    let mut index = Vec::with_capacity(index_len);
+    let mut values = Vec::new();
+    for (k, v) in records {
+        index.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        index.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        index.extend_from_slice(&((values_at + values.len()) as u64).to_le_bytes());
+        index.extend_from_slice(blake3::hash(v).as_bytes());
+        index.extend_from_slice(k);
+        values.extend_from_slice(v);
+    }
+    let mut bytes = Vec::with_capacity(values_at + values.len() + SUM_LEN);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(index_len as u32).to_le_bytes());
+    bytes.extend_from_slice(&index);
+    bytes.extend_from_slice(blake3::hash(&index).as_bytes());
+    bytes.extend_from_slice(&values);
+    bytes
+}
+
+/// Maps and indexes every trustworthy segment of `config` in `dir`. A
+/// segment that is not private, or whose index fails its sum, is skipped.
+fn load(dir: &Path, config: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    if !super::cache::private(dir, true) {
+        return loaded;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return loaded;
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| segment_config(n) == Some(config))
+        .collect();
+    // Oldest name first is no order at all; any order will do, but the
+    // same one each time keeps runs alike.
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        if let Some(segment) = map_segment(&path) {
+            let at = loaded.segments.len();
+            if index_segment(&segment.map, at, &mut loaded.index).is_some() {
+                loaded.segments.push(segment);
+            }
+        }
+    }
+    loaded
+}
+
+fn map_segment(path: &Path) -> Option<Segment> {
+    if !super::cache::private(path, false) {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
-    // SAFETY: the file is never written in place (a rewrite is renamed
-    // over it), and the directory is this user's alone.
+    // SAFETY: a segment is never written in place (it is written under a
+    // temporary name and renamed), and the directory is this user's alone.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let body_len = map.len().checked_sub(SUM_LEN)?;
-    // Read (hashed and indexed) through read(), not the mapping: a mapped
-    // page counts in the process's resident memory (which the limits
-    // tests bound), and the store holds every toolchain's functions while
-    // a compile reuses only some of them.
-    let mut r =
-        std::io::BufReader::with_capacity(1 << 20, std::io::Read::take(&file, body_len as u64));
-    let mut hasher = blake3::Hasher::new();
-    let mut read = |buf: &mut Vec<u8>, len: usize| -> Option<()> {
-        buf.resize(len, 0);
-        std::io::Read::read_exact(&mut r, buf).ok()?;
-        hasher.update(buf);
-        Some(())
+    Some(Segment {
+        path: path.to_path_buf(),
+        map,
+        used: AtomicBool::new(false),
+    })
+}
+
+/// Adds a segment's records to `index`; None (and nothing added) when its
+/// index is malformed or fails its sum.
+fn index_segment(
+    map: &[u8],
+    segment: usize,
+    index: &mut HashMap<Vec<u8>, (usize, usize, usize, [u8; SUM_LEN])>,
+) -> Option<()> {
+    let u32_at = |at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(map.get(at..at + 4)?.try_into().ok()?) as usize)
     };
-    let mut buf = Vec::new();
-    read(&mut buf, MAGIC.len())?;
-    if buf != MAGIC {
+    if map.get(..MAGIC.len())? != MAGIC {
         return None;
     }
-    let mut index = HashMap::new();
-    let mut at = MAGIC.len();
-    while at < body_len {
-        read(&mut buf, RECORD_HEAD)?;
-        let last = u64::from_le_bytes(buf[..8].try_into().ok()?);
-        let klen = u32::from_le_bytes(buf[8..12].try_into().ok()?) as usize;
-        let vlen = u32::from_le_bytes(buf[12..16].try_into().ok()?) as usize;
-        let v_at = (at + RECORD_HEAD).checked_add(klen)?;
-        let end = v_at.checked_add(vlen)?;
-        if end > body_len {
+    let count = u32_at(MAGIC.len())?;
+    let index_len = u32_at(MAGIC.len() + 4)?;
+    let index_end = HEAD.checked_add(index_len)?;
+    let table = map.get(HEAD..index_end)?;
+    if blake3::hash(table).as_bytes() != map.get(index_end..index_end + SUM_LEN)? {
+        return None;
+    }
+    let mut records = Vec::with_capacity(count);
+    let mut at = 0;
+    for _ in 0..count {
+        let head = table.get(at..at + RECORD_HEAD)?;
+        let klen = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
+        let vlen = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
+        let voff = usize::try_from(u64::from_le_bytes(head[8..16].try_into().ok()?)).ok()?;
+        let sum: [u8; SUM_LEN] = head[16..].try_into().ok()?;
+        let key = table.get(at + RECORD_HEAD..at + RECORD_HEAD + klen)?;
+        if voff < index_end + SUM_LEN || voff.checked_add(vlen)? > map.len() {
             return None;
         }
-        read(&mut buf, klen)?;
-        let key = buf.clone();
-        read(&mut buf, vlen)?;
-        index.insert(key, (v_at, vlen, last));
-        at = end;
+        records.push((key.to_vec(), (segment, voff, vlen, sum)));
+        at += RECORD_HEAD + klen;
     }
-    if hasher.finalize().as_bytes() != &map[body_len..] {
+    if at != table.len() {
         return None;
     }
-    Some(Loaded { map, index })
+    index.extend(records);
+    Some(())
 }
 
 impl CacheStore for Incremental {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        if let Some(l) = self.loaded()
-            && let Some(&(off, len, _)) = l.index.get(key)
-        {
-            self.used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.to_vec());
-            return Some(Cow::Borrowed(&l.map[off..off + len]));
+        let l = self.loaded();
+        if let Some(&(segment, off, len, ref sum)) = l.index.get(key) {
+            let s = &l.segments[segment];
+            let value = &s.map[off..off + len];
+            if blake3::hash(value).as_bytes() == sum {
+                s.used.store(true, Ordering::Relaxed);
+                return Some(Cow::Borrowed(value));
+            }
         }
         let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
         added.get(key).map(|v| Cow::Owned(v.clone()))
@@ -235,6 +284,9 @@ impl CacheStore for Incremental {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::DirBuilderExt;
+
+    const CONFIG: &str = "0123456789abcdef";
 
     fn scratch(name: &str) -> PathBuf {
         let dir =
@@ -243,50 +295,122 @@ mod tests {
         std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
         dir
     }
-    use std::os::unix::fs::DirBuilderExt;
+
+    fn store(dir: &Path) -> Incremental {
+        let s = Incremental::new(dir.to_path_buf());
+        s.bind(CONFIG);
+        s
+    }
+
+    fn segments(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| is_store_name(p.file_name().unwrap().to_str().unwrap()))
+            .collect();
+        v.sort();
+        v
+    }
 
     #[test]
-    fn stores_reloads_and_stays_bounded() {
-        let dir = scratch("roundtrip");
-        let s = Incremental::new(dir.clone(), 1 << 20);
-        s.bind("0123456789abcdef");
+    fn each_compile_adds_a_segment_and_later_ones_read_them_all() {
+        let dir = scratch("segments");
+        let s = store(&dir);
         assert!(s.get(b"k1").is_none());
-        assert!(s.insert(b"k1", vec![1; 100]));
-        assert!(s.insert(b"k2", vec![2; 100]));
+        s.insert(b"k1", vec![1; 100]);
+        s.insert(b"k2", vec![2; 100]);
         s.flush().unwrap();
-        let path = s.path().unwrap().to_path_buf();
+        assert_eq!(segments(&dir).len(), 1);
 
-        let again = Incremental::new(dir.clone(), 1 << 20);
-        again.bind("0123456789abcdef");
-        assert_eq!(again.get(b"k1").as_deref(), Some(&[1u8; 100][..]));
+        let second = store(&dir);
+        assert_eq!(second.get(b"k1").as_deref(), Some(&[1u8; 100][..]));
+        second.insert(b"k3", vec![3; 50]);
+        second.flush().unwrap();
+        assert_eq!(segments(&dir).len(), 2, "a new segment, none rewritten");
 
-        // A flipped bit: nothing is trusted.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[20] ^= 1;
-        std::fs::write(&path, &bytes).unwrap();
-        let torn = Incremental::new(dir.clone(), 1 << 20);
-        torn.bind("0123456789abcdef");
-        assert!(torn.get(b"k1").is_none());
+        let third = store(&dir);
+        assert_eq!(third.get(b"k2").as_deref(), Some(&[2u8; 100][..]));
+        assert_eq!(third.get(b"k3").as_deref(), Some(&[3u8; 50][..]));
+        third.flush().unwrap();
+        assert_eq!(segments(&dir).len(), 2, "nothing added, nothing written");
 
-        // Within the bound: room for one record only.
-        let small = Incremental::new(
-            dir.clone(),
-            (MAGIC.len() + RECORD_HEAD + 2 + 100 + SUM_LEN) as u64,
-        );
-        small.bind("0123456789abcdef");
-        small.insert(b"k3", vec![3; 100]);
-        small.insert(b"k4", vec![4; 100]);
-        small.flush().unwrap();
-        let len = std::fs::metadata(&path).unwrap().len();
-        assert_eq!(len as usize, MAGIC.len() + RECORD_HEAD + 2 + 100 + SUM_LEN);
+        // Another configuration's segments are not read.
+        let other = Incremental::new(dir.clone());
+        other.bind("fedcba9876543210");
+        assert!(other.get(b"k1").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_or_shared_segments_are_not_trusted() {
+        let dir = scratch("damaged");
+        let s = store(&dir);
+        s.insert(b"k1", vec![1; 100]);
+        s.insert(b"k2", vec![2; 100]);
+        s.flush().unwrap();
+        let path = segments(&dir).pop().unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let rewrite = |bytes: &[u8]| {
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        };
+
+        // A flipped bit in a value: that value is a miss, the other a hit.
+        let mut bytes = good.clone();
+        let values_at = bytes.len() - SUM_LEN - 200;
+        bytes[values_at + 10] ^= 1;
+        rewrite(&bytes);
+        let s = store(&dir);
+        let hits = [s.get(b"k1").is_some(), s.get(b"k2").is_some()];
+        assert_eq!(hits.iter().filter(|h| **h).count(), 1, "{hits:?}");
+
+        // A flipped bit in the index: the segment is skipped.
+        let mut bytes = good.clone();
+        bytes[HEAD + 20] ^= 1;
+        rewrite(&bytes);
+        assert!(store(&dir).get(b"k1").is_none());
+
+        // Cut short: skipped.
+        rewrite(&good[..HEAD + 10]);
+        assert!(store(&dir).get(b"k1").is_none());
+
+        // Writable by others: skipped.
+        rewrite(&good);
+        assert!(store(&dir).get(b"k1").is_some());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(store(&dir).get(b"k1").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_reused_segment_is_marked_recently_used() {
+        let dir = scratch("lru");
+        let s = store(&dir);
+        s.insert(b"k1", vec![1; 10]);
+        s.flush().unwrap();
+        let path = segments(&dir).pop().unwrap();
+        let old = SystemTime::now() - std::time::Duration::from_secs(7200);
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(old).unwrap();
+        let s = store(&dir);
+        s.get(b"k1").unwrap();
+        s.flush().unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(mtime > old + std::time::Duration::from_secs(3600));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn names() {
-        assert!(is_store_name(&file_name("0123456789abcdef")));
-        assert!(is_tmp_name("incremental-0123456789abcdef.tmp12"));
-        assert!(!is_store_name("incremental-xyz.bin"));
-        assert!(!is_tmp_name("incremental-0123456789abcdef.tmp"));
+        assert!(is_store_name(&segment_name(CONFIG, "0011223344556677")));
+        assert!(is_tmp_name(
+            "incremental-0123456789abcdef-0011223344556677.tmp12"
+        ));
+        assert!(!is_store_name("incremental-0123456789abcdef.bin"));
+        assert!(!is_store_name("incremental-xyz-0011223344556677.bin"));
+        assert!(!is_tmp_name(
+            "incremental-0123456789abcdef-0011223344556677.tmp"
+        ));
     }
 }
