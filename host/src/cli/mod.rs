@@ -23,6 +23,7 @@ pub mod usage;
 
 pub use exec::ExecArgs;
 pub use graph::{GraphArgs, GraphFormat};
+pub use labs::{LsArgs, StatusArgs};
 pub use show::ShowArgs;
 
 use std::path::PathBuf;
@@ -170,12 +171,15 @@ pub enum Command {
     /// by kernel identity, links by interface index, routes by their whole
     /// key): one that someone else replaced is reported and left alone.
     Down(DownArgs),
-    /// List the labs recorded in the state directory.
-    Ls(StateArgs),
+    /// List the labs recorded in the state directory: state (see
+    /// docs/lab-states.md), what each holds, when it was created, by which
+    /// guest and arguments. --json prints the schema netwasm.ls/1.
+    Ls(LsArgs),
     /// Compare a lab's ledger with the kernel and report drift.
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
-    Status(LabArgs),
+    /// --json prints the schema netwasm.status/1 (docs/json.md).
+    Status(StatusArgs),
     /// Show a lab as it is in the kernel now: its namespaces, links,
     /// addresses and routes.
     ///
@@ -283,6 +287,10 @@ pub struct DownArgs {
     /// stays recorded.
     #[arg(long)]
     pub force: bool,
+    /// A lab with no record is no error (exit 0), for scripts that tear
+    /// down what may not be up. Without it, such a name exits 2.
+    #[arg(long)]
+    pub missing_ok: bool,
 }
 
 #[derive(Args, Debug)]
