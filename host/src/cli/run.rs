@@ -8,6 +8,7 @@ use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::lab::audit::Audit;
 use crate::ledger::StateDir;
+use crate::ledger::lab_state::{self, LabState};
 use crate::policy::file::{
     self, ARGS_RANGE, MEMORY_RANGE, OUTPUT_RANGE, PolicyError, SizeRange, parse_deadline,
 };
@@ -177,10 +178,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let mut session = match session {
         Ok(s) => s,
         Err(OpenError::LabUp(holds)) => {
+            // Named as `ls` names it: an interrupted lab is not "up".
+            let a = lab_state::assess(&StateDir::new(&args.state.state_dir), &lab_name);
+            let why = match a.state {
+                LabState::Up => String::new(),
+                _ => format!("; {}", a.why),
+            };
             return Err(fail(
                 Exit::Refused,
                 format!(
-                    "lab {lab_name} is up ({holds}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach"
+                    "lab {lab_name} is {} ({holds}{why}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach",
+                    a.state
                 ),
             ));
         }

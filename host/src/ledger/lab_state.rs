@@ -310,6 +310,36 @@ fn netwasm_alive(pid: u32) -> bool {
         .is_ok_and(|comm| comm.trim_end() == "netwasm")
 }
 
+/// The most labs, and the largest journal, searched for the holder of a
+/// namespace: other labs' journals are input this run did not write, and
+/// a clash's message is not worth reading without end.
+const MAX_LABS_SEARCHED: usize = 1024;
+const MAX_JOURNAL_SEARCHED: u64 = 16 << 20;
+
+impl StateDir {
+    /// The lab other than `me` whose ledger holds namespace `ns` (one it
+    /// created), if one does. Names come out checked: a lab name is one
+    /// `labs` lists, and a journal that names a namespace badly is read
+    /// only up to there.
+    pub fn lab_holding_namespace(&self, ns: &str, me: &str) -> Option<String> {
+        self.labs()
+            .ok()?
+            .into_iter()
+            .filter(|lab| lab != me)
+            .take(MAX_LABS_SEARCHED)
+            .find(|lab| {
+                let small = std::fs::symlink_metadata(self.journal_path(lab))
+                    .is_ok_and(|m| m.len() <= MAX_JOURNAL_SEARCHED);
+                small
+                    && self.read(lab).is_ok_and(|j| {
+                        replay(&j.entries)
+                            .iter()
+                            .any(|o| matches!(o, Object::Ns { ns: n, .. } if n == ns))
+                    })
+            })
+    }
+}
+
 /// The most of `/proc/locks` read: a machine with more locks than this
 /// says "cannot tell" rather than have `ls` read without end.
 const MAX_PROC_LOCKS: u64 = 8 << 20;

@@ -432,7 +432,13 @@ impl StateDir {
         match file.try_lock() {
             Ok(()) => Ok(LabLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => {
-                Err(LabBusy(format!("lab {lab} is in use by another netwasm process")).into())
+                let by = match super::lab_state::probe_lock(self, lab) {
+                    super::lab_state::LockProbe::Held { pid } if pid != 0 => {
+                        format!("netwasm process {pid}")
+                    }
+                    _ => "another netwasm process".to_string(),
+                };
+                Err(LabBusy(format!("lab {lab} is running: {by} holds it")).into())
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(e).with_context(|| format!("lab {lab}: cannot lock {}", path.display()))
