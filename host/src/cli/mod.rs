@@ -301,6 +301,9 @@ pub struct CheckArgs {
     /// The sandbox policy (TOML). Default: the safe lab policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Print the report as JSON (schema netwasm.check/1, docs/json.md).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -338,6 +341,10 @@ pub struct RunArgs {
     /// Do not show the guest's output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print how the run went as JSON (schema netwasm.run/1,
+    /// docs/json.md); the guest's output then goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
