@@ -150,7 +150,11 @@ pub fn assess(state: &StateDir, lab: &str) -> Assessment {
         Ok(journal) => assess_journal(lab, &journal, lock, namespace_present),
         Err(e) => Assessment {
             lab: lab.to_string(),
-            state: LabState::Unknown,
+            // The lock says so even when the journal is not ours to read.
+            state: match lock {
+                LockProbe::Held { .. } => LabState::Running,
+                _ => LabState::Unknown,
+            },
             why: format!("its ledger cannot be read: {}", chain(&e)),
             counts: Counts::default(),
             first_run: None,
