@@ -185,9 +185,7 @@ fn an_idle_lab_is_not_running_to_a_user_who_cannot_lock_it() {
     let e = ls_entry(&w, &busy);
     assert_eq!(e["state"], "running", "{e}");
     assert_eq!(e["lock_holder_pid"], child.id());
-    for dir in [labs.join(&busy)] {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    std::fs::set_permissions(labs.join(&busy), std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = as_nobody(&["ls"]);
     assert!(
         stdout(&out)

@@ -15,6 +15,7 @@ use crate::inspect::{show, view};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::ledger::StateDir;
+use crate::ledger::lab_state;
 use crate::ledger::replay;
 
 #[derive(Args, Debug)]
@@ -68,13 +69,33 @@ pub async fn show(args: ShowArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     let v = lab_view(&args.name, &args.state).await?;
+    // The lab's state, as `ls` and `status` tell it.
+    let a = lab_state::assess(&dir, &args.name);
     let out = if args.json {
-        show::json(&v)
+        serde_json::to_string_pretty(&WithState {
+            view: &v,
+            state: a.state.as_str(),
+            state_why: &a.why,
+            ended: None,
+        })? + "\n"
     } else {
-        show::table(&v)
+        let table = show::table(&v);
+        let (first, rest) = table.split_once('\n').unwrap_or((&table, ""));
+        format!("{first}\nstate: {} ({})\n{rest}", a.state, a.why)
     };
     super::print_out(&out)?;
     Ok(Exit::Ok)
+}
+
+/// `show --json`: the view, then the lab's state (docs/show-json.md).
+#[derive(serde::Serialize)]
+struct WithState<'a> {
+    #[serde(flatten)]
+    view: &'a view::LabView,
+    state: &'static str,
+    state_why: &'a str,
+    /// Always null here: a lab that ended has no view (see `ended_json`).
+    ended: Option<()>,
 }
 
 /// `show --json` of a lab that ended: schema netwasm.show/1 with no

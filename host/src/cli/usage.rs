@@ -18,7 +18,13 @@ pub fn one_line<S: AsRef<OsStr>>(mut e: clap::Error, args: &[S]) -> String {
     e.remove(ContextKind::Usage);
     let command = command_of(args);
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        let commands: Vec<String> = Cli::command()
+        // `netwasm cache` lacks one of cache's commands, not netwasm's.
+        let top = Cli::command();
+        let meant = command
+            .strip_prefix("netwasm ")
+            .and_then(|name| top.find_subcommand(name))
+            .unwrap_or(&top);
+        let commands: Vec<String> = meant
             .get_subcommands()
             .map(|c| c.get_name().to_string())
             .collect();
@@ -161,6 +167,10 @@ mod tests {
         assert_eq!(
             error(&["plan", "--lab", "x", "g.wasm", "a b", "up"]),
             "unexpected argument 'a b'; guest arguments go after --: netwasm plan --lab x g.wasm -- 'a b' up"
+        );
+        assert_eq!(
+            error(&["cache"]),
+            "no command given (one of: ls, clean); see 'netwasm cache --help'"
         );
         assert_eq!(
             error(&[]),
