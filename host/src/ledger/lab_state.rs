@@ -228,15 +228,10 @@ pub fn assess_journal(
         _ if objects.is_empty() => (LabState::Empty, "its ledger holds nothing".to_string()),
         _ if !missing_namespaces.is_empty() => (
             LabState::Degraded,
-            format!(
-                "namespace{} {} gone or replaced (`netwasm status {lab}` says more)",
-                if missing_namespaces.len() == 1 {
-                    " is"
-                } else {
-                    "s are"
-                },
-                missing_namespaces.join(", ")
-            ),
+            match missing_namespaces.as_slice() {
+                [one] => format!("namespace {one} is gone or replaced"),
+                many => format!("namespaces {} are gone or replaced", many.join(", ")),
+            },
         ),
         _ if last_run.as_ref().and_then(|r| r.outcome) == Some(RunOutcome::Kept) => (
             LabState::Kept,

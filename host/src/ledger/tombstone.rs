@@ -114,6 +114,7 @@ impl StateDir {
         let mut json = serde_json::to_vec(record)?;
         json.push(b'\n');
         file.write_all(&json)?;
+        prune(&dir);
         Ok(())
     }
 
@@ -144,6 +145,39 @@ impl StateDir {
     /// Forgets lab `lab`'s end: a new journal of that name begins.
     pub(super) fn forget_tombstone(&self, lab: &str) {
         let _ = std::fs::remove_file(self.tombstone_path(lab));
+    }
+}
+
+/// The most records kept: labs come and go by the thousand where netwasm
+/// serves as a CNI plugin (a failed ADD ends a lab), and the oldest record
+/// is the least likely to be asked about.
+const MAX_TOMBSTONES: usize = 1024;
+
+/// Removes the oldest records of `dir` beyond [`MAX_TOMBSTONES`]; best
+/// effort. Only names a lab could have are touched.
+fn prune(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut records: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| super::check_lab_name(n).is_ok())
+        })
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, e.path()))
+        })
+        .collect();
+    if records.len() <= MAX_TOMBSTONES {
+        return;
+    }
+    records.sort();
+    let extra = records.len() - MAX_TOMBSTONES;
+    for (_, path) in records.into_iter().take(extra) {
+        let _ = std::fs::remove_file(path);
     }
 }
 
