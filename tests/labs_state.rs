@@ -109,10 +109,17 @@ fn a_failed_attach_leaves_the_lab_up_and_a_veth_pair_is_two_links() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = w.run(&args);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let attach_said = stderr(&out);
 
     let row = ls_row(&w, &lab);
     assert_eq!(row[1], "up", "{row:?}");
     assert!(said.contains("2 links"), "{said}");
+    assert!(
+        attach_said.contains(&format!(
+            "lab {lab} is up: 2 namespaces, 2 links, 2 addresses, 0 routes"
+        )),
+        "{attach_said}"
+    );
     let e = ls_entry(&w, &lab);
     assert_eq!(e["state"], "up", "{e}");
     assert_eq!(e["last_run"]["outcome"], "rolled-back");

@@ -226,7 +226,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         )
         .await?;
     if !args.json {
-        return report(&lab_name, closed);
+        return report(&lab_name, closed, &args.state.state_dir);
     }
     // What the run made, whether it stays or was rolled back since.
     let made: Vec<_> = closed
@@ -244,7 +244,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         Ok(End::RolledBack(undo)) => ("rolled-back", Some(undo.summary())),
         Err(_) => ("failed-to-close", None),
     };
-    let exit = report(&lab_name, closed)?;
+    let exit = report(&lab_name, closed, &args.state.state_dir)?;
     let state = StateDir::new(&args.state.state_dir);
     let after = state
         .exists(&lab_name)
@@ -377,7 +377,7 @@ pub fn verdict(closed: &Closed) -> Option<(Exit, String)> {
 }
 
 /// Says how the run ended; its exit code.
-fn report(lab_name: &str, closed: Closed) -> anyhow::Result<Exit> {
+fn report(lab_name: &str, closed: Closed, state_dir: &Path) -> anyhow::Result<Exit> {
     let failure = verdict(&closed);
     if let Some((_, why)) = &failure {
         say(format!("lab {lab_name}: {why}"));
@@ -399,6 +399,17 @@ fn report(lab_name: &str, closed: Closed) -> anyhow::Result<Exit> {
             say(format!("lab {lab_name}: rolled back: {}", undo.summary()));
             if !undo.is_complete() {
                 return Ok(Exit::Incomplete);
+            }
+            // An attached run's failure leaves what earlier runs built: say
+            // what the lab is now, in the words of `ls`.
+            let state = StateDir::new(state_dir);
+            if state.exists(lab_name) {
+                let a = lab_state::assess(&state, lab_name);
+                say(format!(
+                    "lab {lab_name} is {}: {} (what earlier runs built)",
+                    a.state,
+                    summarize(&a.objects)
+                ));
             }
         }
     }
