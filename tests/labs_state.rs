@@ -144,15 +144,6 @@ fn an_idle_lab_is_not_running_to_a_user_who_cannot_lock_it() {
     let _down = LabsDown::new(&w, &[&lab]);
     let out = w.run_kit(&lab, None, &pair(&w));
     assert!(out.status.success(), "{}", stderr(&out));
-    // Readable, not writable, by others: what an operator shares to let
-    // users look.
-    let labs = w.state_dir.join("labs");
-    for dir in [w.state_dir.as_path(), &labs, &labs.join(&lab)] {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let journal = labs.join(&lab).join("journal");
-    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o644)).unwrap();
-
     let as_nobody = |args: &[&str]| -> Output {
         let mut cmd = std::process::Command::new("setpriv");
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -161,6 +152,25 @@ fn an_idle_lab_is_not_running_to_a_user_who_cannot_lock_it() {
             .env("NETWASM_STATE_DIR", &w.state_dir);
         cmd.output().expect("run setpriv")
     };
+    // A lab this user cannot look into is listed, as unknown.
+    let labs = w.state_dir.join("labs");
+    for dir in [w.state_dir.as_path(), &labs] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let v = json_of(&as_nobody(&["ls", "--json"]));
+    assert_eq!(v["labs"][0]["state"], "unknown", "{v}");
+    assert!(
+        v["labs"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{v}"
+    );
+    // Readable, not writable, by others: what an operator shares to let
+    // users look.
+    std::fs::set_permissions(labs.join(&lab), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let journal = labs.join(&lab).join("journal");
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = as_nobody(&["ls"]);
     assert!(
         stdout(&out)

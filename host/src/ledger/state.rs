@@ -404,8 +404,12 @@ impl StateDir {
             if super::check_lab_name(&name).is_err() || !e.file_type()?.is_dir() {
                 continue;
             }
-            if e.path().join("journal").exists() {
-                out.push(name);
+            // A lab this user may not look into is listed all the same
+            // (its state then says so), not passed over as if none.
+            match std::fs::symlink_metadata(e.path().join("journal")) {
+                Ok(_) => out.push(name),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => out.push(name),
+                Err(_) => {}
             }
         }
         out.sort();
