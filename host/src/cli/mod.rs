@@ -18,6 +18,7 @@ mod graph;
 mod labs;
 mod plan;
 mod run;
+mod run_json;
 mod show;
 pub mod usage;
 
