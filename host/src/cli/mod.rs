@@ -16,6 +16,7 @@ mod check;
 mod exec;
 mod graph;
 mod labs;
+mod ls;
 mod plan;
 mod run;
 mod run_json;
@@ -24,7 +25,8 @@ pub mod usage;
 
 pub use exec::ExecArgs;
 pub use graph::{GraphArgs, GraphFormat};
-pub use labs::{LsArgs, StatusArgs};
+pub use labs::StatusArgs;
+pub use ls::LsArgs;
 pub use show::ShowArgs;
 
 use std::path::PathBuf;
@@ -442,7 +444,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::plan(*args).await,
         Command::Check(args) => check::check(args),
         Command::Down(args) => labs::down(args).await,
-        Command::Ls(args) => labs::ls(args),
+        Command::Ls(args) => ls::ls(args),
         Command::Status(args) => labs::status(args).await,
         Command::Show(args) => show::show(args).await,
         Command::Graph(args) => graph::graph(args).await,
