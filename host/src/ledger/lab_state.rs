@@ -201,8 +201,11 @@ pub fn assess_journal(
                 pid => format!("netwasm process {pid} holds its lock"),
             },
         ),
-        // Without a view of the lock, the run's own process says.
-        (LockProbe::Unknown(_), Some(run)) if netwasm_alive(run.pid) => (
+        // Without a view of the lock, the run's own process says; and
+        // where `/proc/locks` could name the file otherwise than `stat`
+        // does (a lock on an overlay file is the real file's), a live
+        // process that began the run outweighs a lock not found.
+        (LockProbe::Unknown(_) | LockProbe::Free, Some(run)) if netwasm_alive(run.pid) => (
             LabState::Running,
             format!("its run by process {} is under way", run.pid),
         ),
