@@ -285,6 +285,7 @@ fn json_of_run_status_ls_and_check_matches_the_kernel() {
     assert_eq!(v["exit"], 0);
     assert_eq!(v["error"], Value::Null);
     assert_eq!(v["lab_state"], "up");
+    assert_eq!(v["summary"], "2 namespaces, 2 links, 2 addresses, 0 routes");
     assert_eq!(v["made"]["namespaces"], w.namespaces().len());
     assert_eq!(
         v["made"]["links"],

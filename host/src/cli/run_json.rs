@@ -10,7 +10,7 @@ use crate::lab::Checked;
 use crate::ledger::lab_state::{self, Counts};
 use crate::ledger::replay::replay;
 use crate::ledger::{Entry, StateDir};
-use crate::session::{Closed, End};
+use crate::session::{Closed, End, summarize};
 
 /// Says how the run ended, as `run` does, then prints the JSON; the run's
 /// exit code.
@@ -50,6 +50,7 @@ pub fn report(lab_name: &str, args: &RunArgs, closed: Closed) -> anyhow::Result<
         expectations: checked.iter().map(expectation_json).collect(),
         lab_state: after.as_ref().map_or("gone", |a| a.state.as_str()),
         lab_counts: after.as_ref().map(|a| a.counts),
+        summary: after.as_ref().map(|a| summarize(&a.objects)),
     };
     print_out(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
     Ok(exit)
@@ -73,6 +74,7 @@ struct RunJson<'a> {
     expectations: Vec<ExpectationJson>,
     lab_state: &'static str,
     lab_counts: Option<Counts>,
+    summary: Option<String>,
 }
 
 /// One expectation as the run checked it.
