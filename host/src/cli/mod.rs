@@ -169,7 +169,9 @@ pub enum Command {
     /// Remove a lab: undo everything its ledger records.
     ///
     /// Works after a crash or SIGKILL. Idempotent: objects already gone
-    /// count as done, and a second `down` says there was nothing left.
+    /// count as done, and a second `down` says when the lab was torn down
+    /// and that nothing was left (exit 0). A name that never was a lab is
+    /// an error (exit 2) unless --missing-ok.
     /// Each object is first checked to be the one the lab made (namespaces
     /// by kernel identity, links by interface index, routes by their whole
     /// key): one that someone else replaced is reported and left alone.
