@@ -176,11 +176,15 @@ pub enum Command {
     /// by kernel identity, links by interface index, routes by their whole
     /// key): one that someone else replaced is reported and left alone.
     Down(DownArgs),
-    /// List the labs recorded in the state directory: state (see
-    /// docs/lab-states.md), what each holds, when it was created, by which
-    /// guest and arguments. --json prints the schema netwasm.ls/1.
+    /// List the labs recorded in the state directory, with their states.
+    ///
+    /// For each lab: its state (docs/lab-states.md), what it holds (a veth
+    /// pair is two links), when it was created, by which guest and
+    /// arguments. --json prints the schema netwasm.ls/1 (docs/json.md).
     Ls(LsArgs),
-    /// Compare a lab's ledger with the kernel and report drift.
+    /// Say a lab's state, compare its ledger with the kernel, report drift.
+    ///
+    /// The state is as `ls` tells it (docs/lab-states.md).
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
     /// --json prints the schema netwasm.status/1 (docs/json.md).
