@@ -26,11 +26,7 @@ pub struct LsArgs {
 
 pub fn ls(args: LsArgs) -> anyhow::Result<Exit> {
     let state = StateDir::new(&args.state.state_dir);
-    let labs: Vec<Assessment> = state
-        .labs()?
-        .iter()
-        .map(|name| lab_state::assess(&state, name))
-        .collect();
+    let labs = lab_state::assess_all(&state, &state.labs()?);
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&ls_json(&state, &labs))?;
         s.push('\n');

@@ -145,7 +145,19 @@ pub struct Assessment {
 /// Assesses lab `lab` under `state`. Never fails: what cannot be read
 /// makes the state `unknown`, with the reason.
 pub fn assess(state: &StateDir, lab: &str) -> Assessment {
-    let lock = probe_lock(state, lab);
+    assess_with(state, lab, &read_locks())
+}
+
+/// Assesses every lab of `labs`, reading the kernel's list of locks once.
+pub fn assess_all(state: &StateDir, labs: &[String]) -> Vec<Assessment> {
+    let locks = read_locks();
+    labs.iter()
+        .map(|lab| assess_with(state, lab, &locks))
+        .collect()
+}
+
+fn assess_with(state: &StateDir, lab: &str, locks: &Locks) -> Assessment {
+    let lock = probe_lock_in(state, lab, locks);
     match state.read(lab) {
         Ok(journal) => assess_journal(lab, &journal, lock, namespace_present),
         Err(e) => Assessment {
@@ -349,6 +361,21 @@ const MAX_PROC_LOCKS: u64 = 8 << 20;
 /// Whether some process holds lab `lab`'s lock, from `/proc/locks` (the
 /// kernel's list of every lock, readable by anyone).
 pub fn probe_lock(state: &StateDir, lab: &str) -> LockProbe {
+    probe_lock_in(state, lab, &read_locks())
+}
+
+/// The text of `/proc/locks`, or why it could not be read.
+type Locks = Result<String, String>;
+
+fn read_locks() -> Locks {
+    let mut text = String::new();
+    std::fs::File::open("/proc/locks")
+        .and_then(|f| f.take(MAX_PROC_LOCKS).read_to_string(&mut text))
+        .map_err(|e| format!("/proc/locks: {e}"))?;
+    Ok(text)
+}
+
+fn probe_lock_in(state: &StateDir, lab: &str, locks: &Locks) -> LockProbe {
     let path = state.lab_dir(lab).join("lock");
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
@@ -356,14 +383,12 @@ pub fn probe_lock(state: &StateDir, lab: &str) -> LockProbe {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockProbe::Free,
         Err(e) => return LockProbe::Unknown(format!("{}: {e}", path.display())),
     };
-    let mut text = String::new();
-    let read = std::fs::File::open("/proc/locks")
-        .and_then(|f| f.take(MAX_PROC_LOCKS).read_to_string(&mut text));
-    if let Err(e) = read {
-        return LockProbe::Unknown(format!("/proc/locks: {e}"));
-    }
+    let text = match locks {
+        Ok(text) => text,
+        Err(why) => return LockProbe::Unknown(why.clone()),
+    };
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-    match flock_holder(&text, major, minor, meta.ino()) {
+    match flock_holder(text, major, minor, meta.ino()) {
         Some(pid) => LockProbe::Held { pid },
         None => LockProbe::Free,
     }
