@@ -226,11 +226,6 @@ fn argument_errors_are_one_line_naming_the_argument() {
             vec!["run"],
             "the following required arguments were not provided: <GUEST>",
         ),
-        // A guest's arguments without `--` before them.
-        (
-            vec!["run", g, "up", "demo"],
-            "unexpected argument 'up' found; tip: to pass 'up' to the guest, put it after '--'",
-        ),
         (
             vec!["run", "--limit-handles", "many", g],
             "invalid value 'many' for '--limit-handles <N>'",
@@ -274,6 +269,16 @@ fn argument_errors_are_one_line_naming_the_argument() {
         );
         assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
     }
+    // A guest's arguments without `--` before them: the line gives the
+    // command as it should have been typed.
+    let out = w.run(&["run", "--lab", "x", g, "up", "demo"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "netwasm: error: unexpected argument 'up'; guest arguments go after --: netwasm run --lab x {g} -- up demo\n"
+        )
+    );
 }
 
 #[test]

@@ -29,7 +29,7 @@ mod layers {
         ("vocab", &["error"]),
         ("kernel", &["error", "vocab"]),
         ("policy", &["error", "vocab"]),
-        ("ledger", &["error", "kernel", "vocab"]),
+        ("ledger", &["error", "kernel", "time", "vocab"]),
         (
             "lab",
             &["error", "kernel", "ledger", "policy", "time", "vocab"],

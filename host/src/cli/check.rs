@@ -1,6 +1,8 @@
 //! `netwasm check`: can this guest run under this policy? Answered without
 //! running it and without privileges.
 
+use serde::Serialize;
+
 use super::{CheckArgs, Exit};
 use crate::policy::Policy;
 use crate::runtime::{Runtime, imports};
@@ -111,73 +113,142 @@ pub fn describe_policy(p: &Policy) -> Vec<String> {
     ]
 }
 
-pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
-    let mut out = String::new();
-    let exit = check_into(args, &mut out);
-    super::print_out(&out)?;
-    exit
+/// The schema of `netwasm check --json` (docs/json.md).
+const SCHEMA: &str = "netwasm.check/1";
+
+/// What `check` found, as `--json` prints it.
+#[derive(Serialize)]
+struct Report {
+    schema: &'static str,
+    policy: PolicyReport,
+    guest: GuestReport,
+    imports: Vec<ImportReport>,
+    exports: Vec<String>,
+    can_run: bool,
+    verdict: String,
+    exit: u8,
 }
 
-fn check_into(args: CheckArgs, out: &mut String) -> anyhow::Result<Exit> {
-    let policy = super::run::load_policy(args.policy.as_deref(), &Default::default())?;
-    outln!(out, "policy: {} is valid", policy.source);
-    for line in describe_policy(&policy) {
+#[derive(Serialize)]
+struct PolicyReport {
+    source: String,
+    summary: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct GuestReport {
+    path: String,
+    size: usize,
+}
+
+#[derive(Serialize)]
+struct ImportReport {
+    name: String,
+    provided: bool,
+    why: &'static str,
+}
+
+pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
+    let json = args.json;
+    let (report, exit) = assess(args)?;
+    let out = if json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        text(&report)
+    };
+    super::print_out(&out)?;
+    Ok(exit)
+}
+
+fn text(r: &Report) -> String {
+    let mut out = String::new();
+    outln!(out, "policy: {} is valid", r.policy.source);
+    for line in &r.policy.summary {
         outln!(out, "  {line}");
     }
+    outln!(
+        out,
+        "guest: {} ({} bytes, a component)",
+        r.guest.path,
+        r.guest.size
+    );
+    outln!(out, "imports:");
+    for i in &r.imports {
+        outln!(
+            out,
+            "  {} {}  ({})",
+            if i.provided { "ok     " } else { "REFUSED" },
+            i.name,
+            i.why
+        );
+    }
+    outln!(out, "exports: {}", list(&r.exports));
+    outln!(out, "verdict: {}", r.verdict);
+    out
+}
+
+fn assess(args: CheckArgs) -> anyhow::Result<(Report, Exit)> {
+    let policy = super::run::load_policy(args.policy.as_deref(), &Default::default())?;
     // The compile cache, as `run` uses it: a check then costs a compile
     // only for a guest never seen, and warms the cache for the run after.
     let runtime = Runtime::new(args.cache.cache())?;
     let i = runtime.inspect(&args.guest)?;
-    outln!(
-        out,
-        "guest: {} ({} bytes, a component)",
-        args.guest.display(),
-        i.size
-    );
-    outln!(out, "imports:");
-    let mut refused = Vec::new();
-    for name in &i.imports {
-        let ok = imports::first_disallowed([name.as_str()]).is_none();
-        let why = imports::ALLOWED
-            .iter()
-            .find(|(p, _)| name.starts_with(p))
-            .map(|(_, why)| *why)
-            .filter(|_| ok)
-            .unwrap_or("not provided by netwasm: the guest would be refused");
-        outln!(
-            out,
-            "  {} {name}  ({why})",
-            if ok { "ok     " } else { "REFUSED" }
-        );
-        if !ok {
-            refused.push(name.clone());
-        }
-    }
-    outln!(out, "exports: {}", list(&i.exports));
-    if let Some(why) = imports::version_mismatch(i.imports.iter().map(String::as_str)) {
-        outln!(out, "verdict: cannot run on this netwasm: {why}");
-        return Ok(Exit::BadInput);
-    }
-    if !refused.is_empty() {
-        outln!(
-            out,
-            "verdict: cannot run: it imports {}",
-            refused.join(", ")
-        );
-        return Ok(Exit::Refused);
-    }
-    if !i.has_run {
-        outln!(
-            out,
-            "verdict: cannot run: it does not export `run` (world netwasm:lab/lab)"
-        );
-        return Ok(Exit::BadInput);
-    }
+    let imports: Vec<ImportReport> = i
+        .imports
+        .iter()
+        .map(|name| {
+            let provided = imports::first_disallowed([name.as_str()]).is_none();
+            let why = imports::ALLOWED
+                .iter()
+                .find(|(p, _)| name.starts_with(p))
+                .map(|(_, why)| *why)
+                .filter(|_| provided)
+                .unwrap_or("not provided by netwasm: the guest would be refused");
+            ImportReport {
+                name: name.clone(),
+                provided,
+                why,
+            }
+        })
+        .collect();
+    let refused: Vec<&str> = imports
+        .iter()
+        .filter(|i| !i.provided)
+        .map(|i| i.name.as_str())
+        .collect();
     let shown = args.guest.display().to_string();
-    if let Err(e) = runtime.accept(&shown, i) {
-        outln!(out, "verdict: cannot run: {e:#}");
-        return Ok(super::exit_for(&e));
-    }
-    outln!(out, "verdict: can run under {}", policy.source);
-    Ok(Exit::Ok)
+    let (size, exports) = (i.size, i.exports.clone());
+    let (exit, verdict) =
+        if let Some(why) = imports::version_mismatch(i.imports.iter().map(String::as_str)) {
+            (Exit::BadInput, format!("cannot run on this netwasm: {why}"))
+        } else if !refused.is_empty() {
+            (
+                Exit::Refused,
+                format!("cannot run: it imports {}", refused.join(", ")),
+            )
+        } else if !i.has_run {
+            (
+                Exit::BadInput,
+                "cannot run: it does not export `run` (world netwasm:lab/lab)".to_string(),
+            )
+        } else {
+            match runtime.accept(&shown, i) {
+                Err(e) => (super::exit_for(&e), format!("cannot run: {e:#}")),
+                Ok(_) => (Exit::Ok, format!("can run under {}", policy.source)),
+            }
+        };
+    let report = Report {
+        schema: SCHEMA,
+        policy: PolicyReport {
+            source: policy.source.to_string(),
+            summary: describe_policy(&policy),
+        },
+        guest: GuestReport { path: shown, size },
+        imports,
+        exports,
+        can_run: exit == Exit::Ok,
+        verdict,
+        exit: exit as u8,
+    };
+    Ok((report, exit))
 }

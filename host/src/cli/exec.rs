@@ -46,13 +46,7 @@ pub async fn exec(args: ExecArgs) -> anyhow::Result<Exit> {
     let (lab, ns) = (&args.lab, &args.namespace);
     let dir = StateDir::new(&args.state.state_dir);
     if !dir.exists(lab) {
-        return Err(fail(
-            Exit::BadInput,
-            format!(
-                "lab {lab}: no such lab in {}",
-                args.state.state_dir.display()
-            ),
-        ));
+        return Err(super::labs::no_such_lab(&dir, lab));
     }
     let objects = replay(&dir.read(lab)?.entries);
     if ns == ROOT_NS {

@@ -1,22 +1,86 @@
-//! `netwasm down`, `ls` and `status`: a lab's life after its run.
+//! `netwasm down` and `status`: a lab's life after its run (`ls` is in
+//! ls.rs).
 
 use std::sync::Arc;
 
-use super::{DownArgs, Exit, LabArgs, StateArgs, fail};
+use clap::Args;
+use serde::Serialize;
+
+use super::ls::{StateJson, state_json};
+use super::{DownArgs, Exit, LabArgs, fail};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
-use crate::ledger::RunOutcome;
-use crate::ledger::StateDir;
-use crate::ledger::replay::{Object, replay};
+use crate::ledger::lab_state;
+use crate::ledger::replay::replay;
 use crate::ledger::undo;
+use crate::ledger::{Ending, StateDir, Tombstone};
+use crate::time::rfc3339;
+
+/// The schema of `netwasm status --json` (docs/json.md).
+const STATUS_SCHEMA: &str = "netwasm.status/1";
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Print the state and the drift as JSON (schema netwasm.status/1,
+    /// docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// "torn down at T" / "its last run left nothing up at T".
+pub fn ended_line(t: &Tombstone) -> String {
+    match t.how {
+        Ending::TornDown => format!("torn down at {}", rfc3339(t.ended)),
+        Ending::NothingLeft => format!("its last run left nothing up at {}", rfc3339(t.ended)),
+    }
+}
+
+/// The error for a lab with no journal: one that ended says when, one
+/// never recorded says so. Both exit 2.
+pub fn no_such_lab(state: &StateDir, name: &str) -> anyhow::Error {
+    match state.tombstone(name) {
+        Some(t) => fail(
+            Exit::BadInput,
+            format!(
+                "lab {name}: {}; nothing of it is recorded now",
+                ended_line(&t)
+            ),
+        ),
+        None => fail(
+            Exit::BadInput,
+            format!(
+                "lab {name}: no such lab in {} (`netwasm ls` lists them)",
+                state.root().display()
+            ),
+        ),
+    }
+}
 
 pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
     crate::privileges::require(crate::privileges::FOR_LABS)?;
     let state = StateDir::new(&args.lab.state.state_dir);
     let name = &args.lab.name;
     if !state.exists(name) {
-        eprintln!("netwasm: lab {name}: nothing recorded, nothing left to undo");
-        return Ok(Exit::Ok);
+        if let Some(t) = state.tombstone(name) {
+            eprintln!(
+                "netwasm: lab {name}: {}; nothing left to undo",
+                ended_line(&t)
+            );
+            return Ok(Exit::Ok);
+        }
+        if args.missing_ok {
+            eprintln!("netwasm: lab {name}: nothing recorded, nothing left to undo");
+            return Ok(Exit::Ok);
+        }
+        return Err(fail(
+            Exit::BadInput,
+            format!(
+                "lab {name}: no such lab in {} (`netwasm ls` lists them; --missing-ok makes this no error)",
+                state.root().display()
+            ),
+        ));
     }
     let _lock = state.lock(name)?;
     let journal = state.read(name)?;
@@ -33,109 +97,68 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
     if !report.is_complete() {
         return Ok(Exit::Incomplete);
     }
-    state.remove(name)?;
-    Ok(Exit::Ok)
-}
-
-pub fn ls(args: StateArgs) -> anyhow::Result<Exit> {
-    let mut out = String::new();
-    let exit = ls_into(args, &mut out);
-    super::print_out(&out)?;
-    exit
-}
-
-fn ls_into(args: StateArgs, out: &mut String) -> anyhow::Result<Exit> {
-    let state = StateDir::new(&args.state_dir);
-    let labs = state.labs()?;
-    if labs.is_empty() {
-        eprintln!("netwasm: no labs in {}", args.state_dir.display());
-        return Ok(Exit::Ok);
-    }
-    outln!(
-        out,
-        "{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}",
-        "LAB",
-        "STATE",
-        "NS",
-        "LINKS",
-        "ADDRS",
-        "ROUTES"
-    );
-    for name in labs {
-        let journal = state.read(&name)?;
-        let objects = replay(&journal.entries);
-        let count = |f: fn(&Object) -> bool| objects.iter().filter(|o| f(o)).count();
-        let busy = state.lock(&name).is_err();
-        let last_end = journal.entries.iter().rev().find_map(|e| match e {
-            crate::ledger::Entry::End { outcome } => Some(Some(*outcome)),
-            crate::ledger::Entry::Begin { .. } => Some(None),
-            _ => None,
-        });
-        let st = if busy {
-            "running".to_string()
-        } else if journal.damage.is_some() {
-            "damaged".to_string()
-        } else {
-            match last_end {
-                Some(Some(RunOutcome::Committed)) => "up".into(),
-                Some(Some(outcome)) => outcome.to_string(),
-                // A run began and never ended: the process died.
-                Some(None) => "interrupted".into(),
-                None => "unknown".into(),
-            }
-        };
-        outln!(
-            out,
-            "{:<24} {:<12} {:>5} {:>6} {:>6} {:>7}",
-            name,
-            st,
-            count(|o| matches!(o, Object::Ns { .. })),
-            count(|o| matches!(o, Object::Link { .. })),
-            count(|o| matches!(o, Object::Addr { .. })),
-            count(|o| matches!(o, Object::Route { .. })),
-        );
+    if let Some(warning) = state.retire(name, Ending::TornDown)? {
+        eprintln!("netwasm: warning: {warning}");
     }
     Ok(Exit::Ok)
 }
 
-pub async fn status(args: LabArgs) -> anyhow::Result<Exit> {
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    schema: &'static str,
+    lab: &'a str,
+    #[serde(flatten)]
+    state: StateJson<'a>,
+    objects: usize,
+    as_recorded: bool,
+    drift: &'a [String],
+}
+
+pub async fn status(args: StatusArgs) -> anyhow::Result<Exit> {
     let mut out = String::new();
     let exit = status_into(args, &mut out).await;
     super::print_out(&out)?;
     exit
 }
 
-async fn status_into(args: LabArgs, out: &mut String) -> anyhow::Result<Exit> {
+async fn status_into(args: StatusArgs, out: &mut String) -> anyhow::Result<Exit> {
     crate::privileges::require(crate::privileges::FOR_LABS)?;
-    let state = StateDir::new(&args.state.state_dir);
-    let name = &args.name;
+    let state = StateDir::new(&args.lab.state.state_dir);
+    let name = &args.lab.name;
     if !state.exists(name) {
-        return Err(fail(
-            Exit::BadInput,
-            format!(
-                "lab {name}: no such lab in {}",
-                args.state.state_dir.display()
-            ),
-        ));
+        return Err(no_such_lab(&state, name));
     }
+    let assessment = lab_state::assess(&state, name);
     let journal = state.read(name)?;
     let objects = replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let drift = crate::ledger::drift::check(kernel.as_ref(), &objects).await;
-    for d in &drift {
-        outln!(out, "drift: {d}");
-    }
-    if let Some(damage) = &journal.damage {
-        outln!(out, "damaged journal: {damage}");
-    }
-    if drift.is_empty() && journal.damage.is_none() {
-        outln!(
-            out,
-            "lab {name}: {} objects, all as recorded",
-            objects.len()
-        );
-        Ok(Exit::Ok)
+    let clean = drift.is_empty() && journal.damage.is_none();
+    if args.json {
+        let doc = StatusJson {
+            schema: STATUS_SCHEMA,
+            lab: name,
+            state: state_json(&assessment),
+            objects: objects.len(),
+            as_recorded: clean,
+            drift: &drift,
+        };
+        outln!(out, "{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        Ok(Exit::Drift)
+        outln!(out, "lab {name}: {} ({})", assessment.state, assessment.why);
+        for d in &drift {
+            outln!(out, "drift: {d}");
+        }
+        if let Some(damage) = &journal.damage {
+            outln!(out, "damaged journal: {damage}");
+        }
+        if clean {
+            outln!(
+                out,
+                "lab {name}: {} objects, all as recorded",
+                objects.len()
+            );
+        }
     }
+    Ok(if clean { Exit::Ok } else { Exit::Drift })
 }

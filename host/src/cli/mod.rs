@@ -16,13 +16,17 @@ mod check;
 mod exec;
 mod graph;
 mod labs;
+mod ls;
 mod plan;
 mod run;
+mod run_json;
 mod show;
 pub mod usage;
 
 pub use exec::ExecArgs;
 pub use graph::{GraphArgs, GraphFormat};
+pub use labs::StatusArgs;
+pub use ls::LsArgs;
 pub use show::ShowArgs;
 
 use std::path::PathBuf;
@@ -165,17 +169,26 @@ pub enum Command {
     /// Remove a lab: undo everything its ledger records.
     ///
     /// Works after a crash or SIGKILL. Idempotent: objects already gone
-    /// count as done, and a second `down` says there was nothing left.
+    /// count as done, and a second `down` says when the lab was torn down
+    /// and that nothing was left (exit 0). A name that never was a lab is
+    /// an error (exit 2) unless --missing-ok.
     /// Each object is first checked to be the one the lab made (namespaces
     /// by kernel identity, links by interface index, routes by their whole
     /// key): one that someone else replaced is reported and left alone.
     Down(DownArgs),
-    /// List the labs recorded in the state directory.
-    Ls(StateArgs),
-    /// Compare a lab's ledger with the kernel and report drift.
+    /// List the labs recorded in the state directory, with their states.
+    ///
+    /// For each lab: its state (docs/lab-states.md), what it holds (a veth
+    /// pair is two links), when it was created, by which guest and
+    /// arguments. --json prints the schema netwasm.ls/1 (docs/json.md).
+    Ls(LsArgs),
+    /// Say a lab's state, compare its ledger with the kernel, report drift.
+    ///
+    /// The state is as `ls` tells it (docs/lab-states.md).
     ///
     /// Exits 7 when an object is missing or differs from what was recorded.
-    Status(LabArgs),
+    /// --json prints the schema netwasm.status/1 (docs/json.md).
+    Status(StatusArgs),
     /// Show a lab as it is in the kernel now: its namespaces, links,
     /// addresses and routes.
     ///
@@ -283,6 +296,10 @@ pub struct DownArgs {
     /// stays recorded.
     #[arg(long)]
     pub force: bool,
+    /// A lab with no record is no error (exit 0), for scripts that tear
+    /// down what may not be up. Without it, such a name exits 2.
+    #[arg(long)]
+    pub missing_ok: bool,
 }
 
 #[derive(Args, Debug)]
@@ -293,6 +310,9 @@ pub struct CheckArgs {
     /// The sandbox policy (TOML). Default: the safe lab policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Print the report as JSON (schema netwasm.check/1, docs/json.md).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -330,6 +350,10 @@ pub struct RunArgs {
     /// Do not show the guest's output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print how the run went as JSON (schema netwasm.run/1,
+    /// docs/json.md); the guest's output then goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -426,7 +450,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::plan(*args).await,
         Command::Check(args) => check::check(args),
         Command::Down(args) => labs::down(args).await,
-        Command::Ls(args) => labs::ls(args),
+        Command::Ls(args) => ls::ls(args),
         Command::Status(args) => labs::status(args).await,
         Command::Show(args) => show::show(args).await,
         Command::Graph(args) => graph::graph(args).await,

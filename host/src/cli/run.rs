@@ -8,6 +8,7 @@ use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::lab::audit::Audit;
 use crate::ledger::StateDir;
+use crate::ledger::lab_state::{self, LabState};
 use crate::policy::file::{
     self, ARGS_RANGE, MEMORY_RANGE, OUTPUT_RANGE, PolicyError, SizeRange, parse_deadline,
 };
@@ -177,10 +178,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let mut session = match session {
         Ok(s) => s,
         Err(OpenError::LabUp(holds)) => {
+            // Named as `ls` names it: an interrupted lab is not "up".
+            let a = lab_state::assess(&StateDir::new(&args.state.state_dir), &lab_name);
+            let why = match a.state {
+                LabState::Up => String::new(),
+                _ => format!("; {}", a.why),
+            };
             return Err(fail(
                 Exit::Refused,
                 format!(
-                    "lab {lab_name} is up ({holds}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach"
+                    "lab {lab_name} is {} ({holds}{why}); remove it with `netwasm down {lab_name}`, or run with --replace or --attach",
+                    a.state
                 ),
             ));
         }
@@ -195,7 +203,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     if let Some(audit) = audit {
         session = session.with_audit(audit);
     }
-    let output = GuestOutput::new(policy.limits.output, args.quiet);
+    let mut output = GuestOutput::new(policy.limits.output, args.quiet);
+    if args.json {
+        // Standard output is the report's alone.
+        output = output.all_to_stderr();
+    }
     let closed = session
         .run(
             GuestRun {
@@ -208,7 +220,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             signalled(),
         )
         .await?;
-    report(&lab_name, closed)
+    if args.json {
+        return super::run_json::report(&lab_name, &args, closed);
+    }
+    report(&lab_name, closed, &args.state.state_dir)
 }
 
 /// The guest's arguments against its `args` limit.
@@ -268,7 +283,7 @@ pub fn verdict(closed: &Closed) -> Option<(Exit, String)> {
 }
 
 /// Says how the run ended; its exit code.
-fn report(lab_name: &str, closed: Closed) -> anyhow::Result<Exit> {
+pub(super) fn report(lab_name: &str, closed: Closed, state_dir: &Path) -> anyhow::Result<Exit> {
     let failure = verdict(&closed);
     if let Some((_, why)) = &failure {
         say(format!("lab {lab_name}: {why}"));
@@ -290,6 +305,17 @@ fn report(lab_name: &str, closed: Closed) -> anyhow::Result<Exit> {
             say(format!("lab {lab_name}: rolled back: {}", undo.summary()));
             if !undo.is_complete() {
                 return Ok(Exit::Incomplete);
+            }
+            // An attached run's failure leaves what earlier runs built: say
+            // what the lab is now, in the words of `ls`.
+            let state = StateDir::new(state_dir);
+            if state.exists(lab_name) {
+                let a = lab_state::assess(&state, lab_name);
+                say(format!(
+                    "lab {lab_name} is {}: {} (what earlier runs built)",
+                    a.state,
+                    summarize(&a.objects)
+                ));
             }
         }
     }

@@ -18,7 +18,13 @@ pub fn one_line<S: AsRef<OsStr>>(mut e: clap::Error, args: &[S]) -> String {
     e.remove(ContextKind::Usage);
     let command = command_of(args);
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        let commands: Vec<String> = Cli::command()
+        // `netwasm cache` lacks one of cache's commands, not netwasm's.
+        let top = Cli::command();
+        let meant = command
+            .strip_prefix("netwasm ")
+            .and_then(|name| top.find_subcommand(name))
+            .unwrap_or(&top);
+        let commands: Vec<String> = meant
             .get_subcommands()
             .map(|c| c.get_name().to_string())
             .collect();
@@ -58,15 +64,17 @@ pub fn one_line<S: AsRef<OsStr>>(mut e: clap::Error, args: &[S]) -> String {
         }
         line.push_str(part);
     }
-    // A guest's argument given before `--` is taken for one of netwasm's.
+    // A guest's argument given before `--` is taken for one of netwasm's:
+    // the line says so, and gives the command line as it should be.
     if e.kind() == ErrorKind::UnknownArgument
-        && command == "netwasm run"
+        && matches!(command.as_str(), "netwasm run" | "netwasm plan")
         && e.get(ContextKind::Suggested).is_none()
         && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
     {
-        line.push_str(&format!(
-            "; tip: to pass '{arg}' to the guest, put it after '--' (netwasm run GUEST -- ARGS...)"
-        ));
+        return format!(
+            "unexpected argument '{arg}'; guest arguments go after --: {}",
+            with_separator(args, arg)
+        );
     }
     format!("{line}; see '{command} --help'")
 }
@@ -84,6 +92,39 @@ fn command_of<S: AsRef<OsStr>>(args: &[S]) -> String {
     match named {
         Some(name) => format!("netwasm {name}"),
         None => "netwasm".to_string(),
+    }
+}
+
+/// The command line `args` with `--` before `arg` (as clap quoted it,
+/// made visible), each word quoted for a shell where it needs to be.
+fn with_separator<S: AsRef<OsStr>>(args: &[S], arg: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut placed = false;
+    for (i, a) in args.iter().enumerate() {
+        let a = visible(&a.as_ref().to_string_lossy());
+        if i == 0 {
+            words.push("netwasm".into());
+            continue;
+        }
+        if !placed && i > 1 && a == arg {
+            words.push("--".into());
+            placed = true;
+        }
+        words.push(shell_word(&a));
+    }
+    words.join(" ")
+}
+
+/// `word` as a shell would need it typed.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | ',' | '@')
+        });
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -121,7 +162,15 @@ mod tests {
         );
         assert_eq!(
             error(&["run", "g.wasm", "up", "demo"]),
-            "unexpected argument 'up' found; tip: to pass 'up' to the guest, put it after '--' (netwasm run GUEST -- ARGS...); see 'netwasm run --help'"
+            "unexpected argument 'up'; guest arguments go after --: netwasm run g.wasm -- up demo"
+        );
+        assert_eq!(
+            error(&["plan", "--lab", "x", "g.wasm", "a b", "up"]),
+            "unexpected argument 'a b'; guest arguments go after --: netwasm plan --lab x g.wasm -- 'a b' up"
+        );
+        assert_eq!(
+            error(&["cache"]),
+            "no command given (one of: ls, clean); see 'netwasm cache --help'"
         );
         assert_eq!(
             error(&[]),

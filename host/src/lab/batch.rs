@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use super::gate::Quota;
 use super::links::PlannedLink;
 use super::{Lab, LinkKey, MacvlanConfig, NsEntry, Origin, VxlanConfig, desc_ns};
-use crate::error::{ErrorKind, Failure, HostResult, OpError};
+use crate::error::{Failure, HostResult, OpError};
 use crate::kernel::{CreateError, Kernel};
 use crate::ledger::{Entry, Ledger, LinkSetting};
 use crate::vocab::Operation;
@@ -297,14 +297,7 @@ impl Lab {
         }
         for plan in plans {
             if self.kernel.ns_exists(&plan.name) {
-                return Err(OpError::new(
-                    ErrorKind::AlreadyExists,
-                    format!(
-                        "create namespace {:?}: a namespace of that name exists",
-                        plan.name
-                    ),
-                )
-                .into());
+                return Err(self.taken(&plan.name).into());
             }
         }
         let steps: u64 = plans.iter().map(|p| p.operation_count() as u64).sum();

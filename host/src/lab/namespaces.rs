@@ -32,7 +32,7 @@ impl Lab {
                 lab.gate
                     .room(Quota::Namespaces, 1, &format!("create namespace {name:?}"))?;
                 if lab.kernel.ns_exists(name) {
-                    return Err(taken(name).into());
+                    return Err(lab.taken(name).into());
                 }
                 let what = format!("create namespace {name:?}");
                 lab.journal_room(&what, 1)?;
@@ -123,7 +123,7 @@ impl Lab {
             self.policy.check_ns_create(name)?;
         }
         if let Some(name) = names.iter().find(|n| self.kernel.ns_exists(n)) {
-            return Err(taken(name).into());
+            return Err(self.taken(name).into());
         }
         if names.is_empty() {
             return Ok(Vec::new());
@@ -474,11 +474,24 @@ impl JournalError {
     }
 }
 
-fn taken(name: &str) -> OpError {
-    OpError::new(
-        ErrorKind::AlreadyExists,
-        format!("create namespace {name:?}: a namespace of that name exists"),
-    )
+impl Lab {
+    /// The error for a namespace name that exists: naming the lab that
+    /// holds it, when another lab under the same state directory does.
+    pub(super) fn taken(&self, name: &str) -> OpError {
+        let holder = self
+            .program_logs
+            .as_ref()
+            .and_then(|(state, me)| state.lab_holding_namespace(name, me));
+        OpError::new(
+            ErrorKind::AlreadyExists,
+            match holder {
+                Some(lab) => format!(
+                    "create namespace {name:?}: a namespace of that name exists; lab {lab} holds it (`netwasm down {lab}` removes it)"
+                ),
+                None => format!("create namespace {name:?}: a namespace of that name exists"),
+            },
+        )
+    }
 }
 
 fn none_created(mut error: OpError, n: u64) -> OpError {

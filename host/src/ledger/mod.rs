@@ -35,14 +35,17 @@
 
 pub mod drift;
 mod entry;
+pub mod lab_state;
 pub mod replay;
 mod state;
 #[cfg(test)]
 mod tests_sim;
+mod tombstone;
 pub mod undo;
 
 pub use self::entry::{Entry, JOURNAL_VERSION, LinkSetting, RunOutcome, VxlanRecord};
 pub use self::state::{LabBusy, LabLock, StateDir, UnsafeStateDir, check_lab_name};
+pub use self::tombstone::{Ending, Tombstone};
 
 use std::fs::File;
 use std::io::Write;

@@ -71,7 +71,7 @@ pub fn check_lab_name(name: &str) -> anyhow::Result<()> {
 
 /// Flags for opening anything in the state directory: never through a
 /// symbolic link, and never a FIFO or device that could block us.
-const NO_FOLLOW: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+pub(super) const NO_FOLLOW: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
 
 fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
@@ -81,7 +81,7 @@ fn euid() -> u32 {
 /// Checks that `path` is a real directory (not a symbolic link) that only
 /// its owner can write, and that the owner is root or the user running
 /// netwasm. `what` names it in the error.
-fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
+pub(super) fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("{what} {}: cannot read", path.display()))?;
     check_dir_meta(&meta, path, what)
@@ -132,7 +132,7 @@ fn check_dir_meta(meta: &std::fs::Metadata, path: &Path, what: &str) -> anyhow::
 /// user could write (and is not sticky, as `/tmp` is) would let them swap
 /// the state directory, or a directory in it, for their own between
 /// netwasm's check and its use, and steer its writes and removals.
-fn check_ancestors(path: &Path) -> anyhow::Result<()> {
+pub(super) fn check_ancestors(path: &Path) -> anyhow::Result<()> {
     let mut existing = path;
     while std::fs::symlink_metadata(existing).is_err() {
         match existing.parent() {
@@ -176,7 +176,7 @@ fn check_ancestors(path: &Path) -> anyhow::Result<()> {
 
 /// The error for opening `path` in the state directory: a symbolic link
 /// where netwasm keeps a file of its own is refused as unsafe.
-fn open_error(e: io::Error, path: &Path, what: &str) -> anyhow::Error {
+pub(super) fn open_error(e: io::Error, path: &Path, what: &str) -> anyhow::Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
         return UnsafeStateDir(format!(
             "{what} {} is a symbolic link; netwasm uses only files it made itself there (remove it)",
@@ -188,7 +188,7 @@ fn open_error(e: io::Error, path: &Path, what: &str) -> anyhow::Error {
 }
 
 /// Makes directory `path` (mode 0700) unless it exists, then checks it.
-fn ensure_dir(path: &Path, what: &str) -> anyhow::Result<()> {
+pub(super) fn ensure_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     match DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -208,11 +208,11 @@ impl StateDir {
         &self.root
     }
 
-    fn labs_dir(&self) -> PathBuf {
+    pub(super) fn labs_dir(&self) -> PathBuf {
         self.root.join("labs")
     }
 
-    fn lab_dir(&self, lab: &str) -> PathBuf {
+    pub(super) fn lab_dir(&self, lab: &str) -> PathBuf {
         self.labs_dir().join(lab)
     }
 
@@ -343,7 +343,7 @@ impl StateDir {
 
     /// Checks the state directory and the lab directories under it, if
     /// they exist; says whether the state directory does.
-    fn check_existing(&self, lab: Option<&str>) -> anyhow::Result<bool> {
+    pub(super) fn check_existing(&self, lab: Option<&str>) -> anyhow::Result<bool> {
         if std::fs::symlink_metadata(&self.root).is_err() {
             return Ok(false);
         }
@@ -404,8 +404,12 @@ impl StateDir {
             if super::check_lab_name(&name).is_err() || !e.file_type()?.is_dir() {
                 continue;
             }
-            if e.path().join("journal").exists() {
-                out.push(name);
+            // A lab this user may not look into is listed all the same
+            // (its state then says so), not passed over as if none.
+            match std::fs::symlink_metadata(e.path().join("journal")) {
+                Ok(_) => out.push(name),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => out.push(name),
+                Err(_) => {}
             }
         }
         out.sort();
@@ -432,7 +436,13 @@ impl StateDir {
         match file.try_lock() {
             Ok(()) => Ok(LabLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => {
-                Err(LabBusy(format!("lab {lab} is in use by another netwasm process")).into())
+                let by = match super::lab_state::probe_lock(self, lab) {
+                    super::lab_state::LockProbe::Held { pid } if pid != 0 => {
+                        format!("netwasm process {pid}")
+                    }
+                    _ => "another netwasm process".to_string(),
+                };
+                Err(LabBusy(format!("lab {lab} is running: {by} holds it")).into())
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(e).with_context(|| format!("lab {lab}: cannot lock {}", path.display()))
@@ -484,6 +494,8 @@ impl StateDir {
         let size = check_file(&file, &path)?;
         let ledger = Ledger::new(file, lab, size);
         if size == 0 {
+            // A lab of this name begins again: it no longer ended.
+            self.forget_tombstone(lab);
             // No directory fsync: see "Durability" in the module above.
             ledger.append(&Entry::Header {
                 version: JOURNAL_VERSION,
@@ -509,7 +521,7 @@ impl StateDir {
 /// owned and writable as a directory of ours must be; returns its size. A
 /// hard link to a file elsewhere would otherwise let a journal write land
 /// there.
-fn check_file(file: &File, path: &Path) -> anyhow::Result<u64> {
+pub(super) fn check_file(file: &File, path: &Path) -> anyhow::Result<u64> {
     let meta = file
         .metadata()
         .with_context(|| format!("{}: cannot read", path.display()))?;

@@ -24,7 +24,7 @@ use crate::lab::Lab;
 use crate::lab::audit::Audit;
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::undo::{self, UndoReport};
-use crate::ledger::{Entry, LabLock, Ledger, RunOutcome, StateDir};
+use crate::ledger::{Ending, Entry, LabLock, Ledger, RunOutcome, StateDir};
 use crate::policy::Policy;
 use crate::runtime::stdio::GuestOutput;
 use crate::runtime::{Guest, Outcome, Runtime};
@@ -353,7 +353,12 @@ impl Session {
 
     fn remove_lab(&self) -> anyhow::Result<()> {
         match &self.store {
-            Store::Lab { state, .. } => Ok(state.remove(&self.lab)?),
+            Store::Lab { state, .. } => {
+                if let Some(warning) = state.retire(&self.lab, Ending::NothingLeft)? {
+                    (self.notices)(format!("warning: {warning}"));
+                }
+                Ok(())
+            }
             Store::Scratch => Ok(()),
         }
     }

@@ -1,29 +1,22 @@
 //! One line saying what a lab holds.
 
+use crate::ledger::lab_state::Counts;
 use crate::ledger::replay::Object;
 
-/// "2 namespaces, 3 links, 1 address, 0 routes".
+/// "2 namespaces, 2 links, 1 address, 0 routes", counted as `netwasm ls`
+/// counts them (a veth pair is two links).
 pub fn summarize(objects: &[Object]) -> String {
-    let count = |f: fn(&Object) -> bool, one: &str, many: &str| {
-        let n = objects.iter().filter(|o| f(o)).count();
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
+    let c = Counts::of(objects);
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     [
-        count(
-            |o| matches!(o, Object::Ns { .. }),
-            "namespace",
-            "namespaces",
-        ),
-        count(|o| matches!(o, Object::Link { .. }), "link", "links"),
-        count(|o| matches!(o, Object::Addr { .. }), "address", "addresses"),
-        count(|o| matches!(o, Object::Route { .. }), "route", "routes"),
+        count(c.namespaces, "namespace", "namespaces"),
+        count(c.links, "link", "links"),
+        count(c.addresses, "address", "addresses"),
+        count(c.routes, "route", "routes"),
     ]
     .join(", ")
-        + &match objects
-            .iter()
-            .filter(|o| matches!(o, Object::Process { .. }))
-            .count()
-        {
+        + &match c.programs {
             // Said only when there are any: the line stays as it was for
             // labs that run nothing.
             0 => String::new(),
