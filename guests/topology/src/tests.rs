@@ -1,0 +1,65 @@
+//! The parser's and checker's messages, without a host.
+
+use super::parse;
+
+const SEED: &str = include_str!("../../../examples/seed-macvlan.yaml");
+
+fn err(text: &str) -> String {
+    parse("lab.yaml", text).unwrap_err()
+}
+
+#[test]
+fn the_seed_file_parses() {
+    let lab = parse("seed.yaml", SEED).unwrap();
+    assert_eq!(lab.name, "seed");
+    assert_eq!(lab.nodes.len(), 5);
+    assert_eq!(lab.nodes[0].namespace, "seed-lan");
+    assert_eq!(lab.veths.len(), 2);
+    assert_eq!(lab.expects.len(), 9);
+}
+
+#[test]
+fn unknown_keys_name_their_line_and_key() {
+    let e = err("name: a\ntopology:\n  nodes:\n    r1:\n      colour: red\n");
+    assert!(
+        e.starts_with("lab.yaml:5: topology.nodes.r1.colour: unknown field `colour`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_endpoint_names_the_node() {
+    let e = err(
+        "name: a\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    - endpoints: [\"a:eth0\", \"b:eth0\"]\n    - endpoints: [\"a:eth1\", \"c:eth0\"]\n",
+    );
+    assert_eq!(
+        e,
+        "lab.yaml:8: topology.links[1].endpoints[1]: node \"c\" is not in topology.nodes"
+    );
+}
+
+#[test]
+fn a_bad_cidr_is_refused() {
+    let e = err(
+        "name: a\ntopology:\n  nodes:\n    a:\n      interfaces:\n        lo:\n          addresses: [10.0.0.1/33]\n",
+    );
+    assert!(
+        e.starts_with("lab.yaml:7: topology.nodes.a.interfaces.lo.addresses[0]: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_node_given_twice_is_refused() {
+    let e = err("name: a\ntopology:\n  nodes:\n    a: {}\n    a: {}\n");
+    assert_eq!(e, "lab.yaml:5: topology.nodes.a: \"a\" is given twice");
+}
+
+#[test]
+fn a_missing_field_is_named() {
+    let e = err("name: a\ntopology:\n  nodes:\n    a:\n      routes:\n        - via: 10.0.0.1\n");
+    assert!(
+        e.contains("topology.nodes.a.routes[0]") && e.contains("to"),
+        "{e}"
+    );
+}
