@@ -1,0 +1,458 @@
+//! Topology files (`netwasm up FILE`, issue 18), against the real kernel:
+//! the seed lab as a file builds what the Rust seed guest builds; mistakes
+//! in a file are bad input naming their line and key, with nothing built;
+//! a policy refuses a file's lab whole; `expect` entries decide the exit
+//! code as in `run`; `down FILE` removes the lab the file names.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use common::{World, ip_json, root, root_or_skip, seed_guest, stderr, stdout};
+
+/// The namespaces the seed lab builds, as `PREFIX-suffix`.
+const SUFFIXES: [&str; 5] = ["lan", "test", "net1", "ns1", "ns2"];
+
+/// `ip -j -n NS netns list-id`: the namespace's ids for its peers, by name.
+fn nsids(ns: &str) -> HashMap<u64, String> {
+    ip_json(Some(ns), &["netns", "list-id"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| Some((e["nsid"].as_u64()?, e["name"].as_str()?.to_string())))
+        .collect()
+}
+
+/// `name` without the lab's prefix: `PREFIX-net1` is `net1`; a name from
+/// outside the lab is kept whole (and so differs between two labs).
+fn unprefixed(prefix: &str, name: &str) -> String {
+    name.strip_prefix(&format!("{prefix}-"))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("outside:{name}"))
+}
+
+/// Sorted strings, as a JSON array.
+fn sorted(mut v: Vec<String>) -> Value {
+    v.sort();
+    json!(v)
+}
+
+/// What the lab under `prefix` is, in terms that do not depend on the
+/// prefix, MAC addresses or interface indexes: per namespace, its links
+/// (kind, macvlan mode, parent, master, flags, MTU, state), its addresses
+/// (but IPv6 link-local ones, which derive from the MAC) and its main-table
+/// routes, from `ip -j -d`; and whether it forwards IPv4 and IPv6.
+fn lab_state(prefix: &str) -> Value {
+    let forwarding = |ns: &str, family: &str| -> String {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "cat",
+                &format!("/proc/sys/net/{family}/conf/all/forwarding"),
+            ])
+            .output()
+            .expect("run ip netns exec cat");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let links_of: HashMap<&str, Value> = SUFFIXES
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                ip_json(Some(&format!("{prefix}-{s}")), &["-d", "link", "show"]),
+            )
+        })
+        .collect();
+    // (suffix, ifindex) -> ifname, to name parents and veth peers.
+    let mut by_index: HashMap<(String, u64), String> = HashMap::new();
+    for (s, links) in &links_of {
+        for l in links.as_array().unwrap() {
+            by_index.insert(
+                (s.to_string(), l["ifindex"].as_u64().unwrap()),
+                l["ifname"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    let mut state = BTreeMap::new();
+    for s in SUFFIXES {
+        let ns = format!("{prefix}-{s}");
+        let ids = nsids(&ns);
+        let mut links = Vec::new();
+        for l in links_of[s].as_array().unwrap() {
+            let info = &l["linkinfo"];
+            let parent = l["link_index"].as_u64().map(|index| {
+                let there = match l["link_netnsid"].as_u64() {
+                    Some(id) => ids
+                        .get(&id)
+                        .map(|n| unprefixed(prefix, n))
+                        .unwrap_or_else(|| format!("nsid {id}")),
+                    None => s.to_string(),
+                };
+                let name = by_index
+                    .get(&(there.clone(), index))
+                    .cloned()
+                    .unwrap_or_else(|| "?".into());
+                format!("{there}/{name}")
+            });
+            let mut flags: Vec<String> = l["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_string())
+                .collect();
+            flags.sort();
+            links.push(json!({
+                "name": l["ifname"],
+                "kind": info["info_kind"],
+                "parent": parent,
+                "macvlan_mode": if info["info_kind"] == "macvlan" { info["info_data"]["mode"].clone() } else { Value::Null },
+                "stp_state": if info["info_kind"] == "bridge" { info["info_data"]["stp_state"].clone() } else { Value::Null },
+                "master": l["master"],
+                "port_kind": info["info_slave_kind"],
+                "port_state": info["info_slave_data"]["state"],
+                "hairpin": info["info_slave_data"]["hairpin"],
+                "flags": flags,
+                "mtu": l["mtu"],
+                "operstate": l["operstate"],
+                "link_type": l["link_type"],
+            }));
+        }
+        links.sort_by_key(|l| l["name"].as_str().unwrap().to_string());
+
+        let mut addrs = Vec::new();
+        for l in ip_json(Some(&ns), &["addr", "show"]).as_array().unwrap() {
+            for a in l["addr_info"].as_array().cloned().unwrap_or_default() {
+                if a["family"] == "inet6" && a["scope"] == "link" {
+                    continue;
+                }
+                addrs.push(format!(
+                    "{} {} {}/{} scope {}",
+                    l["ifname"].as_str().unwrap(),
+                    a["family"].as_str().unwrap(),
+                    a["local"].as_str().unwrap(),
+                    a["prefixlen"],
+                    a["scope"].as_str().unwrap_or("?"),
+                ));
+            }
+        }
+
+        let mut routes = Vec::new();
+        for family in ["-4", "-6"] {
+            for r in ip_json(Some(&ns), &[family, "route", "show"])
+                .as_array()
+                .unwrap()
+            {
+                let field = |k: &str| match &r[k] {
+                    Value::Null => String::new(),
+                    Value::String(v) => format!(" {k} {v}"),
+                    v => format!(" {k} {v}"),
+                };
+                routes.push(format!(
+                    "{}{}{}{}{}{}{}",
+                    r["dst"].as_str().unwrap_or("?"),
+                    field("gateway"),
+                    field("dev"),
+                    field("protocol"),
+                    field("scope"),
+                    field("prefsrc"),
+                    field("metric"),
+                ));
+            }
+        }
+
+        state.insert(
+            s.to_string(),
+            json!({
+                "links": links,
+                "addrs": sorted(addrs),
+                "routes": sorted(routes),
+                "forwarding": [forwarding(&ns, "ipv4"), forwarding(&ns, "ipv6")],
+            }),
+        );
+    }
+    json!(state)
+}
+
+/// Writes `text` as `NAME` in the world's state directory; its path.
+fn file(w: &World, name: &str, text: &str) -> PathBuf {
+    let path = w.state_dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The seed lab's file, named (and so its namespaces prefixed) for `w`.
+fn seed_file(w: &World) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("examples/seed-macvlan.yaml")).unwrap();
+    let text = text.replacen("name: seed ", &format!("name: {} ", w.prefix), 1);
+    assert!(text.contains(&format!("name: {}", w.prefix)));
+    file(w, "seed.yaml", &text)
+}
+
+fn up(w: &World, path: &PathBuf, flags: &[&str]) -> Output {
+    let mut args = vec!["up"];
+    args.extend_from_slice(flags);
+    args.push(path.to_str().unwrap());
+    w.run(&args)
+}
+
+fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// `show --json` of `lab`, without what differs between two builds of the
+/// same lab: the lab's name and prefix, MACs, interface indexes, IPv6
+/// link-local addresses (they derive from the MAC), and the order of links.
+fn shown(w: &World, lab: &str) -> Value {
+    let out = w.run(&["show", "--json", lab]);
+    ok(&out, "show --json");
+    let text = stdout(&out).replace(&format!("{}-", w.prefix), "P-");
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    fn scrub(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                for k in ["index", "mac", "lab"] {
+                    o.remove(k);
+                }
+                for (_, x) in o.iter_mut() {
+                    scrub(x);
+                }
+            }
+            Value::Array(a) => {
+                for x in a.iter_mut() {
+                    scrub(x);
+                }
+                a.retain(|x| !(x["family"] == "inet6" && x["scope"] == "link"));
+                a.sort_by_key(|x| x.to_string());
+            }
+            _ => {}
+        }
+    }
+    scrub(&mut v);
+    v
+}
+
+#[test]
+fn the_seed_file_builds_what_the_rust_seed_guest_builds() {
+    if !root_or_skip() {
+        return;
+    }
+    let by_file = World::new();
+    let by_guest = World::new();
+    let path = seed_file(&by_file);
+    let out = up(&by_file, &path, &[]);
+    ok(&out, "up examples/seed-macvlan.yaml");
+    let matrix = stdout(&out);
+    assert!(
+        matrix.contains("reachability: 9 checked, 9 met, 0 NOT met"),
+        "{matrix}"
+    );
+    let seed = seed_guest();
+    let out = by_guest.run(&[
+        "run",
+        "--lab",
+        &by_guest.prefix,
+        seed.to_str().unwrap(),
+        "--",
+        "up",
+        &by_guest.prefix,
+        "vepa",
+    ]);
+    ok(&out, "run seed_macvlan.wasm");
+
+    let from_file = lab_state(&by_file.prefix);
+    let from_guest = lab_state(&by_guest.prefix);
+    assert_eq!(
+        from_file,
+        from_guest,
+        "kernel state, file vs guest:\n{}\n{}",
+        serde_json::to_string_pretty(&from_file).unwrap(),
+        serde_json::to_string_pretty(&from_guest).unwrap()
+    );
+    // The state is the chapter's, not two equal mistakes.
+    let lan = from_file["lan"].to_string();
+    assert!(
+        lan.contains("\"master\":\"br0\"") && lan.contains("172.16.10.1/24"),
+        "{lan}"
+    );
+    assert_eq!(from_file["lan"]["forwarding"], json!(["1", "1"]));
+    let ns1 = from_file["ns1"].to_string();
+    assert!(
+        ns1.contains("\"macvlan_mode\":\"vepa\"") && ns1.contains("\"parent\":\"net1/eth0\""),
+        "{ns1}"
+    );
+
+    assert_eq!(
+        shown(&by_file, &by_file.prefix),
+        shown(&by_guest, &by_guest.prefix),
+        "show --json, file vs guest"
+    );
+
+    // `down FILE` is `down NAME` of the file's lab.
+    ok(&by_file.run(&["down", path.to_str().unwrap()]), "down FILE");
+    assert_eq!(by_file.namespaces(), Vec::<String>::new());
+    ok(&by_guest.run(&["down", &by_guest.prefix]), "down");
+    assert_eq!(by_guest.namespaces(), Vec::<String>::new());
+}
+
+/// A file with one mistake: netwasm's one-line error, exit 2, and nothing
+/// built or recorded.
+fn refused(w: &World, text: &str) -> String {
+    let path = file(w, "lab.yaml", text);
+    let out = up(w, &path, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}\n{err}");
+    assert_eq!(w.namespaces(), Vec::<String>::new(), "{text}");
+    assert!(
+        stdout(&w.run(&["ls"])).trim().is_empty(),
+        "{text}: a lab is recorded"
+    );
+    let shown = path.display().to_string();
+    err.trim()
+        .strip_prefix(&format!("netwasm: error: {shown}:"))
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string()
+}
+
+#[test]
+fn mistakes_in_a_file_name_their_line_and_key_and_build_nothing() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let p = &w.prefix;
+    let two = format!(
+        "name: {p}\ntopology:\n  nodes:\n    a: {{}}\n    b: {{}}\n  links:\n    - endpoints: [\"a:eth0\", \"b:eth0\"]\n"
+    );
+    // Each file has its mistake after a good lab's worth of nodes, so
+    // nothing of it may be built either.
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("{two}    - endpoints: [\"a:eth1\", \"c:eth0\"]\n"),
+            "8: topology.links[1].endpoints[1]: node \"c\" is not in topology.nodes",
+        ),
+        (
+            format!("{two}    - endpoints: [\"a:eth1\"]\n"),
+            "8: topology.links[1].endpoints: a link joins two endpoints, \"NODE:LINK\"; 1 given",
+        ),
+        (
+            two.replace("    b: {}\n", "    b:\n      colour: red\n"),
+            "6: topology.nodes.b.colour: unknown field `colour`, expected one of kind, forwarding, interfaces, routes",
+        ),
+        (
+            two.replace("    b: {}\n", "    b: {}\n    a: {}\n"),
+            "6: topology.nodes.a: \"a\" is given twice",
+        ),
+        (
+            two.replace(
+                "    b: {}\n",
+                "    b:\n      interfaces:\n        eth0:\n          addresses: [10.0.0.2/33]\n",
+            ),
+            "8: topology.nodes.b.interfaces.eth0.addresses[0]: \"10.0.0.2/33\": the prefix length is at most 32",
+        ),
+        (
+            two.replace(
+                "    b: {}\n",
+                "    b:\n      routes:\n        - via: 10.0.0.1\n",
+            ),
+            "7: topology.nodes.b.routes[0]: missing field `to`",
+        ),
+        (
+            two.replace(
+                "    b: {}\n",
+                "    b:\n      interfaces:\n        mv0: {kind: macvlan, parent: \"a:eth9\"}\n",
+            ),
+            "7: topology.nodes.b.interfaces.mv0.parent: node a has no link \"eth9\" to be a parent",
+        ),
+        (
+            format!("{two}expect:\n  - {{from: a, to: 10.0.0.300}}\n"),
+            "9: expect[0].to: \"10.0.0.300\" is not an IPv4 or IPv6 address",
+        ),
+        (
+            format!("{two}  colour: red\n"),
+            "8: topology.colour: unknown field `colour`, expected one of nodes, links",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(refused(&w, &text), format!("{want}"), "{text}");
+    }
+    // The host reads the name line; a file without one is refused there.
+    let out = up(&w, &file(&w, "noname.yaml", "topology: {}\n"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no top-level `name: LAB` line"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_file_the_policy_refuses_leaves_nothing_built() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let policy = file(&w, "policy.toml", "[links]\nmacvlan-modes = [\"bridge\"]\n");
+    let path = seed_file(&w);
+    let out = up(&w, &path, &["--policy", policy.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "building {}:42: topology.nodes.ns1.interfaces.macvlan1: denied: ",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(w.namespaces(), Vec::<String>::new());
+    assert!(stdout(&w.run(&["ls"])).trim().is_empty());
+}
+
+#[test]
+fn expectations_decide_the_exit_code_and_down_file_removes_the_lab() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let p = &w.prefix;
+    let lab = |reachable: &str| {
+        format!(
+            "name: {p}\ntopology:\n  nodes:\n    a:\n      interfaces:\n        eth0: {{addresses: [10.0.0.1/24]}}\n    b:\n      interfaces:\n        eth0: {{addresses: [10.0.0.2/24]}}\n  links:\n    - endpoints: [\"a:eth0\", \"b:eth0\"]\nexpect:\n  - {{from: a, to: 10.0.0.2}}\n  - {{from: b, to: 10.0.0.1, reachable: {reachable}}}\n"
+        )
+    };
+    // Unmet: exit 6, as `run`, and rolled back.
+    let path = file(&w, "ab.yaml", &lab("false"));
+    let out = up(&w, &path, &[]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("2 checked, 1 met, 1 NOT met"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.namespaces(), Vec::<String>::new());
+
+    let path = file(&w, "ab.yaml", &lab("true"));
+    ok(&up(&w, &path, &[]), "up");
+    assert_eq!(w.namespaces().len(), 2);
+    assert_eq!(common::addrs4(&w.ns("b"), "eth0"), vec!["10.0.0.2/24"]);
+    // Up already: refused, as `run` refuses; --replace builds it again.
+    assert_eq!(up(&w, &path, &[]).status.code(), Some(3));
+    ok(&up(&w, &path, &["--replace"]), "up --replace");
+    ok(&w.run(&["status", path.to_str().unwrap()]), "status FILE");
+    ok(&w.run(&["down", path.to_str().unwrap()]), "down FILE");
+    assert_eq!(w.namespaces(), Vec::<String>::new());
+    assert!(stdout(&w.run(&["ls"])).trim().is_empty());
+}
