@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
@@ -195,7 +195,7 @@ fn seed_file(w: &World) -> PathBuf {
     file(w, "seed.yaml", &text)
 }
 
-fn up(w: &World, path: &PathBuf, flags: &[&str]) -> Output {
+fn up(w: &World, path: &Path, flags: &[&str]) -> Output {
     let mut args = vec!["up"];
     args.extend_from_slice(flags);
     args.push(path.to_str().unwrap());
