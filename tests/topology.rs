@@ -456,3 +456,54 @@ fn expectations_decide_the_exit_code_and_down_file_removes_the_lab() {
     assert_eq!(w.namespaces(), Vec::<String>::new());
     assert!(stdout(&w.run(&["ls"])).trim().is_empty());
 }
+
+#[test]
+fn the_tour_file_builds_every_kind_of_part() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let p = &w.prefix;
+    let text = std::fs::read_to_string(root().join("examples/topology-tour.yaml")).unwrap();
+    let text = text
+        .replacen("name: tour\n", &format!("name: {p}\n"), 1)
+        .replacen("prefix: tour ", &format!("prefix: {p} "), 1);
+    let path = file(&w, "tour.yaml", &text);
+    let out = up(&w, &path, &[]);
+    ok(&out, "up examples/topology-tour.yaml");
+    assert!(
+        stdout(&out).contains("reachability: 5 checked, 5 met, 0 NOT met"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.namespaces().len(), 6);
+    let port = common::link(&w.ns("switch"), "host");
+    assert_eq!(port["master"], "br0");
+    assert_eq!(port["linkinfo"]["info_slave_data"]["hairpin"], true);
+    assert_eq!(common::link(&w.ns("switch"), "router")["master"], "br0");
+    let vx = common::link(&w.ns("far"), "vx0");
+    assert_eq!(vx["linkinfo"]["info_kind"], "vxlan");
+    assert_eq!(vx["linkinfo"]["info_data"]["id"], 42);
+    assert_eq!(vx["linkinfo"]["info_data"]["port"], 4789);
+    assert_eq!(common::link(&w.ns("far"), "eth0")["mtu"], 9000);
+    let mv = common::link(&w.ns("c1"), "mv0");
+    assert_eq!(mv["address"], "02:00:00:00:01:11");
+    assert_eq!(mv["linkinfo"]["info_data"]["mode"], "vepa");
+    assert_eq!(
+        common::addrs4(&w.ns("router"), "lo"),
+        vec!["127.0.0.1/8", "10.255.0.1/32"]
+    );
+    let routes = ip_json(
+        Some(&w.ns("far")),
+        &["-4", "route", "show", "10.255.0.1/32"],
+    );
+    assert_eq!(routes[0]["dev"], "vx0");
+    assert_eq!(routes[0]["metric"], 10);
+    assert_eq!(
+        common::default_gateway(&w.ns("c2")).as_deref(),
+        Some("10.1.0.1")
+    );
+    assert!(common::ping(&w.ns("far"), "10.1.0.12"));
+    ok(&w.run(&["down", path.to_str().unwrap()]), "down FILE");
+    assert_eq!(w.namespaces(), Vec::<String>::new());
+}

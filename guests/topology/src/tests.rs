@@ -63,3 +63,15 @@ fn a_missing_field_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn the_tour_file_parses() {
+    let lab = parse(
+        "tour.yaml",
+        include_str!("../../../examples/topology-tour.yaml"),
+    )
+    .unwrap();
+    assert_eq!(lab.nodes.len(), 6);
+    assert_eq!(lab.nodes[5].namespace, "tour-far");
+    assert_eq!(lab.expects.len(), 5);
+}
