@@ -507,3 +507,35 @@ fn the_tour_file_builds_every_kind_of_part() {
     ok(&w.run(&["down", path.to_str().unwrap()]), "down FILE");
     assert_eq!(w.namespaces(), Vec::<String>::new());
 }
+
+/// The README's and docs/topology.md's commands, as written: the example
+/// files under their own names (so their namespaces are `seed-*` and
+/// `tour-*`, not the world's; the guard takes down whatever this test's
+/// ledger recorded).
+#[test]
+fn the_documented_commands_work_as_written() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let _down = common::LabsDown::new(&w, &["seed", "tour"]);
+    for (file, lab) in [
+        ("examples/seed-macvlan.yaml", "seed"),
+        ("examples/topology-tour.yaml", "tour"),
+    ] {
+        let mut up = w.netwasm();
+        up.current_dir(root()).args(["up", file]);
+        ok(&up.output().unwrap(), &format!("netwasm up {file}"));
+        let mut status = w.netwasm();
+        status.current_dir(root()).args(["status", file]);
+        ok(&status.output().unwrap(), &format!("netwasm status {file}"));
+        let mut down = w.netwasm();
+        down.current_dir(root()).args(["down", file]);
+        ok(&down.output().unwrap(), &format!("netwasm down {file}"));
+        let left: Vec<String> = common::netns_list()
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("{lab}-")))
+            .collect();
+        assert_eq!(left, Vec::<String>::new(), "{file}");
+    }
+}
