@@ -189,9 +189,22 @@ fn file(w: &World, name: &str, text: &str) -> PathBuf {
 
 /// The seed lab's file, named (and so its namespaces prefixed) for `w`.
 fn seed_file(w: &World) -> PathBuf {
+    seed_file_in(w, "vepa")
+}
+
+/// The seed lab's file in macvlan `mode`: bridge mode is the chapter's
+/// second run, where the siblings reach each other.
+fn seed_file_in(w: &World, mode: &str) -> PathBuf {
     let text = std::fs::read_to_string(root().join("examples/seed-macvlan.yaml")).unwrap();
-    let text = text.replacen("name: seed ", &format!("name: {} ", w.prefix), 1);
+    let mut text = text.replacen("name: seed ", &format!("name: {} ", w.prefix), 1);
     assert!(text.contains(&format!("name: {}", w.prefix)));
+    if mode == "bridge" {
+        text = text.replace("mode: vepa", "mode: bridge").replace(
+            "{from: ns1, to: 172.16.10.6, reachable: false, label: \"vepa: siblings cannot talk\"}",
+            "{from: ns1, to: 172.16.10.6, label: \"bridge mode: siblings talk\"}",
+        );
+        assert!(text.contains("bridge mode: siblings talk"));
+    }
     file(w, "seed.yaml", &text)
 }
 
@@ -246,12 +259,21 @@ fn shown(w: &World, lab: &str) -> Value {
 
 #[test]
 fn the_seed_file_builds_what_the_rust_seed_guest_builds() {
+    seed_file_against_guest("vepa");
+}
+
+#[test]
+fn the_seed_file_in_bridge_mode_builds_what_the_rust_seed_guest_builds() {
+    seed_file_against_guest("bridge");
+}
+
+fn seed_file_against_guest(mode: &str) {
     if !root_or_skip() {
         return;
     }
     let by_file = World::new();
     let by_guest = World::new();
-    let path = seed_file(&by_file);
+    let path = seed_file_in(&by_file, mode);
     let out = up(&by_file, &path, &[]);
     ok(&out, "up examples/seed-macvlan.yaml");
     let matrix = stdout(&out);
@@ -268,7 +290,7 @@ fn the_seed_file_builds_what_the_rust_seed_guest_builds() {
         "--",
         "up",
         &by_guest.prefix,
-        "vepa",
+        mode,
     ]);
     ok(&out, "run seed_macvlan.wasm");
 
@@ -290,7 +312,8 @@ fn the_seed_file_builds_what_the_rust_seed_guest_builds() {
     assert_eq!(from_file["lan"]["forwarding"], json!(["1", "1"]));
     let ns1 = from_file["ns1"].to_string();
     assert!(
-        ns1.contains("\"macvlan_mode\":\"vepa\"") && ns1.contains("\"parent\":\"net1/eth0\""),
+        ns1.contains(&format!("\"macvlan_mode\":\"{mode}\""))
+            && ns1.contains("\"parent\":\"net1/eth0\""),
         "{ns1}"
     );
 
