@@ -500,7 +500,7 @@ fn the_tour_file_builds_every_kind_of_part() {
         stdout(&out)
     );
     assert_eq!(w.namespaces().len(), 6);
-    let port = common::link(&w.ns("switch"), "host");
+    let port = common::link(&w.ns("switch"), "server");
     assert_eq!(port["master"], "br0");
     assert_eq!(port["linkinfo"]["info_slave_data"]["hairpin"], true);
     assert_eq!(common::link(&w.ns("switch"), "router")["master"], "br0");
@@ -561,4 +561,82 @@ fn the_documented_commands_work_as_written() {
             .collect();
         assert_eq!(left, Vec::<String>::new(), "{file}");
     }
+}
+
+/// A lab whose two nodes hang macvlan children off `host:eth0`, the
+/// machine's own namespace as containerlab writes it. Run inside a
+/// stand-in root (never the machine's), where eth0 is 10.99.0.2/24
+/// (without carrier: its peer is down, so the children cannot ping).
+fn host_parent_file(w: &World) -> PathBuf {
+    let p = &w.prefix;
+    file(
+        w,
+        "host-parent.yaml",
+        &format!(
+            "name: {p}\ntopology:\n  nodes:\n    a:\n      interfaces:\n        mv0: {{kind: macvlan, parent: host:eth0, mode: bridge, addresses: [10.99.0.11/24]}}\n    b:\n      interfaces:\n        mv0:\n          kind: macvlan\n          parent: host:eth0\n          mode: bridge\n          addresses: [10.99.0.12/24]\n"
+        ),
+    )
+}
+
+#[test]
+fn a_host_parent_the_policy_does_not_grant_leaves_nothing_built() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let root_ns = common::StandInRoot::new(&w);
+    let before = root_ns.state();
+    let path = host_parent_file(&w);
+    let out = root_ns.run(&w, &["up", path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "building {}:6: topology.nodes.a.interfaces.mv0: denied: ",
+            path.display()
+        )) && err.contains("[root] links"),
+        "{err}"
+    );
+    // Only the stand-in root itself is left of this world's namespaces.
+    assert_eq!(w.namespaces(), vec![root_ns.name().to_string()]);
+    assert_eq!(root_ns.state(), before);
+    assert!(stdout(&root_ns.run(&w, &["ls"])).trim().is_empty());
+}
+
+#[test]
+fn a_host_parent_the_policy_grants_is_used_and_left_as_it_was() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let root_ns = common::StandInRoot::new(&w);
+    let before = root_ns.state();
+    let policy = file(&w, "policy.toml", "[root]\nlinks = [\"eth0\"]\n");
+    let path = host_parent_file(&w);
+    let out = root_ns.run(
+        &w,
+        &[
+            "up",
+            "--policy",
+            policy.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+    );
+    ok(&out, "up with host:eth0 parents");
+    let mv = common::link(&w.ns("a"), "mv0");
+    assert_eq!(mv["linkinfo"]["info_kind"], "macvlan");
+    assert_eq!(mv["linkinfo"]["info_data"]["mode"], "bridge");
+    assert_eq!(common::addrs4(&w.ns("b"), "mv0"), vec!["10.99.0.12/24"]);
+    ok(
+        &root_ns.run(&w, &["down", path.to_str().unwrap()]),
+        "down FILE",
+    );
+    assert_eq!(w.namespaces(), vec![root_ns.name().to_string()]);
+    // The kernel removes a deleted namespace's links in the background:
+    // eth0 counts its children's promiscuity until then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while root_ns.state() != before && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(root_ns.state(), before);
 }

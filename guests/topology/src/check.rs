@@ -69,8 +69,7 @@ pub struct Node {
 pub struct Interface {
     pub name: String,
     pub kind: Kind,
-    /// A macvlan's parent: the node's index and the link's name.
-    pub parent: Option<(usize, String)>,
+    pub parent: Option<Parent>,
     pub mode: Option<Mode>,
     pub ports: Vec<String>,
     pub vxlan: Option<Vxlan>,
@@ -81,6 +80,20 @@ pub struct Interface {
     pub hairpin: Option<bool>,
     pub at: At,
 }
+
+/// A macvlan's parent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Parent {
+    /// A link of the lab: the node's index and the link's name.
+    Node(usize, String),
+    /// A link of the machine's own namespace (`host:eth0`, as containerlab
+    /// writes it), which the policy must grant (`[root] links`).
+    Host(String),
+}
+
+/// The node name that stands for the machine's own namespace, as in
+/// containerlab's endpoints.
+pub const HOST: &str = "host";
 
 #[derive(Debug, Clone)]
 pub struct Vxlan {
@@ -232,6 +245,11 @@ pub fn check(file: File) -> Result<Lab, FileError> {
         let n = &key.value;
         let at = At::of(key, format!("topology.nodes.{n}"));
         check_node_name(n).map_err(|m| at.error(m))?;
+        if n == HOST {
+            return Err(at.error(
+                "\"host\" is the machine's own namespace (host:eth0, as in containerlab); give the node another name",
+            ));
+        }
         if index.contains_key(n) {
             return Err(at.error(format!("node {n:?} is given twice")));
         }
@@ -284,6 +302,13 @@ pub fn check(file: File) -> Result<Lab, FileError> {
         for (j, ep) in eps.value.iter().enumerate() {
             let k = format!("{key}[{j}]");
             let (n, l) = split_endpoint(&ep.value).map_err(|m| bad(ep, &k, m))?;
+            if n == HOST {
+                return Err(bad(
+                    ep,
+                    &k,
+                    "netwasm makes no link in the machine's own namespace; a macvlan `parent: host:LINK` uses one there",
+                ));
+            }
             let ni = node_of(ep, &k, n)?;
             check_link_name(l).map_err(|m| bad(ep, &k, m))?;
             if let Some(before) = veth_ends.get(&(ni, l.to_string())) {
@@ -586,6 +611,11 @@ fn resolve_references(
             if let Some(p) = &ifc.parent {
                 let k = format!("{base}.parent");
                 let (pn, pl) = split_endpoint(&p.value).map_err(|m| bad(p, &k, m))?;
+                if pn == HOST {
+                    check_link_name(pl).map_err(|m| bad(p, &k, m))?;
+                    nodes[ni].interfaces[ii].parent = Some(Parent::Host(pl.to_string()));
+                    continue;
+                }
                 let pi = *index
                     .get(pn)
                     .ok_or_else(|| bad(p, &k, format!("node {pn:?} is not in topology.nodes")))?;
@@ -599,7 +629,7 @@ fn resolve_references(
                 if pi == ni && pl == l {
                     return Err(bad(p, &k, "a macvlan cannot be its own parent"));
                 }
-                nodes[ni].interfaces[ii].parent = Some((pi, pl.to_string()));
+                nodes[ni].interfaces[ii].parent = Some(Parent::Node(pi, pl.to_string()));
             }
             if let Some(ports) = &ifc.ports {
                 for (j, p) in ports.value.iter().enumerate() {

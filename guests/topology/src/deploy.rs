@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use netwasm_guest::{Error, Link, MacvlanMode, Namespace};
 
-use crate::check::{At, Lab};
+use crate::check::{At, Lab, Parent};
 use crate::schema::{Kind, Mode};
 
 /// A failed step, with the part of the file that asked for it.
@@ -87,15 +87,34 @@ pub fn deploy(lab: &Lab) -> Result<(), StepError> {
                 .map(move |(ii, _)| (ni, ii))
         })
         .collect();
+    // The machine's own namespace, opened for the first `host:LINK` parent
+    // (the policy decides whether it may be: `[root] links`).
+    let mut root: Option<Namespace> = None;
+    let mut host_links: HashMap<String, Link> = HashMap::new();
     while !pending.is_empty() {
         let before = pending.len();
         let mut rest = Vec::new();
         for (ni, ii) in pending {
             let i = &lab.nodes[ni].interfaces[ii];
             let parent = i.parent.clone().expect("checked: a macvlan has a parent");
-            let Some(p) = links.get(&parent) else {
-                rest.push((ni, ii));
-                continue;
+            let p = match &parent {
+                Parent::Node(pi, pl) => match links.get(&(*pi, pl.clone())) {
+                    Some(p) => p,
+                    None => {
+                        rest.push((ni, ii));
+                        continue;
+                    }
+                },
+                Parent::Host(pl) => {
+                    if root.is_none() {
+                        root = Some(Namespace::root().at(&i.at)?);
+                    }
+                    if !host_links.contains_key(pl) {
+                        let ns = root.as_ref().expect("opened above");
+                        host_links.insert(pl.clone(), ns.link(pl).at(&i.at)?);
+                    }
+                    &host_links[pl]
+                }
             };
             let mut mv = p.macvlan(&i.name).in_namespace(&ns[ni]);
             if let Some(m) = i.mode {

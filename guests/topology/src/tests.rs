@@ -75,3 +75,25 @@ fn the_tour_file_parses() {
     assert_eq!(lab.nodes[5].namespace, "tour-far");
     assert_eq!(lab.expects.len(), 5);
 }
+
+#[test]
+fn host_is_the_machines_own_namespace() {
+    let lab = parse(
+        "lab.yaml",
+        "name: a\ntopology:\n  nodes:\n    c:\n      interfaces:\n        mv0: {kind: macvlan, parent: \"host:eth0\"}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        lab.nodes[0].interfaces[0].parent,
+        Some(crate::check::Parent::Host("eth0".into()))
+    );
+    let e = err("name: a\ntopology:\n  nodes:\n    host: {}\n");
+    assert!(
+        e.starts_with("lab.yaml:4: topology.nodes.host: \"host\" is the machine's own namespace"),
+        "{e}"
+    );
+    let e = err(
+        "name: a\ntopology:\n  nodes:\n    c: {}\n  links:\n    - endpoints: [\"c:e0\", \"host:e0\"]\n",
+    );
+    assert!(e.starts_with("lab.yaml:6: topology.links[0].endpoints[1]: netwasm makes no link in the machine's own namespace"), "{e}");
+}
