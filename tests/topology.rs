@@ -419,6 +419,18 @@ fn mistakes_in_a_file_name_their_line_and_key_and_build_nothing() {
         "{}",
         stderr(&out)
     );
+    // The file is the guest's argument, bounded by its args limit.
+    let big = format!("{two}{}", "# padding\n".repeat(7000));
+    let out = up(&w, &file(&w, "big.yaml", &big), &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "a topology file is the topology guest's argument, and its args limit is 64KiB"
+        ),
+        "{err}"
+    );
+    assert_eq!(w.namespaces(), Vec::<String>::new());
 }
 
 #[test]

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::run::{Builtin, run_with};
+use super::run::{Builtin, load_policy, run_with};
 use super::{CacheArgs, Exit, LimitArgs, RunArgs, StateArgs, fail};
 use crate::ledger::check_lab_name;
+use crate::vocab::limit::bytes;
 
 /// The topology guest, a WebAssembly component of world netwasm:lab/lab.
 const TOPOLOGY_GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/topology.wasm"));
@@ -58,6 +59,21 @@ pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
     let shown = args.file.display().to_string();
     let text = read(&args.file)?;
     let lab = lab_name_in(&text).map_err(|why| fail(Exit::BadInput, format!("{shown}: {why}")))?;
+    // `run` would say this of "the guest's arguments"; here they are the file.
+    let limit = load_policy(args.policy.as_deref(), &args.limits)?
+        .limits
+        .args;
+    let size = (shown.len() + lab.len() + text.len() + 3) as u64;
+    if size > limit {
+        return Err(fail(
+            Exit::BadInput,
+            format!(
+                "{shown}: {} bytes: a topology file is the topology guest's argument, and its args limit is {} (raise it with --limit-args or [limits] args)",
+                text.len(),
+                bytes(limit)
+            ),
+        ));
+    }
     let run = RunArgs {
         guest: PathBuf::from("netwasm-topology"),
         args: vec![shown.clone(), lab.clone(), text],
