@@ -558,6 +558,12 @@ fn the_documented_commands_work_as_written() {
         ("examples/seed-macvlan.yaml", "seed"),
         ("examples/topology-tour.yaml", "tour"),
     ] {
+        let mut plan = w.netwasm();
+        plan.current_dir(root()).args(["up", "--dry-run", file]);
+        ok(
+            &plan.output().unwrap(),
+            &format!("netwasm up --dry-run {file}"),
+        );
         let mut up = w.netwasm();
         up.current_dir(root()).args(["up", file]);
         ok(&up.output().unwrap(), &format!("netwasm up {file}"));
@@ -651,4 +657,55 @@ fn a_host_parent_the_policy_grants_is_used_and_left_as_it_was() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(root_ns.state(), before);
+}
+
+/// `up --dry-run` is `plan` of the file: no privileges, nothing built, the
+/// expectations as the model predicts them, and `plan`'s exit codes.
+#[test]
+fn a_dry_run_plans_the_file_on_the_simulated_kernel() {
+    let w = World::new();
+    let path = seed_file(&w);
+    let out = up(&w, &path, &["--dry-run"]);
+    ok(&out, "up --dry-run");
+    let text = stdout(&out);
+    assert!(text.contains("expectations, as predicted:"), "{text}");
+    assert!(
+        text.contains("reachability: 9 checked, 9 met, 0 NOT met"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the lab would be up: 5 namespaces, 5 links, 6 addresses, 4 routes"),
+        "{text}"
+    );
+    let out = up(&w, &path, &["--dry-run", "--json"]);
+    ok(&out, "up --dry-run --json");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["schema"], "netwasm.plan/1");
+    assert_eq!(plan["guest"], "netwasm-topology (built in)");
+    assert_eq!(plan["args"], json!([path.to_str().unwrap()]));
+    // A mistake is bad input here too; an unmet expectation exits 6.
+    let bad = file(
+        &w,
+        "bad.yaml",
+        &format!(
+            "name: {}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n",
+            w.prefix
+        ),
+    );
+    let out = up(&w, &bad, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            ":4: topology.nodes.a.kind: \"linux\": a netwasm node is a network namespace"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "{from: ns1, to: 172.16.10.6, reachable: false",
+        "{from: ns1, to: 172.16.10.6, reachable: true",
+    );
+    let out = up(&w, &file(&w, "unmet.yaml", &text), &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(w.namespaces(), Vec::<String>::new());
 }

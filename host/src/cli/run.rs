@@ -157,10 +157,7 @@ pub async fn run_with(args: RunArgs, builtin: Option<Builtin<'_>>) -> anyhow::Re
         None => args.guest.display().to_string(),
     };
     let guest = match &builtin {
-        Some(b) => {
-            let inspected = runtime.inspect_bytes(b.shown, b.wasm)?;
-            runtime.accept(b.shown, inspected)?
-        }
+        Some(b) => b.load(&runtime)?,
         None => runtime.load(&args.guest)?,
     };
     if guest.origin == cache::Origin::Compiled {
@@ -234,17 +231,33 @@ pub async fn run_with(args: RunArgs, builtin: Option<Builtin<'_>>) -> anyhow::Re
             signalled(),
         )
         .await?;
-    if let Some(b) = &builtin
-        && let Outcome::GuestError(msg) = &closed.outcome
-        && let Some(what) = msg.strip_prefix(b.bad_input)
-        && matches!(&closed.end, Ok(End::RolledBack(undo)) if undo.is_complete())
-    {
-        return Err(fail(
-            Exit::BadInput,
-            stdio::clip(&stdio::neutralise(what.as_bytes()), MAX_GUEST_MESSAGE),
-        ));
+    if let Some(bad) = bad_input(builtin.as_ref(), &closed) {
+        return Err(bad);
     }
     report(&lab_name, closed)
+}
+
+impl Builtin<'_> {
+    /// Loads (compiles, or takes from the cache) and checks the guest.
+    pub fn load(&self, runtime: &Runtime) -> anyhow::Result<crate::runtime::Guest> {
+        let inspected = runtime.inspect_bytes(self.shown, self.wasm)?;
+        runtime.accept(self.shown, inspected)
+    }
+}
+
+/// A built-in guest's report of bad input, once its run left nothing.
+pub fn bad_input(builtin: Option<&Builtin<'_>>, closed: &Closed) -> Option<anyhow::Error> {
+    let b = builtin?;
+    let Outcome::GuestError(msg) = &closed.outcome else {
+        return None;
+    };
+    let what = msg.strip_prefix(b.bad_input)?;
+    matches!(&closed.end, Ok(End::RolledBack(undo)) if undo.is_complete()).then(|| {
+        fail(
+            Exit::BadInput,
+            stdio::clip(&stdio::neutralise(what.as_bytes()), MAX_GUEST_MESSAGE),
+        )
+    })
 }
 
 /// The guest's arguments against its `args` limit.

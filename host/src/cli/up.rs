@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::plan::plan_with;
 use super::run::{Builtin, load_policy, run_with};
-use super::{CacheArgs, Exit, LimitArgs, RunArgs, StateArgs, fail};
+use super::{CacheArgs, Exit, LimitArgs, PlanArgs, RunArgs, StateArgs, fail};
 use crate::ledger::check_lab_name;
 use crate::vocab::limit::bytes;
 
@@ -53,6 +54,14 @@ pub struct UpArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Build nothing: run the file on netwasm's simulated kernel, as
+    /// `netwasm plan` does, and print what `up` would do, every policy
+    /// decision and the expectations as predicted (no privileges needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: print the plan as JSON (schema netwasm.plan/1).
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
 }
 
 pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
@@ -74,9 +83,29 @@ pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
             ),
         ));
     }
+    let builtin = Builtin {
+        shown: "netwasm-topology (built in)",
+        wasm: TOPOLOGY_GUEST,
+        recorded_args: std::slice::from_ref(&shown),
+        bad_input: BAD_FILE,
+    };
+    let guest_args = vec![shown.clone(), lab.clone(), text];
+    if args.dry_run {
+        let plan = PlanArgs {
+            guest: PathBuf::from("netwasm-topology"),
+            args: guest_args,
+            lab: Some(lab),
+            policy: args.policy,
+            json: args.json,
+            cache: args.cache,
+            quiet: args.quiet,
+            limits: args.limits,
+        };
+        return plan_with(plan, Some(builtin)).await;
+    }
     let run = RunArgs {
         guest: PathBuf::from("netwasm-topology"),
-        args: vec![shown.clone(), lab.clone(), text],
+        args: guest_args,
         lab: Some(lab),
         policy: args.policy,
         replace: args.replace,
@@ -88,16 +117,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
         limits: args.limits,
         state: args.state,
     };
-    run_with(
-        run,
-        Some(Builtin {
-            shown: "netwasm-topology (built in)",
-            wasm: TOPOLOGY_GUEST,
-            recorded_args: &[shown],
-            bad_input: BAD_FILE,
-        }),
-    )
-    .await
+    run_with(run, Some(builtin)).await
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
