@@ -311,6 +311,13 @@ pub fn check(file: File) -> Result<Lab, FileError> {
             }
             let ni = node_of(ep, &k, n)?;
             check_link_name(l).map_err(|m| bad(ep, &k, m))?;
+            if l == "lo" {
+                return Err(bad(
+                    ep,
+                    &k,
+                    format!("node {n} has its lo already; name the veth end otherwise"),
+                ));
+            }
             if let Some(before) = veth_ends.get(&(ni, l.to_string())) {
                 return Err(bad(
                     ep,
@@ -343,6 +350,13 @@ pub fn check(file: File) -> Result<Lab, FileError> {
             check_link_name(l).map_err(|m| bad(key, &base, m))?;
             let is_end = veth_ends.contains_key(&(ni, l.clone()));
             let kind = match &ifc.kind {
+                Some(k) if l == "lo" => {
+                    return Err(bad(
+                        k,
+                        format!("{base}.kind"),
+                        format!("node {n} has its lo already: lo takes addresses only"),
+                    ));
+                }
                 Some(k) => {
                     if is_end && k.value != Kind::Veth {
                         return Err(bad(

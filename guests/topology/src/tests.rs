@@ -97,3 +97,21 @@ fn host_is_the_machines_own_namespace() {
     );
     assert!(e.starts_with("lab.yaml:6: topology.links[0].endpoints[1]: netwasm makes no link in the machine's own namespace"), "{e}");
 }
+
+#[test]
+fn lo_is_every_node_s_own() {
+    let e = err(
+        "name: a\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    - endpoints: [\"a:lo\", \"b:eth0\"]\n",
+    );
+    assert!(
+        e.starts_with("lab.yaml:7: topology.links[0].endpoints[0]: node a has its lo already"),
+        "{e}"
+    );
+    let e = err(
+        "name: a\ntopology:\n  nodes:\n    a:\n      interfaces:\n        lo: {kind: bridge}\n",
+    );
+    assert!(
+        e.starts_with("lab.yaml:6: topology.nodes.a.interfaces.lo.kind: node a has its lo already"),
+        "{e}"
+    );
+}
