@@ -51,6 +51,9 @@ pub fn parse(file_name: &str, text: &str) -> Result<check::Lab, String> {
             key.clone()
         };
         let mut message = message(&e);
+        if let Some(hint) = containerlab_hint(&message) {
+            message = format!("{message} ({hint})");
+        }
         let mut key = key;
         // The parser names a repeated key in its message, and the path
         // cannot (its position was not read yet).
@@ -99,6 +102,23 @@ fn key_path(path: &serde_path_to_error::Path) -> String {
         }
     }
     out
+}
+
+/// What to say when a containerlab key that netwasm has no use for is
+/// refused as unknown.
+fn containerlab_hint(message: &str) -> Option<&'static str> {
+    let field = message.strip_prefix("unknown field `")?.split('`').next()?;
+    match field {
+        "image" | "startup-config" | "binds" | "env" | "exec" | "cmd" | "ports" | "mgmt-ipv4"
+        | "mgmt-ipv6" | "labels" | "group" | "type" | "license" => Some(
+            "a netwasm node is a bare network namespace: containers and their settings have no counterpart",
+        ),
+        "kinds" | "defaults" | "groups" => {
+            Some("containerlab's node defaults have no counterpart: give each node its settings")
+        }
+        "mgmt" => Some("netwasm labs have no management network"),
+        _ => None,
+    }
 }
 
 /// The parser's message, on one line and without its own position (the

@@ -115,3 +115,18 @@ fn lo_is_every_node_s_own() {
         "{e}"
     );
 }
+
+#[test]
+fn containerlab_keys_without_a_counterpart_say_so() {
+    let e = err("name: a\nmgmt:\n  network: x\ntopology:\n  nodes: {}\n");
+    assert!(
+        e.ends_with("(netwasm labs have no management network)"),
+        "{e}"
+    );
+    let e = err("name: a\ntopology:\n  nodes:\n    r1:\n      kind: netns\n      image: alpine\n");
+    assert!(
+        e.starts_with("lab.yaml:6: topology.nodes.r1.image: unknown field `image`")
+            && e.contains("bare network namespace"),
+        "{e}"
+    );
+}
