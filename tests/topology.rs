@@ -539,6 +539,17 @@ fn the_tour_file_builds_every_kind_of_part() {
         Some("10.1.0.1")
     );
     assert!(common::ping(&w.ns("far"), "10.1.0.12"));
+    // show, graph and exec take the file for the lab it names, as down does.
+    let out = w.run(&["show", "--json", path.to_str().unwrap()]);
+    ok(&out, "show --json FILE");
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["lab"], p.as_str());
+    ok(
+        &w.run(&["graph", path.to_str().unwrap(), "-f", "dot"]),
+        "graph FILE",
+    );
+    let out = w.run(&["exec", path.to_str().unwrap(), &w.ns("c1"), "--", "true"]);
+    ok(&out, "exec FILE");
     ok(&w.run(&["down", path.to_str().unwrap()]), "down FILE");
     assert_eq!(w.namespaces(), Vec::<String>::new());
 }
