@@ -57,7 +57,7 @@ pub struct UpArgs {
     /// Build nothing: run the file on netwasm's simulated kernel, as
     /// `netwasm plan` does, and print what `up` would do, every policy
     /// decision and the expectations as predicted (no privileges needed).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["replace", "keep_on_error", "audit"])]
     pub dry_run: bool,
     /// With --dry-run: print the plan as JSON (schema netwasm.plan/1).
     #[arg(long, requires = "dry_run")]
@@ -128,8 +128,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
         .map_err(|e| fail(Exit::BadInput, format!("{shown}: not UTF-8 text: {e}")))
 }
 
-/// Whether a `down` or `status` argument names a topology file rather
-/// than a lab.
+/// Whether a lab argument (of `down`, `status`, `show`, `graph`, `exec`)
+/// names a topology file rather than a lab.
 fn is_topology_file(arg: &str) -> bool {
     arg.ends_with(".yaml") || arg.ends_with(".yml") || arg.contains('/')
 }
