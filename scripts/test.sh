@@ -10,4 +10,5 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "test: not root: the privileged tests will be skipped (CI runs them as root)" >&2
 fi
 cargo test --locked -p netwasm
+cargo test --locked -p netwasm-topology
 cargo test --locked -p netwasm-guest --doc

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{Exit, StateArgs, fail, lab_name};
+use super::{Exit, StateArgs, fail};
 use crate::inspect::view::held_namespaces;
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
@@ -28,8 +28,8 @@ use crate::vocab::process::ExitStatus;
     command was not found, 126 when it could not be run, 2 for a lab or namespace \
     that is not there.")]
 pub struct ExecArgs {
-    /// The lab's name.
-    #[arg(value_name = "LAB", value_parser = lab_name)]
+    /// The lab's name, or a topology file (*.yaml, *.yml, a path) naming it.
+    #[arg(value_name = "LAB", value_parser = super::up::lab_name_or_file)]
     pub lab: String,
     /// The namespace, as the lab names it (see `netwasm show LAB`).
     #[arg(value_name = "NAMESPACE")]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::show::lab_view;
-use super::{Exit, StateArgs, fail, lab_name};
+use super::{Exit, StateArgs, fail};
 use crate::inspect::{graph, svg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,8 +24,8 @@ pub enum GraphFormat {
     netwasm graph mylab -f dot | dot -Tpng -o mylab.png\n  \
     netwasm graph mylab -f mermaid > mylab.mmd")]
 pub struct GraphArgs {
-    /// The lab's name.
-    #[arg(value_name = "NAME", value_parser = lab_name)]
+    /// The lab's name, or a topology file (*.yaml, *.yml, a path) naming it.
+    #[arg(value_name = "NAME", value_parser = super::up::lab_name_or_file)]
     pub name: String,
     /// The output format.
     #[arg(long, short, value_enum, default_value_t = GraphFormat::Svg)]

@@ -21,6 +21,7 @@ mod plan;
 mod run;
 mod run_json;
 mod show;
+mod up;
 pub mod usage;
 
 pub use exec::ExecArgs;
@@ -150,6 +151,15 @@ pub enum Command {
     /// ledger; on failure, a trap, a limit or a signal, everything the run
     /// created is undone.
     Run(Box<RunArgs>),
+    /// Build the lab a topology file describes (YAML, close to
+    /// containerlab's; see docs/topology.md).
+    ///
+    /// `run` with netwasm's built-in topology guest and FILE as its input:
+    /// the same policy, limits, ledger and rollback. The lab is named by
+    /// the file's `name`; `netwasm down FILE` removes it. A mistake in the
+    /// file is bad input (exit 2) naming its line and key; nothing is
+    /// built. Unmet `expect` entries exit 6, as in `run`.
+    Up(Box<up::UpArgs>),
     /// Dry-run a guest on a simulated kernel: what it would build, in
     /// order, every policy decision, and its expectations as predicted.
     ///
@@ -279,8 +289,8 @@ pub struct StateArgs {
 
 #[derive(Args, Debug)]
 pub struct LabArgs {
-    /// The lab's name.
-    #[arg(value_name = "NAME", value_parser = lab_name)]
+    /// The lab's name, or a topology file (*.yaml, *.yml, a path) naming it.
+    #[arg(value_name = "NAME", value_parser = up::lab_name_or_file)]
     pub name: String,
     #[command(flatten)]
     pub state: StateArgs,
@@ -440,13 +450,14 @@ fn lab_name(s: &str) -> Result<String, String> {
 impl Command {
     /// Whether this runs a guest (`run`, `plan`).
     pub fn is_run(&self) -> bool {
-        matches!(self, Command::Run(_) | Command::Plan(_))
+        matches!(self, Command::Run(_) | Command::Up(_) | Command::Plan(_))
     }
 }
 
 pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Run(args) => run::run(*args).await,
+        Command::Up(args) => up::up(*args).await,
         Command::Plan(args) => plan::plan(*args).await,
         Command::Check(args) => check::check(args),
         Command::Down(args) => labs::down(args).await,

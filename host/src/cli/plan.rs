@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::run::{check_arg_bytes, load_policy, verdict};
+use super::run::{Builtin, bad_input, check_arg_bytes, load_policy, verdict};
 use super::{Exit, PlanArgs, print_out};
 use crate::inspect::show;
 use crate::inspect::view::{self, LabView};
@@ -36,16 +36,26 @@ use crate::vocab::net::Mac;
 const SCHEMA: &str = "netwasm.plan/1";
 
 pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
+    plan_with(args, None).await
+}
+
+/// `plan`, of the guest file `args.guest` or of a built-in guest (`up
+/// --dry-run`).
+pub async fn plan_with(args: PlanArgs, builtin: Option<Builtin<'_>>) -> anyhow::Result<Exit> {
     let policy = load_policy(args.policy.as_deref(), &args.limits)?;
     check_arg_bytes(&args.args, &policy)?;
     let cache = args.cache.cache();
     let runtime = Runtime::new(cache)?;
-    let guest = runtime.load(&args.guest)?;
+    let shown = match &builtin {
+        Some(b) => b.shown.to_string(),
+        None => args.guest.display().to_string(),
+    };
+    let guest = match &builtin {
+        Some(b) => b.load(&runtime)?,
+        None => runtime.load(&args.guest)?,
+    };
     if guest.origin == cache::Origin::Compiled && !args.json {
-        eprintln!(
-            "netwasm: compiled {} (cached for next time)",
-            args.guest.display()
-        );
+        eprintln!("netwasm: compiled {shown} (cached for next time)");
     }
     let lab_name = args
         .lab
@@ -58,8 +68,8 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
         kernel.clone(),
         policy.clone(),
         &lab_name,
-        args.guest.display().to_string(),
-        &args.args,
+        shown.clone(),
+        builtin.as_ref().map_or(&args.args[..], |b| b.recorded_args),
         Arc::new(|m| eprintln!("netwasm: {m}")),
     )?
     .with_audit(audit);
@@ -80,6 +90,9 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
             std::future::pending(),
         )
         .await?;
+    if let Some(bad) = bad_input(builtin.as_ref(), &closed) {
+        return Err(bad);
+    }
     let decisions = std::mem::take(&mut *decisions.lock().unwrap_or_else(|e| e.into_inner()));
     // The lab as `netwasm show` would show it, from the model.
     let view = match &closed.end {
@@ -93,7 +106,8 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
     let text = if args.json {
         let plan = as_json(
             &lab_name,
-            &args,
+            &shown,
+            builtin.as_ref().map_or(&args.args[..], |b| b.recorded_args),
             &closed,
             &decisions,
             failure.as_ref(),
@@ -295,9 +309,11 @@ struct StepJson<'a> {
     refused: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn as_json<'a>(
     lab: &'a str,
-    args: &'a PlanArgs,
+    guest: &str,
+    args: &'a [String],
     closed: &'a Closed,
     decisions: &'a [Value],
     failure: Option<&'a (Exit, String)>,
@@ -313,8 +329,8 @@ fn as_json<'a>(
     PlanJson {
         schema: SCHEMA,
         lab,
-        guest: args.guest.display().to_string(),
-        args: &args.args,
+        guest: guest.to_string(),
+        args,
         steps: steps(&closed.entries)
             .into_iter()
             .map(|s| StepJson {

@@ -128,18 +128,41 @@ fn say(msg: impl AsRef<str>) {
     eprintln!("netwasm: {}", msg.as_ref());
 }
 
+/// A guest that ships inside netwasm (`up`'s topology guest), run in
+/// place of `RunArgs::guest`.
+pub struct Builtin<'a> {
+    /// How messages and the journal name it.
+    pub shown: &'a str,
+    pub wasm: &'a [u8],
+    /// What the journal records as the run's arguments, in place of those
+    /// the guest gets.
+    pub recorded_args: &'a [String],
+    /// A guest error that starts with this is bad input (exit 2), reported
+    /// without it, when the run built nothing.
+    pub bad_input: &'a str,
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    run_with(args, None).await
+}
+
+/// `run`, of the guest file `args.guest` or of a built-in guest.
+pub async fn run_with(args: RunArgs, builtin: Option<Builtin<'_>>) -> anyhow::Result<Exit> {
     // Everything about the input is checked before anything is created.
     let policy = load_policy(args.policy.as_deref(), &args.limits)?;
     check_arg_bytes(&args.args, &policy)?;
     raise_fd_limit();
     let runtime = Runtime::new(args.cache.cache())?;
-    let guest = runtime.load(&args.guest)?;
+    let shown = match &builtin {
+        Some(b) => b.shown.to_string(),
+        None => args.guest.display().to_string(),
+    };
+    let guest = match &builtin {
+        Some(b) => b.load(&runtime)?,
+        None => runtime.load(&args.guest)?,
+    };
     if guest.origin == cache::Origin::Compiled {
-        say(format!(
-            "compiled {} (cached for next time)",
-            args.guest.display()
-        ));
+        say(format!("compiled {shown} (cached for next time)"));
     }
     crate::privileges::require(crate::privileges::FOR_LABS)?;
     // Before the lab is locked or its journal touched: a path that cannot
@@ -170,8 +193,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         StateDir::new(&args.state.state_dir),
         &lab_name,
         opening,
-        args.guest.display().to_string(),
-        &args.args,
+        shown,
+        builtin.as_ref().map_or(&args.args[..], |b| b.recorded_args),
         Arc::new(say),
     )
     .await;
@@ -220,10 +243,36 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             signalled(),
         )
         .await?;
+    if let Some(bad) = bad_input(builtin.as_ref(), &closed) {
+        return Err(bad);
+    }
     if args.json {
         return super::run_json::report(&lab_name, &args, closed);
     }
     report(&lab_name, closed, &args.state.state_dir)
+}
+
+impl Builtin<'_> {
+    /// Loads (compiles, or takes from the cache) and checks the guest.
+    pub fn load(&self, runtime: &Runtime) -> anyhow::Result<crate::runtime::Guest> {
+        let inspected = runtime.inspect_bytes(self.shown, self.wasm)?;
+        runtime.accept(self.shown, inspected)
+    }
+}
+
+/// A built-in guest's report of bad input, once its run left nothing.
+pub fn bad_input(builtin: Option<&Builtin<'_>>, closed: &Closed) -> Option<anyhow::Error> {
+    let b = builtin?;
+    let Outcome::GuestError(msg) = &closed.outcome else {
+        return None;
+    };
+    let what = msg.strip_prefix(b.bad_input)?;
+    matches!(&closed.end, Ok(End::RolledBack(undo)) if undo.is_complete()).then(|| {
+        fail(
+            Exit::BadInput,
+            stdio::clip(&stdio::neutralise(what.as_bytes()), MAX_GUEST_MESSAGE),
+        )
+    })
 }
 
 /// The guest's arguments against its `args` limit.

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::labs::ended_line;
-use super::{Exit, StateArgs, lab_name};
+use super::{Exit, StateArgs};
 use crate::inspect::{show, view};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
@@ -23,8 +23,8 @@ use crate::ledger::replay;
     netwasm show mylab\n  \
     netwasm show mylab --json | jq '.namespaces[].links[] | select(.kind == \"macvlan\") | .parent'")]
 pub struct ShowArgs {
-    /// The lab's name.
-    #[arg(value_name = "NAME", value_parser = lab_name)]
+    /// The lab's name, or a topology file (*.yaml, *.yml, a path) naming it.
+    #[arg(value_name = "NAME", value_parser = super::up::lab_name_or_file)]
     pub name: String,
     /// Print JSON for scripts instead of tables: schema "netwasm.show/1",
     /// every field documented in docs/show-json.md.

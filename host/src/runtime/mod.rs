@@ -207,10 +207,16 @@ impl Runtime {
         let shown = path.display();
         let wasm =
             std::fs::read(path).map_err(|e| BadGuest(format!("{shown}: cannot read: {e}")))?;
-        check_header(&wasm, &shown.to_string())?;
+        self.inspect_bytes(&shown.to_string(), &wasm)
+    }
+
+    /// [`Runtime::inspect`] of a component already in memory (a guest
+    /// that ships inside netwasm), shown in messages as `shown`.
+    pub fn inspect_bytes(&self, shown: &str, wasm: &[u8]) -> anyhow::Result<Inspected> {
+        check_header(wasm, shown)?;
         let (component, origin) = match &self.cache {
-            Some(cache) => cache.load(&self.engine, &wasm),
-            None => Component::new(&self.engine, &wasm)
+            Some(cache) => cache.load(&self.engine, wasm),
+            None => Component::new(&self.engine, wasm)
                 .map(|c| (c, cache::Origin::Uncached))
                 .map_err(anyhow::Error::from),
         }
