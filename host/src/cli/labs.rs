@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use super::{DownArgs, Exit, LabArgs, StateArgs, fail};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::ledger::RunOutcome;
 use crate::ledger::StateDir;
+use crate::ledger::drift::{self, Baseline};
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::undo;
 
@@ -21,6 +24,10 @@ pub async fn down(args: DownArgs) -> anyhow::Result<Exit> {
     let _lock = state.lock(name)?;
     let journal = state.read(name)?;
     let objects = replay(&journal.entries);
+    // Whatever the teardown leaves, it is not the lab as committed.
+    state
+        .remove_snapshot(name)
+        .with_context(|| format!("lab {name}: cannot remove its snapshot"))?;
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let report = undo::undo(kernel.as_ref(), &objects, args.force).await;
     eprintln!("netwasm: lab {name}: {}", report.summary());
@@ -99,13 +106,70 @@ fn ls_into(args: StateArgs, out: &mut String) -> anyhow::Result<Exit> {
 }
 
 pub async fn status(args: LabArgs) -> anyhow::Result<Exit> {
-    let mut out = String::new();
-    let exit = status_into(args, &mut out).await;
-    super::print_out(&out)?;
-    exit
+    let report = status_report(&args).await?;
+    super::print_out(&report.text())?;
+    Ok(report.exit())
 }
 
-async fn status_into(args: LabArgs, out: &mut String) -> anyhow::Result<Exit> {
+/// What `netwasm status` found: built apart from its printing, for other
+/// renderings of the same report.
+#[derive(Debug)]
+pub struct StatusReport {
+    pub lab: String,
+    /// How many objects the journal records.
+    pub objects: usize,
+    /// What the kernel was compared with beside the journal.
+    pub baseline: Baseline,
+    /// One line per difference: exit 7.
+    pub drift: Vec<String>,
+    /// Operational state (carrier) changes since the commit: reported,
+    /// not drift.
+    pub carrier: Vec<String>,
+    /// Why the journal could be read only in part: exit 7.
+    pub damage: Option<String>,
+}
+
+impl StatusReport {
+    pub fn exit(&self) -> Exit {
+        if self.drift.is_empty() && self.damage.is_none() {
+            Exit::Ok
+        } else {
+            Exit::Drift
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for d in &self.drift {
+            outln!(out, "drift: {d}");
+        }
+        for c in &self.carrier {
+            outln!(out, "carrier: {c}");
+        }
+        if let Some(damage) = &self.damage {
+            outln!(out, "damaged journal: {damage}");
+        }
+        if let Baseline::Unusable(why) = &self.baseline {
+            outln!(
+                out,
+                "snapshot not used: {why}; compared with the journal only"
+            );
+        }
+        if self.exit() == Exit::Ok {
+            let basis = match &self.baseline {
+                Baseline::Commit(s) => format!(
+                    "as at its last commit ({})",
+                    crate::time::rfc3339(s.taken_ms)
+                ),
+                _ => "all as recorded".to_string(),
+            };
+            outln!(out, "lab {}: {} objects, {basis}", self.lab, self.objects);
+        }
+        out
+    }
+}
+
+async fn status_report(args: &LabArgs) -> anyhow::Result<StatusReport> {
     crate::privileges::require(crate::privileges::FOR_LABS)?;
     let state = StateDir::new(&args.state.state_dir);
     let name = &args.name;
@@ -120,22 +184,15 @@ async fn status_into(args: LabArgs, out: &mut String) -> anyhow::Result<Exit> {
     }
     let journal = state.read(name)?;
     let objects = replay(&journal.entries);
+    let baseline = Baseline::read(&state, name, &objects);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
-    let drift = crate::ledger::drift::check(kernel.as_ref(), &objects).await;
-    for d in &drift {
-        outln!(out, "drift: {d}");
-    }
-    if let Some(damage) = &journal.damage {
-        outln!(out, "damaged journal: {damage}");
-    }
-    if drift.is_empty() && journal.damage.is_none() {
-        outln!(
-            out,
-            "lab {name}: {} objects, all as recorded",
-            objects.len()
-        );
-        Ok(Exit::Ok)
-    } else {
-        Ok(Exit::Drift)
-    }
+    let changes = drift::against(kernel.as_ref(), name, &objects, &baseline).await;
+    Ok(StatusReport {
+        lab: name.clone(),
+        objects: objects.len(),
+        baseline,
+        drift: changes.drift,
+        carrier: changes.carrier,
+        damage: journal.damage,
+    })
 }

@@ -6,6 +6,7 @@
 //! ```text
 //! labs/NAME/journal   append-only, one entry per line (format below)
 //! labs/NAME/lock      held (flock) by the process running or tearing down NAME
+//! labs/NAME/snapshot  the kernel's view of the lab at its last commit (see [`snapshot`])
 //! ```
 //!
 //! Journal format, version 1: each line is `CRC JSON\n`, where JSON is one
@@ -36,6 +37,7 @@
 pub mod drift;
 mod entry;
 pub mod replay;
+pub mod snapshot;
 mod state;
 #[cfg(test)]
 mod tests_sim;
