@@ -5,11 +5,11 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::{DownArgs, Exit, LabArgs, StateArgs, fail};
+use crate::inspect::committed::{self, Baseline};
 use crate::kernel::Kernel;
 use crate::kernel::netlink::Netlink;
 use crate::ledger::RunOutcome;
 use crate::ledger::StateDir;
-use crate::ledger::drift::{self, Baseline};
 use crate::ledger::replay::{Object, replay};
 use crate::ledger::undo;
 
@@ -186,7 +186,7 @@ async fn status_report(args: &LabArgs) -> anyhow::Result<StatusReport> {
     let objects = replay(&journal.entries);
     let baseline = Baseline::read(&state, name, &objects);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
-    let changes = drift::against(kernel.as_ref(), name, &objects, &baseline).await;
+    let changes = committed::drift(kernel.as_ref(), name, &objects, &baseline).await;
     Ok(StatusReport {
         lab: name.clone(),
         objects: objects.len(),

@@ -1,16 +1,14 @@
-//! Drift: where the kernel no longer matches what a lab's ledger recorded,
-//! or what it had when the lab's last run committed (its snapshot).
+//! Drift: where the kernel no longer matches what a lab's ledger recorded.
+//! (`inspect::committed` compares every property with the lab as its last
+//! run committed it.)
 
 use std::collections::HashMap;
 
-use crate::inspect::view::{self, held_namespaces};
 use crate::kernel::{Kernel, process};
 use crate::vocab::net::{Cidr, parse_destination};
 use crate::vocab::{LinkInfo, LinkKind, NsId};
 
-use super::StateDir;
 use super::replay::Object;
-use super::snapshot::{self, Changes, MAX_SNAPSHOT_BYTES, Snapshot};
 
 /// A recorded program of which nothing runs any more: it exited (or was
 /// killed) while the lab is up, and the lab no longer does what it did.
@@ -45,61 +43,16 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
 enum Props {
     /// Those the journal records (what the lab set).
     Recorded,
-    /// None: a snapshot of the last commit compares them all.
+    /// None: the caller compares them all with the lab as committed.
     Snapshot,
 }
 
-/// What `netwasm status` compares the kernel with, beside the journal.
-#[derive(Debug, Clone)]
-pub enum Baseline {
-    /// The lab's snapshot of its last commit.
-    Commit(Snapshot),
-    /// No snapshot: a lab of an older netwasm, or one whose last run did
-    /// not commit. Only what the journal records is compared.
-    JournalOnly,
-    /// A snapshot that cannot be used, and why; compared as `JournalOnly`.
-    Unusable(String),
-}
-
-impl Baseline {
-    /// Reads lab `lab`'s snapshot, if it has one, and checks it against
-    /// the journal's `objects`.
-    pub fn read(state: &StateDir, lab: &str, objects: &[Object]) -> Baseline {
-        let bytes = match state.read_snapshot(lab, MAX_SNAPSHOT_BYTES) {
-            Ok(Some(b)) => b,
-            Ok(None) => return Baseline::JournalOnly,
-            Err(e) => return Baseline::Unusable(format!("{e:#}")),
-        };
-        match Snapshot::parse(&bytes, lab, &held_namespaces(objects)) {
-            Ok(s) => Baseline::Commit(s),
-            Err(why) => Baseline::Unusable(format!("{} {why}", state.snapshot_path(lab).display())),
-        }
-    }
-}
-
-/// Drift of a lab from its journal and, when there is one, from the
-/// snapshot of its last commit: every property `show` reports.
-pub async fn against(
-    kernel: &dyn Kernel,
-    lab: &str,
-    objects: &[Object],
-    baseline: &Baseline,
-) -> Changes {
-    let Baseline::Commit(then) = baseline else {
-        return Changes {
-            drift: check(kernel, objects).await,
-            carrier: Vec::new(),
-        };
-    };
-    let mut drift = check_objects(kernel, objects, Props::Snapshot).await;
-    let view = view::gather(kernel, lab, objects, None, None).await;
-    let now = Snapshot::of(&view, crate::time::unix_millis());
-    let changes = snapshot::compare(then, &now, objects);
-    drift.extend(changes.drift);
-    Changes {
-        drift,
-        carrier: changes.carrier,
-    }
+/// What [`check`] says of the objects themselves — missing, replaced,
+/// of another kind — and of their addresses, routes and programs, without
+/// comparing link properties: for a caller that compares every property
+/// with the lab as it was committed (`inspect::committed`).
+pub async fn check_presence(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
+    check_objects(kernel, objects, Props::Snapshot).await
 }
 
 async fn check_objects(kernel: &dyn Kernel, objects: &[Object], compared: Props) -> Vec<String> {

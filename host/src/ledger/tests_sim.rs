@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::replay::{LinkProps, Object, replay};
 use super::{Entry, Ledger, drift, undo};
 use crate::error::Failure;
+use crate::inspect::committed::{self, Baseline, Snapshot};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
 use crate::lab::tests_support::{lab_on, links_of, names, ok};
@@ -683,9 +684,9 @@ async fn drift_reports_an_mtu_changed_behind_the_labs_back() {
 }
 
 /// The lab as the sim has it now, as a commit would record it.
-async fn snapshot_of(sim: &Sim, objects: &[Object]) -> super::drift::Baseline {
+async fn snapshot_of(sim: &Sim, objects: &[Object]) -> Baseline {
     let view = crate::inspect::view::gather(sim, "t", objects, None, None).await;
-    super::drift::Baseline::Commit(super::snapshot::Snapshot::of(&view, 0))
+    Baseline::Commit(Snapshot::of(&view, 0))
 }
 
 /// With a snapshot of the commit, a property the lab never set is
@@ -697,7 +698,7 @@ async fn drift_against_the_commit_sees_what_the_lab_never_set() {
     drop(lab);
     let objects = replay(&ledger.this_run());
     let then = snapshot_of(&sim, &objects).await;
-    let found = drift::against(&*sim, "t", &objects, &then).await;
+    let found = committed::drift(&*sim, "t", &objects, &then).await;
     assert_eq!(found, Default::default());
     behind_the_back(&sim, "a", async |k, id| {
         let va = k.link_by_name(id, "va").await.unwrap().index;
@@ -719,12 +720,13 @@ async fn drift_against_the_commit_sees_what_the_lab_never_set() {
             "macvlan mv0 (bridge) in b: mtu is 1300, recorded 1400"
         ])
     );
-    let found = drift::against(&*sim, "t", &objects, &then).await;
+    let mut found = committed::drift(&*sim, "t", &objects, &then).await;
+    found.drift.sort();
     assert_eq!(
         found.drift,
         names(&[
-            "a/va: mtu 1500 → 1280",
             "a/p0: master br0 → none",
+            "a/va: mtu 1500 → 1280",
             "b/mv0: mtu 1400 → 1300",
         ]),
         "{found:?}"

@@ -18,12 +18,12 @@ pub use self::summary::summarize;
 
 use std::sync::Arc;
 
+use crate::inspect::committed::Snapshot;
 use crate::kernel::Kernel;
 use crate::lab::Checked;
 use crate::lab::Lab;
 use crate::lab::audit::Audit;
 use crate::ledger::replay::{Object, replay};
-use crate::ledger::snapshot::Snapshot;
 use crate::ledger::undo::{self, UndoReport};
 use crate::ledger::{Entry, LabLock, Ledger, RunOutcome, StateDir};
 use crate::policy::Policy;

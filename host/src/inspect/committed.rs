@@ -31,8 +31,11 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::replay::Object;
-use crate::inspect::view::{LabView, LinkView, RouteView, VxlanView};
+use super::view::{self, LabView, LinkView, RouteView, VxlanView, held_namespaces};
+use crate::kernel::Kernel;
+use crate::ledger::StateDir;
+use crate::ledger::drift;
+use crate::ledger::replay::Object;
 use crate::vocab::ROOT_NS;
 use crate::vocab::net::{Cidr, parse_destination};
 use crate::vocab::text::printable;
@@ -287,6 +290,58 @@ impl Snapshot {
             }
         }
         Ok(s)
+    }
+}
+
+/// What `netwasm status` compares the kernel with, beside the journal.
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    /// The lab's snapshot of its last commit.
+    Commit(Snapshot),
+    /// No snapshot: a lab of an older netwasm, or one whose last run did
+    /// not commit. Only what the journal records is compared.
+    JournalOnly,
+    /// A snapshot that cannot be used, and why; compared as `JournalOnly`.
+    Unusable(String),
+}
+
+impl Baseline {
+    /// Reads lab `lab`'s snapshot, if it has one, and checks it against
+    /// the journal's `objects`.
+    pub fn read(state: &StateDir, lab: &str, objects: &[Object]) -> Baseline {
+        let bytes = match state.read_snapshot(lab, MAX_SNAPSHOT_BYTES) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Baseline::JournalOnly,
+            Err(e) => return Baseline::Unusable(format!("{e:#}")),
+        };
+        match Snapshot::parse(&bytes, lab, &held_namespaces(objects)) {
+            Ok(s) => Baseline::Commit(s),
+            Err(why) => Baseline::Unusable(format!("{} {why}", state.snapshot_path(lab).display())),
+        }
+    }
+}
+
+/// Drift of a lab from its journal and, when there is one, from the
+/// snapshot of its last commit: every property `show` reports.
+pub async fn drift(
+    kernel: &dyn Kernel,
+    lab: &str,
+    objects: &[Object],
+    baseline: &Baseline,
+) -> Changes {
+    let Baseline::Commit(then) = baseline else {
+        return Changes {
+            drift: drift::check(kernel, objects).await,
+            carrier: Vec::new(),
+        };
+    };
+    let mut found = drift::check_presence(kernel, objects).await;
+    let now = view::gather(kernel, lab, objects, None, None).await;
+    let changes = compare(then, &Snapshot::of(&now, 0), objects);
+    found.extend(changes.drift);
+    Changes {
+        drift: found,
+        carrier: changes.carrier,
     }
 }
 
