@@ -155,6 +155,19 @@ fn bad_input_exits_2() {
         "{}",
         stderr(&out)
     );
+    // --from probes from the namespaces named, at every address.
+    let out = w.run(&["probe", &lab, "--json", "--from", &w.ns("ns1")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["namespaces"], serde_json::json!([w.ns("ns1")]), "{v}");
+    assert_eq!(v["probed"], 5, "{v}");
+    let out = w.run(&["probe", &lab, "--from", "elsewhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--from \"elsewhere\": lab"),
+        "{}",
+        stderr(&out)
+    );
     // A namespace of the lab replaced by someone else's is not probed
     // from, nor are its addresses probed.
     ip(&["netns", "delete", &w.ns("ns2")]);

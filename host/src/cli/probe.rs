@@ -39,6 +39,14 @@ use self::expect::{Expected, Mismatch};
 /// The `schema` value of `netwasm probe --json`.
 pub const SCHEMA: &str = "netwasm.probe/1";
 
+/// The most pairs one `probe` pings. Each pair may need an entry in the
+/// kernel's neighbour table (ARP, NDP), which every namespace shares and
+/// which holds 1024 by default (`gc_thresh3`): past it, the kernel drops
+/// what it cannot resolve, and pings that would be answered look
+/// unanswered. A guest's `[quotas] probes` stops at the same number. Each
+/// unanswered pair also costs its timeout.
+const MAX_PAIRS: usize = 1024;
+
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
     netwasm probe mylab\n  \
@@ -66,6 +74,10 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(0..=5))]
     pub retries: u32,
+    /// Probe from this namespace only (repeat for more); all the lab's
+    /// addresses are still probed.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub from: Vec<String>,
     /// How many pings are under way at once (1 to 256).
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -165,7 +177,33 @@ pub async fn probe(args: ProbeArgs) -> anyhow::Result<Exit> {
     let objects = replay(&journal.entries);
     let kernel: Arc<dyn Kernel> = Arc::new(Netlink::new());
     let v = view::gather(kernel.as_ref(), lab, &objects, journal.damage, Some(&dir)).await;
-    let mut report = run(kernel, &v, &objects, timeout, args.retries, args.jobs).await;
+    for ns in &args.from {
+        if !v.namespaces.iter().any(|n| n.name == *ns) {
+            return Err(fail(
+                Exit::BadInput,
+                format!(
+                    "--from {:?}: lab {lab} holds no such namespace (see `netwasm show {lab}`)",
+                    printable(ns)
+                ),
+            ));
+        }
+    }
+    let targets = targets(&v);
+    let pairs: usize = v
+        .namespaces
+        .iter()
+        .filter(|n| args.from.is_empty() || args.from.contains(&n.name))
+        .map(|n| targets.iter().filter(|t| t.ns != n.name).count())
+        .sum();
+    if pairs > MAX_PAIRS {
+        return Err(fail(
+            Exit::BadInput,
+            format!(
+                "lab {lab}: {pairs} pairs to probe, more than the {MAX_PAIRS} netwasm probe sends in one go; probe from fewer namespaces at a time with --from"
+            ),
+        ));
+    }
+    let mut report = run(kernel, &v, &objects, &args, timeout).await;
     if let (Some(list), Some(path)) = (expected, &args.expect) {
         report.expect = Some(ExpectReport {
             file: path.display().to_string(),
@@ -247,14 +285,15 @@ async fn run(
     kernel: Arc<dyn Kernel>,
     v: &LabView,
     objects: &[Object],
+    args: &ProbeArgs,
     timeout: Duration,
-    retries: u32,
-    jobs: u32,
 ) -> Probed {
+    let (retries, jobs) = (args.retries, args.jobs);
     let targets = targets(v);
     let mut namespaces: Vec<(String, NsId)> = Vec::new();
     let mut skipped = Vec::new();
-    for ns in &v.namespaces {
+    let asked = |n: &view::NsView| args.from.is_empty() || args.from.contains(&n.name);
+    for ns in v.namespaces.iter().filter(|n| asked(n)) {
         let opened = match probed_from(ns) {
             Ok(()) => open_recorded(kernel.as_ref(), objects, &ns.name).await,
             Err(why) => Err(why),
