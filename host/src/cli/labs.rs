@@ -157,8 +157,12 @@ impl StatusReport {
         }
         if self.exit() == Exit::Ok {
             let basis = match &self.baseline {
-                Baseline::Commit(s) => format!(
+                Baseline::Commit(s) if self.carrier.is_empty() => format!(
                     "as at its last commit ({})",
+                    crate::time::rfc3339(s.taken_ms)
+                ),
+                Baseline::Commit(s) => format!(
+                    "as at its last commit ({}) but for the carrier above",
                     crate::time::rfc3339(s.taken_ms)
                 ),
                 _ => "all as recorded".to_string(),
@@ -195,4 +199,38 @@ async fn status_report(args: &LabArgs) -> anyhow::Result<StatusReport> {
         carrier: changes.carrier,
         damage: journal.damage,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(drift: &[&str], carrier: &[&str]) -> StatusReport {
+        StatusReport {
+            lab: "t".into(),
+            objects: 3,
+            baseline: Baseline::Commit(crate::inspect::committed::Snapshot {
+                schema: crate::inspect::committed::SCHEMA.into(),
+                lab: "t".into(),
+                taken_ms: 0,
+                namespaces: Vec::new(),
+            }),
+            drift: drift.iter().map(|s| s.to_string()).collect(),
+            carrier: carrier.iter().map(|s| s.to_string()).collect(),
+            damage: None,
+        }
+    }
+
+    #[test]
+    fn carrier_alone_is_no_drift() {
+        let r = report(&[], &["a/v0: oper UP → DOWN"]);
+        assert_eq!(r.exit(), Exit::Ok);
+        assert_eq!(
+            r.text(),
+            "carrier: a/v0: oper UP → DOWN\nlab t: 3 objects, as at its last commit (1970-01-01T00:00:00.000Z) but for the carrier above\n"
+        );
+        let r = report(&["a/v0: mtu 1500 → 1400"], &[]);
+        assert_eq!(r.exit(), Exit::Drift);
+        assert_eq!(r.text(), "drift: a/v0: mtu 1500 → 1400\n");
+    }
 }
