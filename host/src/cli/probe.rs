@@ -374,12 +374,7 @@ async fn ping(
 
 fn outcome(from: &str, to: &Target, r: std::io::Result<PingStats>) -> ProbeResult {
     let (reachable, rtt_ms, error) = match r {
-        Ok(s) if s.received > 0 => (
-            true,
-            s.rtt_avg_us
-                .map(|us| (f64::from(us) / 1000.0 * 1000.0).round() / 1000.0),
-            None,
-        ),
+        Ok(s) if s.received > 0 => (true, s.rtt_avg_us.map(|us| f64::from(us) / 1000.0), None),
         Ok(_) => (false, None, None),
         Err(e)
             if matches!(

@@ -347,7 +347,7 @@ impl Session {
     /// a snapshot is compared with its journal alone, so a failure here is
     /// only a warning.
     async fn write_snapshot(&self, all: &[Object]) {
-        let Store::Lab { state, _lock } = &self.store else {
+        let Store::Lab { state, _lock: lock } = &self.store else {
             return;
         };
         if !self.snapshot {
@@ -356,7 +356,7 @@ impl Session {
         let view =
             crate::inspect::view::gather(self.kernel.as_ref(), &self.lab, all, None, None).await;
         let snap = Snapshot::of(&view, crate::time::unix_millis());
-        if let Err(e) = state.write_snapshot(&self.lab, &snap.to_bytes(), _lock) {
+        if let Err(e) = state.write_snapshot(&self.lab, &snap.to_bytes(), lock) {
             (self.notices)(format!(
                 "warning: lab {}: {e:#}; `netwasm status` will compare it with its journal only",
                 self.lab
