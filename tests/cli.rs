@@ -241,7 +241,7 @@ fn argument_errors_are_one_line_naming_the_argument() {
         (vec!["rnu", g], "unrecognized subcommand 'rnu'"),
         (
             vec![],
-            "no command given (one of: run, up, plan, check, down, ls, status, show, graph, exec, cache)",
+            "no command given (one of: run, up, plan, check, down, ls, status, show, graph, probe, exec, cache)",
         ),
         // What the user typed is shown, not obeyed: a newline in a value
         // does not start a line of its own.

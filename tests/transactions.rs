@@ -240,7 +240,11 @@ fn status_names_drift() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = w.run(&["status", &lab]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("all as recorded"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("as at its last commit"),
+        "{}",
+        stdout(&out)
+    );
 
     let ip = |args: &[&str]| {
         assert!(
@@ -291,7 +295,7 @@ fn status_names_drift() {
         "{text}"
     );
     assert!(
-        text.contains("veth eth0") && text.contains("is down, recorded up"),
+        text.contains(&format!("drift: {}/eth0: admin up → down", w.ns("net1"))),
         "{text}"
     );
     assert!(w.run(&["down", &lab]).status.success());

@@ -36,13 +36,14 @@ mod layers {
         ),
         ("wit", &["error", "lab", "vocab"]),
         ("runtime", &["error", "lab", "policy", "vocab", "wit"]),
+        // Below `session`, which records the lab as it commits it.
+        ("inspect", &["error", "kernel", "ledger", "vocab"]),
         (
             "session",
             &[
-                "error", "kernel", "lab", "ledger", "policy", "runtime", "time", "vocab",
+                "error", "inspect", "kernel", "lab", "ledger", "policy", "runtime", "time", "vocab",
             ],
         ),
-        ("inspect", &["error", "kernel", "ledger", "vocab"]),
         (
             "cni",
             &[

@@ -18,6 +18,7 @@ mod graph;
 mod labs;
 mod ls;
 mod plan;
+mod probe;
 mod run;
 mod run_json;
 mod show;
@@ -28,6 +29,7 @@ pub use exec::ExecArgs;
 pub use graph::{GraphArgs, GraphFormat};
 pub use labs::StatusArgs;
 pub use ls::LsArgs;
+pub use probe::ProbeArgs;
 pub use show::ShowArgs;
 
 use std::path::PathBuf;
@@ -219,6 +221,15 @@ pub enum Command {
     /// global addresses. The SVG is laid out and drawn by netwasm itself:
     /// no Graphviz needed, and any browser opens it.
     Graph(GraphArgs),
+    /// Ping every address of a lab from every namespace of it (pingall).
+    ///
+    /// Pings each global address `show` lists from each of the lab's
+    /// namespaces but its own (one packet, a short timeout, one retry,
+    /// 16 at a time), as the operator, with netwasm's own ICMP code, and
+    /// prints the matrix. --json prints the schema netwasm.probe/1
+    /// (docs/probe-json.md); --expect FILE compares with a recorded
+    /// matrix or lines `FROM TO yes|no` and exits 6 on a mismatch.
+    Probe(ProbeArgs),
     /// Run a command in one of a lab's namespaces, as the operator.
     ///
     /// Like `ip netns exec`, but by the lab's name for the namespace, and
@@ -466,6 +477,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Show(args) => show::show(args).await,
         Command::Graph(args) => graph::graph(args).await,
         Command::Exec(args) => exec::exec(args).await,
+        Command::Probe(args) => probe::probe(args).await,
         Command::Cache(CacheCommand::Ls(args)) => cache::ls(args),
         Command::Cache(CacheCommand::Clean(args)) => cache::clean(args),
     }

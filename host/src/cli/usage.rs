@@ -174,7 +174,7 @@ mod tests {
         );
         assert_eq!(
             error(&[]),
-            "no command given (one of: run, up, plan, check, down, ls, status, show, graph, exec, cache); see 'netwasm --help'"
+            "no command given (one of: run, up, plan, check, down, ls, status, show, graph, probe, exec, cache); see 'netwasm --help'"
         );
     }
 

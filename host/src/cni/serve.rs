@@ -290,7 +290,8 @@ async fn call_guest(
         cx.notices.clone(),
     )
     .await
-    .map_err(|e| open_error(&cx.attachment, e))?;
+    .map_err(|e| open_error(&cx.attachment, e))?
+    .without_snapshot();
     let output = guest_output(&policy);
     let result: Mutex<Option<v::CniResult>> = Mutex::new(None);
     let closed = session

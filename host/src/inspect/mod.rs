@@ -8,6 +8,7 @@
 //! commands themselves (arguments, reading the ledger, printing) live in
 //! `cli`.
 
+pub mod committed;
 pub mod graph;
 pub mod layout;
 pub mod show;

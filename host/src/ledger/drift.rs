@@ -1,4 +1,6 @@
 //! Drift: where the kernel no longer matches what a lab's ledger recorded.
+//! (`inspect::committed` compares every property with the lab as its last
+//! run committed it.)
 
 use std::collections::HashMap;
 
@@ -33,6 +35,27 @@ fn program_drift(obj: &Object, cgroup: &str, pid: Option<(u32, u64)>) -> Option<
 /// now denotes another namespace is reported as replaced, and nothing
 /// recorded in it is compared with the impostor.
 pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
+    check_objects(kernel, objects, Props::Recorded).await
+}
+
+/// Which link properties the journal's check compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Props {
+    /// Those the journal records (what the lab set).
+    Recorded,
+    /// None: the caller compares them all with the lab as committed.
+    Snapshot,
+}
+
+/// What [`check`] says of the objects themselves — missing, replaced,
+/// of another kind — and of their addresses, routes and programs, without
+/// comparing link properties: for a caller that compares every property
+/// with the lab as it was committed (`inspect::committed`).
+pub async fn check_presence(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
+    check_objects(kernel, objects, Props::Snapshot).await
+}
+
+async fn check_objects(kernel: &dyn Kernel, objects: &[Object], compared: Props) -> Vec<String> {
     let mut out = Vec::new();
     // Per (namespace name, recorded identity): the namespace, if it is
     // still the one recorded.
@@ -128,6 +151,9 @@ pub async fn check(kernel: &dyn Kernel, objects: &[Object]) -> Vec<String> {
                         obj.describe(),
                         l.kind.as_deref().unwrap_or("none")
                     ));
+                }
+                if compared == Props::Snapshot {
+                    continue;
                 }
                 // Only a macvlan has a mode to drift (a journal can record
                 // one for any kind; it means nothing on the others).

@@ -6,6 +6,7 @@
 //! ```text
 //! labs/NAME/journal   append-only, one entry per line (format below)
 //! labs/NAME/lock      held (flock) by the process running or tearing down NAME
+//! labs/NAME/snapshot  the lab as the kernel had it at its last commit (`inspect::committed`)
 //! ```
 //!
 //! Journal format, version 1: each line is `CRC JSON\n`, where JSON is one

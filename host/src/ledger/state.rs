@@ -505,6 +505,86 @@ impl StateDir {
         Ok(ledger)
     }
 
+    /// Where the lab keeps the kernel's state at its last commit
+    /// (`labs/LAB/snapshot`, see [`super::snapshot`]).
+    pub fn snapshot_path(&self, lab: &str) -> PathBuf {
+        self.lab_dir(lab).join("snapshot")
+    }
+
+    /// Replaces the lab's snapshot with `bytes`: written to a new file
+    /// (`O_EXCL`, never through a symbolic link, mode 0600) and renamed
+    /// over the old one, so a reader sees the old snapshot or the new,
+    /// never half of one. The caller must hold the lab's lock.
+    pub fn write_snapshot(&self, lab: &str, bytes: &[u8], _lock: &LabLock) -> anyhow::Result<()> {
+        let path = self.snapshot_path(lab);
+        let tmp = self.lab_dir(lab).join("snapshot.new");
+        let what = format!("lab {lab}: snapshot");
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("{what} {}: cannot remove", tmp.display()));
+            }
+            _ => {}
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(NO_FOLLOW)
+            .open(&tmp)
+            .map_err(|e| open_error(e, &tmp, &what))?;
+        check_file(&file, &tmp)?;
+        io::Write::write_all(&mut file, bytes)
+            .with_context(|| format!("{what}: cannot write {}", tmp.display()))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).with_context(|| {
+            format!(
+                "{what}: cannot rename {} to {}",
+                tmp.display(),
+                path.display()
+            )
+        })
+    }
+
+    /// Removes the lab's snapshot: what the kernel had at a commit that is
+    /// no longer the lab's last (a run begins, the lab goes down). A
+    /// missing one is no error.
+    pub fn remove_snapshot(&self, lab: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.snapshot_path(lab)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads the lab's snapshot, if it has one: opened as journals are
+    /// (no symbolic link, a file of ours) and at most `max` bytes.
+    pub fn read_snapshot(&self, lab: &str, max: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        self.check_existing(Some(lab))?;
+        let path = self.snapshot_path(lab);
+        let what = format!("lab {lab}: snapshot");
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(NO_FOLLOW)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(open_error(e, &path, &what)),
+        };
+        let len = check_file(&file, &path)?;
+        if len > max {
+            return Err(UnsafeStateDir(format!(
+                "{what} {} is {len} bytes, more than netwasm ever writes; it was not read",
+                path.display()
+            ))
+            .into());
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(max)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("{what}: cannot read {}", path.display()))?;
+        Ok(Some(bytes))
+    }
+
     /// Removes the lab's journal and directory (after a complete teardown),
     /// program logs included. Never through a symbolic link: one planted
     /// in the directory is removed itself, not what it points to

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::replay::{LinkProps, Object, replay};
 use super::{Entry, Ledger, drift, undo};
 use crate::error::Failure;
+use crate::inspect::committed::{self, Baseline, Snapshot};
 use crate::kernel::Kernel;
 use crate::kernel::sim::Sim;
 use crate::lab::tests_support::{lab_on, links_of, names, ok};
@@ -679,6 +680,56 @@ async fn drift_reports_an_mtu_changed_behind_the_labs_back() {
     assert_eq!(
         drift::check(&*sim, &objects).await,
         names(&["macvlan mv0 (bridge) in b: mtu is 1300, recorded 1400"])
+    );
+}
+
+/// The lab as the sim has it now, as a commit would record it.
+async fn snapshot_of(sim: &Sim, objects: &[Object]) -> Baseline {
+    let view = crate::inspect::view::gather(sim, "t", objects, None, None).await;
+    Baseline::Commit(Snapshot::of(&view, 0))
+}
+
+/// With a snapshot of the commit, a property the lab never set is
+/// compared too, and what the journal also records is said once.
+#[tokio::test]
+async fn drift_against_the_commit_sees_what_the_lab_never_set() {
+    let sim = Arc::new(Sim::new());
+    let (lab, ledger) = small_lab(&sim).await;
+    drop(lab);
+    let objects = replay(&ledger.this_run());
+    let then = snapshot_of(&sim, &objects).await;
+    let found = committed::drift(&*sim, "t", &objects, &then).await;
+    assert_eq!(found, Default::default());
+    behind_the_back(&sim, "a", async |k, id| {
+        let va = k.link_by_name(id, "va").await.unwrap().index;
+        k.link_set(id, va, &LinkChange::Mtu(1280)).await.unwrap();
+        let p0 = k.link_by_name(id, "p0").await.unwrap().index;
+        k.link_set(id, p0, &LinkChange::Master(None)).await.unwrap();
+    })
+    .await;
+    behind_the_back(&sim, "b", async |k, id| {
+        let mv0 = k.link_by_name(id, "mv0").await.unwrap().index;
+        k.link_set(id, mv0, &LinkChange::Mtu(1300)).await.unwrap();
+    })
+    .await;
+    // Without a snapshot only what the lab set is seen.
+    assert_eq!(
+        drift::check(&*sim, &objects).await,
+        names(&[
+            "veth p0 in a (peer p1 in a): master is none, recorded br0",
+            "macvlan mv0 (bridge) in b: mtu is 1300, recorded 1400"
+        ])
+    );
+    let mut found = committed::drift(&*sim, "t", &objects, &then).await;
+    found.drift.sort();
+    assert_eq!(
+        found.drift,
+        names(&[
+            "a/p0: master br0 → none",
+            "a/va: mtu 1500 → 1280",
+            "b/mv0: mtu 1400 → 1300",
+        ]),
+        "{found:?}"
     );
 }
 

@@ -18,6 +18,7 @@ pub use self::summary::summarize;
 
 use std::sync::Arc;
 
+use crate::inspect::committed::Snapshot;
 use crate::kernel::Kernel;
 use crate::lab::Checked;
 use crate::lab::Lab;
@@ -81,6 +82,9 @@ pub struct Session {
     prior: Vec<Object>,
     notices: Notices,
     audit: Option<Audit>,
+    /// Whether a commit records the lab as the kernel has it then (see
+    /// `ledger::snapshot`).
+    snapshot: bool,
 }
 
 /// How a run went, as the session closed it.
@@ -171,7 +175,19 @@ impl Session {
             prior,
             notices,
             audit: None,
+            snapshot: true,
         };
+        // The snapshot is of the last commit; once this run begins, that
+        // may not be what the lab holds (a failed run need not undo all
+        // it changed), so it goes until this run commits.
+        if let Store::Lab { state, .. } = &session.store {
+            state.remove_snapshot(lab).map_err(|e| {
+                OpenError::Other(anyhow::Error::new(e).context(format!(
+                    "lab {lab}: cannot remove {}",
+                    state.snapshot_path(lab).display()
+                )))
+            })?;
+        }
         session.begin(guest, args)?;
         Ok(session)
     }
@@ -195,6 +211,7 @@ impl Session {
             prior: Vec::new(),
             notices,
             audit: None,
+            snapshot: false,
         };
         session.begin(guest, args)?;
         Ok(session)
@@ -213,6 +230,14 @@ impl Session {
     /// Records every host call of the run in `audit`.
     pub fn with_audit(mut self, audit: Audit) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// Commits without recording a snapshot of the lab: for callers that
+    /// never compare with one and count every millisecond (a CNI plugin's
+    /// ADD, whose CHECK compares with the journal).
+    pub fn without_snapshot(mut self) -> Self {
+        self.snapshot = false;
         self
     }
 
@@ -265,7 +290,7 @@ impl Session {
         let end = if failed {
             self.fail(keep_on_error).await
         } else {
-            self.commit()
+            self.commit().await
         };
         Ok(Closed {
             outcome,
@@ -296,7 +321,7 @@ impl Session {
         Ok(lab)
     }
 
-    fn commit(&self) -> anyhow::Result<End> {
+    async fn commit(&self) -> anyhow::Result<End> {
         self.ledger.append(&Entry::End {
             outcome: RunOutcome::Committed,
         })?;
@@ -311,8 +336,32 @@ impl Session {
         };
         if all.is_empty() {
             self.remove_lab()?;
+        } else {
+            self.write_snapshot(&all).await;
         }
         Ok(End::Committed(all))
+    }
+
+    /// Records the lab as the kernel has it now, for `status` to compare
+    /// with. The run is committed whatever becomes of this: a lab without
+    /// a snapshot is compared with its journal alone, so a failure here is
+    /// only a warning.
+    async fn write_snapshot(&self, all: &[Object]) {
+        let Store::Lab { state, _lock: lock } = &self.store else {
+            return;
+        };
+        if !self.snapshot {
+            return;
+        }
+        let view =
+            crate::inspect::view::gather(self.kernel.as_ref(), &self.lab, all, None, None).await;
+        let snap = Snapshot::of(&view, crate::time::unix_millis());
+        if let Err(e) = state.write_snapshot(&self.lab, &snap.to_bytes(), lock) {
+            (self.notices)(format!(
+                "warning: lab {}: {e:#}; `netwasm status` will compare it with its journal only",
+                self.lab
+            ));
+        }
     }
 
     async fn fail(&self, keep: bool) -> anyhow::Result<End> {
