@@ -30,7 +30,7 @@
 //! - `route`: each edge's path and port square;
 //! - `labels`: edge labels, and how far down the drawing reaches.
 
-use super::graph::{EdgeKind, Topology};
+use super::graph::{Edge, EdgeKind, Topology};
 use blocks::{Block, Link};
 
 mod attach;
@@ -78,7 +78,7 @@ pub const MARGIN: f64 = 20.0;
 /// Height of the lab's title above the drawing.
 pub const HEADER_H: f64 = 34.0;
 /// Height and width of the legend below the drawing.
-pub const LEGEND_H: f64 = 40.0;
+pub const LEGEND_H: f64 = 62.0;
 pub const LEGEND_W: f64 = 780.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,11 +179,17 @@ pub fn text_w(s: &str, char_w: f64) -> f64 {
     s.chars().count() as f64 * char_w
 }
 
-/// Which edges get a label drawn on them in the SVG: parent edges (the
-/// macvlan mode) and tunnels (the VNI; the legend has no room for them).
-/// Veths and ports are told apart by colour and the legend.
-pub fn labelled(kind: EdgeKind) -> bool {
-    matches!(kind, EdgeKind::Parent | EdgeKind::Tunnel)
+/// Which edges get a label drawn on them in the SVG: parent edges between
+/// namespaces (the macvlan mode) and tunnels (the VNI; the legend has no
+/// room for them). Veths and ports are told apart by colour and the
+/// legend; a parent edge inside a namespace is short, and its child's box
+/// just below it names the same kind and mode.
+pub fn labelled(t: &Topology, e: &Edge) -> bool {
+    match e.kind {
+        EdgeKind::Tunnel => true,
+        EdgeKind::Parent => t.nodes[e.from].cluster != t.nodes[e.to].cluster,
+        EdgeKind::Veth | EdgeKind::Port => false,
+    }
 }
 
 fn title_size(title: &str) -> (f64, f64) {
@@ -233,7 +239,18 @@ pub fn layout(t: &Topology) -> Layout {
 fn layout_with(t: &Topology, extra: &[f64]) -> (Layout, Vec<(usize, f64)>) {
     let ports = measure::port_counts(t);
     let size = measure::node_sizes(t, &ports);
-    let layering = layers::assign(t, &ports);
+    let mut layering = layers::assign(t, &ports);
+    let rows = rows::rows(t, &layering.layer);
+    let cluster_size = measure::cluster_sizes(t, &rows, &size, extra);
+    let widths: Vec<f64> = cluster_size.iter().map(|s| s.0).collect();
+    layers::wrap(
+        t,
+        &mut layering,
+        &widths,
+        layers::target_width(&cluster_size),
+    );
+    // Wrapping turns edges between namespaces side by side into edges
+    // between layers, which moves links between rows.
     let rows = rows::rows(t, &layering.layer);
     let cluster_size = measure::cluster_sizes(t, &rows, &size, extra);
     let graph = blocks::build(t, &layering, &cluster_size);
@@ -272,8 +289,15 @@ impl Work<'_> {
         let placed = titles::place(t, &frame, &entering);
         let (upper_x, lower_x) =
             attach::spread(&mut attach, &frame.nodes, &placed.free, t.edges.len());
-        let (mut edges, label_curves) =
-            self.route(layer, dummies, &ends, &frame, &upper_x, &lower_x);
+        let (mut edges, label_curves) = self.route(
+            layer,
+            dummies,
+            &ends,
+            &frame,
+            &placed.titles,
+            &upper_x,
+            &lower_x,
+        );
         let clusters = titles::boxes(t, &self.rows, &frame, &placed.titles);
         labels::place(t, &mut edges, &label_curves, &frame.nodes, &clusters);
 
@@ -298,4 +322,73 @@ pub fn bezier(c: &[P; 4], t: f64) -> P {
         a * c[0].x + b * c[1].x + cc * c[2].x + d * c[3].x,
         a * c[0].y + b * c[1].y + cc * c[2].y + d * c[3].y,
     )
+}
+
+/// A point on a quadratic Bézier curve.
+fn quad(a: P, c: P, b: P, t: f64) -> P {
+    let u = 1.0 - t;
+    p(
+        u * u * a.x + 2.0 * u * t * c.x + t * t * b.x,
+        u * u * a.y + 2.0 * u * t * c.y + t * t * b.y,
+    )
+}
+
+/// A path as a polyline: each curve cut into short straight pieces.
+pub fn flatten(start: P, segs: &[Seg]) -> Vec<P> {
+    const STEPS: usize = 16;
+    let mut out = vec![start];
+    let mut at = start;
+    for s in segs {
+        match *s {
+            Seg::Line(q) => out.push(q),
+            Seg::Quad(c, q) => {
+                out.extend((1..=STEPS).map(|i| quad(at, c, q, i as f64 / STEPS as f64)));
+            }
+            Seg::Cubic(a, b, q) => {
+                let c = [at, a, b, q];
+                out.extend((1..=STEPS).map(|i| bezier(&c, i as f64 / STEPS as f64)));
+            }
+        }
+        let (Seg::Line(q) | Seg::Quad(_, q) | Seg::Cubic(_, _, q)) = s;
+        at = *q;
+    }
+    out
+}
+
+/// Whether the segment from `a` to `b` runs through the inside of `r`
+/// (running along its border or touching it does not count).
+pub fn segment_hits(a: P, b: P, r: &Rect) -> bool {
+    const E: f64 = 0.5;
+    let (x0, x1, y0, y1) = (r.x + E, r.right() - E, r.y + E, r.bottom() - E);
+    if x0 >= x1 || y0 >= y1 {
+        return false;
+    }
+    // Liang-Barsky: clip the segment to the rectangle.
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (pp, q) in [
+        (-dx, a.x - x0),
+        (dx, x1 - a.x),
+        (-dy, a.y - y0),
+        (dy, y1 - a.y),
+    ] {
+        if pp == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let r = q / pp;
+            if pp < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    t0 < t1
+}
+
+/// Whether a polyline runs through the inside of `r`.
+pub fn polyline_hits(points: &[P], r: &Rect) -> bool {
+    points.windows(2).any(|w| segment_hits(w[0], w[1], r))
 }
