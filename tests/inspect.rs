@@ -528,7 +528,9 @@ fn graph_draws_the_seed_lab() {
     assert_eq!(state(&id("test", "eth0")).as_deref(), Some("down"));
     assert_eq!(state(&id("lan", "test")).as_deref(), Some("no-carrier"));
     assert_eq!(state(&id("lan", "br0")).as_deref(), Some("up"));
-    assert!(texts_of(&doc).contains("NO-CARRIER"), "{svg}");
+    let texts = texts_of(&doc);
+    assert!(texts.contains("veth, NO-CARRIER"), "{texts:?}");
+    assert!(texts.contains("veth, DOWN"), "{texts:?}");
     let dot = stdout(&w.run(&["graph", "--format", "dot", &lab]));
     assert!(dot.contains("eth0\\nveth, DOWN"), "{dot}");
     assert!(dot.contains("test\\nveth, NO-CARRIER"), "{dot}");

@@ -9,16 +9,24 @@
 //! layer get a reserved corridor (a dummy block) in each layer they cross,
 //! so no edge runs through a namespace it does not belong to. Inside a box,
 //! links sit in rows: a bridge above its ports, a parent above its
-//! children, links with neighbours below in the bottom row. Orders come from
-//! barycenter sweeps; x positions from an isotonic regression that pulls
-//! connected links above each other without letting boxes overlap.
+//! children, links with neighbours below in the bottom row. Block orders
+//! come from barycenter sweeps; each row of links takes the order that
+//! crosses fewest edges (every order up to seven links, neighbour swaps
+//! beyond); x positions come from an isotonic regression that pulls
+//! connected links above each other without letting boxes overlap. A layer
+//! wider than a 16:9 picture allows wraps onto sub-layers. Where links of
+//! its own namespace lie in an edge's way, it passes them in a free column;
+//! labels go where no other edge, link or label is.
+//!
+//! Why not a layout crate: see `docs/architecture.md` (neither `layout-rs`
+//! nor `rust-sugiyama` draws namespaces as clusters).
 //!
 //! Text is measured as monospace (the SVG asks for a monospace font), so
 //! sizes computed here hold in any browser.
 //!
 //! The phases, in order ([`layout`] runs them):
 //! - `measure`: the size of each link's box and of each namespace's box;
-//! - `layers`: which layer each namespace goes in;
+//! - `layers`: which layer each namespace goes in, wrapped near 16:9;
 //! - `rows`: the rows of links inside each namespace, their order and
 //!   positions in the box;
 //! - `blocks`: namespaces and corridors as blocks in layers, ordered by
@@ -28,7 +36,8 @@
 //! - `attach`: where each edge meets its links;
 //! - `titles`: namespace titles beside the edges coming in, and the boxes;
 //! - `route`: each edge's path and port square;
-//! - `labels`: edge labels, and how far down the drawing reaches.
+//! - `labels`: edge labels clear of other edges, and how far down the
+//!   drawing reaches.
 
 use super::graph::{Edge, EdgeKind, Topology};
 use blocks::{Block, Link};
