@@ -197,7 +197,7 @@ pub(super) fn wrap(t: &Topology, layering: &mut Layering, widths: &[f64], max_w:
         let mut placed = split(1);
         for subs in 1..=members.len() {
             placed = split(subs);
-            if widest(&placed) <= max_w * 1.3 {
+            if widest(&placed) <= max_w {
                 break;
             }
         }

@@ -225,13 +225,27 @@ struct Work<'a> {
     cluster_block: Vec<usize>,
 }
 
-/// Lays a topology out.
+/// Lays a topology out. Wide layers wrap at a width from the namespaces'
+/// area; as wrapping moves whole namespaces, a few widths around it are
+/// tried and the picture nearest 16:9 is kept.
 pub fn layout(t: &Topology) -> Layout {
+    let target = (16.0f64 / 9.0).ln();
+    let off = |l: &Layout| ((l.width / l.height).ln() - target).abs();
+    [0.8, 1.0, 1.15, 1.3, 1.5, 1.7, 2.2, f64::INFINITY]
+        .into_iter()
+        .map(|wrap| layout_wrapped(t, wrap))
+        .reduce(|best, l| if off(&l) < off(&best) - 1e-9 { l } else { best })
+        .expect("several tried")
+}
+
+/// Lays a topology out with layers wrapped at `wrap` times the width its
+/// area gives.
+fn layout_wrapped(t: &Topology, wrap: f64) -> Layout {
     // A namespace too narrow for its title beside the edges coming in from
     // above is widened, and the whole layout done again.
     let mut extra = vec![0.0; t.clusters.len()];
     for _ in 0..4 {
-        let (l, short) = layout_with(t, &extra);
+        let (l, short) = layout_with(t, &extra, wrap);
         if short.is_empty() {
             return l;
         }
@@ -239,13 +253,14 @@ pub fn layout(t: &Topology) -> Layout {
             extra[c] += d;
         }
     }
-    layout_with(t, &extra).0
+    layout_with(t, &extra, wrap).0
 }
 
-/// Lays a topology out with namespaces widened by `extra`; also returns
+/// Lays a topology out with namespaces widened by `extra` and layers
+/// wrapped at `wrap` times the width their area gives; also returns
 /// the namespaces whose titles had to sit in an edge's way, with how much
 /// wider they need to be.
-fn layout_with(t: &Topology, extra: &[f64]) -> (Layout, Vec<(usize, f64)>) {
+fn layout_with(t: &Topology, extra: &[f64], wrap: f64) -> (Layout, Vec<(usize, f64)>) {
     let ports = measure::port_counts(t);
     let size = measure::node_sizes(t, &ports);
     let mut layering = layers::assign(t, &ports);
@@ -256,7 +271,7 @@ fn layout_with(t: &Topology, extra: &[f64]) -> (Layout, Vec<(usize, f64)>) {
         t,
         &mut layering,
         &widths,
-        layers::target_width(&cluster_size),
+        layers::target_width(&cluster_size) * wrap,
     );
     // Wrapping turns edges between namespaces side by side into edges
     // between layers, which moves links between rows.

@@ -36,12 +36,13 @@ impl Work<'_> {
         let t = self.t;
         let nodes = &frame.nodes;
         let cl = |n: usize| t.nodes[n].cluster;
-        // The links of a namespace (but `skip`) that lie across (y0, y1).
+        // The links of a namespace (but `skip`) in the rows between y0
+        // and y1 (a taller link beside the start, in its row, is not).
         let in_way = |c: usize, skip: [usize; 2], y0: f64, y1: f64| -> Vec<Rect> {
             (0..t.nodes.len())
                 .filter(|&n| cl(n) == c && !skip.contains(&n))
                 .map(|n| nodes[n])
-                .filter(|r| r.bottom() > y0 + 0.01 && r.y < y1 - 0.01)
+                .filter(|r| r.y > y0 - 0.01 && r.bottom() < y1 + 0.01)
                 .collect()
         };
         let mut edges: Vec<EdgeRoute> = Vec::new();
