@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::super::graph::Topology;
 use super::coords::Frame;
-use super::{Rect, Work, rows};
+use super::{Rect, Work, route, rows};
 
 /// A side of a link's box.
 #[derive(Clone, Copy, PartialEq)]
@@ -65,17 +65,51 @@ impl Work<'_> {
     /// along each (to order attachments and avoid crossings).
     pub(super) fn attachments(
         &self,
+        layer: &[usize],
         ends: &[Ends],
         dummies: &[Vec<usize>],
         frame: &Frame,
     ) -> Attachments {
+        let t = self.t;
         let nodes = &frame.nodes;
+        let cl = |n: usize| t.nodes[n].cluster;
+        // The links of namespace `c` but `skip` in the rows between y0 and
+        // y1: an edge passes them in a column (see `route`), which is where
+        // it heads first.
+        let in_way = |c: usize, skip: [usize; 2], y0: f64, y1: f64| -> Vec<Rect> {
+            (0..t.nodes.len())
+                .filter(|&n| cl(n) == c && !skip.contains(&n))
+                .map(|n| nodes[n])
+                .filter(|r| r.y > y0 - 0.01 && r.bottom() < y1 + 0.01)
+                .collect()
+        };
         let mut attach: Attachments = HashMap::new();
         for (ei, en) in ends.iter().enumerate() {
             let first_dummy = dummies[ei].first().map(|&b| self.dummy_cx(frame.shift, b));
             let last_dummy = dummies[ei].last().map(|&b| self.dummy_cx(frame.shift, b));
-            let toward_lower = first_dummy.unwrap_or(nodes[en.lower].cx());
-            let toward_upper = last_dummy.unwrap_or(nodes[en.upper].cx());
+            let mut toward_lower = first_dummy.unwrap_or(nodes[en.lower].cx());
+            let mut toward_upper = last_dummy.unwrap_or(nodes[en.upper].cx());
+            let (u, l) = (nodes[en.upper], nodes[en.lower]);
+            let skip = [en.upper, en.lower];
+            if en.lower_side == Side::Top {
+                let (cu, cl_) = (cl(en.upper), cl(en.lower));
+                if cu == cl_ {
+                    let rects = in_way(cu, skip, u.bottom(), l.y);
+                    if !rects.is_empty() {
+                        let col = route::column((u.cx() + l.cx()) / 2.0, &rects, &[]);
+                        (toward_lower, toward_upper) = (col, col);
+                    }
+                } else {
+                    let below = in_way(cu, skip, u.bottom(), frame.layer_bottom[layer[cu]]);
+                    if !below.is_empty() {
+                        toward_lower = route::column(u.cx(), &below, &[]);
+                    }
+                    let above = in_way(cl_, skip, frame.layer_top[layer[cl_]], l.y);
+                    if !above.is_empty() {
+                        toward_upper = route::column(l.cx(), &above, &[]);
+                    }
+                }
+            }
             attach
                 .entry((en.upper, en.upper_side == Side::Top))
                 .or_default()

@@ -308,7 +308,7 @@ impl Work<'_> {
         let t = self.t;
         let frame = self.frame(layer);
         let ends = attach::ends(t, layer, &self.rows);
-        let mut attach = self.attachments(&ends, dummies, &frame);
+        let mut attach = self.attachments(layer, &ends, dummies, &frame);
         let entering = titles::entering(t, &ends, &attach);
         let placed = titles::place(t, &frame, &entering);
         let (upper_x, lower_x) =

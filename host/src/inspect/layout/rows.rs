@@ -133,9 +133,10 @@ impl Work<'_> {
                 block_layer[b] = k;
             }
         }
+        let cluster_block = self.cluster_block.clone();
         let level = |n: usize| {
             let c = t.nodes[n].cluster;
-            (block_layer[self.cluster_block[c]], row_of[&n])
+            (block_layer[cluster_block[c]], row_of[&n])
         };
         let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); t.nodes.len()];
         for e in &t.edges {
@@ -171,6 +172,9 @@ impl Work<'_> {
                 let start: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
                 let best = least_crossing(&start, &ends);
                 self.rows[c][r] = best.into_iter().map(|i| row[i]).collect();
+                // The next row orders against where this one is now, not
+                // where it was (else two rows can swap past each other).
+                self.place_rows();
             }
         }
     }
