@@ -216,3 +216,32 @@ pub(crate) fn newcomer_apart_view() -> LabView {
     }
     v
 }
+
+/// One switch namespace with a bridge of twenty-four veth ports, and the
+/// twenty-four hosts at their other ends: a namespace too wide for one
+/// row of links.
+pub(crate) fn switch_view() -> LabView {
+    let mut sw = vec![link(1, "lo", None)];
+    let mut br0 = link(2, "br0", Some("bridge"));
+    br0.addresses = vec![addr("10.24.0.1/16")];
+    sw.push(br0);
+    let mut namespaces = Vec::new();
+    for h in 0..24u32 {
+        let host = format!("host{h:02}");
+        let mut port = link(3 + h, &format!("p{h:02}"), Some("veth"));
+        port.master = Some("br0".into());
+        port.peer = lref(2, "eth0", &host);
+        sw.push(port);
+        let mut eth0 = link(2, "eth0", Some("veth"));
+        eth0.peer = lref(3 + h, &format!("p{h:02}"), "sw");
+        eth0.addresses = vec![addr(&format!("10.24.{h}.1/16"))];
+        namespaces.push(ns(&host, vec![link(1, "lo", None), eth0]));
+    }
+    namespaces.insert(0, ns("sw", sw));
+    LabView {
+        schema: SCHEMA,
+        lab: "switch".into(),
+        journal_damage: None,
+        namespaces,
+    }
+}

@@ -213,6 +213,12 @@ fn thirty_namespaces_wrap_near_16_9() {
 }
 
 #[test]
+fn a_switch_too_wide_for_one_row_wraps_its_ports() {
+    let t = Topology::from_view(&fixtures::switch_view());
+    check("switch", &t, Some((1.0, 2.6)));
+}
+
+#[test]
 fn other_shapes() {
     check("vxlan", &Topology::from_view(&vxlan_view()), None);
     check("chain", &fixtures::chain(), None);

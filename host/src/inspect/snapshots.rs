@@ -64,6 +64,7 @@ fn issue_18_labs() {
         ("newcomer", fixtures::newcomer_view()),
         ("newcomer-apart", fixtures::newcomer_apart_view()),
         ("thirty", fixtures::thirty_view()),
+        ("switch", fixtures::switch_view()),
     ] {
         check(&format!("{name}.txt"), &show::table(&v));
         drawings(name, &Topology::from_view(&v));

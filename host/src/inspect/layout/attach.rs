@@ -73,16 +73,8 @@ impl Work<'_> {
         let t = self.t;
         let nodes = &frame.nodes;
         let cl = |n: usize| t.nodes[n].cluster;
-        // The links of namespace `c` but `skip` in the rows between y0 and
-        // y1: an edge passes them in a column (see `route`), which is where
-        // it heads first.
-        let in_way = |c: usize, skip: [usize; 2], y0: f64, y1: f64| -> Vec<Rect> {
-            (0..t.nodes.len())
-                .filter(|&n| cl(n) == c && !skip.contains(&n))
-                .map(|n| nodes[n])
-                .filter(|r| r.y > y0 - 0.01 && r.bottom() < y1 + 0.01)
-                .collect()
-        };
+        let in_way = |c, skip, y0, y1| route::in_way(t, nodes, c, skip, y0, y1);
+        let columns = route::within_columns(t, ends, nodes);
         let mut attach: Attachments = HashMap::new();
         for (ei, en) in ends.iter().enumerate() {
             let first_dummy = dummies[ei].first().map(|&b| self.dummy_cx(frame.shift, b));
@@ -94,19 +86,19 @@ impl Work<'_> {
             if en.lower_side == Side::Top {
                 let (cu, cl_) = (cl(en.upper), cl(en.lower));
                 if cu == cl_ {
-                    let rects = in_way(cu, skip, u.bottom(), l.y);
-                    if !rects.is_empty() {
-                        let col = route::column((u.cx() + l.cx()) / 2.0, &rects, &[]);
+                    if let Some(col) = columns[ei] {
                         (toward_lower, toward_upper) = (col, col);
                     }
                 } else {
                     let below = in_way(cu, skip, u.bottom(), frame.layer_bottom[layer[cu]]);
                     if !below.is_empty() {
-                        toward_lower = route::column(u.cx(), &below, &[]);
+                        let prefer = route::inside(&frame.clusters[cu], toward_lower);
+                        toward_lower = route::column(prefer, &below, &[]);
                     }
                     let above = in_way(cl_, skip, frame.layer_top[layer[cl_]], l.y);
                     if !above.is_empty() {
-                        toward_upper = route::column(l.cx(), &above, &[]);
+                        let prefer = route::inside(&frame.clusters[cl_], toward_upper);
+                        toward_upper = route::column(prefer, &above, &[]);
                     }
                 }
             }

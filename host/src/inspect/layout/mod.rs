@@ -216,6 +216,8 @@ struct Work<'a> {
     size: Vec<(f64, f64)>,
     /// Each cluster's rows of nodes, top to bottom.
     rows: Vec<Vec<Vec<usize>>>,
+    /// The space between links in a row, per cluster.
+    row_gap: Vec<f64>,
     /// Each node's position inside its cluster box.
     rel: Vec<P>,
     cluster_size: Vec<(f64, f64)>,
@@ -231,7 +233,7 @@ struct Work<'a> {
 pub fn layout(t: &Topology) -> Layout {
     let target = (16.0f64 / 9.0).ln();
     let off = |l: &Layout| ((l.width / l.height).ln() - target).abs();
-    [0.8, 1.0, 1.15, 1.3, 1.5, 1.7, 2.2, f64::INFINITY]
+    [0.5, 0.65, 0.8, 1.0, 1.15, 1.3, 1.5, 1.7, 2.2, f64::INFINITY]
         .into_iter()
         .map(|wrap| layout_wrapped(t, wrap))
         .reduce(|best, l| if off(&l) < off(&best) - 1e-9 { l } else { best })
@@ -264,25 +266,26 @@ fn layout_with(t: &Topology, extra: &[f64], wrap: f64) -> (Layout, Vec<(usize, f
     let ports = measure::port_counts(t);
     let size = measure::node_sizes(t, &ports);
     let mut layering = layers::assign(t, &ports);
-    let rows = rows::rows(t, &layering.layer);
-    let cluster_size = measure::cluster_sizes(t, &rows, &size, extra);
+    let mut rows = rows::rows(t, &layering.layer);
+    let gaps = vec![NODE_GAP; t.clusters.len()];
+    let cluster_size = measure::cluster_sizes(t, &rows, &size, &gaps, extra);
+    let max_w = layers::target_width(&cluster_size) * wrap;
+    let gaps = rows::wrap(&mut rows, &size, max_w);
+    let cluster_size = measure::cluster_sizes(t, &rows, &size, &gaps, extra);
     let widths: Vec<f64> = cluster_size.iter().map(|s| s.0).collect();
-    layers::wrap(
-        t,
-        &mut layering,
-        &widths,
-        layers::target_width(&cluster_size) * wrap,
-    );
+    layers::wrap(t, &mut layering, &widths, max_w);
     // Wrapping turns edges between namespaces side by side into edges
     // between layers, which moves links between rows.
-    let rows = rows::rows(t, &layering.layer);
-    let cluster_size = measure::cluster_sizes(t, &rows, &size, extra);
+    let mut rows = rows::rows(t, &layering.layer);
+    let gaps = rows::wrap(&mut rows, &size, max_w);
+    let cluster_size = measure::cluster_sizes(t, &rows, &size, &gaps, extra);
     let graph = blocks::build(t, &layering, &cluster_size);
 
     let mut w = Work {
         t,
         size,
         rows,
+        row_gap: gaps,
         rel: vec![p(0.0, 0.0); t.nodes.len()],
         cluster_size,
         blocks: graph.blocks,
@@ -292,6 +295,8 @@ fn layout_with(t: &Topology, extra: &[f64], wrap: f64) -> (Layout, Vec<(usize, f
     };
     w.order_blocks();
     w.place_rows();
+    // Again, now that the links have places in their boxes.
+    w.order_blocks();
     w.pack_layers();
     for _ in 0..4 {
         w.sweep_x();

@@ -9,7 +9,7 @@
 //! between or beside those rows' links, in the gap above them, and steps
 //! back in the gap above the link it ends on.
 
-use super::super::graph::EdgeKind;
+use super::super::graph::{EdgeKind, Topology};
 use super::attach::{Ends, Side};
 use super::coords::Frame;
 use super::{EdgeRoute, P, PORT, Rect, SAME_LAYER_STEP, Seg, Work, p};
@@ -36,20 +36,20 @@ impl Work<'_> {
         let t = self.t;
         let nodes = &frame.nodes;
         let cl = |n: usize| t.nodes[n].cluster;
-        // The links of a namespace (but `skip`) in the rows between y0
-        // and y1 (a taller link beside the start, in its row, is not).
-        let in_way = |c: usize, skip: [usize; 2], y0: f64, y1: f64| -> Vec<Rect> {
-            (0..t.nodes.len())
-                .filter(|&n| cl(n) == c && !skip.contains(&n))
-                .map(|n| nodes[n])
-                .filter(|r| r.y > y0 - 0.01 && r.bottom() < y1 + 0.01)
-                .collect()
-        };
+        let in_way = |c, skip, y0, y1| in_way(t, nodes, c, skip, y0, y1);
+        let columns = within_columns(t, ends, nodes);
         let mut edges: Vec<EdgeRoute> = Vec::new();
         // For each edge, the curve its label may sit on.
         let mut label_curves: Vec<Option<[P; 4]>> = Vec::new();
         let mut same_layer_seen = vec![0usize; self.layers.len()];
+        // Columns edges between namespaces take keep clear of those that
+        // edges inside one take.
         let mut lanes: Vec<Vec<f64>> = vec![Vec::new(); t.clusters.len()];
+        for (ei, col) in columns.iter().enumerate() {
+            if let Some(col) = col {
+                lanes[cl(t.edges[ei].from)].push(*col);
+            }
+        }
         for (ei, e) in t.edges.iter().enumerate() {
             let en = &ends[ei];
             let (u, l) = (nodes[en.upper], nodes[en.lower]);
@@ -82,7 +82,7 @@ impl Work<'_> {
                     xl,
                     l,
                     &in_way(cu, skip, u.bottom(), l.y),
-                    &mut lanes[cu],
+                    columns[ei],
                 )
             } else {
                 let corridors: Vec<f64> = dummies[ei]
@@ -99,6 +99,16 @@ impl Work<'_> {
                 let ways = Ways {
                     below: &below,
                     above: &above,
+                    prefer: (
+                        inside(
+                            &frame.clusters[cu],
+                            corridors.first().copied().unwrap_or(l.cx()),
+                        ),
+                        inside(
+                            &frame.clusters[cl_],
+                            corridors.last().copied().unwrap_or(u.cx()),
+                        ),
+                    ),
                 };
                 let lanes = two(&mut lanes, cu, cl_);
                 across(start, xl, l, (k_u, k_l), &corridors, frame, ways, lanes)
@@ -123,6 +133,53 @@ impl Work<'_> {
         }
         (edges, label_curves)
     }
+}
+
+/// `x`, moved into the box `r` if it is outside (a column stays inside
+/// its namespace).
+pub(super) fn inside(r: &Rect, x: f64) -> f64 {
+    x.clamp(r.x + CLEAR, r.right() - CLEAR)
+}
+
+/// The links of namespace `c` but `skip` in the rows between `y0` and
+/// `y1` (a taller link beside the start, in its row, is not).
+pub(super) fn in_way(
+    t: &Topology,
+    nodes: &[Rect],
+    c: usize,
+    skip: [usize; 2],
+    y0: f64,
+    y1: f64,
+) -> Vec<Rect> {
+    (0..t.nodes.len())
+        .filter(|&n| t.nodes[n].cluster == c && !skip.contains(&n))
+        .map(|n| nodes[n])
+        .filter(|r| r.y > y0 - 0.01 && r.bottom() < y1 + 0.01)
+        .collect()
+}
+
+/// For each edge inside one namespace that skips rows, the column it takes
+/// past them: beside the link it goes to, clear of the columns taken
+/// before. Worked out once, for where the edge leaves its upper link
+/// (`attach`) and for its route.
+pub(super) fn within_columns(t: &Topology, ends: &[Ends], nodes: &[Rect]) -> Vec<Option<f64>> {
+    let mut taken: Vec<Vec<f64>> = vec![Vec::new(); t.clusters.len()];
+    ends.iter()
+        .map(|en| {
+            let c = t.nodes[en.upper].cluster;
+            if c != t.nodes[en.lower].cluster || en.lower_side != Side::Top {
+                return None;
+            }
+            let (u, l) = (nodes[en.upper], nodes[en.lower]);
+            let rects = in_way(t, nodes, c, [en.upper, en.lower], u.bottom(), l.y);
+            if rects.is_empty() {
+                return None;
+            }
+            let col = column(l.cx(), &rects, &taken[c]);
+            taken[c].push(col);
+            Some(col)
+        })
+        .collect()
 }
 
 /// The columns taken so far in an edge's upper and lower namespaces.
@@ -153,6 +210,9 @@ fn two(lanes: &mut [Vec<f64>], a: usize, b: usize) -> Lanes<'_> {
 struct Ways<'a> {
     below: &'a [Rect],
     above: &'a [Rect],
+    /// Where the columns would best be: toward where the edge goes next
+    /// (as `attach` orders the edges by them).
+    prefer: (f64, f64),
 }
 
 /// The x nearest `x` where a vertical line keeps clear of `rects` and of
@@ -208,9 +268,12 @@ fn through(from: P, to: P, col: f64, rects: &[Rect]) -> Vec<Seg> {
         }
     };
     if (col - from.x).abs() > 0.5 {
+        // Across the whole gap, as the curves to the links of that row
+        // go: edges leaving side by side then keep their order.
+        // Ending level with the tops of that row's links, like those
+        // curves, it cannot cross them.
         let top = rects.iter().map(|r| r.y).fold(to.y, f64::min);
-        let (y0, y1) = ((top - 30.0).max(from.y), top - 6.0);
-        line(&mut segs, &mut at, p(from.x, y0));
+        let y1 = top;
         segs.push(step(at, p(col, y1)));
         at = p(col, y1);
     }
@@ -272,17 +335,15 @@ fn around(start: P, end: P, base: f64, below_u: &[Rect], below_l: &[Rect], lanes
 }
 
 /// Inside one namespace: one curve from `start` down to `xl` on the top of
-/// `l`, or through a column past the links `rects` in between.
-fn within(start: P, xl: f64, l: Rect, rects: &[Rect], lanes: &mut Vec<f64>) -> Path {
+/// `l`, or through the column `col` past the links `rects` in between.
+fn within(start: P, xl: f64, l: Rect, rects: &[Rect], col: Option<f64>) -> Path {
     let xu = start.x;
     let (y0, y1) = (start.y, l.y);
-    if rects.is_empty() {
+    let Some(col) = col.filter(|_| !rects.is_empty()) else {
         let ym = (y0 + y1) / 2.0;
         let c = [start, p(xu, ym), p(xl, ym), p(xl, y1)];
         return (vec![Seg::Cubic(c[1], c[2], c[3])], Some(c));
-    }
-    let col = column((xu + xl) / 2.0, rects, lanes);
-    lanes.push(col);
+    };
     let segs = through(start, p(xl, y1), col, rects);
     let curve = segs
         .iter()
@@ -318,11 +379,18 @@ fn across(
     lanes: Lanes,
 ) -> Path {
     let mut curve = None;
-    let out = column(start.x, ways.below, lanes.upper);
+    // Straight on where nothing is in the way.
+    let out = match ways.below {
+        [] => start.x,
+        below => column(ways.prefer.0, below, lanes.upper),
+    };
     lanes.upper.push(out);
     let mut segs = through(start, p(out, frame.layer_bottom[from]), out, ways.below);
     let mut at = p(out, frame.layer_bottom[from]);
-    let entry = column(xl, ways.above, lanes.lower);
+    let entry = match ways.above {
+        [] => xl,
+        above => column(ways.prefer.1, above, lanes.lower),
+    };
     lanes.lower.push(entry);
     let mut k = from;
     let mut waypoints: Vec<(f64, usize)> = corridors

@@ -41,6 +41,32 @@ pub(super) fn rows(t: &Topology, layer: &[usize]) -> Vec<Vec<Vec<usize>>> {
     rows
 }
 
+/// Splits rows wider than `max_w` into rows that fit, in order: a bridge
+/// with many ports gets them on several rows rather than one endless one.
+/// Returns the space between links in each namespace: where rows were
+/// split, wide enough for the edges to lower rows to pass between links.
+pub(super) fn wrap(rows: &mut [Vec<Vec<usize>>], size: &[(f64, f64)], max_w: f64) -> Vec<f64> {
+    let mut gaps = vec![NODE_GAP; rows.len()];
+    for (c, c_rows) in rows.iter_mut().enumerate() {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for row in c_rows.drain(..) {
+            let total: f64 = row.iter().map(|&n| size[n].0 + WRAPPED_GAP).sum();
+            // As many rows as it takes, filled evenly.
+            let parts = ((total / max_w).ceil() as usize).clamp(1, row.len().max(1));
+            if parts > 1 {
+                gaps[c] = WRAPPED_GAP;
+            }
+            let per = row.len().div_ceil(parts);
+            out.extend(row.chunks(per.max(1)).map(<[usize]>::to_vec));
+        }
+        *c_rows = out;
+    }
+    gaps
+}
+
+/// The space between links in a namespace whose rows were split.
+const WRAPPED_GAP: f64 = 48.0;
+
 /// Each link's rank below the links above it in its own namespace.
 fn ranks(nn: usize, internal: &[(usize, usize)]) -> Vec<usize> {
     let mut rank = vec![0usize; nn];
@@ -103,12 +129,12 @@ impl Work<'_> {
             let mut y = CLUSTER_HEADER;
             for row in &self.rows[c] {
                 let row_w: f64 = row.iter().map(|&n| self.size[n].0).sum::<f64>()
-                    + NODE_GAP * (row.len() - 1) as f64;
+                    + self.row_gap[c] * (row.len() - 1) as f64;
                 let mut x = ((cw - row_w) / 2.0).floor();
                 let row_h = row.iter().map(|&n| self.size[n].1).fold(0.0, f64::max);
                 for &n in row {
                     self.rel[n] = p(x, y);
-                    x += self.size[n].0 + NODE_GAP;
+                    x += self.size[n].0 + self.row_gap[c];
                 }
                 y += row_h + ROW_GAP;
             }
