@@ -73,8 +73,8 @@ impl Work<'_> {
         let t = self.t;
         let nodes = &frame.nodes;
         let cl = |n: usize| t.nodes[n].cluster;
-        let in_way = |c, skip, y0, y1| route::in_way(t, nodes, c, skip, y0, y1);
-        let columns = route::within_columns(t, ends, nodes);
+        let in_way = |c, skip, y0, y1| route::in_way(t, frame, c, skip, y0, y1);
+        let columns = route::within_columns(t, ends, frame);
         let mut attach: Attachments = HashMap::new();
         for (ei, en) in ends.iter().enumerate() {
             let first_dummy = dummies[ei].first().map(|&b| self.dummy_cx(frame.shift, b));
@@ -92,12 +92,12 @@ impl Work<'_> {
                 } else {
                     let below = in_way(cu, skip, u.bottom(), frame.layer_bottom[layer[cu]]);
                     if !below.is_empty() {
-                        let prefer = route::inside(&frame.clusters[cu], toward_lower);
+                        let prefer = route::toward(&u, toward_lower);
                         toward_lower = route::column(prefer, &below, &[]);
                     }
                     let above = in_way(cl_, skip, frame.layer_top[layer[cl_]], l.y);
                     if !above.is_empty() {
-                        let prefer = route::inside(&frame.clusters[cl_], toward_upper);
+                        let prefer = route::toward(&l, toward_upper);
                         toward_upper = route::column(prefer, &above, &[]);
                     }
                 }

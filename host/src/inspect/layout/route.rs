@@ -36,8 +36,8 @@ impl Work<'_> {
         let t = self.t;
         let nodes = &frame.nodes;
         let cl = |n: usize| t.nodes[n].cluster;
-        let in_way = |c, skip, y0, y1| in_way(t, nodes, c, skip, y0, y1);
-        let columns = within_columns(t, ends, nodes);
+        let in_way = |c, skip, y0, y1| in_way(t, frame, c, skip, y0, y1);
+        let columns = within_columns(t, ends, frame);
         let mut edges: Vec<EdgeRoute> = Vec::new();
         // For each edge, the curve its label may sit on.
         let mut label_curves: Vec<Option<[P; 4]>> = Vec::new();
@@ -100,14 +100,8 @@ impl Work<'_> {
                     below: &below,
                     above: &above,
                     prefer: (
-                        inside(
-                            &frame.clusters[cu],
-                            corridors.first().copied().unwrap_or(l.cx()),
-                        ),
-                        inside(
-                            &frame.clusters[cl_],
-                            corridors.last().copied().unwrap_or(u.cx()),
-                        ),
+                        toward(&u, corridors.first().copied().unwrap_or(l.cx())),
+                        toward(&l, corridors.last().copied().unwrap_or(u.cx())),
                     ),
                 };
                 let lanes = two(&mut lanes, cu, cl_);
@@ -135,34 +129,51 @@ impl Work<'_> {
     }
 }
 
-/// `x`, moved into the box `r` if it is outside (a column stays inside
-/// its namespace).
-pub(super) fn inside(r: &Rect, x: f64) -> f64 {
-    x.clamp(r.x + CLEAR, r.right() - CLEAR)
+/// Where a column past the links below (or above) link `r` would best be
+/// for an edge heading to `x`: beside `r`, on that side.
+pub(super) fn toward(r: &Rect, x: f64) -> f64 {
+    x.clamp(r.x, r.right())
 }
 
 /// The links of namespace `c` but `skip` in the rows between `y0` and
 /// `y1` (a taller link beside the start, in its row, is not).
+/// When there are any, the namespace's walls come with them, so that the
+/// column found between or beside them stays inside its box.
 pub(super) fn in_way(
     t: &Topology,
-    nodes: &[Rect],
+    frame: &Frame,
     c: usize,
     skip: [usize; 2],
     y0: f64,
     y1: f64,
 ) -> Vec<Rect> {
-    (0..t.nodes.len())
+    let mut rects: Vec<Rect> = (0..t.nodes.len())
         .filter(|&n| t.nodes[n].cluster == c && !skip.contains(&n))
-        .map(|n| nodes[n])
+        .map(|n| frame.nodes[n])
         .filter(|r| r.y > y0 - 0.01 && r.bottom() < y1 + 0.01)
-        .collect()
+        .collect();
+    if let Some(top) = rects.iter().map(|r| r.y).reduce(f64::min) {
+        let bottom = rects.iter().map(|r| r.bottom()).fold(top, f64::max);
+        let b = frame.clusters[c];
+        let wall = |x: f64| Rect {
+            x,
+            y: top,
+            w: 0.0,
+            h: bottom - top,
+        };
+        // A column may run as close as 4 px to the wall.
+        rects.push(wall(b.x - CLEAR + 4.0));
+        rects.push(wall(b.right() + CLEAR - 4.0));
+    }
+    rects
 }
 
 /// For each edge inside one namespace that skips rows, the column it takes
 /// past them: beside the link it goes to, clear of the columns taken
 /// before. Worked out once, for where the edge leaves its upper link
 /// (`attach`) and for its route.
-pub(super) fn within_columns(t: &Topology, ends: &[Ends], nodes: &[Rect]) -> Vec<Option<f64>> {
+pub(super) fn within_columns(t: &Topology, ends: &[Ends], frame: &Frame) -> Vec<Option<f64>> {
+    let nodes = &frame.nodes;
     let mut taken: Vec<Vec<f64>> = vec![Vec::new(); t.clusters.len()];
     ends.iter()
         .map(|en| {
@@ -171,7 +182,7 @@ pub(super) fn within_columns(t: &Topology, ends: &[Ends], nodes: &[Rect]) -> Vec
                 return None;
             }
             let (u, l) = (nodes[en.upper], nodes[en.lower]);
-            let rects = in_way(t, nodes, c, [en.upper, en.lower], u.bottom(), l.y);
+            let rects = in_way(t, frame, c, [en.upper, en.lower], u.bottom(), l.y);
             if rects.is_empty() {
                 return None;
             }
@@ -225,7 +236,7 @@ pub(super) fn column(x: f64, rects: &[Rect], taken: &[f64]) -> f64 {
     let mut spans: Vec<(f64, f64)> = rects
         .iter()
         .map(|r| (r.x - CLEAR, r.right() + CLEAR))
-        .chain(taken.iter().map(|&t| (t - CLEAR, t + CLEAR)))
+        .chain(taken.iter().map(|&t| (t - 2.0 * CLEAR, t + 2.0 * CLEAR)))
         .collect();
     spans.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let mut merged: Vec<(f64, f64)> = Vec::new();
