@@ -244,7 +244,8 @@ pub fn layout(t: &Topology) -> Layout {
 /// area gives.
 fn layout_wrapped(t: &Topology, wrap: f64) -> Layout {
     // A namespace too narrow for its title beside the edges coming in from
-    // above is widened, and the whole layout done again.
+    // above, or for the columns edges take past its links, is widened, and
+    // the whole layout done again.
     let mut extra = vec![0.0; t.clusters.len()];
     for _ in 0..4 {
         let (l, short) = layout_with(t, &extra, wrap);
@@ -260,8 +261,9 @@ fn layout_wrapped(t: &Topology, wrap: f64) -> Layout {
 
 /// Lays a topology out with namespaces widened by `extra` and layers
 /// wrapped at `wrap` times the width their area gives; also returns
-/// the namespaces whose titles had to sit in an edge's way, with how much
-/// wider they need to be.
+/// the namespaces whose titles had to sit in an edge's way, or too narrow
+/// for the columns edges take through them, with how much wider they need
+/// to be.
 fn layout_with(t: &Topology, extra: &[f64], wrap: f64) -> (Layout, Vec<(usize, f64)>) {
     let ports = measure::port_counts(t);
     let size = measure::node_sizes(t, &ports);
@@ -318,7 +320,7 @@ impl Work<'_> {
         let placed = titles::place(t, &frame, &entering);
         let (upper_x, lower_x) =
             attach::spread(&mut attach, &frame.nodes, &placed.free, t.edges.len());
-        let (mut edges, label_curves) = self.route(
+        let routes = self.route(
             layer,
             dummies,
             &ends,
@@ -327,8 +329,9 @@ impl Work<'_> {
             &upper_x,
             &lower_x,
         );
+        let mut edges = routes.edges;
         let clusters = titles::boxes(t, &self.rows, &frame, &placed.titles);
-        labels::place(t, &mut edges, &label_curves, &frame.nodes, &clusters);
+        labels::place(t, &mut edges, &routes.label_curves, &frame.nodes, &clusters);
 
         let legend = p(MARGIN, labels::content_bottom(frame.bottom, &edges) + 24.0);
         let layout = Layout {
@@ -339,7 +342,9 @@ impl Work<'_> {
             edges,
             legend,
         };
-        (layout, placed.short)
+        let mut short = placed.short;
+        short.extend(routes.wider);
+        (layout, short)
     }
 }
 

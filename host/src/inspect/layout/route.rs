@@ -32,7 +32,7 @@ impl Work<'_> {
         titles: &[Rect],
         upper_x: &[f64],
         lower_x: &[f64],
-    ) -> (Vec<EdgeRoute>, Vec<Option<[P; 4]>>) {
+    ) -> Routes {
         let t = self.t;
         let nodes = &frame.nodes;
         let cl = |n: usize| t.nodes[n].cluster;
@@ -125,8 +125,35 @@ impl Work<'_> {
             });
             label_curves.push(curve);
         }
-        (edges, label_curves)
+        // A column that found no room inside its namespace ran outside it:
+        // ask for the namespace to be wider (its rows are centred, so it
+        // takes twice the shortfall).
+        let mut wider: Vec<(usize, f64)> = Vec::new();
+        for (c, cols) in lanes.iter().enumerate() {
+            let b = frame.clusters[c];
+            let over = cols
+                .iter()
+                .map(|&x| (b.x + 4.0 - x).max(x - (b.right() - 4.0)))
+                .fold(0.0, f64::max);
+            if over > 0.0 {
+                wider.push((c, 2.0 * (over + 2.0 * CLEAR)));
+            }
+        }
+        Routes {
+            edges,
+            label_curves,
+            wider,
+        }
     }
+}
+
+/// Every edge's route, the curve each label may sit on, and the
+/// namespaces too narrow for the columns through them, with how much
+/// wider they need to be.
+pub(super) struct Routes {
+    pub edges: Vec<EdgeRoute>,
+    pub label_curves: Vec<Option<[P; 4]>>,
+    pub wider: Vec<(usize, f64)>,
 }
 
 /// Where a column past the links below (or above) link `r` would best be
