@@ -233,10 +233,17 @@ struct Work<'a> {
 pub fn layout(t: &Topology) -> Layout {
     let target = (16.0f64 / 9.0).ln();
     let off = |l: &Layout| ((l.width / l.height).ln() - target).abs();
-    [0.5, 0.65, 0.8, 1.0, 1.15, 1.3, 1.5, 1.7, 2.2, f64::INFINITY]
+    let tried: Vec<Layout> = [0.5, 0.65, 0.8, 1.0, 1.15, 1.3, 1.5, 1.7, 2.2, f64::INFINITY]
         .into_iter()
         .map(|wrap| layout_wrapped(t, wrap))
-        .reduce(|best, l| if off(&l) < off(&best) - 1e-9 { l } else { best })
+        .collect();
+    // Of those about as near, the one wrapped least: each wrap costs
+    // longer edges.
+    let best = tried.iter().map(off).fold(f64::INFINITY, f64::min);
+    tried
+        .into_iter()
+        .rev()
+        .find(|l| off(l) <= best + 0.1)
         .expect("several tried")
 }
 

@@ -196,9 +196,9 @@ pub(super) fn in_way(
 }
 
 /// For each edge inside one namespace that skips rows, the column it takes
-/// past them: beside the link it goes to, clear of the columns taken
-/// before. Worked out once, for where the edge leaves its upper link
-/// (`attach`) and for its route.
+/// past them: beside the link it goes to, on the side it comes from,
+/// clear of the columns taken before. Worked out once, for where the edge
+/// leaves its upper link (`attach`) and for its route.
 pub(super) fn within_columns(t: &Topology, ends: &[Ends], frame: &Frame) -> Vec<Option<f64>> {
     let nodes = &frame.nodes;
     let mut taken: Vec<Vec<f64>> = vec![Vec::new(); t.clusters.len()];
@@ -213,7 +213,7 @@ pub(super) fn within_columns(t: &Topology, ends: &[Ends], frame: &Frame) -> Vec<
             if rects.is_empty() {
                 return None;
             }
-            let col = column(l.cx(), &rects, &taken[c]);
+            let col = column(toward(&l, u.cx()), &rects, &taken[c]);
             taken[c].push(col);
             Some(col)
         })

@@ -172,14 +172,18 @@ impl Work<'_> {
         for c in 0..self.rows.len() {
             for r in 0..self.rows[c].len() {
                 let row = self.rows[c][r].clone();
-                // Each link's edges leaving the row: (goes down, x there).
-                let ends: Vec<Vec<(bool, f64)>> = row
+                // Each link's edges leaving the row: (goes down, x there,
+                // stays inside the namespace).
+                let ends: Vec<Vec<End>> = row
                     .iter()
                     .map(|&n| {
                         neighbours[n]
                             .iter()
                             .filter(|&&o| level(o) != level(n) || t.nodes[o].cluster != c)
-                            .map(|&o| (level(o) > level(n), self.node_abs_cx(o)))
+                            .map(|&o| {
+                                let inside = t.nodes[o].cluster == c;
+                                (level(o) > level(n), self.node_abs_cx(o), inside)
+                            })
                             .collect()
                     })
                     .collect();
@@ -209,17 +213,22 @@ impl Work<'_> {
 /// Rows up to this many links are ordered by trying every order.
 pub(super) const EXACT: usize = 7;
 
-/// How many edges cross between a row in `order` and the other ends.
-/// Edges from one link never cross each other: they leave it spread in
-/// the order of where they go.
-pub(super) fn crossings(order: &[usize], ends: &[Vec<(bool, f64)>]) -> usize {
+/// An edge leaving a link of a row: whether it goes down, the x of its
+/// other end, and whether that end is in the same namespace.
+pub(super) type End = (bool, f64, bool);
+
+/// How many edges cross between a row in `order` and the other ends; two
+/// edges inside the namespace crossing count a hundred (those are what
+/// the drawing promises to keep apart). Edges from one link never cross
+/// each other: they leave it spread in the order of where they go.
+pub(super) fn crossings(order: &[usize], ends: &[Vec<End>]) -> usize {
     let mut count = 0;
     for (i, &a) in order.iter().enumerate() {
         for &b in &order[i + 1..] {
-            for &(down_a, xa) in &ends[a] {
-                for &(down_b, xb) in &ends[b] {
+            for &(down_a, xa, in_a) in &ends[a] {
+                for &(down_b, xb, in_b) in &ends[b] {
                     if down_a == down_b && xa > xb + 0.5 {
-                        count += 1;
+                        count += if in_a && in_b { 100 } else { 1 };
                     }
                 }
             }
@@ -230,7 +239,7 @@ pub(super) fn crossings(order: &[usize], ends: &[Vec<(bool, f64)>]) -> usize {
 
 /// The order of a row with the fewest crossings, the first such found
 /// from `start` (the barycenter order) on.
-pub(super) fn least_crossing(start: &[usize], ends: &[Vec<(bool, f64)>]) -> Vec<usize> {
+pub(super) fn least_crossing(start: &[usize], ends: &[Vec<End>]) -> Vec<usize> {
     let mut best = start.to_vec();
     let mut best_count = crossings(&best, ends);
     if best_count == 0 {
@@ -286,13 +295,17 @@ mod tests {
     #[test]
     fn rows_find_an_order_without_crossings_when_one_exists() {
         // Three links going down to x = 30, 10, 20: the order 1, 2, 0.
-        let ends = vec![vec![(true, 30.0)], vec![(true, 10.0)], vec![(true, 20.0)]];
-        assert_eq!(crossings(&[0, 1, 2], &ends), 2);
+        let ends = vec![
+            vec![(true, 30.0, true)],
+            vec![(true, 10.0, true)],
+            vec![(true, 20.0, true)],
+        ];
+        assert_eq!(crossings(&[0, 1, 2], &ends), 200);
         assert_eq!(least_crossing(&[0, 1, 2], &ends), vec![1, 2, 0]);
         // One up and down each way: the order that untangles both.
         let ends = vec![
-            vec![(true, 10.0), (false, 50.0)],
-            vec![(true, 20.0), (false, 40.0)],
+            vec![(true, 10.0, false), (false, 50.0, false)],
+            vec![(true, 20.0, false), (false, 40.0, false)],
         ];
         assert_eq!(crossings(&[0, 1], &ends), 1);
         assert_eq!(
@@ -300,9 +313,15 @@ mod tests {
             1,
             "no order avoids it"
         );
+        // Inside the namespace first: one crossing outside it rather.
+        let ends = vec![
+            vec![(true, 10.0, true), (false, 50.0, false)],
+            vec![(true, 20.0, true), (false, 40.0, false)],
+        ];
+        assert_eq!(least_crossing(&[1, 0], &ends), vec![0, 1]);
         // Beyond EXACT: swapping neighbours sorts a reversed row.
         let n = EXACT + 3;
-        let ends: Vec<Vec<(bool, f64)>> = (0..n).map(|i| vec![(true, (n - i) as f64)]).collect();
+        let ends: Vec<Vec<End>> = (0..n).map(|i| vec![(true, (n - i) as f64, true)]).collect();
         let start: Vec<usize> = (0..n).collect();
         assert_eq!(crossings(&least_crossing(&start, &ends), &ends), 0);
     }
