@@ -316,6 +316,14 @@ fn show_agrees_with_iproute2() {
     down(&w, &lab);
 }
 
+/// The text of every `<text>` of an SVG.
+fn texts_of(doc: &roxmltree::Document) -> BTreeSet<String> {
+    doc.descendants()
+        .filter(|d| d.has_tag_name("text"))
+        .filter_map(|d| d.text().map(str::to_string))
+        .collect()
+}
+
 /// The edges of a DOT graph: (from, to, label).
 fn dot_edges(dot: &str) -> BTreeSet<(String, String, String)> {
     dot.lines()
@@ -494,6 +502,38 @@ fn graph_draws_the_seed_lab() {
         stdout(&stdout_svg).starts_with("<?xml"),
         "SVG is the default"
     );
+
+    // A link set down by hand is DOWN; the veth end it leaves without
+    // carrier is NO-CARRIER, drawn apart from it.
+    let test_ns = n("test");
+    assert!(
+        std::process::Command::new("ip")
+            .args(["-n", &test_ns, "link", "set", "eth0", "down"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let lan_test = ip_json(Some(&n("lan")), &["link", "show", "test"]);
+    assert_ne!(lan_test[0]["operstate"], "UP", "{lan_test}");
+    let out = w.run(&["graph", &lab]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = stdout(&out);
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+    let state = |id: &str| {
+        doc.descendants()
+            .find(|d| d.attribute("data-id") == Some(id))
+            .and_then(|d| d.attribute("data-state"))
+            .map(str::to_string)
+    };
+    assert_eq!(state(&id("test", "eth0")).as_deref(), Some("down"));
+    assert_eq!(state(&id("lan", "test")).as_deref(), Some("no-carrier"));
+    assert_eq!(state(&id("lan", "br0")).as_deref(), Some("up"));
+    let texts = texts_of(&doc);
+    assert!(texts.contains("veth, NO-CARRIER"), "{texts:?}");
+    assert!(texts.contains("veth, DOWN"), "{texts:?}");
+    let dot = stdout(&w.run(&["graph", "--format", "dot", &lab]));
+    assert!(dot.contains("eth0\\nveth, DOWN"), "{dot}");
+    assert!(dot.contains("test\\nveth, NO-CARRIER"), "{dot}");
 
     // A namespace gone behind netwasm's back is reported, not fatal.
     let gone = n("ns2");

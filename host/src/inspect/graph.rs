@@ -72,6 +72,38 @@ pub enum NodeKind {
     Other,
 }
 
+/// Whether a link passes frames, and if not, whose doing that is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Admin up, and operationally up or unknown (loopback-like drivers).
+    Up,
+    /// Admin up but not running: nothing below gives it a carrier (a
+    /// bridge without running ports, a veth whose peer is down, a macvlan
+    /// whose parent is: `LOWERLAYERDOWN`). Somebody else's link is down.
+    NoCarrier,
+    /// Set down (admin down): by the lab or by hand.
+    Down,
+}
+
+impl LinkState {
+    pub fn of(admin_up: bool, oper_state: &str) -> Self {
+        match (admin_up, oper_state) {
+            (false, _) => LinkState::Down,
+            (true, "UP" | "UNKNOWN") => LinkState::Up,
+            (true, _) => LinkState::NoCarrier,
+        }
+    }
+
+    /// What a link's box says, when it is not up.
+    pub fn text(self) -> Option<&'static str> {
+        match self {
+            LinkState::Up => None,
+            LinkState::NoCarrier => Some("NO-CARRIER"),
+            LinkState::Down => Some("DOWN"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     pub cluster: usize,
@@ -81,10 +113,7 @@ pub struct Node {
     pub kind_label: String,
     /// Global and site-scope addresses, as CIDRs.
     pub addresses: Vec<String>,
-    /// Up and running (admin up, operationally up or unknown).
-    pub up: bool,
-    /// Why not, when not up: `admin down` or the operational state.
-    pub state: String,
+    pub state: LinkState,
     /// A link outside the lab, known only as a parent or peer.
     pub external: bool,
 }
@@ -94,11 +123,11 @@ impl Node {
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![self.name.clone()];
         let mut second = self.kind_label.clone();
-        if !self.up && !self.external {
+        if let Some(state) = self.state.text().filter(|_| !self.external) {
             if !second.is_empty() {
                 second.push_str(", ");
             }
-            second.push_str(&self.state);
+            second.push_str(state);
         }
         if !second.is_empty() {
             lines.push(second);
@@ -181,12 +210,7 @@ impl Topology {
                     (Some(k), None, None) => k.clone(),
                     (None, _, _) => String::new(),
                 };
-                let up = l.admin_up && matches!(l.oper_state.as_str(), "UP" | "UNKNOWN");
-                let state = if l.admin_up {
-                    l.oper_state.clone()
-                } else {
-                    "admin down".to_string()
-                };
+                let state = LinkState::of(l.admin_up, &l.oper_state);
                 t.nodes.push(Node {
                     cluster: c,
                     name: l.name.clone(),
@@ -198,7 +222,6 @@ impl Topology {
                         .filter(|a| matches!(a.scope.as_str(), "global" | "site"))
                         .map(|a| a.cidr.clone())
                         .collect(),
-                    up,
                     state,
                     external: false,
                 });
@@ -357,8 +380,7 @@ impl Topology {
             kind: NodeKind::Other,
             kind_label: String::new(),
             addresses: Vec::new(),
-            up: true,
-            state: String::new(),
+            state: LinkState::Up,
             external: true,
         });
         let id = self.nodes.len() - 1;
@@ -386,6 +408,10 @@ pub fn node_colours(kind: NodeKind, external: bool) -> (&'static str, &'static s
         NodeKind::Other => ("#eef0f3", "#57606a"),
     }
 }
+
+/// The stroke of a link set down; a link without carrier keeps its
+/// kind's colour, dashed.
+pub const DOWN_COLOUR: &str = "#cf222e";
 
 /// The stroke colour of an edge.
 pub fn edge_colour(kind: EdgeKind) -> &'static str {
@@ -459,7 +485,10 @@ pub fn dot(t: &Topology) -> String {
         let mut empty = true;
         for (i, n) in t.nodes.iter().enumerate().filter(|(_, n)| n.cluster == c) {
             empty = false;
-            let (fill, stroke) = node_colours(n.kind, n.external);
+            let (fill, mut stroke) = node_colours(n.kind, n.external);
+            if !n.external && n.state == LinkState::Down {
+                stroke = DOWN_COLOUR;
+            }
             let mut attrs = format!(
                 "label={}, fillcolor={}, color={}",
                 dot_quote(&n.lines().join("\n")),
@@ -469,8 +498,14 @@ pub fn dot(t: &Topology) -> String {
             if n.kind == NodeKind::Bridge {
                 attrs.push_str(", shape=box3d, style=filled");
             }
-            if n.external || !n.up {
-                attrs.push_str(", style=\"rounded,dashed,filled\"");
+            match (n.external, n.state) {
+                (true, _) | (false, LinkState::NoCarrier) => {
+                    attrs.push_str(", style=\"rounded,dashed,filled\"");
+                }
+                (false, LinkState::Down) => {
+                    attrs.push_str(", style=\"rounded,dashed,filled\", penwidth=2")
+                }
+                (false, LinkState::Up) => {}
             }
             let _ = writeln!(s, "    {} [{attrs}];", dot_quote(&t.dot_id(i)));
         }
@@ -598,6 +633,30 @@ pub fn mermaid(t: &Topology) -> String {
         s.push_str("  classDef external fill:#ffffff,stroke:#8c959f,stroke-dasharray:4 3\n");
         let _ = writeln!(s, "  class {} external", external.join(","));
     }
+    for (class, state, style) in [
+        (
+            "nocarrier",
+            LinkState::NoCarrier,
+            "stroke-dasharray:5 3".to_string(),
+        ),
+        (
+            "down",
+            LinkState::Down,
+            format!("stroke:{DOWN_COLOUR},stroke-width:2px,stroke-dasharray:5 3"),
+        ),
+    ] {
+        let members: Vec<String> = t
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.state == state && !n.external)
+            .map(|(i, _)| format!("n{i}"))
+            .collect();
+        if !members.is_empty() {
+            let _ = writeln!(s, "  classDef {class} {style}");
+            let _ = writeln!(s, "  class {} {class}", members.join(","));
+        }
+    }
     for (i, e) in t.edges.iter().enumerate() {
         let _ = writeln!(s, "  linkStyle {i} stroke:{}", edge_colour(e.kind));
     }
@@ -621,7 +680,7 @@ pub(crate) mod tests {
     use super::super::view::*;
     use super::*;
 
-    fn link(index: u32, name: &str, kind: Option<&str>) -> LinkView {
+    pub(crate) fn link(index: u32, name: &str, kind: Option<&str>) -> LinkView {
         LinkView {
             index,
             name: name.into(),
@@ -640,7 +699,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn addr(cidr: &str) -> AddrView {
+    pub(crate) fn addr(cidr: &str) -> AddrView {
         let (a, p) = cidr.split_once('/').unwrap();
         AddrView {
             cidr: cidr.into(),
@@ -655,7 +714,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn lref(index: u32, name: &str, ns: &str) -> Option<LinkRef> {
+    pub(crate) fn lref(index: u32, name: &str, ns: &str) -> Option<LinkRef> {
         Some(LinkRef {
             index,
             name: Some(name.into()),
@@ -663,7 +722,7 @@ pub(crate) mod tests {
         })
     }
 
-    fn ns(name: &str, links: Vec<LinkView>) -> NsView {
+    pub(crate) fn ns(name: &str, links: Vec<LinkView>) -> NsView {
         NsView {
             name: name.into(),
             created_by_lab: true,
@@ -768,7 +827,10 @@ pub(crate) mod tests {
         assert_eq!(count(EdgeKind::Parent), 2);
         assert_eq!(count(EdgeKind::Veth), 1);
         let vx = t.nodes.iter().find(|n| n.name == "vx0").unwrap();
-        assert_eq!((vx.kind_label.as_str(), vx.up), ("vxlan 42", true));
+        assert_eq!(
+            (vx.kind_label.as_str(), vx.state),
+            ("vxlan 42", LinkState::Up)
+        );
         let d = dot(&t);
         assert!(
             d.contains("\"x-h1/u0\" -> \"x-h1/vx0\" [label=\"vxlan 42\""),

@@ -18,4 +18,6 @@ pub mod view;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod geometry;
+#[cfg(test)]
 mod snapshots;

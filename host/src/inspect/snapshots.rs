@@ -59,6 +59,19 @@ fn vxlan_lab() {
 }
 
 #[test]
+fn issue_18_labs() {
+    for (name, v) in [
+        ("newcomer", fixtures::newcomer_view()),
+        ("newcomer-apart", fixtures::newcomer_apart_view()),
+        ("thirty", fixtures::thirty_view()),
+        ("switch", fixtures::switch_view()),
+    ] {
+        check(&format!("{name}.txt"), &show::table(&v));
+        drawings(name, &Topology::from_view(&v));
+    }
+}
+
+#[test]
 fn layout_topologies() {
     drawings("chain", &fixtures::chain());
     drawings("wide", &fixtures::wide());

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::graph::{
-    Cluster, ClusterState, EdgeKind, Node, NodeKind, Topology, edge_colour, node_colours,
+    Cluster, ClusterState, EdgeKind, LinkState, Node, NodeKind, Topology, edge_colour, node_colours,
 };
 use super::layout::{
     self, ClusterBox, FONT, LABEL_FONT, LINE_H, Layout, NODE_PAD_Y, P, PORT_BAND, Rect, Seg,
@@ -198,13 +198,15 @@ fn edges(s: &mut String, t: &Topology, l: &Layout) {
         };
         let _ = writeln!(
             s,
-            r#"<path class="edge {}" d="{}" fill="none" {}{marker}/>"#,
+            r#"<path class="edge {}" data-from="{}" data-to="{}" d="{}" fill="none" {}{marker}/>"#,
             match e.kind {
                 EdgeKind::Parent => "parent",
                 EdgeKind::Veth => "veth",
                 EdgeKind::Port => "port",
                 EdgeKind::Tunnel => "tunnel",
             },
+            xml_escape(&t.dot_id(e.from)),
+            xml_escape(&t.dot_id(e.to)),
             path_d(r.start, &r.segs),
             edge_style(e.kind)
         );
@@ -214,14 +216,22 @@ fn edges(s: &mut String, t: &Topology, l: &Layout) {
 /// A link's box and its lines of text (on a bridge, its port band).
 fn link(s: &mut String, t: &Topology, i: usize, node: &Node, r: &Rect) {
     let (fill, stroke) = node_colours(node.kind, node.external);
-    let dash = if node.external || !node.up {
-        r#" stroke-dasharray="5 3""#
-    } else {
-        ""
+    // Set down: red and dashed. No carrier: faded, grey dashed (its own
+    // state is fine; something below it is down).
+    let (stroke, dash) = match (node.external, node.state) {
+        (true, _) => (stroke, r#" stroke-dasharray="5 3""#),
+        (false, LinkState::Down) => (RED, r#" stroke-dasharray="6 3""#),
+        (false, LinkState::NoCarrier) => (MUTED, r#" stroke-dasharray="3 3" fill-opacity="0.45""#),
+        (false, LinkState::Up) => (stroke, ""),
+    };
+    let state = match node.state {
+        LinkState::Up => "up",
+        LinkState::NoCarrier => "no-carrier",
+        LinkState::Down => "down",
     };
     let _ = writeln!(
         s,
-        "<g class=\"link\" data-id=\"{}\">",
+        "<g class=\"link\" data-id=\"{}\" data-state=\"{state}\">",
         xml_escape(&t.dot_id(i))
     );
     rect(
@@ -250,7 +260,9 @@ fn link(s: &mut String, t: &Topology, i: usize, node: &Node, r: &Rect) {
         let y = r.y + NODE_PAD_Y + (k as f64 + 1.0) * LINE_H - 4.0;
         let attrs = match k {
             0 => format!(r#"text-anchor="middle" font-weight="bold" fill="{TEXT}""#),
-            1 if !node.up => format!(r#"text-anchor="middle" fill="{RED}""#),
+            1 if node.state == LinkState::Down => {
+                format!(r#"text-anchor="middle" font-weight="bold" fill="{RED}""#)
+            }
             1 => format!(r#"text-anchor="middle" fill="{MUTED}""#),
             _ => format!(r#"text-anchor="middle" fill="{TEXT}""#),
         };
@@ -275,6 +287,12 @@ fn ports_and_labels(s: &mut String, t: &Topology, l: &Layout) {
     for (e, r) in t.edges.iter().zip(&l.edges) {
         if let Some(b) = r.label {
             let colour = edge_colour(e.kind);
+            let _ = writeln!(
+                s,
+                r#"<g class="label" data-from="{}" data-to="{}">"#,
+                xml_escape(&t.dot_id(e.from)),
+                xml_escape(&t.dot_id(e.to))
+            );
             rect(
                 s,
                 &b,
@@ -291,6 +309,7 @@ fn ports_and_labels(s: &mut String, t: &Topology, l: &Layout) {
                 ),
                 &e.label,
             );
+            s.push_str("</g>\n");
         }
     }
 }
@@ -325,19 +344,35 @@ fn legend(s: &mut String, at: P) {
         text(s, x + 42.0, y, "", label);
         x += 42.0 + label.chars().count() as f64 * layout::LABEL_CHAR_W + 24.0;
     }
-    let dashed = Rect {
-        x,
-        y: y - 11.0,
-        w: 26.0,
-        h: 14.0,
-    };
-    rect(
-        s,
-        &dashed,
-        3.0,
-        r##"fill="#ffffff" stroke="#8c959f" stroke-dasharray="4 3""##,
-    );
-    text(s, x + 32.0, y, "", "outside the lab, or down");
+    // Link boxes on a second line.
+    let (mut x, y) = (at.x, y + 22.0);
+    let boxes = [
+        (
+            r##"fill="#ffffff" stroke="#afb8c1" stroke-dasharray="5 3""##.to_string(),
+            "outside the lab",
+        ),
+        (
+            format!(
+                r##"fill="#dbeafe" fill-opacity="0.45" stroke="{MUTED}" stroke-dasharray="3 3""##
+            ),
+            "NO-CARRIER: up, no carrier",
+        ),
+        (
+            format!(r##"fill="#ffffff" stroke="{RED}" stroke-dasharray="6 3""##),
+            "DOWN: set down",
+        ),
+    ];
+    for (style, label) in boxes {
+        let r = Rect {
+            x,
+            y: y - 11.0,
+            w: 26.0,
+            h: 14.0,
+        };
+        rect(s, &r, 3.0, &format!(r#"{style} stroke-width="1.5""#));
+        text(s, x + 32.0, y, "", label);
+        x += 32.0 + label.chars().count() as f64 * layout::LABEL_CHAR_W + 24.0;
+    }
     s.push_str("</g>\n");
 }
 

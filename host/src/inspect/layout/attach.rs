@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::super::graph::Topology;
 use super::coords::Frame;
-use super::{Rect, Work, rows};
+use super::{Rect, Work, route, rows};
 
 /// A side of a link's box.
 #[derive(Clone, Copy, PartialEq)]
@@ -65,17 +65,43 @@ impl Work<'_> {
     /// along each (to order attachments and avoid crossings).
     pub(super) fn attachments(
         &self,
+        layer: &[usize],
         ends: &[Ends],
         dummies: &[Vec<usize>],
         frame: &Frame,
     ) -> Attachments {
+        let t = self.t;
         let nodes = &frame.nodes;
+        let cl = |n: usize| t.nodes[n].cluster;
+        let in_way = |c, skip, y0, y1| route::in_way(t, frame, c, skip, y0, y1);
+        let columns = route::within_columns(t, ends, frame);
         let mut attach: Attachments = HashMap::new();
         for (ei, en) in ends.iter().enumerate() {
             let first_dummy = dummies[ei].first().map(|&b| self.dummy_cx(frame.shift, b));
             let last_dummy = dummies[ei].last().map(|&b| self.dummy_cx(frame.shift, b));
-            let toward_lower = first_dummy.unwrap_or(nodes[en.lower].cx());
-            let toward_upper = last_dummy.unwrap_or(nodes[en.upper].cx());
+            let mut toward_lower = first_dummy.unwrap_or(nodes[en.lower].cx());
+            let mut toward_upper = last_dummy.unwrap_or(nodes[en.upper].cx());
+            let (u, l) = (nodes[en.upper], nodes[en.lower]);
+            let skip = [en.upper, en.lower];
+            if en.lower_side == Side::Top {
+                let (cu, cl_) = (cl(en.upper), cl(en.lower));
+                if cu == cl_ {
+                    if let Some(col) = columns[ei] {
+                        (toward_lower, toward_upper) = (col, col);
+                    }
+                } else {
+                    let below = in_way(cu, skip, u.bottom(), frame.layer_bottom[layer[cu]]);
+                    if !below.is_empty() {
+                        let prefer = route::toward(&u, toward_lower);
+                        toward_lower = route::column(prefer, &below, &[]);
+                    }
+                    let above = in_way(cl_, skip, frame.layer_top[layer[cl_]], l.y);
+                    if !above.is_empty() {
+                        let prefer = route::toward(&l, toward_upper);
+                        toward_upper = route::column(prefer, &above, &[]);
+                    }
+                }
+            }
             attach
                 .entry((en.upper, en.upper_side == Side::Top))
                 .or_default()

@@ -170,14 +170,20 @@ impl Work<'_> {
                 .links
                 .iter()
                 .filter_map(|l| {
-                    let other = if l.upper == b {
-                        l.lower
+                    let (other, node) = if l.upper == b {
+                        (l.lower, l.lower_node)
                     } else if l.lower == b {
-                        l.upper
+                        (l.upper, l.upper_node)
                     } else {
                         return None;
                     };
-                    pos.get(&other).map(|&x| x as f64)
+                    // Within the block, where its link is: blocks hanging
+                    // off one namespace follow the order of their links.
+                    let within = node.map_or(0.5, |n| {
+                        ((self.rel[n].x + self.size[n].0 / 2.0) / self.blocks[other].w)
+                            .clamp(0.0, 0.99)
+                    });
+                    pos.get(&other).map(|&x| x as f64 + within)
                 })
                 .collect();
             let bary = if ns.is_empty() {

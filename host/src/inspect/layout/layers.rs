@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::super::graph::{EdgeKind, NodeKind, Topology};
+use super::{CHANNEL, CLUSTER_GAP};
 
 /// Each namespace's connected component and layer, and how many layers.
 pub(super) struct Layering {
@@ -152,3 +153,75 @@ fn compact(layer: &mut [usize]) -> usize {
     }
     used.len().max(1)
 }
+
+/// Wraps layers wider than `max_w` (given each namespace's width) onto
+/// more layers, so that a switch with many hosts does not make one endless
+/// row; what was below moves down. The namespaces hanging off one upper
+/// namespace are split alike (the first of them on the first sub-layer,
+/// the next on the second, ...), so each group stays under its parent as
+/// a small block and its edges stay short; edges into a lower sub-layer
+/// pass the one above through corridors.
+pub(super) fn wrap(t: &Topology, layering: &mut Layering, widths: &[f64], max_w: f64) {
+    let old = layering.layer.clone();
+    let (adj, _) = cluster_graph(t);
+    let mut next = 0;
+    for k in 0..layering.count {
+        let members: Vec<usize> = (0..old.len()).filter(|&c| old[c] == k).collect();
+        // Group by the first namespace above each connects to.
+        let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
+        for &c in &members {
+            let parent = adj[c].iter().copied().filter(|&o| old[o] < k).min();
+            match groups.iter_mut().find(|g| g.0 == parent) {
+                Some(g) => g.1.push(c),
+                None => groups.push((parent, vec![c])),
+            }
+        }
+        // The fewest sub-layers that bring the widest one within reach
+        // of `max_w` (a little over it rather than a sub-layer more).
+        let split = |subs: usize| -> Vec<(usize, usize)> {
+            groups
+                .iter()
+                .flat_map(|(_, g)| {
+                    let per = g.len().div_ceil(subs);
+                    g.iter().enumerate().map(move |(j, &c)| (c, j / per))
+                })
+                .collect()
+        };
+        let widest = |placed: &[(usize, usize)]| {
+            let mut w = vec![0.0; members.len()];
+            for &(c, sub) in placed {
+                w[sub] += widths[c] + CLUSTER_GAP;
+            }
+            w.into_iter().fold(0.0, f64::max)
+        };
+        let mut placed = split(1);
+        for subs in 1..=members.len() {
+            placed = split(subs);
+            if widest(&placed) <= max_w {
+                break;
+            }
+        }
+        let subs = placed.iter().map(|p| p.1 + 1).max().unwrap_or(1);
+        for (c, sub) in placed {
+            layering.layer[c] = next + sub;
+        }
+        next += subs;
+    }
+    layering.count = compact(&mut layering.layer);
+}
+
+/// The widest a layer may be, for a drawing near 16:9: the side of a
+/// 16:9 rectangle holding every namespace with its share of the gaps
+/// between them, and never narrower than the widest namespace.
+pub(super) fn target_width(sizes: &[(f64, f64)]) -> f64 {
+    let area: f64 = sizes
+        .iter()
+        .map(|(w, h)| (w + CLUSTER_GAP) * (h + CHANNEL))
+        .sum();
+    let widest = sizes.iter().map(|s| s.0).fold(0.0, f64::max);
+    (area * 16.0 / 9.0).sqrt().max(widest).max(MIN_WRAP)
+}
+
+/// Layers narrower than this are never wrapped: a small lab stays as it
+/// is, however tall.
+const MIN_WRAP: f64 = 900.0;

@@ -3,8 +3,8 @@
 
 use super::super::graph::{EdgeKind, NodeKind, Topology};
 use super::{
-    CHAR_W, CLUSTER_HEADER, CLUSTER_MIN_W, CLUSTER_PAD, LINE_H, NODE_GAP, NODE_MIN_W, NODE_PAD_X,
-    NODE_PAD_Y, PORT, PORT_BAND, ROW_GAP, text_w, title_size,
+    CHAR_W, CLUSTER_HEADER, CLUSTER_MIN_W, CLUSTER_PAD, LINE_H, NODE_MIN_W, NODE_PAD_X, NODE_PAD_Y,
+    PORT, PORT_BAND, ROW_GAP, text_w, title_size,
 };
 
 /// How many ports each bridge has.
@@ -34,12 +34,13 @@ pub(super) fn node_sizes(t: &Topology, ports: &[usize]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Each namespace's box: its title, its note, its rows of links, widened
-/// by `extra`.
+/// Each namespace's box: its title, its note, its rows of links `gaps`
+/// apart, widened by `extra`.
 pub(super) fn cluster_sizes(
     t: &Topology,
     rows: &[Vec<Vec<usize>>],
     size: &[(f64, f64)],
+    gaps: &[f64],
     extra: &[f64],
 ) -> Vec<(f64, f64)> {
     (0..t.clusters.len())
@@ -55,7 +56,7 @@ pub(super) fn cluster_sizes(
             }
             for (r, row) in rows[c].iter().enumerate() {
                 let row_w: f64 =
-                    row.iter().map(|&n| size[n].0).sum::<f64>() + NODE_GAP * (row.len() - 1) as f64;
+                    row.iter().map(|&n| size[n].0).sum::<f64>() + gaps[c] * (row.len() - 1) as f64;
                 w = w.max(row_w);
                 h += row.iter().map(|&n| size[n].1).fold(0.0, f64::max);
                 if r > 0 {

@@ -41,6 +41,32 @@ pub(super) fn rows(t: &Topology, layer: &[usize]) -> Vec<Vec<Vec<usize>>> {
     rows
 }
 
+/// Splits rows wider than `max_w` into rows that fit, in order: a bridge
+/// with many ports gets them on several rows rather than one endless one.
+/// Returns the space between links in each namespace: where rows were
+/// split, wide enough for the edges to lower rows to pass between links.
+pub(super) fn wrap(rows: &mut [Vec<Vec<usize>>], size: &[(f64, f64)], max_w: f64) -> Vec<f64> {
+    let mut gaps = vec![NODE_GAP; rows.len()];
+    for (c, c_rows) in rows.iter_mut().enumerate() {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for row in c_rows.drain(..) {
+            let total: f64 = row.iter().map(|&n| size[n].0 + WRAPPED_GAP).sum();
+            // As many rows as it takes, filled evenly.
+            let parts = ((total / max_w).ceil() as usize).clamp(1, row.len().max(1));
+            if parts > 1 {
+                gaps[c] = WRAPPED_GAP;
+            }
+            let per = row.len().div_ceil(parts);
+            out.extend(row.chunks(per.max(1)).map(<[usize]>::to_vec));
+        }
+        *c_rows = out;
+    }
+    gaps
+}
+
+/// The space between links in a namespace whose rows were split.
+const WRAPPED_GAP: f64 = 48.0;
+
 /// Each link's rank below the links above it in its own namespace.
 fn ranks(nn: usize, internal: &[(usize, usize)]) -> Vec<usize> {
     let mut rank = vec![0usize; nn];
@@ -103,12 +129,12 @@ impl Work<'_> {
             let mut y = CLUSTER_HEADER;
             for row in &self.rows[c] {
                 let row_w: f64 = row.iter().map(|&n| self.size[n].0).sum::<f64>()
-                    + NODE_GAP * (row.len() - 1) as f64;
+                    + self.row_gap[c] * (row.len() - 1) as f64;
                 let mut x = ((cw - row_w) / 2.0).floor();
                 let row_h = row.iter().map(|&n| self.size[n].1).fold(0.0, f64::max);
                 for &n in row {
                     self.rel[n] = p(x, y);
-                    x += self.size[n].0 + NODE_GAP;
+                    x += self.size[n].0 + self.row_gap[c];
                 }
                 y += row_h + ROW_GAP;
             }
@@ -120,33 +146,183 @@ impl Work<'_> {
         self.blocks[b].x + self.rel[n].x + self.size[n].0 / 2.0
     }
 
-    /// Reorders each row by where its nodes' neighbours are.
+    /// Reorders each row to cross as few edges as it can, given where
+    /// the other ends are now: every order when a row holds at most
+    /// [`EXACT`] links, else the barycenter order improved by swapping
+    /// neighbours while that removes crossings.
     pub(super) fn order_rows(&mut self) {
-        let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); self.t.nodes.len()];
-        for e in &self.t.edges {
+        let t = self.t;
+        let row_of = row_of(&self.rows);
+        let mut block_layer = vec![0usize; self.blocks.len()];
+        for (k, l) in self.layers.iter().enumerate() {
+            for &b in l {
+                block_layer[b] = k;
+            }
+        }
+        let cluster_block = self.cluster_block.clone();
+        let level = |n: usize| {
+            let c = t.nodes[n].cluster;
+            (block_layer[cluster_block[c]], row_of[&n])
+        };
+        let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); t.nodes.len()];
+        for e in &t.edges {
             neighbours[e.from].push(e.to);
             neighbours[e.to].push(e.from);
         }
         for c in 0..self.rows.len() {
             for r in 0..self.rows[c].len() {
                 let row = self.rows[c][r].clone();
-                let mut keyed: Vec<(f64, usize)> = row
+                // Each link's edges leaving the row: (goes down, x there,
+                // stays inside the namespace).
+                let ends: Vec<Vec<End>> = row
                     .iter()
-                    .enumerate()
-                    .map(|(i, &n)| {
-                        let xs: Vec<f64> =
-                            neighbours[n].iter().map(|&o| self.node_abs_cx(o)).collect();
+                    .map(|&n| {
+                        neighbours[n]
+                            .iter()
+                            .filter(|&&o| level(o) != level(n) || t.nodes[o].cluster != c)
+                            .map(|&o| {
+                                let inside = t.nodes[o].cluster == c;
+                                (level(o) > level(n), self.node_abs_cx(o), inside)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let mut keyed: Vec<(f64, usize)> = (0..row.len())
+                    .map(|i| {
+                        let xs = &ends[i];
                         let key = if xs.is_empty() {
-                            self.node_abs_cx(n) + i as f64 * 0.001
+                            self.node_abs_cx(row[i]) + i as f64 * 0.001
                         } else {
-                            xs.iter().sum::<f64>() / xs.len() as f64
+                            xs.iter().map(|e| e.1).sum::<f64>() / xs.len() as f64
                         };
-                        (key, n)
+                        (key, i)
                     })
                     .collect();
                 keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-                self.rows[c][r] = keyed.into_iter().map(|(_, n)| n).collect();
+                let start: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+                let best = least_crossing(&start, &ends);
+                self.rows[c][r] = best.into_iter().map(|i| row[i]).collect();
+                // The next row orders against where this one is now, not
+                // where it was (else two rows can swap past each other).
+                self.place_rows();
             }
         }
+    }
+}
+
+/// Rows up to this many links are ordered by trying every order.
+pub(super) const EXACT: usize = 7;
+
+/// An edge leaving a link of a row: whether it goes down, the x of its
+/// other end, and whether that end is in the same namespace.
+pub(super) type End = (bool, f64, bool);
+
+/// How many edges cross between a row in `order` and the other ends; two
+/// edges inside the namespace crossing count a hundred (those are what
+/// the drawing promises to keep apart). Edges from one link never cross
+/// each other: they leave it spread in the order of where they go.
+pub(super) fn crossings(order: &[usize], ends: &[Vec<End>]) -> usize {
+    let mut count = 0;
+    for (i, &a) in order.iter().enumerate() {
+        for &b in &order[i + 1..] {
+            for &(down_a, xa, in_a) in &ends[a] {
+                for &(down_b, xb, in_b) in &ends[b] {
+                    if down_a == down_b && xa > xb + 0.5 {
+                        count += if in_a && in_b { 100 } else { 1 };
+                    }
+                }
+            }
+        }
+    }
+    count
+}
+
+/// The order of a row with the fewest crossings, the first such found
+/// from `start` (the barycenter order) on.
+pub(super) fn least_crossing(start: &[usize], ends: &[Vec<End>]) -> Vec<usize> {
+    let mut best = start.to_vec();
+    let mut best_count = crossings(&best, ends);
+    if best_count == 0 {
+        return best;
+    }
+    if start.len() <= EXACT {
+        let mut order = start.to_vec();
+        permute(&mut order, 0, &mut |o| {
+            let c = crossings(o, ends);
+            if c < best_count {
+                best_count = c;
+                best = o.to_vec();
+            }
+        });
+        return best;
+    }
+    // Swap neighbours while that helps (bounded: each pass removes one).
+    let mut improved = true;
+    while improved && best_count > 0 {
+        improved = false;
+        for i in 0..best.len() - 1 {
+            best.swap(i, i + 1);
+            let c = crossings(&best, ends);
+            if c < best_count {
+                best_count = c;
+                improved = true;
+            } else {
+                best.swap(i, i + 1);
+            }
+        }
+    }
+    best
+}
+
+/// Calls `f` with every order of `v[k..]` (in lexicographic order of
+/// positions, so orders near the start come first).
+fn permute(v: &mut [usize], k: usize, f: &mut dyn FnMut(&[usize])) {
+    if k == v.len() {
+        f(v);
+        return;
+    }
+    for i in k..v.len() {
+        v[k..=i].rotate_right(1);
+        permute(v, k + 1, f);
+        v[k..=i].rotate_left(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_find_an_order_without_crossings_when_one_exists() {
+        // Three links going down to x = 30, 10, 20: the order 1, 2, 0.
+        let ends = vec![
+            vec![(true, 30.0, true)],
+            vec![(true, 10.0, true)],
+            vec![(true, 20.0, true)],
+        ];
+        assert_eq!(crossings(&[0, 1, 2], &ends), 200);
+        assert_eq!(least_crossing(&[0, 1, 2], &ends), vec![1, 2, 0]);
+        // One up and down each way: the order that untangles both.
+        let ends = vec![
+            vec![(true, 10.0, false), (false, 50.0, false)],
+            vec![(true, 20.0, false), (false, 40.0, false)],
+        ];
+        assert_eq!(crossings(&[0, 1], &ends), 1);
+        assert_eq!(
+            crossings(&least_crossing(&[0, 1], &ends), &ends),
+            1,
+            "no order avoids it"
+        );
+        // Inside the namespace first: one crossing outside it rather.
+        let ends = vec![
+            vec![(true, 10.0, true), (false, 50.0, false)],
+            vec![(true, 20.0, true), (false, 40.0, false)],
+        ];
+        assert_eq!(least_crossing(&[1, 0], &ends), vec![0, 1]);
+        // Beyond EXACT: swapping neighbours sorts a reversed row.
+        let n = EXACT + 3;
+        let ends: Vec<Vec<End>> = (0..n).map(|i| vec![(true, (n - i) as f64, true)]).collect();
+        let start: Vec<usize> = (0..n).collect();
+        assert_eq!(crossings(&least_crossing(&start, &ends), &ends), 0);
     }
 }
