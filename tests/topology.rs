@@ -685,7 +685,7 @@ fn a_dry_run_plans_the_file_on_the_simulated_kernel() {
         "{text}"
     );
     assert!(
-        text.contains("the lab would be up: 5 namespaces, 5 links, 6 addresses, 4 routes"),
+        text.contains("the lab would be up: 5 namespaces, 7 links, 6 addresses, 4 routes"),
         "{text}"
     );
     let out = up(&w, &path, &["--dry-run", "--json"]);
