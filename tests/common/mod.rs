@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod seed_state;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

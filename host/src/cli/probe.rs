@@ -384,7 +384,7 @@ fn outcome(from: &str, to: &Target, r: std::io::Result<PingStats>) -> ProbeResul
         {
             (false, None, None)
         }
-        Err(e) => (false, None, Some(error_text(&e))),
+        Err(e) => (false, None, Some(crate::lab::probe_error(&e))),
     };
     ProbeResult {
         from: from.to_string(),
@@ -392,17 +392,6 @@ fn outcome(from: &str, to: &Target, r: std::io::Result<PingStats>) -> ProbeResul
         reachable,
         rtt_ms,
         error,
-    }
-}
-
-fn error_text(e: &std::io::Error) -> String {
-    match crate::kernel::errno_of(e) {
-        Some(errno) => {
-            let text = e.to_string();
-            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-            format!("{text} ({})", crate::error::errno_name(errno))
-        }
-        None => e.to_string(),
     }
 }
 

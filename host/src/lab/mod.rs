@@ -21,6 +21,7 @@ mod tests_sim;
 #[cfg(test)]
 pub(crate) mod tests_support;
 mod verify;
+pub(crate) use verify::probe_error;
 
 pub use self::batch::{NsPlan, PlanLink, PlanRoute, PlanVxlan};
 pub use self::gate::{Quota, Usage};

@@ -252,7 +252,7 @@ impl Checked {
 }
 
 /// An error of a probe in one line, with the errno's name.
-fn probe_error(e: &std::io::Error) -> String {
+pub(crate) fn probe_error(e: &std::io::Error) -> String {
     match crate::kernel::errno_of(e) {
         Some(errno) => {
             let text = e.to_string();
