@@ -235,6 +235,16 @@ fn a_lab_without_a_snapshot_is_compared_with_its_journal() {
         text.contains("snapshot not used:") && text.contains("is of lab \"x\""),
         "{text}"
     );
+    // serde names an unknown key as the file spells it: escaped before it
+    // reaches the terminal.
+    std::fs::write(&snapshot, br#"{"\u001b]0;pwned\u0007\u001b[2J": 1}"#).unwrap();
+    let (code, _, text) = status(&w, &lab);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("snapshot not used:"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
     // The next committed run records one again.
     let again = w.kit_args(&lab, None, &["--attach"], &[format!("up {a} v0")]);
     let again: Vec<&str> = again.iter().map(String::as_str).collect();

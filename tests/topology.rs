@@ -320,6 +320,18 @@ fn expectations_decide_the_exit_code_and_down_file_removes_the_lab() {
     // Up already: refused, as `run` refuses; --replace builds it again.
     assert_eq!(up(&w, &path, &[]).status.code(), Some(3));
     ok(&up(&w, &path, &["--replace"]), "up --replace");
+    // A mistake in the file does not cost the lab that is up: exit 2 and
+    // the lab as it was.
+    let broken = file(
+        &w,
+        "ab.yaml",
+        &lab("true").replace("10.0.0.2/24", "10.0.0.300/24"),
+    );
+    let out = up(&w, &broken, &["--replace"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(w.namespaces().len(), 2, "{}", stderr(&out));
+    assert_eq!(common::addrs4(&w.ns("b"), "eth0"), vec!["10.0.0.2/24"]);
+    let path = file(&w, "ab.yaml", &lab("true"));
     ok(&w.run(&["status", path.to_str().unwrap()]), "status FILE");
     ok(&w.run(&["down", path.to_str().unwrap()]), "down FILE");
     assert_eq!(w.namespaces(), Vec::<String>::new());

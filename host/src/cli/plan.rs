@@ -42,58 +42,13 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<Exit> {
 /// `plan`, of the guest file `args.guest` or of a built-in guest (`up
 /// --dry-run`).
 pub async fn plan_with(args: PlanArgs, builtin: Option<Builtin<'_>>) -> anyhow::Result<Exit> {
-    let policy = load_policy(args.policy.as_deref(), &args.limits)?;
-    check_arg_bytes(&args.args, &policy)?;
-    let cache = args.cache.cache();
-    let runtime = Runtime::new(cache)?;
-    let shown = match &builtin {
-        Some(b) => b.shown.to_string(),
-        None => args.guest.display().to_string(),
-    };
-    let guest = match &builtin {
-        Some(b) => b.load(&runtime)?,
-        None => runtime.load(&args.guest)?,
-    };
-    if guest.origin == cache::Origin::Compiled && !args.json {
-        eprintln!("netwasm: compiled {shown} (cached for next time)");
-    }
-    let lab_name = args
-        .lab
-        .clone()
-        .unwrap_or_else(|| super::run::default_lab_name(&args.guest));
-    let kernel: Arc<dyn Kernel> = Arc::new(world_of(&policy));
-    let policy = Arc::new(policy);
-    let (audit, decisions) = Audit::in_memory();
-    let session = Session::scratch(
-        kernel.clone(),
-        policy.clone(),
-        &lab_name,
-        shown.clone(),
-        builtin.as_ref().map_or(&args.args[..], |b| b.recorded_args),
-        Arc::new(|m| eprintln!("netwasm: {m}")),
-    )?
-    .with_audit(audit);
-    // With --json, standard output is the plan's alone.
-    let mut output = GuestOutput::new(policy.limits.output, args.quiet || args.json);
-    if args.json {
-        output = output.reports_to_stderr();
-    }
-    let closed = session
-        .run(
-            GuestRun {
-                runtime: &runtime,
-                guest: &guest,
-                args: args.args.clone(),
-                output: &output,
-                keep_on_error: false,
-            },
-            std::future::pending(),
-        )
-        .await?;
-    if let Some(bad) = bad_input(builtin.as_ref(), &closed) {
-        return Err(bad);
-    }
-    let decisions = std::mem::take(&mut *decisions.lock().unwrap_or_else(|e| e.into_inner()));
+    let Simulated {
+        lab_name,
+        shown,
+        kernel,
+        closed,
+        decisions,
+    } = simulate(&args, builtin.as_ref(), args.quiet || args.json).await?;
     // The lab as `netwasm show` would show it, from the model.
     let view = match &closed.end {
         Ok(End::Committed(all)) if !all.is_empty() => {
@@ -128,6 +83,84 @@ pub async fn plan_with(args: PlanArgs, builtin: Option<Builtin<'_>>) -> anyhow::
     closed.end?;
     print_out(&text)?;
     Ok(exit)
+}
+
+/// A guest run on the model, before anything is made of it.
+pub struct Simulated {
+    pub lab_name: String,
+    pub shown: String,
+    kernel: Arc<dyn Kernel>,
+    pub closed: Closed,
+    decisions: Vec<Value>,
+}
+
+/// Runs the guest of `args` (or the built-in one) on the simulated kernel;
+/// a built-in guest's report of bad input is the error. `quiet`: the
+/// guest's output is not shown.
+pub async fn simulate(
+    args: &PlanArgs,
+    builtin: Option<&Builtin<'_>>,
+    quiet: bool,
+) -> anyhow::Result<Simulated> {
+    let policy = load_policy(args.policy.as_deref(), &args.limits)?;
+    check_arg_bytes(&args.args, &policy)?;
+    let cache = args.cache.cache();
+    let runtime = Runtime::new(cache)?;
+    let shown = match builtin {
+        Some(b) => b.shown.to_string(),
+        None => args.guest.display().to_string(),
+    };
+    let guest = match builtin {
+        Some(b) => b.load(&runtime)?,
+        None => runtime.load(&args.guest)?,
+    };
+    if guest.origin == cache::Origin::Compiled && !args.json {
+        eprintln!("netwasm: compiled {shown} (cached for next time)");
+    }
+    let lab_name = args
+        .lab
+        .clone()
+        .unwrap_or_else(|| super::run::default_lab_name(&args.guest));
+    let kernel: Arc<dyn Kernel> = Arc::new(world_of(&policy));
+    let policy = Arc::new(policy);
+    let (audit, decisions) = Audit::in_memory();
+    let session = Session::scratch(
+        kernel.clone(),
+        policy.clone(),
+        &lab_name,
+        shown.clone(),
+        builtin.map_or(&args.args[..], |b| b.recorded_args),
+        Arc::new(|m| eprintln!("netwasm: {m}")),
+    )?
+    .with_audit(audit);
+    // With --json, standard output is the plan's alone.
+    let mut output = GuestOutput::new(policy.limits.output, quiet);
+    if args.json {
+        output = output.reports_to_stderr();
+    }
+    let closed = session
+        .run(
+            GuestRun {
+                runtime: &runtime,
+                guest: &guest,
+                args: args.args.clone(),
+                output: &output,
+                keep_on_error: false,
+            },
+            std::future::pending(),
+        )
+        .await?;
+    if let Some(bad) = bad_input(builtin, &closed) {
+        return Err(bad);
+    }
+    let decisions = std::mem::take(&mut *decisions.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(Simulated {
+        lab_name,
+        shown,
+        kernel,
+        closed,
+        decisions,
+    })
 }
 
 /// The machine the plan runs on: what the policy says exists. Every

@@ -247,7 +247,7 @@ pub async fn run_with(args: RunArgs, builtin: Option<Builtin<'_>>) -> anyhow::Re
         return Err(bad);
     }
     if args.json {
-        return super::run_json::report(&lab_name, &args, closed);
+        return super::run_json::report(&lab_name, &args, builtin.as_ref(), closed);
     }
     report(&lab_name, closed, &args.state.state_dir)
 }

@@ -14,7 +14,12 @@ use crate::session::{Closed, End, summarize};
 
 /// Says how the run ended, as `run` does, then prints the JSON; the run's
 /// exit code.
-pub fn report(lab_name: &str, args: &RunArgs, closed: Closed) -> anyhow::Result<Exit> {
+pub fn report(
+    lab_name: &str,
+    args: &RunArgs,
+    builtin: Option<&super::run::Builtin<'_>>,
+    closed: Closed,
+) -> anyhow::Result<Exit> {
     // What the run made, whether it stays or was rolled back since.
     let made: Vec<_> = closed
         .entries
@@ -39,8 +44,10 @@ pub fn report(lab_name: &str, args: &RunArgs, closed: Closed) -> anyhow::Result<
     let doc = RunJson {
         schema: SCHEMA,
         lab: lab_name,
-        guest: args.guest.display().to_string(),
-        args: &args.args,
+        // A built-in guest as the journal names it (`up`: the guest and the
+        // file, not the file's text).
+        guest: builtin.map_or_else(|| args.guest.display().to_string(), |b| b.shown.to_string()),
+        args: builtin.map_or(&args.args, |b| b.recorded_args),
         outcome,
         error: failure.as_ref().map(|(_, why)| why.as_str()),
         exit: exit as u8,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::plan::plan_with;
+use super::plan::{plan_with, simulate};
 use super::run::{Builtin, load_policy, run_with};
 use super::{CacheArgs, Exit, LimitArgs, PlanArgs, RunArgs, StateArgs, fail};
 use crate::ledger::check_lab_name;
@@ -105,6 +105,23 @@ pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
         };
         return plan_with(plan, Some(builtin)).await;
     }
+    if args.replace {
+        // `--replace` tears the lab down before the guest reads the file:
+        // a file with a mistake must not cost the lab that is up. The
+        // file is read on the model first (no privileges, nothing made);
+        // its mistakes end here, with nothing changed.
+        let model = PlanArgs {
+            guest: PathBuf::from("netwasm-topology"),
+            args: guest_args.clone(),
+            lab: Some(lab.clone()),
+            policy: args.policy.clone(),
+            json: false,
+            cache: args.cache.clone(),
+            quiet: true,
+            limits: args.limits.clone(),
+        };
+        simulate(&model, Some(&builtin), true).await?;
+    }
     let run = RunArgs {
         guest: PathBuf::from("netwasm-topology"),
         args: guest_args,
@@ -124,11 +141,38 @@ pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
+    read_file(path).map_err(|why| fail(Exit::BadInput, why))
+}
+
+/// The most of a topology file read: far above any guest's `args` limit,
+/// which then names the real bound.
+const MAX_FILE: u64 = 64 << 20;
+
+/// A topology file's text: a regular file (not a FIFO that would block,
+/// nor `/dev/zero`), read up to [`MAX_FILE`].
+fn read_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(Exit::BadInput, format!("{shown}: cannot read: {e}")))?;
-    String::from_utf8(bytes)
-        .map_err(|e| fail(Exit::BadInput, format!("{shown}: not UTF-8 text: {e}")))
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(format!("{shown}: over {MAX_FILE} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{shown}: not UTF-8 text: {e}"))
 }
 
 /// Whether a lab argument (of `down`, `status`, `show`, `graph`, `exec`)
@@ -144,7 +188,7 @@ pub fn lab_name_or_file(arg: &str) -> Result<String, String> {
         check_lab_name(arg).map_err(|e| e.to_string())?;
         return Ok(arg.to_string());
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: cannot read: {e}"))?;
+    let text = read_file(Path::new(arg))?;
     lab_name_in(&text).map_err(|why| format!("{arg}: {why}"))
 }
 

@@ -312,11 +312,16 @@ impl Baseline {
         let bytes = match state.read_snapshot(lab, MAX_SNAPSHOT_BYTES) {
             Ok(Some(b)) => b,
             Ok(None) => return Baseline::JournalOnly,
-            Err(e) => return Baseline::Unusable(format!("{e:#}")),
+            Err(e) => return Baseline::Unusable(printable(&format!("{e:#}"))),
         };
         match Snapshot::parse(&bytes, lab, &held_namespaces(objects)) {
             Ok(s) => Baseline::Commit(s),
-            Err(why) => Baseline::Unusable(format!("{} {why}", state.snapshot_path(lab).display())),
+            // serde names an unknown key as the file spells it, escapes
+            // and all: everything of the file is escaped before printing.
+            Err(why) => Baseline::Unusable(printable(&format!(
+                "{} {why}",
+                state.snapshot_path(lab).display()
+            ))),
         }
     }
 }

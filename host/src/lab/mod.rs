@@ -189,6 +189,10 @@ pub struct Lab {
     /// state directory, and the lab's name there. None in a scratch
     /// session, where no program runs.
     program_logs: Option<(crate::ledger::StateDir, String)>,
+    /// Searches of other labs' journals for a namespace's holder made in
+    /// this run (each may read many journals: a few per run, not one per
+    /// guest call).
+    holder_searches: std::sync::atomic::AtomicU32,
 }
 
 /// See [`Lab::on_checked`].
@@ -226,6 +230,7 @@ impl Lab {
             next_proc_key: 0,
             next_proc: 0,
             program_logs: None,
+            holder_searches: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

@@ -5,7 +5,7 @@
 //! lab made are still the ones it made). docs/lab-states.md lists them.
 
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
 use serde::Serialize;
 
@@ -306,15 +306,25 @@ fn runs(entries: &[Entry]) -> Vec<RunRecord> {
 }
 
 /// Whether the namespace `o` (an `Object::Ns`) is still there as made:
-/// its name under `/run/netns` is the namespace of the recorded identity
-/// (by `stat`, which needs no privilege).
+/// its name under `/run/netns` is the namespace of the recorded identity.
+/// Device and inode alone do not say so (a namespace deleted and made
+/// again often gets its inode number back), so the namespace's 64-bit id
+/// is compared too, as `status` and `down` do; opening the name needs no
+/// privilege, and where it cannot be opened `stat` says what it can.
 fn namespace_present(o: &Object) -> bool {
-    let Ok(meta) = std::fs::metadata(crate::kernel::netns::ns_path(o.ns())) else {
-        return false;
+    let path = crate::kernel::netns::ns_path(o.ns());
+    let Some(recorded) = o.ns_id() else {
+        return path.exists();
     };
-    match o.ns_id() {
-        Some(id) => id.dev == meta.dev() && id.ino == meta.ino(),
-        None => true,
+    let now = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .and_then(|f| crate::kernel::netns::ident(&f.into(), None));
+    match now {
+        Ok(now) => recorded.same(&now),
+        Err(_) => std::fs::metadata(&path)
+            .is_ok_and(|meta| recorded.dev == meta.dev() && recorded.ino == meta.ino()),
     }
 }
 
@@ -370,8 +380,12 @@ type Locks = Result<String, String>;
 fn read_locks() -> Locks {
     let mut text = String::new();
     std::fs::File::open("/proc/locks")
-        .and_then(|f| f.take(MAX_PROC_LOCKS).read_to_string(&mut text))
+        .and_then(|f| f.take(MAX_PROC_LOCKS + 1).read_to_string(&mut text))
         .map_err(|e| format!("/proc/locks: {e}"))?;
+    // Cut short, a lock past the cut would read as free.
+    if text.len() as u64 > MAX_PROC_LOCKS {
+        return Err(format!("/proc/locks: over {MAX_PROC_LOCKS} bytes"));
+    }
     Ok(text)
 }
 

@@ -66,6 +66,13 @@ pub fn check_lab_name(name: &str) -> anyhow::Result<()> {
     if !ok {
         anyhow::bail!("lab name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'");
     }
+    // `down x.yaml` reads a topology file: a lab of that name could not be
+    // named on the command line.
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        anyhow::bail!(
+            "lab name {name:?}: may not end in .yaml or .yml (those name topology files)"
+        );
+    }
     Ok(())
 }
 

@@ -102,18 +102,36 @@ impl StateDir {
         let dir = self.root().join("ended");
         ensure_dir(&dir, "state directory")?;
         let path = self.tombstone_path(&record.lab);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(NO_FOLLOW)
-            .open(&path)
-            .map_err(|e| open_error(e, &path, &format!("lab {}: record", record.lab)))?;
-        check_file(&file, &path)?;
-        let mut json = serde_json::to_vec(record)?;
-        json.push(b'\n');
-        file.write_all(&json)?;
+        // Written new and renamed over: opening the old one to truncate it
+        // would empty whatever a planted hard link names before the check
+        // could refuse it; and a reader sees a whole record or none.
+        // `~` is in no lab's name: the temporary is never taken for a record.
+        let tmp = dir.join(format!("{}~tmp{}", record.lab, std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let written = (|| -> anyhow::Result<()> {
+            let mut file = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .custom_flags(NO_FOLLOW)
+                .open(&tmp)
+                .map_err(|e| open_error(e, &tmp, &format!("lab {}: record", record.lab)))?;
+            check_file(&file, &tmp)?;
+            let mut json = serde_json::to_vec(record)?;
+            json.push(b'\n');
+            file.write_all(&json)?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(())
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
+        // A run of the same name that began meanwhile has a journal: the
+        // record is not true of it.
+        if self.exists(&record.lab) {
+            let _ = std::fs::remove_file(&path);
+        }
         prune(&dir);
         Ok(())
     }

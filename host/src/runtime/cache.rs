@@ -165,10 +165,10 @@ impl Cache {
     }
 
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {
-        if !private(&self.dir, true) || !private(path, false) {
+        if !private(&self.dir, true) {
             return None;
         }
-        let file = std::fs::File::open(path).ok()?;
+        let file = open_private(path)?;
         // SAFETY: entries are never written in place (a new one is renamed
         // over), and the directory is this user's alone, so the mapped
         // bytes do not change under us.
@@ -348,6 +348,21 @@ pub(super) fn private(path: &Path, dir: bool) -> bool {
     kind_ok && meta.uid() == euid() && meta.mode() & 0o022 == 0
 }
 
+/// Opens `path` for reading if it is a regular file (not through a
+/// symbolic link) that belongs to this user and no one else can write —
+/// checked on the open file, not the path, which could be swapped between
+/// a check and the open where a directory above is someone else's.
+pub(super) fn open_private(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && meta.uid() == euid() && meta.mode() & 0o022 == 0).then_some(file)
+}
+
 /// `<64 hex>-<16 hex>.cwasm`, as [`Cache::key`] names entries.
 fn is_entry_name(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(".cwasm") else {
@@ -376,7 +391,16 @@ pub(super) fn write_summed(path: &Path, mut bytes: Vec<u8>) -> std::io::Result<(
     bytes.extend_from_slice(sum.as_bytes());
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // A new file, never one already there or a link planted in its
+        // place.
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_data()?;
         std::fs::rename(&tmp, path)

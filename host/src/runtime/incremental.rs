@@ -201,10 +201,7 @@ fn load(dir: &Path, config: &str) -> Loaded {
 }
 
 fn map_segment(path: &Path) -> Option<Segment> {
-    if !super::cache::private(path, false) {
-        return None;
-    }
-    let file = std::fs::File::open(path).ok()?;
+    let file = super::cache::open_private(path)?;
     // SAFETY: a segment is never written in place (it is written under a
     // temporary name and renamed), and the directory is this user's alone.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
@@ -233,6 +230,11 @@ fn index_segment(
     let index_end = HEAD.checked_add(index_len)?;
     let table = map.get(HEAD..index_end)?;
     if blake3::hash(table).as_bytes() != map.get(index_end..index_end + SUM_LEN)? {
+        return None;
+    }
+    // The head is not under the index's sum: a count no index of this
+    // length could hold is damage, not a size to allocate for.
+    if count > table.len() / RECORD_HEAD {
         return None;
     }
     let mut records = Vec::with_capacity(count);
