@@ -470,8 +470,14 @@ fn compare_ns(then: &NsState, now: &NsState, recorded: &Recorded, out: &mut Chan
     // or down, to tell which kernel routes only followed them.
     let mut moved_addrs: Vec<(String, Cidr)> = Vec::new();
     let mut switched: Vec<&str> = Vec::new();
+    // Indexed once: a forged snapshot may list links by the hundred
+    // thousand, and a search per link (and per route) would be quadratic.
+    let now_by_index: std::collections::HashMap<u32, &LinkState> =
+        now.links.iter().map(|l| (l.index, l)).collect();
+    let names_then: HashSet<&str> = then.links.iter().map(|l| l.name.as_str()).collect();
+    let names_now: HashSet<&str> = now.links.iter().map(|l| l.name.as_str()).collect();
     for t in &then.links {
-        let Some(n) = now.links.iter().find(|n| n.index == t.index) else {
+        let Some(&n) = now_by_index.get(&t.index) else {
             if !recorded.link(ns, &t.name) {
                 out.drift.push(format!(
                     "{}: gone (interface {} is not there)",
@@ -505,9 +511,9 @@ fn compare_ns(then: &NsState, now: &NsState, recorded: &Recorded, out: &mut Chan
     // kernel routes follow their addresses, and their link going down or
     // up (IPv4 drops a link's routes when it goes down).
     let on_both = |r: &RouteState| {
-        r.dev.as_deref().is_none_or(|d| {
-            then.links.iter().any(|l| l.name == d) && now.links.iter().any(|l| l.name == d)
-        })
+        r.dev
+            .as_deref()
+            .is_none_or(|d| names_then.contains(d) && names_now.contains(d))
     };
     let follows_address = |r: &RouteState| {
         r.protocol == "kernel"
