@@ -331,6 +331,10 @@ fn expectations_decide_the_exit_code_and_down_file_removes_the_lab() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(w.namespaces().len(), 2, "{}", stderr(&out));
     assert_eq!(common::addrs4(&w.ns("b"), "eth0"), vec!["10.0.0.2/24"]);
+    // Nor with --keep-on-error, which would have recorded an empty lab.
+    let out = up(&w, &broken, &["--keep-on-error"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(w.namespaces().len(), 2, "{}", stderr(&out));
     let path = file(&w, "ab.yaml", &lab("true"));
     ok(&w.run(&["status", path.to_str().unwrap()]), "status FILE");
     ok(&w.run(&["down", path.to_str().unwrap()]), "down FILE");

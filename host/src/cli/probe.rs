@@ -159,13 +159,7 @@ pub async fn probe(args: ProbeArgs) -> anyhow::Result<Exit> {
     let lab = &args.lab;
     let dir = StateDir::new(&args.state.state_dir);
     if !dir.exists(lab) {
-        return Err(fail(
-            Exit::BadInput,
-            format!(
-                "lab {lab}: no such lab in {}",
-                args.state.state_dir.display()
-            ),
-        ));
+        return Err(super::labs::no_such_lab(&dir, lab));
     }
     let expected = match &args.expect {
         Some(p) => Some(expect::read(p).map_err(|e| fail(Exit::BadInput, e))?),

@@ -105,11 +105,12 @@ pub async fn up(args: UpArgs) -> anyhow::Result<Exit> {
         };
         return plan_with(plan, Some(builtin)).await;
     }
-    if args.replace {
-        // `--replace` tears the lab down before the guest reads the file:
-        // a file with a mistake must not cost the lab that is up. The
-        // file is read on the model first (no privileges, nothing made);
-        // its mistakes end here, with nothing changed.
+    if args.replace || args.keep_on_error {
+        // `--replace` tears the lab down before the guest reads the file,
+        // and `--keep-on-error` would record the empty lab a mistake
+        // leaves: a file with a mistake must cost neither. The file is
+        // read on the model first (no privileges, nothing made); its
+        // mistakes end here, with nothing changed.
         let model = PlanArgs {
             guest: PathBuf::from("netwasm-topology"),
             args: guest_args.clone(),
