@@ -417,6 +417,7 @@ pub fn check(file: File) -> Result<Lab, FileError> {
         }
     }
     resolve_references(&file, &mut nodes, &names, &index)?;
+    no_parent_cycles(&nodes)?;
 
     // Routes.
     for (ni, (_, node)) in file.topology.nodes.0.iter().enumerate() {
@@ -610,6 +611,36 @@ fn interface(
 
 /// Parents, ports and devices: each a link the lab has, and no link a port
 /// of two bridges.
+/// Refuses macvlans whose parents lead back to them: caught here, it is a
+/// mistake in the file (nothing built), not a failure halfway through.
+fn no_parent_cycles(nodes: &[Node]) -> Result<(), FileError> {
+    let find = |ni: usize, name: &str| nodes[ni].interfaces.iter().position(|i| i.name == name);
+    for (ni, node) in nodes.iter().enumerate() {
+        for (ii, start) in node.interfaces.iter().enumerate() {
+            let mut at = (ni, ii);
+            // A chain longer than there are interfaces has come round.
+            let bound: usize = nodes.iter().map(|n| n.interfaces.len()).sum();
+            for _ in 0..=bound {
+                let i = &nodes[at.0].interfaces[at.1];
+                let Some(Parent::Node(pi, pl)) = &i.parent else {
+                    break;
+                };
+                if i.kind != Kind::Macvlan {
+                    break;
+                }
+                let Some(pii) = find(*pi, pl) else { break };
+                at = (*pi, pii);
+                if at == (ni, ii) {
+                    return Err(start
+                        .at
+                        .error("its parent is a macvlan whose own parents lead back to it"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn resolve_references(
     file: &File,
     nodes: &mut [Node],

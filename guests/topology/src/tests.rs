@@ -130,3 +130,15 @@ fn containerlab_keys_without_a_counterpart_say_so() {
         "{e}"
     );
 }
+
+#[test]
+fn macvlans_whose_parents_lead_back_to_them_are_a_mistake_in_the_file() {
+    let e = err(
+        "name: a\ntopology:\n  nodes:\n    a:\n      interfaces:\n        m1: {kind: macvlan, parent: \"b:m2\"}\n    b:\n      interfaces:\n        m2: {kind: macvlan, parent: \"a:m1\"}\n",
+    );
+    assert!(
+        e.starts_with("lab.yaml:6: topology.nodes.a.interfaces.m1")
+            && e.ends_with("its parent is a macvlan whose own parents lead back to it"),
+        "{e}"
+    );
+}
