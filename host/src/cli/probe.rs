@@ -187,6 +187,8 @@ pub async fn probe(args: ProbeArgs) -> anyhow::Result<Exit> {
         .namespaces
         .iter()
         .filter(|n| args.from.is_empty() || args.from.contains(&n.name))
+        // Only namespaces pinged from count: those it skips send nothing.
+        .filter(|n| probed_from(n).is_ok())
         .map(|n| targets.iter().filter(|t| t.ns != n.name).count())
         .sum();
     if pairs > MAX_PAIRS {
