@@ -43,6 +43,12 @@ pub enum Entry {
         args: Vec<String>,
         /// Milliseconds since the Unix epoch.
         time: u64,
+        /// The process's start time (clock ticks since boot, field 22 of
+        /// `/proc/PID/stat`): with `pid` it names the run's process for
+        /// the life of the machine, where a pid alone is reused. Absent in
+        /// journals of older netwasm (and ignored by them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started: Option<u64>,
     },
     /// The entry before this one did not happen: the kernel refused it.
     /// (Creations are journaled before the kernel acts; see `Lab`.)

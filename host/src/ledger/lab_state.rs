@@ -120,6 +120,9 @@ pub struct RunRecord {
     /// Milliseconds since the Unix epoch.
     pub began: u64,
     pub pid: u32,
+    /// The process's start time, where the journal records it.
+    #[serde(skip)]
+    pub started: Option<u64>,
     pub outcome: Option<RunOutcome>,
 }
 
@@ -217,10 +220,14 @@ pub fn assess_journal(
         // where `/proc/locks` could name the file otherwise than `stat`
         // does (a lock on an overlay file is the real file's), a live
         // process that began the run outweighs a lock not found.
-        (LockProbe::Unknown(_) | LockProbe::Free, Some(run)) if netwasm_alive(run.pid) => (
-            LabState::Running,
-            format!("its run by process {} is under way", run.pid),
-        ),
+        (LockProbe::Unknown(_) | LockProbe::Free, Some(run))
+            if netwasm_alive(run.pid, run.started) =>
+        {
+            (
+                LabState::Running,
+                format!("its run by process {} is under way", run.pid),
+            )
+        }
         _ if journal.damage.is_some() => (
             LabState::Damaged,
             format!(
@@ -287,11 +294,13 @@ fn runs(entries: &[Entry]) -> Vec<RunRecord> {
                 guest,
                 args,
                 time,
+                started,
             } => runs.push(RunRecord {
                 guest: guest.clone(),
                 args: args.clone(),
                 began: *time,
                 pid: *pid,
+                started: *started,
                 outcome: None,
             }),
             Entry::End { outcome } => {
@@ -328,8 +337,15 @@ fn namespace_present(o: &Object) -> bool {
     }
 }
 
-/// Whether process `pid` is alive and is netwasm.
-fn netwasm_alive(pid: u32) -> bool {
+/// Whether the run's process — `pid`, started at `started` where the
+/// journal says — is alive and is netwasm. A pid alone may have been
+/// reused since, even by another netwasm.
+fn netwasm_alive(pid: u32, started: Option<u64>) -> bool {
+    if let Some(start) = started
+        && !crate::kernel::process::alive(pid, start)
+    {
+        return false;
+    }
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .is_ok_and(|comm| comm.trim_end() == "netwasm")
 }
@@ -437,6 +453,7 @@ mod tests {
             guest: "g.wasm".into(),
             args: vec!["up".into()],
             time,
+            started: None,
         }
     }
 

@@ -583,6 +583,7 @@ mod tests {
             guest: "g".into(),
             args: vec![],
             time: 0,
+            started: None,
         }
     }
 

@@ -235,6 +235,7 @@ mod tests {
                     guest: "g.wasm".into(),
                     args: vec!["up".into(), "x".repeat(MAX_ARGS_KEPT * 2)],
                     time: 42,
+                    started: None,
                 })
                 .unwrap();
         }

@@ -224,6 +224,9 @@ impl Session {
             guest,
             args: args.to_vec(),
             time: crate::time::unix_millis(),
+            started: crate::kernel::process::proc_start(std::process::id())
+                .ok()
+                .map(|(start, _)| start),
         })
     }
 
