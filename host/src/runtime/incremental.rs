@@ -6,21 +6,23 @@
 //!
 //! The store is a set of segments, one written by each compile that added
 //! functions, holding just those (`incremental-<config>-<id>.bin`). A
-//! compile never rewrites what others wrote, so it neither reads nor copies
-//! the store's bulk: it indexes every segment of its engine configuration
-//! (an index at the head of each, tens of bytes per function) and maps the
-//! values, so only the functions it reuses are ever paged in. A segment
-//! used by a compile has its mtime refreshed, and segments are entries of
-//! the compile cache like compiled guests: the cache's least-recently-used
-//! bound drops them whole ([`super::cache`]). Two compiles at once write
-//! two segments; a function both compiled is stored twice until one
-//! segment ages out.
+//! compile never rewrites what others wrote, and builds no index in
+//! memory: each segment's records are fixed-size and sorted by key, so a
+//! lookup is a binary search in the mapped file, and only the pages of the
+//! records and functions a compile reuses are ever read. (An index in
+//! memory cost a compile memory in proportion to the whole store: 122 MiB
+//! for a small guest once the test suite's Python and JavaScript guests
+//! had filled it.) A segment used by a compile has its mtime refreshed,
+//! and segments are entries of the compile cache like compiled guests: the
+//! cache's least-recently-used bound drops them whole ([`super::cache`]).
+//! Two compiles at once write two segments; a function both compiled is
+//! stored twice until one segment ages out.
 //!
 //! The stored bytes become native code, so a segment is trusted as a
 //! compiled guest is: it must belong to this user, be writable by no one
-//! else, in a private directory. Its index carries its own BLAKE3 sum and
-//! each value one more, checked when the value is used: a torn or flipped
-//! segment costs a recompile of what it held, never wrong code.
+//! else, in a private directory. Each record carries the BLAKE3 sum of its
+//! key and value, checked when it is used: a torn or flipped segment costs
+//! a recompile of what it held, never wrong code.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -31,13 +33,34 @@ use std::time::SystemTime;
 
 use wasmtime::CacheStore;
 
-const MAGIC: &[u8; 8] = b"NWINC\x002\n";
+const MAGIC: &[u8; 8] = b"NWINC\x003\n";
 const SUM_LEN: usize = blake3::OUT_LEN;
-/// Per index record: key length (u32), value length (u32), value offset
-/// (u64), value sum; then the key.
-const RECORD_HEAD: usize = 16 + SUM_LEN;
-/// Head of a segment: magic, record count (u32), index length (u32).
-const HEAD: usize = MAGIC.len() + 8;
+/// Cranelift's keys are SHA-256 sums; a key of another length is kept in
+/// memory only.
+const KEY_LEN: usize = 32;
+/// A record: key, value length (u32), value offset (u64), and the sum of
+/// key and value.
+const RECORD: usize = KEY_LEN + 4 + 8 + SUM_LEN;
+/// Head of a segment: magic, record count (u32); then the filter, then
+/// the records.
+const HEAD: usize = MAGIC.len() + 4;
+/// Bytes of the segment's Bloom filter per record (16 bits: about one
+/// false "maybe" in a thousand with four probes).
+const FILTER_PER_RECORD: usize = 2;
+
+/// The filter's length for `count` records (at least a byte).
+fn filter_len(count: usize) -> usize {
+    (count * FILTER_PER_RECORD).max(1)
+}
+
+/// The filter's bits for `key`: four taken from the key itself, which is
+/// already a hash.
+fn filter_bits(key: &[u8], bits: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..4).map(move |i| {
+        let w = u32::from_le_bytes(key[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        w as usize % bits
+    })
+}
 
 /// `incremental-<16 hex>-<16 hex>.bin`: a segment for one engine
 /// configuration.
@@ -74,23 +97,61 @@ pub struct Incremental {
     /// The engine configuration, known once the engine is built.
     config: OnceLock<String>,
     /// The segments as they were at the first lookup.
-    loaded: OnceLock<Loaded>,
+    segments: OnceLock<Vec<Segment>>,
     /// Records compiled by this process.
     added: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
-}
-
-#[derive(Debug, Default)]
-struct Loaded {
-    segments: Vec<Segment>,
-    /// Key -> (segment, value offset, value length, value sum).
-    index: HashMap<Vec<u8>, (usize, usize, usize, [u8; SUM_LEN])>,
 }
 
 #[derive(Debug)]
 struct Segment {
     path: PathBuf,
     map: memmap2::Mmap,
+    /// Records, sorted by key.
+    count: usize,
+    /// Where the records start (after the filter).
+    records_at: usize,
     used: AtomicBool,
+}
+
+impl Segment {
+    fn record(&self, i: usize) -> &[u8] {
+        let at = self.records_at + i * RECORD;
+        &self.map[at..at + RECORD]
+    }
+
+    /// The value stored for `key`, if its record is whole. The filter
+    /// answers most keys the segment does not hold, so a compile pages in
+    /// little more than the filters of segments it takes nothing from.
+    fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        let filter = &self.map[HEAD..self.records_at];
+        let bits = filter.len() * 8;
+        if !filter_bits(key, bits).all(|b| filter[b / 8] & (1 << (b % 8)) != 0) {
+            return None;
+        }
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let r = self.record(mid);
+            match r[..KEY_LEN].cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return self.value(r),
+            }
+        }
+        None
+    }
+
+    fn value(&self, r: &[u8]) -> Option<&[u8]> {
+        let len = u32::from_le_bytes(r[KEY_LEN..KEY_LEN + 4].try_into().ok()?) as usize;
+        let off = usize::try_from(u64::from_le_bytes(
+            r[KEY_LEN + 4..KEY_LEN + 12].try_into().ok()?,
+        ))
+        .ok()?;
+        let value = self.map.get(off..off.checked_add(len)?)?;
+        let mut sum = blake3::Hasher::new();
+        sum.update(&r[..KEY_LEN]).update(value);
+        (sum.finalize().as_bytes() == &r[KEY_LEN + 12..]).then_some(value)
+    }
 }
 
 impl Incremental {
@@ -98,7 +159,7 @@ impl Incremental {
         Self {
             dir,
             config: OnceLock::new(),
-            loaded: OnceLock::new(),
+            segments: OnceLock::new(),
             added: Mutex::default(),
         }
     }
@@ -109,10 +170,10 @@ impl Incremental {
         let _ = self.config.set(config.to_string());
     }
 
-    fn loaded(&self) -> &Loaded {
-        self.loaded.get_or_init(|| match self.config.get() {
+    fn segments(&self) -> &[Segment] {
+        self.segments.get_or_init(|| match self.config.get() {
             Some(config) => load(&self.dir, config),
-            None => Loaded::default(),
+            None => Vec::new(),
         })
     }
 
@@ -123,7 +184,7 @@ impl Incremental {
             return Ok(());
         };
         let now = SystemTime::now();
-        for s in &self.loaded().segments {
+        for s in self.segments() {
             if s.used.load(Ordering::Relaxed) {
                 // Gone meanwhile (pruned by another process): nothing to
                 // keep fresh.
@@ -144,60 +205,63 @@ impl Incremental {
     }
 }
 
-/// A segment's bytes: head, index, index sum, values. (The file then ends
-/// with the sum [`super::cache::write_summed`] appends, which loading does
-/// not need: the index and each value carry their own.)
+/// A segment's bytes: head, records sorted by key, values. (The file
+/// then ends with the sum [`super::cache::write_summed`] appends, which
+/// loading does not need: each record carries its own.) Keys that are not
+/// [`KEY_LEN`] long are left out.
 fn encode(records: &HashMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
-    let index_len: usize = records.keys().map(|k| RECORD_HEAD + k.len()).sum();
-    let values_at = HEAD + index_len + SUM_LEN;
-    let mut index = Vec::with_capacity(index_len);
-    let mut values = Vec::new();
-    for (k, v) in records {
-        index.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        index.extend_from_slice(&(v.len() as u32).to_le_bytes());
-        index.extend_from_slice(&((values_at + values.len()) as u64).to_le_bytes());
-        index.extend_from_slice(blake3::hash(v).as_bytes());
-        index.extend_from_slice(k);
-        values.extend_from_slice(v);
+    let mut sorted: Vec<(&Vec<u8>, &Vec<u8>)> =
+        records.iter().filter(|(k, _)| k.len() == KEY_LEN).collect();
+    sorted.sort();
+    let mut filter = vec![0u8; filter_len(sorted.len())];
+    let bits = filter.len() * 8;
+    for (k, _) in &sorted {
+        for b in filter_bits(k, bits) {
+            filter[b / 8] |= 1 << (b % 8);
+        }
     }
-    let mut bytes = Vec::with_capacity(values_at + values.len() + SUM_LEN);
+    let values_at = HEAD + filter.len() + sorted.len() * RECORD;
+    let mut bytes =
+        Vec::with_capacity(values_at + sorted.iter().map(|(_, v)| v.len()).sum::<usize>());
     bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(records.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&(index_len as u32).to_le_bytes());
-    bytes.extend_from_slice(&index);
-    bytes.extend_from_slice(blake3::hash(&index).as_bytes());
-    bytes.extend_from_slice(&values);
+    bytes.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&filter);
+    let mut at = values_at;
+    for (k, v) in &sorted {
+        bytes.extend_from_slice(k);
+        bytes.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(at as u64).to_le_bytes());
+        let mut sum = blake3::Hasher::new();
+        sum.update(k).update(v);
+        bytes.extend_from_slice(sum.finalize().as_bytes());
+        at += v.len();
+    }
+    for (_, v) in &sorted {
+        bytes.extend_from_slice(v);
+    }
     bytes
 }
 
-/// Maps and indexes every trustworthy segment of `config` in `dir`. A
-/// segment that is not private, or whose index fails its sum, is skipped.
-fn load(dir: &Path, config: &str) -> Loaded {
-    let mut loaded = Loaded::default();
+/// Maps every trustworthy segment of `config` in `dir`: private, whole
+/// enough to hold the records its head counts.
+fn load(dir: &Path, config: &str) -> Vec<Segment> {
     if !super::cache::private(dir, true) {
-        return loaded;
+        return Vec::new();
     }
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return loaded;
+        return Vec::new();
     };
     let mut names: Vec<String> = entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| segment_config(n) == Some(config))
         .collect();
-    // Oldest name first is no order at all; any order will do, but the
-    // same one each time keeps runs alike.
+    // The same order each time keeps runs alike.
     names.sort();
-    for name in names {
-        let path = dir.join(&name);
-        if let Some(segment) = map_segment(&path) {
-            let at = loaded.segments.len();
-            if index_segment(&segment.map, at, &mut loaded.index).is_some() {
-                loaded.segments.push(segment);
-            }
-        }
-    }
-    loaded
+    names
+        .iter()
+        .filter_map(|name| map_segment(&dir.join(name)))
+        .collect()
 }
 
 fn map_segment(path: &Path) -> Option<Segment> {
@@ -205,69 +269,31 @@ fn map_segment(path: &Path) -> Option<Segment> {
     // SAFETY: a segment is never written in place (it is written under a
     // temporary name and renamed), and the directory is this user's alone.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    if map.get(..MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let count = u32::from_le_bytes(map.get(MAGIC.len()..HEAD)?.try_into().ok()?) as usize;
+    let records_at = HEAD.checked_add(filter_len(count))?;
+    if records_at.checked_add(count.checked_mul(RECORD)?)? > map.len() {
+        return None;
+    }
     Some(Segment {
         path: path.to_path_buf(),
         map,
+        count,
+        records_at,
         used: AtomicBool::new(false),
     })
 }
 
-/// Adds a segment's records to `index`; None (and nothing added) when its
-/// index is malformed or fails its sum.
-fn index_segment(
-    map: &[u8],
-    segment: usize,
-    index: &mut HashMap<Vec<u8>, (usize, usize, usize, [u8; SUM_LEN])>,
-) -> Option<()> {
-    let u32_at = |at: usize| -> Option<usize> {
-        Some(u32::from_le_bytes(map.get(at..at + 4)?.try_into().ok()?) as usize)
-    };
-    if map.get(..MAGIC.len())? != MAGIC {
-        return None;
-    }
-    let count = u32_at(MAGIC.len())?;
-    let index_len = u32_at(MAGIC.len() + 4)?;
-    let index_end = HEAD.checked_add(index_len)?;
-    let table = map.get(HEAD..index_end)?;
-    if blake3::hash(table).as_bytes() != map.get(index_end..index_end + SUM_LEN)? {
-        return None;
-    }
-    // The head is not under the index's sum: a count no index of this
-    // length could hold is damage, not a size to allocate for.
-    if count > table.len() / RECORD_HEAD {
-        return None;
-    }
-    let mut records = Vec::with_capacity(count);
-    let mut at = 0;
-    for _ in 0..count {
-        let head = table.get(at..at + RECORD_HEAD)?;
-        let klen = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
-        let vlen = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
-        let voff = usize::try_from(u64::from_le_bytes(head[8..16].try_into().ok()?)).ok()?;
-        let sum: [u8; SUM_LEN] = head[16..].try_into().ok()?;
-        let key = table.get(at + RECORD_HEAD..at + RECORD_HEAD + klen)?;
-        if voff < index_end + SUM_LEN || voff.checked_add(vlen)? > map.len() {
-            return None;
-        }
-        records.push((key.to_vec(), (segment, voff, vlen, sum)));
-        at += RECORD_HEAD + klen;
-    }
-    if at != table.len() {
-        return None;
-    }
-    index.extend(records);
-    Some(())
-}
-
 impl CacheStore for Incremental {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        let l = self.loaded();
-        if let Some(&(segment, off, len, ref sum)) = l.index.get(key) {
-            let s = &l.segments[segment];
-            let value = &s.map[off..off + len];
-            if blake3::hash(value).as_bytes() == sum {
-                s.used.store(true, Ordering::Relaxed);
-                return Some(Cow::Borrowed(value));
+        if key.len() == KEY_LEN {
+            for s in self.segments() {
+                if let Some(value) = s.get(key) {
+                    s.used.store(true, Ordering::Relaxed);
+                    return Some(Cow::Borrowed(value));
+                }
             }
         }
         let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
@@ -289,6 +315,11 @@ mod tests {
     use std::os::unix::fs::DirBuilderExt;
 
     const CONFIG: &str = "0123456789abcdef";
+
+    /// A key as Cranelift's are: 32 bytes.
+    fn k(n: u8) -> [u8; KEY_LEN] {
+        [n; KEY_LEN]
+    }
 
     fn scratch(name: &str) -> PathBuf {
         let dir =
@@ -318,28 +349,40 @@ mod tests {
     fn each_compile_adds_a_segment_and_later_ones_read_them_all() {
         let dir = scratch("segments");
         let s = store(&dir);
-        assert!(s.get(b"k1").is_none());
-        s.insert(b"k1", vec![1; 100]);
-        s.insert(b"k2", vec![2; 100]);
+        assert!(s.get(&k(1)).is_none());
+        // Out of order, and many: found by binary search all the same.
+        for n in (1..=200u8).rev() {
+            s.insert(&k(n), vec![n; n as usize]);
+        }
         s.flush().unwrap();
         assert_eq!(segments(&dir).len(), 1);
 
         let second = store(&dir);
-        assert_eq!(second.get(b"k1").as_deref(), Some(&[1u8; 100][..]));
-        second.insert(b"k3", vec![3; 50]);
+        for n in 1..=200u8 {
+            assert_eq!(second.get(&k(n)).as_deref(), Some(&vec![n; n as usize][..]));
+        }
+        assert!(second.get(&k(201)).is_none());
+        second.insert(&k(201), vec![3; 50]);
         second.flush().unwrap();
         assert_eq!(segments(&dir).len(), 2, "a new segment, none rewritten");
 
         let third = store(&dir);
-        assert_eq!(third.get(b"k2").as_deref(), Some(&[2u8; 100][..]));
-        assert_eq!(third.get(b"k3").as_deref(), Some(&[3u8; 50][..]));
+        assert_eq!(third.get(&k(2)).as_deref(), Some(&[2u8; 2][..]));
+        assert_eq!(third.get(&k(201)).as_deref(), Some(&[3u8; 50][..]));
         third.flush().unwrap();
         assert_eq!(segments(&dir).len(), 2, "nothing added, nothing written");
 
         // Another configuration's segments are not read.
         let other = Incremental::new(dir.clone());
         other.bind("fedcba9876543210");
-        assert!(other.get(b"k1").is_none());
+        assert!(other.get(&k(1)).is_none());
+
+        // A key of another length is kept for this process only.
+        let odd = store(&dir);
+        odd.insert(b"short", vec![9]);
+        assert_eq!(odd.get(b"short").as_deref(), Some(&[9u8][..]));
+        odd.flush().unwrap();
+        assert!(store(&dir).get(b"short").is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -347,8 +390,8 @@ mod tests {
     fn damaged_or_shared_segments_are_not_trusted() {
         let dir = scratch("damaged");
         let s = store(&dir);
-        s.insert(b"k1", vec![1; 100]);
-        s.insert(b"k2", vec![2; 100]);
+        s.insert(&k(1), vec![1; 100]);
+        s.insert(&k(2), vec![2; 100]);
         s.flush().unwrap();
         let path = segments(&dir).pop().unwrap();
         let good = std::fs::read(&path).unwrap();
@@ -363,25 +406,37 @@ mod tests {
         bytes[values_at + 10] ^= 1;
         rewrite(&bytes);
         let s = store(&dir);
-        let hits = [s.get(b"k1").is_some(), s.get(b"k2").is_some()];
-        assert_eq!(hits.iter().filter(|h| **h).count(), 1, "{hits:?}");
+        let hits = [s.get(&k(1)).is_some(), s.get(&k(2)).is_some()];
+        assert_eq!(hits, [false, true]);
 
-        // A flipped bit in the index: the segment is skipped.
+        // A flipped bit in a record's key: no value is found under a key
+        // it was not stored for.
         let mut bytes = good.clone();
-        bytes[HEAD + 20] ^= 1;
+        bytes[HEAD + filter_len(2) + RECORD + 3] ^= 1;
         rewrite(&bytes);
-        assert!(store(&dir).get(b"k1").is_none());
+        let s = store(&dir);
+        assert!(s.get(&k(1)).is_some());
+        assert!(s.get(&k(2)).is_none());
+        let mut flipped = k(2);
+        flipped[3] ^= 1;
+        assert!(s.get(&flipped).is_none());
+
+        // A count larger than the file: skipped, nothing allocated for it.
+        let mut bytes = good.clone();
+        bytes[MAGIC.len()..HEAD].copy_from_slice(&u32::MAX.to_le_bytes());
+        rewrite(&bytes);
+        assert!(store(&dir).get(&k(1)).is_none());
 
         // Cut short: skipped.
         rewrite(&good[..HEAD + 10]);
-        assert!(store(&dir).get(b"k1").is_none());
+        assert!(store(&dir).get(&k(1)).is_none());
 
         // Writable by others: skipped.
         rewrite(&good);
-        assert!(store(&dir).get(b"k1").is_some());
+        assert!(store(&dir).get(&k(1)).is_some());
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(store(&dir).get(b"k1").is_none());
+        assert!(store(&dir).get(&k(1)).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -389,14 +444,14 @@ mod tests {
     fn a_reused_segment_is_marked_recently_used() {
         let dir = scratch("lru");
         let s = store(&dir);
-        s.insert(b"k1", vec![1; 10]);
+        s.insert(&k(1), vec![1; 10]);
         s.flush().unwrap();
         let path = segments(&dir).pop().unwrap();
         let old = SystemTime::now() - std::time::Duration::from_secs(7200);
         let f = std::fs::File::options().write(true).open(&path).unwrap();
         f.set_modified(old).unwrap();
         let s = store(&dir);
-        s.get(b"k1").unwrap();
+        s.get(&k(1)).unwrap();
         s.flush().unwrap();
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
         assert!(mtime > old + std::time::Duration::from_secs(3600));
